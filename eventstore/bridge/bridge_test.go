@@ -1,0 +1,177 @@
+package bridge_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill"
+	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/ThreeDotsLabs/watermill/message/router/middleware"
+
+	"github.com/assent-dev/assent/eventstore"
+	"github.com/assent-dev/assent/eventstore/bridge"
+	"github.com/assent-dev/assent/eventstore/sqlite"
+	"github.com/assent-dev/assent/eventstore/storetest"
+)
+
+// handled records what a consumer did with each event, across router restarts.
+type handled struct {
+	mu       sync.Mutex
+	attempts map[string]int
+	done     []eventstore.RecordedEvent
+	changed  chan struct{}
+}
+
+func (h *handled) count() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.done)
+}
+
+// handler fails in three ways before it succeeds: event n%7==3 panics on its first attempt
+// (Recoverer turns it into an error, Retry retries), n%7==5 fails five times (more than Retry
+// allows: the message is nacked and delivered again), every other event succeeds at once.
+func (h *handled) handler(msg *message.Message) error {
+	ev, err := bridge.Event(msg)
+	if err != nil {
+		return err
+	}
+	var n struct{ N int }
+	if _, err := fmt.Sscanf(string(ev.Data), `{"n":%d}`, &n.N); err != nil {
+		return err
+	}
+	h.mu.Lock()
+	h.attempts[msg.UUID]++
+	attempt := h.attempts[msg.UUID]
+	h.mu.Unlock()
+	switch {
+	case n.N%7 == 3 && attempt == 1:
+		panic("first attempt at a 3")
+	case n.N%7 == 5 && attempt <= 5:
+		return errors.New("a 5 fails five times")
+	}
+	h.mu.Lock()
+	h.done = append(h.done, ev)
+	h.mu.Unlock()
+	select {
+	case h.changed <- struct{}{}:
+	default:
+	}
+	return nil
+}
+
+func startRouter(t *testing.T, store *sqlite.Store, h *handled) (*message.Router, *bridge.Subscriber) {
+	t.Helper()
+	logger := watermill.NopLogger{}
+	r, err := message.NewRouter(message.RouterConfig{CloseTimeout: 10 * time.Second}, logger)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.AddMiddleware(
+		middleware.Retry{MaxRetries: 2, InitialInterval: time.Millisecond, Logger: logger}.Middleware,
+		middleware.Recoverer,
+	)
+	sub := bridge.NewSubscriber(store, store, bridge.Config{NackDelay: 5 * time.Millisecond})
+	r.AddConsumerHandler("projection", "projection", sub, h.handler)
+	go func() {
+		if err := r.Run(context.Background()); err != nil {
+			t.Errorf("router: %v", err)
+		}
+	}()
+	<-r.Running()
+	return r, sub
+}
+
+func waitHandled(t *testing.T, h *handled, n int) {
+	t.Helper()
+	deadline := time.After(60 * time.Second)
+	for h.count() < n {
+		select {
+		case <-h.changed:
+		case <-time.After(10 * time.Millisecond):
+		case <-deadline:
+			t.Fatalf("handled %d of %d events", h.count(), n)
+		}
+	}
+}
+
+func TestRouterRestartMissesNothingAndRepeatsNothing(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	store, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "events.db"), sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	appendN := func(from, to int) {
+		for i := from; i < to; i++ {
+			if _, err := store.Append(ctx, fmt.Sprint("s-", i%5), eventstore.Any(), storetest.Event("test.bridged", i)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	h := &handled{attempts: map[string]int{}, changed: make(chan struct{}, 1)}
+
+	appendN(0, 40)
+	r, _ := startRouter(t, store, h)
+	appendN(40, 60) // live, while the router runs
+	waitHandled(t, h, 60)
+	if err := r.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	appendN(60, 100) // while no consumer runs
+	r, _ = startRouter(t, store, h)
+	waitHandled(t, h, 100)
+	time.Sleep(100 * time.Millisecond) // room for a wrong redelivery to show
+	if err := r.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	all, err := store.ReadAll(ctx, eventstore.Start, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if len(h.done) != len(all) {
+		t.Fatalf("handled %d events, the log holds %d", len(h.done), len(all))
+	}
+	for i := range all {
+		if h.done[i].ID != all[i].ID {
+			t.Fatalf("handled event %d is %s, the log has %s there", i, h.done[i].ID, all[i].ID)
+		}
+	}
+	// The failure paths really ran: panics recovered, and nacks redelivered past Retry.
+	if a := h.attempts[all[3].ID.String()]; a != 2 {
+		t.Errorf("event 3 (panics once) took %d attempts, want 2", a)
+	}
+	if a := h.attempts[all[5].ID.String()]; a != 6 {
+		t.Errorf("event 5 (fails five times) took %d attempts, want 6", a)
+	}
+	cp, err := store.LoadCheckpoint(ctx, "projection")
+	if err != nil || cp != all[len(all)-1].Position {
+		t.Fatalf("checkpoint = %d (%v), want %d", cp, err, all[len(all)-1].Position)
+	}
+}
+
+func TestMessageRoundTrip(t *testing.T) {
+	t.Parallel()
+	ev := eventstore.RecordedEvent{
+		ID: storetest.Event("x", 1).ID, Stream: "account-1", Type: "account.registered", SchemaVersion: 2,
+		Data: []byte(`{"a":1}`), Version: 7, Position: 42,
+		Metadata: eventstore.Metadata{CorrelationID: "c", CausationID: "d", Actor: "e", RecordedAt: time.Date(2026, 1, 2, 3, 4, 5, 6, time.UTC)},
+	}
+	got, err := bridge.Event(bridge.Message(&ev))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprintf("%+v", got) != fmt.Sprintf("%+v", ev) {
+		t.Fatalf("round trip:\n got %+v\nwant %+v", got, ev)
+	}
+}

@@ -1,0 +1,138 @@
+package sqlite_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/assent-dev/assent/eventstore"
+	"github.com/assent-dev/assent/eventstore/storetest"
+)
+
+// BenchmarkAppend measures durable appends of one event each from 1, 16 and 64 goroutines.
+// events/s counts acknowledged (fsynced) events; events/commit shows the group commit at work.
+func BenchmarkAppend(b *testing.B) {
+	for _, appenders := range []int{1, 16, 64} {
+		b.Run(fmt.Sprintf("appenders=%d", appenders), func(b *testing.B) {
+			s := openTemp(b)
+			defer s.Close()
+			ctx := context.Background()
+			var next atomic.Int64
+			before := s.Stats()
+			b.ResetTimer()
+			start := time.Now()
+			var wg sync.WaitGroup
+			for w := range appenders {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					stream := fmt.Sprintf("bench-%d", w)
+					for next.Add(1) <= int64(b.N) {
+						if _, err := s.Append(ctx, stream, eventstore.Any(), storetest.Event("bench.appended", w)); err != nil {
+							b.Error(err)
+							return
+						}
+					}
+				}()
+			}
+			wg.Wait()
+			elapsed := time.Since(start)
+			b.StopTimer()
+			after := s.Stats()
+			b.ReportMetric(float64(b.N)/elapsed.Seconds(), "events/s")
+			b.ReportMetric(float64(after.Events-before.Events)/float64(max(1, after.Commits-before.Commits)), "events/commit")
+		})
+	}
+}
+
+// fill appends n events of a realistic size in batches of 100.
+func fill(b *testing.B, s eventstore.Store, n int) {
+	b.Helper()
+	ctx := context.Background()
+	for i := 0; i < n; i += 100 {
+		evs := make([]eventstore.EventData, 0, 100)
+		for j := i; j < min(n, i+100); j++ {
+			ev := storetest.Event("bench.filled", j)
+			ev.Data = fmt.Appendf(nil, `{"n":%d,"account_id":"0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b","ip":"203.0.113.7","user_agent":"Mozilla/5.0 (X11; Linux x86_64)"}`, j)
+			evs = append(evs, ev)
+		}
+		if _, err := s.Append(ctx, fmt.Sprintf("fill-%d", i%50), eventstore.Any(), evs...); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+type benchPayload struct {
+	N         int    `json:"n"`
+	AccountID string `json:"account_id"`
+	IP        string `json:"ip"`
+	UserAgent string `json:"user_agent"`
+}
+
+// BenchmarkReadAll reads the whole log in pages of 1,000 and decodes every event's data.
+func BenchmarkReadAll(b *testing.B) {
+	const total = 100_000
+	s := openTemp(b)
+	defer s.Close()
+	fill(b, s, total)
+	ctx := context.Background()
+	b.ResetTimer()
+	start := time.Now()
+	read := 0
+	for range b.N {
+		after := eventstore.Start
+		for {
+			evs, err := s.ReadAll(ctx, after, 1000)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if len(evs) == 0 {
+				break
+			}
+			for i := range evs {
+				var p benchPayload
+				if err := json.Unmarshal(evs[i].Data, &p); err != nil {
+					b.Fatal(err)
+				}
+			}
+			read += len(evs)
+			after = evs[len(evs)-1].Position
+		}
+	}
+	b.ReportMetric(float64(read)/time.Since(start).Seconds(), "events/s")
+}
+
+// BenchmarkSubscriptionCatchUp subscribes from the start of a log of 100,000 events and
+// receives until caught up.
+func BenchmarkSubscriptionCatchUp(b *testing.B) {
+	const total = 100_000
+	s := openTemp(b)
+	defer s.Close()
+	fill(b, s, total)
+	ctx := context.Background()
+	b.ResetTimer()
+	start := time.Now()
+	read := 0
+	for range b.N {
+		sub, err := s.Subscribe(ctx, eventstore.FromStart())
+		if err != nil {
+			b.Fatal(err)
+		}
+		for {
+			msg, err := sub.Recv()
+			if err != nil {
+				b.Fatal(err)
+			}
+			if msg.CaughtUp {
+				break
+			}
+			read++
+		}
+		sub.Close()
+	}
+	b.ReportMetric(float64(read)/time.Since(start).Seconds(), "events/s")
+}

@@ -1,0 +1,99 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/assent-dev/assent/eventstore"
+)
+
+const columns = `position, id, stream, version, type, schema_version, data, correlation_id, causation_id, actor, recorded_at`
+
+// ReadStream implements eventstore.Store.
+func (s *Store) ReadStream(ctx context.Context, stream string, opts eventstore.ReadStreamOptions) ([]eventstore.RecordedEvent, error) {
+	if s.closed.Load() {
+		return nil, eventstore.ErrClosed
+	}
+	limit := int64(opts.Limit)
+	if limit <= 0 {
+		limit = -1
+	}
+	// Readers see only what is durable: events up to the head that the sync goroutine set.
+	head := int64(s.head.Load())
+	var rows *sql.Rows
+	var err error
+	switch {
+	case opts.Direction == eventstore.Backwards && opts.FromEnd:
+		rows, err = s.rdb.QueryContext(ctx, `SELECT `+columns+` FROM events WHERE stream = ? AND position <= ? ORDER BY version DESC LIMIT ?`, stream, head, limit)
+	case opts.Direction == eventstore.Backwards:
+		rows, err = s.rdb.QueryContext(ctx, `SELECT `+columns+` FROM events WHERE stream = ? AND version <= ? AND position <= ? ORDER BY version DESC LIMIT ?`, stream, int64(opts.From), head, limit)
+	default:
+		rows, err = s.rdb.QueryContext(ctx, `SELECT `+columns+` FROM events WHERE stream = ? AND version >= ? AND position <= ? ORDER BY version LIMIT ?`, stream, int64(opts.From), head, limit)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("sqlite read stream %q: %w", stream, err)
+	}
+	evs, err := scanEvents(rows, 0)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite read stream %q: %w", stream, err)
+	}
+	if len(evs) == 0 {
+		// Tell an empty range of a stream that exists from a stream that does not.
+		var one int
+		err := s.rdb.QueryRowContext(ctx, `SELECT 1 FROM events WHERE stream = ? AND position <= ? LIMIT 1`, stream, head).Scan(&one)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil, fmt.Errorf("%w: %q", eventstore.ErrStreamNotFound, stream)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("sqlite read stream %q: %w", stream, err)
+		}
+	}
+	return evs, nil
+}
+
+// ReadAll implements eventstore.Store.
+func (s *Store) ReadAll(ctx context.Context, after eventstore.Position, limit int) ([]eventstore.RecordedEvent, error) {
+	if s.closed.Load() {
+		return nil, eventstore.ErrClosed
+	}
+	if limit <= 0 {
+		return nil, fmt.Errorf("sqlite read all: limit must be positive, got %d", limit)
+	}
+	rows, err := s.rdb.QueryContext(ctx, `SELECT `+columns+` FROM events WHERE position > ? AND position <= ? ORDER BY position LIMIT ?`, int64(after), int64(s.head.Load()), limit)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite read all: %w", err)
+	}
+	evs, err := scanEvents(rows, limit)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite read all: %w", err)
+	}
+	return evs, nil
+}
+
+func scanEvents(rows *sql.Rows, sizeHint int) ([]eventstore.RecordedEvent, error) {
+	defer rows.Close()
+	evs := make([]eventstore.RecordedEvent, 0, min(sizeHint, 1024))
+	for rows.Next() {
+		var (
+			ev         eventstore.RecordedEvent
+			pos, ver   int64
+			id         []byte
+			recordedAt int64
+		)
+		if err := rows.Scan(&pos, &id, &ev.Stream, &ver, &ev.Type, &ev.SchemaVersion, &ev.Data, &ev.Metadata.CorrelationID, &ev.Metadata.CausationID, &ev.Metadata.Actor, &recordedAt); err != nil {
+			return nil, err
+		}
+		var err error
+		if ev.ID, err = uuidFrom(id); err != nil {
+			return nil, fmt.Errorf("event at position %d: bad id: %w", pos, err)
+		}
+		ev.Metadata.RecordedAt = time.Unix(0, recordedAt).UTC()
+		ev.Position = eventstore.Position(pos)
+		ev.Version = uint64(ver)
+		evs = append(evs, ev)
+	}
+	return evs, rows.Err()
+}

@@ -1,0 +1,213 @@
+// Package sqlite is the embedded event store: one SQLite file (modernc.org/sqlite, pure Go) in
+// WAL mode with synchronous=FULL, written by a single goroutine that commits concurrent appends
+// together so that they share one fsync, and read on connections of its own.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/assent-dev/assent/eventstore"
+
+	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
+)
+
+var _ eventstore.Store = (*Store)(nil)
+
+// Errors about the file itself.
+var (
+	// ErrNotAssentStore is returned when the file is not an Assent event store.
+	ErrNotAssentStore = errors.New("sqlite: the file is not an Assent event store")
+	// ErrNewerSchema is returned when the file was written by a newer version of Assent.
+	ErrNewerSchema = errors.New("sqlite: the file was written by a newer version of Assent")
+)
+
+// Options tune a Store. The zero value is ready to use.
+type Options struct {
+	// MaxBatchEvents caps the events committed in one transaction. Default 4096.
+	MaxBatchEvents int
+	// ReadConns is the number of connections used for reads. Default 4.
+	ReadConns int
+	// ReadOnly opens an existing file for reading only: Append and checkpoint writes fail.
+	ReadOnly bool
+	// Now gives the time recorded with each event. Default time.Now.
+	Now func() time.Time
+}
+
+func (o *Options) setDefaults() {
+	if o.MaxBatchEvents <= 0 {
+		o.MaxBatchEvents = 4096
+	}
+	if o.ReadConns <= 0 {
+		o.ReadConns = 4
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+}
+
+// Stats count what the writer has done since the store was opened.
+type Stats struct {
+	Commits uint64 // transactions committed
+	Appends uint64 // Append calls committed
+	Events  uint64 // events written
+}
+
+// Store is the SQLite event store. Open it with Open; it is safe for concurrent use.
+type Store struct {
+	path string
+	opts Options
+	rdb  *sql.DB // readers
+	wdb  *sql.DB // the writer's single connection; nil when read-only
+
+	writer   *writerState // owned by the writer goroutine
+	reqs     chan *writeReq
+	stop     chan struct{}
+	stopOnce sync.Once
+	done     chan struct{}
+	closed   atomic.Bool
+
+	// head is the position of the last committed event; notify is closed and replaced
+	// after every commit that moved it.
+	head     atomic.Uint64
+	notifyMu sync.Mutex
+	notify   chan struct{}
+
+	commits, appends, events atomic.Uint64
+}
+
+// Open opens or creates the store in the file at path.
+func Open(ctx context.Context, path string, opts Options) (*Store, error) {
+	opts.setDefaults()
+	s := &Store{
+		path:   path,
+		opts:   opts,
+		reqs:   make(chan *writeReq, 1024),
+		stop:   make(chan struct{}),
+		done:   make(chan struct{}),
+		notify: make(chan struct{}),
+	}
+	var err error
+	if !opts.ReadOnly {
+		s.wdb, err = openDB(path, false)
+		if err != nil {
+			return nil, err
+		}
+		s.wdb.SetMaxOpenConns(1)
+		if err := migrate(ctx, s.wdb); err != nil {
+			s.wdb.Close()
+			return nil, err
+		}
+	}
+	s.rdb, err = openDB(path, true)
+	if err != nil {
+		if s.wdb != nil {
+			s.wdb.Close()
+		}
+		return nil, err
+	}
+	s.rdb.SetMaxOpenConns(opts.ReadConns)
+	s.rdb.SetMaxIdleConns(opts.ReadConns)
+	if opts.ReadOnly {
+		if err := checkSchema(ctx, s.rdb); err != nil {
+			s.rdb.Close()
+			return nil, err
+		}
+	}
+	var head sql.NullInt64
+	if err := s.rdb.QueryRowContext(ctx, `SELECT max(position) FROM events`).Scan(&head); err != nil {
+		s.closeDBs()
+		return nil, fmt.Errorf("sqlite open: read head: %w", err)
+	}
+	s.head.Store(uint64(head.Int64))
+	if opts.ReadOnly {
+		close(s.done)
+	} else {
+		if s.writer, err = s.prepareWriter(ctx); err != nil {
+			s.closeDBs()
+			return nil, err
+		}
+		go s.writeLoop()
+	}
+	return s, nil
+}
+
+func openDB(path string, readOnly bool) (*sql.DB, error) {
+	q := url.Values{}
+	q.Add("_pragma", "busy_timeout(10000)")
+	if readOnly {
+		q.Add("_pragma", "query_only(1)")
+		q.Set("mode", "ro")
+	} else {
+		q.Add("_pragma", "journal_mode(WAL)")
+		// Every commit is fsynced before Append returns.
+		q.Add("_pragma", "synchronous(FULL)")
+		q.Set("_txlock", "immediate")
+	}
+	dsn := "file:" + (&url.URL{Path: path}).EscapedPath() + "?" + q.Encode()
+	db, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite open %s: %w", path, err)
+	}
+	return db, nil
+}
+
+// Path returns the file the store lives in.
+func (s *Store) Path() string { return s.path }
+
+// Stats returns the writer's counters.
+func (s *Store) Stats() Stats {
+	return Stats{Commits: s.commits.Load(), Appends: s.appends.Load(), Events: s.events.Load()}
+}
+
+// Head returns the position of the last committed event.
+func (s *Store) Head() eventstore.Position { return eventstore.Position(s.head.Load()) }
+
+func (s *Store) notifyChan() chan struct{} {
+	s.notifyMu.Lock()
+	defer s.notifyMu.Unlock()
+	return s.notify
+}
+
+func (s *Store) advanceHead(p uint64) {
+	s.head.Store(p)
+	s.notifyMu.Lock()
+	close(s.notify)
+	s.notify = make(chan struct{})
+	s.notifyMu.Unlock()
+}
+
+// Close stops the writer after the appends already queued, and closes the file.
+func (s *Store) Close() error {
+	if !s.closed.CompareAndSwap(false, true) {
+		return nil
+	}
+	s.stopOnce.Do(func() { close(s.stop) })
+	<-s.done
+	s.notifyMu.Lock()
+	close(s.notify) // wake subscriptions so that they see the store closed
+	s.notify = make(chan struct{})
+	s.notifyMu.Unlock()
+	return s.closeDBs()
+}
+
+func (s *Store) closeDBs() error {
+	var errs []error
+	if s.writer != nil {
+		s.writer.close()
+	}
+	if s.wdb != nil {
+		if _, err := s.wdb.Exec(`PRAGMA wal_checkpoint(TRUNCATE)`); err != nil {
+			errs = append(errs, fmt.Errorf("sqlite close: checkpoint: %w", err))
+		}
+		errs = append(errs, s.wdb.Close())
+	}
+	errs = append(errs, s.rdb.Close())
+	return errors.Join(errs...)
+}

@@ -1,0 +1,171 @@
+package sqlite_test
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/assent-dev/assent/eventstore"
+	"github.com/assent-dev/assent/eventstore/sqlite"
+	"github.com/assent-dev/assent/eventstore/storetest"
+)
+
+func openTemp(t testing.TB) *sqlite.Store {
+	t.Helper()
+	s, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "events.db"), sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func TestContract(t *testing.T) {
+	t.Parallel()
+	storetest.Run(t, func(t *testing.T) eventstore.Store { return openTemp(t) })
+}
+
+func TestReopenKeepsEvents(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "events.db")
+	s, err := sqlite.Open(ctx, path, sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := s.Append(ctx, "a-1", eventstore.NoStream(), storetest.Event("test.a", 1), storetest.Event("test.a", 2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s, err = sqlite.Open(ctx, path, sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if s.Head() != res.Position {
+		t.Fatalf("head after reopen = %d, want %d", s.Head(), res.Position)
+	}
+	if _, err := s.Append(ctx, "a-1", eventstore.Exact(1), storetest.Event("test.a", 3)); err != nil {
+		t.Fatalf("append after reopen: %v", err)
+	}
+}
+
+func TestRefusesForeignFiles(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	dir := t.TempDir()
+
+	text := filepath.Join(dir, "notes.txt")
+	if err := os.WriteFile(text, []byte("these are not the events you are looking for, not at all, no"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sqlite.Open(ctx, text, sqlite.Options{}); !errors.Is(err, sqlite.ErrNotAssentStore) {
+		t.Errorf("open a text file: %v, want ErrNotAssentStore", err)
+	}
+
+	other := filepath.Join(dir, "other.db")
+	db, err := sql.Open("sqlite", other)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(`CREATE TABLE recipes (name TEXT)`); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	if _, err := sqlite.Open(ctx, other, sqlite.Options{}); !errors.Is(err, sqlite.ErrNotAssentStore) {
+		t.Errorf("open another application's database: %v, want ErrNotAssentStore", err)
+	}
+
+	newer := filepath.Join(dir, "newer.db")
+	s, err := sqlite.Open(ctx, newer, sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	db, err = sql.Open("sqlite", newer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(`PRAGMA user_version = 99`); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	if _, err := sqlite.Open(ctx, newer, sqlite.Options{}); !errors.Is(err, sqlite.ErrNewerSchema) {
+		t.Errorf("open a newer file: %v, want ErrNewerSchema", err)
+	}
+}
+
+func TestEventIDInAnotherStream(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := openTemp(t)
+	defer s.Close()
+	ev := storetest.Event("test.a", 1)
+	if _, err := s.Append(ctx, "a-1", eventstore.Any(), ev); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Append(ctx, "b-1", eventstore.Any(), ev); !errors.Is(err, eventstore.ErrDuplicateEventID) {
+		t.Fatalf("reuse an event ID in another stream: %v, want ErrDuplicateEventID", err)
+	}
+	if _, err := s.Append(ctx, "a-1", eventstore.Any(), ev, storetest.Event("test.a", 2)); !errors.Is(err, eventstore.ErrDuplicateEventID) {
+		t.Fatalf("append one stored and one new ID: %v, want ErrDuplicateEventID", err)
+	}
+}
+
+func TestReadOnly(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "events.db")
+	s, err := sqlite.Open(ctx, path, sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Append(ctx, "a-1", eventstore.Any(), storetest.Event("test.a", 1)); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	ro, err := sqlite.Open(ctx, path, sqlite.Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ro.Close()
+	if evs, err := ro.ReadAll(ctx, eventstore.Start, 10); err != nil || len(evs) != 1 {
+		t.Fatalf("read-only read: %d events, %v", len(evs), err)
+	}
+	if _, err := ro.Append(ctx, "a-1", eventstore.Any(), storetest.Event("test.a", 2)); err == nil {
+		t.Fatal("a read-only store accepted an append")
+	}
+}
+
+func TestCheckpoints(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "events.db")
+	s, err := sqlite.Open(ctx, path, sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p, err := s.LoadCheckpoint(ctx, "proj"); err != nil || p != eventstore.Start {
+		t.Fatalf("new checkpoint = %d, %v; want start", p, err)
+	}
+	if err := s.SaveCheckpoint(ctx, "proj", 42); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SaveCheckpoint(ctx, "proj", 43); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	s, err = sqlite.Open(ctx, path, sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if p, err := s.LoadCheckpoint(ctx, "proj"); err != nil || p != 43 {
+		t.Fatalf("checkpoint after reopen = %d, %v; want 43", p, err)
+	}
+}

@@ -1,0 +1,153 @@
+package sqlite
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/google/uuid"
+
+	"github.com/assent-dev/assent/eventstore"
+)
+
+// writeReq is one Append or one checkpoint save waiting for the writer goroutine.
+type writeReq struct {
+	ctx      context.Context
+	stream   string
+	expected eventstore.ExpectedVersion
+	events   []eventstore.EventData
+
+	checkpoint *checkpointWrite
+
+	result eventstore.AppendResult
+	err    error
+	done   chan struct{}
+}
+
+type checkpointWrite struct {
+	name     string
+	position eventstore.Position
+}
+
+func (r *writeReq) size() int {
+	if r.checkpoint != nil {
+		return 1
+	}
+	return len(r.events)
+}
+
+// Append implements eventstore.Store.
+func (s *Store) Append(ctx context.Context, stream string, expected eventstore.ExpectedVersion, events ...eventstore.EventData) (eventstore.AppendResult, error) {
+	evs := make([]eventstore.EventData, len(events))
+	copy(evs, events)
+	if err := eventstore.Validate(stream, evs); err != nil {
+		return eventstore.AppendResult{}, err
+	}
+	req := &writeReq{ctx: ctx, stream: stream, expected: expected, events: evs}
+	if err := s.submit(ctx, req); err != nil {
+		return eventstore.AppendResult{}, err
+	}
+	return req.result, req.err
+}
+
+// submit hands req to the writer and waits for its outcome. Once the writer has the request,
+// submit waits for the commit even if ctx ends, so that an append is never reported as failed
+// when it was in fact written.
+func (s *Store) submit(ctx context.Context, req *writeReq) error {
+	if s.opts.ReadOnly {
+		return fmt.Errorf("sqlite: the store is open read-only")
+	}
+	if s.closed.Load() {
+		return eventstore.ErrClosed
+	}
+	req.done = make(chan struct{})
+	select {
+	case s.reqs <- req:
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-s.stop:
+		return eventstore.ErrClosed
+	}
+	<-req.done
+	return nil
+}
+
+func (s *Store) writeLoop() {
+	defer close(s.done)
+	var batch []*writeReq
+	for {
+		batch = batch[:0]
+		select {
+		case req := <-s.reqs:
+			batch = append(batch, req)
+		case <-s.stop:
+			// Commit what is already queued, then stop.
+			for {
+				select {
+				case req := <-s.reqs:
+					s.commit([]*writeReq{req})
+				default:
+					return
+				}
+			}
+		}
+		n := batch[0].size()
+	gather:
+		for n < s.opts.MaxBatchEvents {
+			select {
+			case req := <-s.reqs:
+				batch = append(batch, req)
+				n += req.size()
+			default:
+				break gather
+			}
+		}
+		s.commit(batch)
+	}
+}
+
+// commit writes a batch in one transaction. If the transaction itself fails, each request is
+// tried again alone, so that one request's failure never fails the others.
+func (s *Store) commit(batch []*writeReq) {
+	live := batch[:0:0]
+	for _, req := range batch {
+		if req.checkpoint == nil && req.ctx.Err() != nil {
+			req.err = req.ctx.Err()
+			close(req.done)
+			continue
+		}
+		live = append(live, req)
+	}
+	if len(live) == 0 {
+		return
+	}
+	last, err := s.commitTx(live)
+	if err != nil && len(live) > 1 {
+		for _, req := range live {
+			s.commit([]*writeReq{req})
+		}
+		return
+	}
+	if err != nil {
+		live[0].err = fmt.Errorf("sqlite append: %w", err)
+		close(live[0].done)
+		return
+	}
+	s.commits.Add(1)
+	for _, req := range live {
+		if req.checkpoint == nil && req.err == nil {
+			s.appends.Add(1)
+			s.events.Add(uint64(len(req.events)))
+		}
+	}
+	if last > s.head.Load() {
+		s.advanceHead(last)
+	}
+	for _, req := range live {
+		close(req.done)
+	}
+}
+
+// uuidFrom converts a stored 16-byte ID.
+func uuidFrom(b []byte) (uuid.UUID, error) {
+	return uuid.FromBytes(b)
+}
