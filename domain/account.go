@@ -1,0 +1,254 @@
+package domain
+
+import (
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// Account is the account aggregate, folded from the account stream. It owns the password
+// hash, the 2FA switch, the links to devices and their TOTP secrets, TOTP apps, backup codes,
+// the failure count and lockout, the push mute and the pending challenge. Its fields are
+// unexported: build one with LoadAccount, change it only by appending the events its
+// decisions return and loading again.
+type Account struct {
+	id           uuid.UUID
+	version      int
+	email        Email
+	passwordHash string
+	mfa          bool
+	devices      []linkedDevice
+	apps         []totpApp
+	backup       *backupSet
+	failures     []time.Time
+	lockedUntil  time.Time
+	mutedUntil   time.Time
+	pending      uuid.UUID
+	pendingUntil time.Time
+	enrollments  []EnrollmentTokenID
+}
+
+type linkedDevice struct {
+	id        uuid.UUID
+	name      string
+	publicKey []byte
+	sealed    []byte
+	lastStep  uint64
+}
+
+type totpApp struct {
+	id        uuid.UUID
+	name      string
+	sealed    []byte
+	confirmed bool
+	lastStep  uint64
+}
+
+type backupSet struct {
+	id     uuid.UUID
+	hashes []string
+	used   []bool
+}
+
+// LoadAccount folds the events of an account stream, oldest first. No events give an
+// account that does not exist yet, on which only Register succeeds.
+func LoadAccount(events []Event) (*Account, error) {
+	a := &Account{}
+	for _, e := range events {
+		if err := a.apply(e); err != nil {
+			return nil, err
+		}
+	}
+	return a, nil
+}
+
+func (a *Account) apply(e Event) error {
+	a.version++
+	switch e := e.(type) {
+	case AccountRegistered:
+		a.id, a.email, a.passwordHash = e.AccountID, e.Email, e.PasswordHash
+	case PasswordChanged:
+		a.passwordHash = e.PasswordHash
+	case SignInFailed:
+		a.recordFailure(e.At)
+	case TOTPCheckFailed:
+		a.recordFailure(e.At)
+	case BackupCodeCheckFailed:
+		a.recordFailure(e.At)
+	case ChallengeFailed:
+		a.recordFailure(e.At)
+	case MFAEnabled:
+		a.mfa = true
+	case MFADisabled:
+		a.mfa, a.apps, a.backup = false, nil, nil
+	case MFALocked:
+		a.failures, a.lockedUntil = nil, e.Until
+	case PushMuted:
+		a.mutedUntil = e.Until
+	case SignInChallenged:
+		a.pending, a.pendingUntil = e.ChallengeID, e.ExpiresAt
+	case DeviceLinked:
+		a.devices = append(a.devices, linkedDevice{id: e.DeviceID, name: e.Name, publicKey: e.PublicKey, sealed: e.SealedTOTPSecret})
+		if !e.EnrollmentID.IsZero() {
+			a.enrollments = append(a.enrollments, e.EnrollmentID)
+		}
+	case DeviceUnlinked:
+		a.devices = slices.DeleteFunc(a.devices, func(d linkedDevice) bool { return d.id == e.DeviceID })
+	case TOTPAppAdded:
+		a.apps = append(a.apps, totpApp{id: e.AppID, name: e.Name, sealed: e.SealedSecret})
+	case TOTPAppConfirmed:
+		if app := a.app(e.AppID); app != nil {
+			app.confirmed, app.lastStep = true, e.Step
+		}
+	case TOTPCodeUsed:
+		if d := a.device(e.SecretID); d != nil {
+			d.lastStep = e.Step
+		} else if app := a.app(e.SecretID); app != nil {
+			app.lastStep = e.Step
+		}
+	case BackupCodesIssued:
+		a.backup = &backupSet{id: e.SetID, hashes: e.Hashes, used: make([]bool, len(e.Hashes))}
+	case BackupCodeUsed:
+		if a.backup != nil && a.backup.id == e.SetID && e.Index >= 0 && e.Index < len(a.backup.used) {
+			a.backup.used[e.Index] = true
+		}
+	default:
+		return fmt.Errorf("load account: %w: %q does not belong to an account stream", ErrMalformedEvent, e.EventType())
+	}
+	return nil
+}
+
+func (a *Account) recordFailure(at time.Time) {
+	a.failures = append(a.failures, at)
+	if len(a.failures) > maxTrackedFailures {
+		a.failures = a.failures[len(a.failures)-maxTrackedFailures:]
+	}
+}
+
+func (a *Account) device(id uuid.UUID) *linkedDevice {
+	for i := range a.devices {
+		if a.devices[i].id == id {
+			return &a.devices[i]
+		}
+	}
+	return nil
+}
+
+func (a *Account) app(id uuid.UUID) *totpApp {
+	for i := range a.apps {
+		if a.apps[i].id == id {
+			return &a.apps[i]
+		}
+	}
+	return nil
+}
+
+// Exists reports whether the account was registered.
+func (a *Account) Exists() bool { return a.id != uuid.Nil }
+
+// ID returns the account's ID.
+func (a *Account) ID() uuid.UUID { return a.id }
+
+// Version returns the number of events folded: 0 means the stream does not exist, n means
+// the next append expects stream version n-1.
+func (a *Account) Version() int { return a.version }
+
+// Email returns the normalized email.
+func (a *Account) Email() Email { return a.email }
+
+// PasswordHash returns the argon2id PHC hash, for the caller to verify a password with.
+func (a *Account) PasswordHash() string { return a.passwordHash }
+
+// MFAEnabled reports whether two-factor authentication is on.
+func (a *Account) MFAEnabled() bool { return a.mfa }
+
+// Locked reports whether the second factor is locked at now, and until when.
+func (a *Account) Locked(now time.Time) (bool, time.Time) {
+	return now.Before(a.lockedUntil), a.lockedUntil
+}
+
+// PushMuted reports whether pushes are muted at now, and until when.
+func (a *Account) PushMuted(now time.Time) (bool, time.Time) {
+	return now.Before(a.mutedUntil), a.mutedUntil
+}
+
+// PendingChallenge returns the account's pending challenge, if one has not expired at now.
+// It may have been answered already: the challenge stream is the authority on that.
+func (a *Account) PendingChallenge(now time.Time) (uuid.UUID, bool) {
+	if a.pending == uuid.Nil || !now.Before(a.pendingUntil) {
+		return uuid.Nil, false
+	}
+	return a.pending, true
+}
+
+// LinkedDevice is a device linked to the account, as the caller needs it.
+type LinkedDevice struct {
+	DeviceID  uuid.UUID
+	Name      string
+	PublicKey []byte
+}
+
+// LinkedDevices returns the linked devices in the order they were linked.
+func (a *Account) LinkedDevices() []LinkedDevice {
+	out := make([]LinkedDevice, 0, len(a.devices))
+	for _, d := range a.devices {
+		out = append(out, LinkedDevice{DeviceID: d.id, Name: d.name, PublicKey: slices.Clone(d.publicKey)})
+	}
+	return out
+}
+
+// SealedTOTPSecret is a TOTP secret of the account as events hold it: sealed bytes that
+// only the application layer's keyring opens. ID is the device ID or the TOTP app ID.
+type SealedTOTPSecret struct {
+	ID     uuid.UUID
+	Sealed []byte
+}
+
+// TOTPSecrets returns the sealed secrets a typed code may match: one per linked device and
+// one per confirmed TOTP app. The caller opens each, matches the code (secrets.TOTPSecret
+// .Match) and passes the result as a TOTPMatch.
+func (a *Account) TOTPSecrets() []SealedTOTPSecret {
+	var out []SealedTOTPSecret
+	for _, d := range a.devices {
+		out = append(out, SealedTOTPSecret{ID: d.id, Sealed: slices.Clone(d.sealed)})
+	}
+	for _, app := range a.apps {
+		if app.confirmed {
+			out = append(out, SealedTOTPSecret{ID: app.id, Sealed: slices.Clone(app.sealed)})
+		}
+	}
+	return out
+}
+
+// UnconfirmedTOTPApp returns the sealed secret of a TOTP app that awaits its first code.
+func (a *Account) UnconfirmedTOTPApp(appID uuid.UUID) (SealedTOTPSecret, bool) {
+	app := a.app(appID)
+	if app == nil || app.confirmed {
+		return SealedTOTPSecret{}, false
+	}
+	return SealedTOTPSecret{ID: app.id, Sealed: slices.Clone(app.sealed)}, true
+}
+
+// BackupCodesLeft returns the number of unused codes of the current set.
+func (a *Account) BackupCodesLeft() int {
+	if a.backup == nil {
+		return 0
+	}
+	n := 0
+	for _, u := range a.backup.used {
+		if !u {
+			n++
+		}
+	}
+	return n
+}
+
+// hasSecondFactor reports whether a device is linked or a TOTP app confirmed.
+func (a *Account) hasSecondFactor() bool {
+	if len(a.devices) > 0 {
+		return true
+	}
+	return slices.ContainsFunc(a.apps, func(app totpApp) bool { return app.confirmed })
+}

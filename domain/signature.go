@@ -1,0 +1,71 @@
+package domain
+
+import (
+	"crypto/ed25519"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// LoginContext is what a challenge tells the device about the sign-in it asks about.
+type LoginContext struct {
+	UserAgent string `json:"user_agent"`
+	IP        string `json:"ip"`
+	// Place is the approximate place from GeoIP, empty when no database is configured.
+	Place string `json:"place,omitempty"`
+	// At is the time of the sign-in, whole seconds in UTC.
+	At time.Time `json:"at"`
+}
+
+// Digest returns SHA-256 of the context's canonical form, which device clients rebuild
+// from the context they display:
+//
+//	assent.login-context.v1\n
+//	user_agent:<byte length>:<value>\n
+//	ip:<byte length>:<value>\n
+//	place:<byte length>:<value>\n
+//	at:<unix seconds>\n
+//
+// The lengths make the form unambiguous whatever the values hold.
+func (c LoginContext) Digest() [sha256.Size]byte {
+	var b strings.Builder
+	b.WriteString("assent.login-context.v1\n")
+	for _, f := range [...][2]string{{"user_agent", c.UserAgent}, {"ip", c.IP}, {"place", c.Place}} {
+		fmt.Fprintf(&b, "%s:%d:%s\n", f[0], len(f[1]), f[1])
+	}
+	b.WriteString("at:" + strconv.FormatInt(c.At.Unix(), 10) + "\n")
+	return sha256.Sum256([]byte(b.String()))
+}
+
+// SignedAnswerPayload returns the bytes a device signs with its Ed25519 key to answer a
+// challenge, and that the server verifies. Approvals carry the typed number; denials and
+// fraud reports carry 0 ("00"). contextDigest is LoginContext.Digest of the challenge.
+// The form is ASCII:
+//
+//	assent.challenge-answer.v1\n
+//	challenge:<uuid, lower-case>\n
+//	answer:<approve|deny|fraud>\n
+//	number:<two digits>\n
+//	context:<hex SHA-256, lower-case>\n
+func SignedAnswerPayload(challengeID uuid.UUID, answer Answer, number MatchNumber, contextDigest []byte) []byte {
+	var b strings.Builder
+	b.WriteString("assent.challenge-answer.v1\n")
+	b.WriteString("challenge:" + challengeID.String() + "\n")
+	b.WriteString("answer:" + answer.String() + "\n")
+	b.WriteString("number:" + number.String() + "\n")
+	b.WriteString("context:" + hex.EncodeToString(contextDigest) + "\n")
+	return []byte(b.String())
+}
+
+// verifyAnswer reports whether sig is publicKey's signature of the answer's payload.
+func verifyAnswer(publicKey []byte, sig []byte, challengeID uuid.UUID, answer Answer, number MatchNumber, contextDigest []byte) bool {
+	if len(publicKey) != ed25519.PublicKeySize || len(sig) != ed25519.SignatureSize {
+		return false
+	}
+	return ed25519.Verify(publicKey, SignedAnswerPayload(challengeID, answer, number, contextDigest), sig)
+}

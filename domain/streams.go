@@ -1,0 +1,31 @@
+package domain
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+
+	"github.com/google/uuid"
+)
+
+// Stream names. Each aggregate lives in one stream; the prefix names the aggregate.
+
+// AccountStream is the stream of an account: "account-<uuid>".
+func AccountStream(id uuid.UUID) string { return "account-" + id.String() }
+
+// DeviceStream is the stream of a device: "device-<uuid>".
+func DeviceStream(id uuid.UUID) string { return "device-" + id.String() }
+
+// EnrollmentStream is the stream of an enrollment: "enrollment-<token id>".
+func EnrollmentStream(id EnrollmentTokenID) string { return "enrollment-" + id.String() }
+
+// ChallengeStream is the stream of a challenge: "challenge-<uuid>".
+func ChallengeStream(id uuid.UUID) string { return "challenge-" + id.String() }
+
+// EmailStream is the uniqueness stream of an email: "email-<hex SHA-256 of the normalized
+// email>". Registration appends to it with expected version "no stream", so that two
+// registrations of one email cannot both succeed on any backend; the hash keeps the address
+// out of the stream name.
+func EmailStream(e Email) string {
+	sum := sha256.Sum256([]byte(e.String()))
+	return "email-" + hex.EncodeToString(sum[:])
+}
