@@ -1,0 +1,143 @@
+// Package config holds the server's settings: their defaults, how they are read from flags and
+// ASSENT_* environment variables, and one validation that reports every problem at once.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config is the server's configuration.
+type Config struct {
+	// DataDir holds the embedded event store and the server's generated keys.
+	DataDir string
+	// Listen is the host:port the HTTP server listens on.
+	Listen string
+	// LogLevel is one of debug, info, warn, error.
+	LogLevel string
+	// LogFormat is text or json.
+	LogFormat string
+	// ShutdownTimeout bounds a graceful shutdown.
+	ShutdownTimeout time.Duration
+}
+
+// Defaults returns the configuration used when nothing is set.
+func Defaults() Config {
+	return Config{
+		DataDir:         "./data",
+		Listen:          "127.0.0.1:8080",
+		LogLevel:        "info",
+		LogFormat:       "text",
+		ShutdownTimeout: 15 * time.Second,
+	}
+}
+
+// Option describes one setting: its flag, its environment variable and its help text.
+type Option struct {
+	Name  string // the flag name, and the name used in error messages
+	Env   string
+	Usage string
+}
+
+// Options lists every setting, for flags, help and documentation.
+var Options = []Option{
+	{"data-dir", "ASSENT_DATA_DIR", "directory of the embedded event store and generated keys"},
+	{"listen", "ASSENT_LISTEN", "host:port the HTTP server listens on"},
+	{"log-level", "ASSENT_LOG_LEVEL", "debug, info, warn or error"},
+	{"log-format", "ASSENT_LOG_FORMAT", "text or json"},
+	{"shutdown-timeout", "ASSENT_SHUTDOWN_TIMEOUT", "how long a graceful shutdown may take (a Go duration, e.g. 15s)"},
+}
+
+// Set assigns the raw value of the named option; a value that cannot be parsed is an error
+// in the same words as Validate's.
+func (c *Config) Set(name, value string) error {
+	switch name {
+	case "data-dir":
+		c.DataDir = value
+	case "listen":
+		c.Listen = value
+	case "log-level":
+		c.LogLevel = value
+	case "log-format":
+		c.LogFormat = value
+	case "shutdown-timeout":
+		d, err := time.ParseDuration(value)
+		if err != nil {
+			return fmt.Errorf("server: option 'shutdown-timeout' must be a duration such as '15s' but it's configured as '%s'", value)
+		}
+		c.ShutdownTimeout = d
+	default:
+		return fmt.Errorf("config: unknown option '%s'", name)
+	}
+	return nil
+}
+
+// Get returns the value of the named option as text.
+func (c *Config) Get(name string) string {
+	switch name {
+	case "data-dir":
+		return c.DataDir
+	case "listen":
+		return c.Listen
+	case "log-level":
+		return c.LogLevel
+	case "log-format":
+		return c.LogFormat
+	case "shutdown-timeout":
+		return c.ShutdownTimeout.String()
+	}
+	return ""
+}
+
+// FromEnv applies the ASSENT_* variables that lookup finds (os.LookupEnv in production) and
+// returns every value that could not be parsed.
+func (c *Config) FromEnv(lookup func(string) (string, bool)) error {
+	var errs []error
+	for _, o := range Options {
+		if v, ok := lookup(o.Env); ok {
+			if err := c.Set(o.Name, v); err != nil {
+				errs = append(errs, fmt.Errorf("%w (from %s)", err, o.Env))
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Validate reports every problem of c at once, each naming the option, the rule and the value.
+func (c *Config) Validate() error {
+	var errs []error
+	bad := func(option, rule, value string) {
+		errs = append(errs, fmt.Errorf("server: option '%s' must %s but it's configured as '%s'", option, rule, value))
+	}
+	if strings.TrimSpace(c.DataDir) == "" {
+		bad("data-dir", "be a directory path", c.DataDir)
+	} else if fi, err := os.Stat(c.DataDir); err == nil && !fi.IsDir() {
+		bad("data-dir", "be a directory, not a file,", c.DataDir)
+	}
+	if host, port, err := net.SplitHostPort(c.Listen); err != nil {
+		bad("listen", "be a host:port address such as '127.0.0.1:8080'", c.Listen)
+	} else if p, err := strconv.Atoi(port); err != nil || p < 0 || p > 65535 {
+		bad("listen", "have a port between 0 and 65535", c.Listen)
+	} else if host != "" && net.ParseIP(host) == nil && strings.ContainsAny(host, " /") {
+		bad("listen", "have a valid host", c.Listen)
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		bad("log-level", "be one of 'debug', 'info', 'warn' or 'error'", c.LogLevel)
+	}
+	switch c.LogFormat {
+	case "text", "json":
+	default:
+		bad("log-format", "be 'text' or 'json'", c.LogFormat)
+	}
+	if c.ShutdownTimeout < time.Second || c.ShutdownTimeout > 10*time.Minute {
+		bad("shutdown-timeout", "be between 1s and 10m", c.ShutdownTimeout.String())
+	}
+	return errors.Join(errs...)
+}
