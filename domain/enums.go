@@ -94,6 +94,16 @@ var (
 
 func (a Answer) String() string { return a.slug }
 
+// ParseAnswer returns the answer named by slug: approve, deny or fraud.
+func ParseAnswer(slug string) (Answer, error) {
+	for _, a := range []Answer{AnswerApprove, AnswerDeny, AnswerFraud} {
+		if a.slug == slug {
+			return a, nil
+		}
+	}
+	return Answer{}, fmt.Errorf("%w: answer must be approve, deny or fraud", ErrInvalidCommand)
+}
+
 func marshalEnum(slug, what string) ([]byte, error) {
 	if slug == "" {
 		return nil, fmt.Errorf("%w: empty %s", ErrInvalidCommand, what)

@@ -69,3 +69,13 @@ func verifyAnswer(publicKey []byte, sig []byte, challengeID uuid.UUID, answer An
 	}
 	return ed25519.Verify(publicKey, SignedAnswerPayload(challengeID, answer, number, contextDigest), sig)
 }
+
+// DeviceAuthPayload returns the bytes a device signs with its Ed25519 key to prove itself
+// when it opens its socket: the server's one-time nonce, bound to the device's ID. The form is
+//
+//	assent.device-auth.v1\n
+//	device:<uuid, lower-case>\n
+//	nonce:<hex>\n
+func DeviceAuthPayload(deviceID uuid.UUID, nonce []byte) []byte {
+	return []byte("assent.device-auth.v1\ndevice:" + deviceID.String() + "\nnonce:" + hex.EncodeToString(nonce) + "\n")
+}

@@ -1,0 +1,139 @@
+package httpapi
+
+import (
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/binary"
+	"errors"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// SessionCookie is the name of the cookie that carries a signed-in session.
+const SessionCookie = "assent_session"
+
+// Session is a signed-in account.
+type Session struct {
+	AccountID uuid.UUID
+	ID        [16]byte
+	Expires   time.Time
+}
+
+// Sessions issues and checks signed session cookies, CSRF tokens bound to a session, and the
+// tokens that bind a pending sign-in to the browser that started it. They hold no state but
+// the sign-outs of this node, so every node with the same key accepts the same cookies.
+type Sessions struct {
+	key []byte
+	ttl time.Duration
+
+	mu      sync.Mutex
+	revoked map[[16]byte]time.Time
+}
+
+// NewSessions returns Sessions signing with key (at least 32 bytes) and sessions lasting ttl.
+func NewSessions(key []byte, ttl time.Duration) (*Sessions, error) {
+	if len(key) < 32 {
+		return nil, errors.New("httpapi: the session key must be at least 32 bytes")
+	}
+	return &Sessions{key: append([]byte(nil), key...), ttl: ttl, revoked: make(map[[16]byte]time.Time)}, nil
+}
+
+func (s *Sessions) mac(parts ...[]byte) []byte {
+	m := hmac.New(sha256.New, s.key)
+	for _, p := range parts {
+		var n [4]byte
+		binary.BigEndian.PutUint32(n[:], uint32(len(p)))
+		m.Write(n[:])
+		m.Write(p)
+	}
+	return m.Sum(nil)
+}
+
+var b64 = base64.RawURLEncoding
+
+// Issue returns a new session for account and its cookie.
+func (s *Sessions) Issue(account uuid.UUID, now time.Time, secure bool) (Session, *http.Cookie) {
+	sess := Session{AccountID: account, Expires: now.Add(s.ttl).Truncate(time.Second)}
+	_, _ = rand.Read(sess.ID[:])
+	payload := make([]byte, 0, 40)
+	payload = append(payload, account[:]...)
+	payload = append(payload, sess.ID[:]...)
+	payload = binary.BigEndian.AppendUint64(payload, uint64(sess.Expires.Unix()))
+	value := b64.EncodeToString(payload) + "." + b64.EncodeToString(s.mac([]byte("session"), payload))
+	return sess, &http.Cookie{
+		Name: SessionCookie, Value: value, Path: "/", Expires: sess.Expires,
+		HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: secure,
+	}
+}
+
+// Check returns the session a cookie value carries, if it is genuine, unexpired and not
+// signed out.
+func (s *Sessions) Check(value string, now time.Time) (Session, bool) {
+	p, sig, ok := strings.Cut(value, ".")
+	if !ok {
+		return Session{}, false
+	}
+	payload, err1 := b64.DecodeString(p)
+	mac, err2 := b64.DecodeString(sig)
+	if err1 != nil || err2 != nil || len(payload) != 40 || !hmac.Equal(mac, s.mac([]byte("session"), payload)) {
+		return Session{}, false
+	}
+	var sess Session
+	copy(sess.AccountID[:], payload[:16])
+	copy(sess.ID[:], payload[16:32])
+	sess.Expires = time.Unix(int64(binary.BigEndian.Uint64(payload[32:])), 0)
+	if !now.Before(sess.Expires) {
+		return Session{}, false
+	}
+	s.mu.Lock()
+	_, gone := s.revoked[sess.ID]
+	s.mu.Unlock()
+	return sess, !gone
+}
+
+// Revoke signs a session out on this node.
+func (s *Sessions) Revoke(sess Session, now time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for id, exp := range s.revoked {
+		if now.After(exp) {
+			delete(s.revoked, id)
+		}
+	}
+	s.revoked[sess.ID] = sess.Expires
+}
+
+// Clear returns a cookie that deletes the session cookie.
+func (s *Sessions) Clear(secure bool) *http.Cookie {
+	return &http.Cookie{Name: SessionCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: secure}
+}
+
+// CSRFToken is the token a page sends back in the X-CSRF-Token header with every
+// state-changing request of this session.
+func (s *Sessions) CSRFToken(sess Session) string {
+	return b64.EncodeToString(s.mac([]byte("csrf"), sess.ID[:]))
+}
+
+// CheckCSRF reports whether token is the session's CSRF token.
+func (s *Sessions) CheckCSRF(sess Session, token string) bool {
+	got, err := b64.DecodeString(token)
+	return err == nil && hmac.Equal(got, s.mac([]byte("csrf"), sess.ID[:]))
+}
+
+// LoginToken is the secret that binds a pending sign-in to the browser that started it: only
+// its holder may await the challenge's outcome and exchange it for a session.
+func (s *Sessions) LoginToken(challenge uuid.UUID) string {
+	return b64.EncodeToString(s.mac([]byte("login"), challenge[:]))
+}
+
+// CheckLoginToken reports whether token is the login token of challenge.
+func (s *Sessions) CheckLoginToken(challenge uuid.UUID, token string) bool {
+	got, err := b64.DecodeString(token)
+	return err == nil && hmac.Equal(got, s.mac([]byte("login"), challenge[:]))
+}

@@ -1,0 +1,54 @@
+package httpapi
+
+import (
+	"bytes"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+func TestSessionsIssueCheckRevoke(t *testing.T) {
+	t.Parallel()
+	s, err := NewSessions(bytes.Repeat([]byte{7}, 32), time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
+	acct := uuid.New()
+	sess, cookie := s.Issue(acct, now, true)
+	if !cookie.HttpOnly || !cookie.Secure || cookie.SameSite != 2 /* Lax */ {
+		t.Fatalf("cookie flags: %+v", cookie)
+	}
+	got, ok := s.Check(cookie.Value, now.Add(time.Minute))
+	if !ok || got.AccountID != acct || got.ID != sess.ID {
+		t.Fatalf("a fresh cookie does not check: %+v %v", got, ok)
+	}
+	if _, ok := s.Check(cookie.Value, now.Add(2*time.Hour)); ok {
+		t.Fatal("an expired cookie checks")
+	}
+	tampered := []byte(cookie.Value)
+	tampered[3] ^= 1
+	if _, ok := s.Check(string(tampered), now); ok {
+		t.Fatal("a tampered cookie checks")
+	}
+	other, _ := NewSessions(bytes.Repeat([]byte{8}, 32), time.Hour)
+	if _, ok := other.Check(cookie.Value, now); ok {
+		t.Fatal("a cookie signed with another key checks")
+	}
+	if !s.CheckCSRF(sess, s.CSRFToken(sess)) {
+		t.Fatal("the session's CSRF token does not check")
+	}
+	sess2, _ := s.Issue(acct, now, false)
+	if s.CheckCSRF(sess2, s.CSRFToken(sess)) {
+		t.Fatal("one session's CSRF token checks for another")
+	}
+	s.Revoke(sess, now)
+	if _, ok := s.Check(cookie.Value, now); ok {
+		t.Fatal("a signed-out session checks")
+	}
+	ch := uuid.New()
+	if !s.CheckLoginToken(ch, s.LoginToken(ch)) || s.CheckLoginToken(uuid.New(), s.LoginToken(ch)) {
+		t.Fatal("login tokens do not bind to their challenge")
+	}
+}
