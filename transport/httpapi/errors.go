@@ -29,8 +29,8 @@ type ProblemDetail struct {
 	Message  string `json:"message"`
 }
 
-func (p *Problem) Error() string          { return p.Code + ": " + p.Message }
-func (p *Problem) GetStatus() int         { return p.Status }
+func (p *Problem) Error() string           { return p.Code + ": " + p.Message }
+func (p *Problem) GetStatus() int          { return p.Status }
 func (p *Problem) GetHeaders() http.Header { return p.headers }
 
 // ContentType serves problems as RFC 9457 problem documents.
