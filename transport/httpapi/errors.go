@@ -2,107 +2,16 @@ package httpapi
 
 import (
 	"errors"
-	"log/slog"
-	"net/http"
-	"strconv"
-	"time"
 
 	"github.com/danielgtaylor/huma/v2"
 
-	"github.com/assent-dev/assent/domain"
-)
-
-// Problem is the body of every refusal: a stable machine-readable code, a human sentence,
-// and, for invalid input, where the problems are.
-type Problem struct {
-	Status  int             `json:"status" doc:"HTTP status code"`
-	Code    string          `json:"code" doc:"Stable, machine-readable error code" example:"wrong_number"`
-	Message string          `json:"message" doc:"What went wrong, in a sentence for people"`
-	Details []ProblemDetail `json:"details,omitempty" doc:"Each invalid part of the request"`
-
-	headers http.Header
-}
-
-// ProblemDetail locates one problem of an invalid request.
-type ProblemDetail struct {
-	Location string `json:"location,omitempty" doc:"Where the problem is, e.g. body.email"`
-	Message  string `json:"message"`
-}
-
-func (p *Problem) Error() string           { return p.Code + ": " + p.Message }
-func (p *Problem) GetStatus() int          { return p.Status }
-func (p *Problem) GetHeaders() http.Header { return p.headers }
-
-// ContentType serves problems as RFC 9457 problem documents.
-func (p *Problem) ContentType(ct string) string {
-	if ct == "application/json" {
-		return "application/problem+json"
-	}
-	return ct
-}
-
-// refusal describes how one error is told to a client.
-type refusal struct {
-	err     error
-	status  int
-	code    string
-	message string
-}
-
-// refusals maps every error a client can cause to its status, code and sentence. Codes are
-// part of the API: never change one, add a new one.
-var refusals = []refusal{
-	{domain.ErrInvalidCommand, 422, "invalid_request", "The request is not valid."},
-	{domain.ErrInvalidEmail, 422, "invalid_email", "That is not a valid email address."},
-	{domain.ErrInvalidNumber, 422, "invalid_number", "The number must be the two digits shown on the login page."},
-	{domain.ErrInvalidEnrollmentToken, 404, "enrollment_not_found", "This enrollment link is not valid."},
-	{domain.ErrEmailTaken, 409, "email_taken", "An account with this email address already exists."},
-	{domain.ErrAccountExists, 409, "account_exists", "This account already exists."},
-	{domain.ErrAccountNotFound, 404, "account_not_found", "No such account."},
-	{domain.ErrMFAAlreadyEnabled, 409, "mfa_already_enabled", "Two-factor authentication is already on."},
-	{domain.ErrMFANotEnabled, 409, "mfa_not_enabled", "Two-factor authentication is not on."},
-	{domain.ErrNoSecondFactor, 409, "no_second_factor", "The account has no confirmed second factor."},
-	{domain.ErrPasswordNotChecked, 401, "wrong_credentials", "The email address or the password is wrong."},
-	{domain.ErrSecondFactorNeeded, 403, "second_factor_required", "A second factor is needed first."},
-	{domain.ErrDeviceExists, 409, "device_exists", "This device is already registered."},
-	{domain.ErrDeviceNotFound, 404, "device_not_found", "No such device."},
-	{domain.ErrDeviceAlreadyLinked, 409, "device_already_linked", "This device is already linked to the account."},
-	{domain.ErrDeviceNotLinked, 403, "device_not_linked", "This device is not linked to that account."},
-	{domain.ErrEnrollmentNotFound, 404, "enrollment_not_found", "This enrollment link is not valid."},
-	{domain.ErrEnrollmentExists, 409, "enrollment_exists", "This enrollment has already started."},
-	{domain.ErrEnrollmentExpired, 410, "enrollment_expired", "This enrollment link has expired. Start again from the security page."},
-	{domain.ErrEnrollmentUsed, 409, "enrollment_used", "This enrollment link has already been used."},
-	{domain.ErrTOTPAppNotFound, 404, "totp_app_not_found", "No such authenticator app."},
-	{domain.ErrTOTPAppAlreadyConfirmed, 409, "totp_app_confirmed", "This authenticator app is already confirmed."},
-	{domain.ErrWrongCode, 422, "wrong_code", "That code is not right."},
-	{domain.ErrCodeReused, 409, "code_reused", "That code has already been used. Wait for the next one."},
-	{domain.ErrNoBackupSet, 409, "no_backup_codes", "The account has no backup codes."},
-	{domain.ErrChallengeNotFound, 404, "challenge_not_found", "No such sign-in request."},
-	{domain.ErrChallengeNotPending, 409, "challenge_superseded", "A newer sign-in request replaced this one."},
-	{domain.ErrChallengeAlreadyDecided, 409, "challenge_decided", "This sign-in request has already been answered."},
-	{domain.ErrChallengeExpired, 410, "challenge_expired", "This sign-in request has expired."},
-	{domain.ErrWrongNumber, 422, "wrong_number", "That is not the number shown on the login page."},
-	{domain.ErrBadSignature, 401, "bad_signature", "The device's signature does not verify."},
-	{domain.ErrLocked, 429, "locked", "Too many failed attempts: the second factor is locked for a while."},
-}
-
-// extraRefusals lets other files of the package add the errors of the packages they call.
-func addRefusals(rs ...refusal) { refusals = append(refusals, rs...) }
-
-// Errors of the transport itself.
-var (
-	errUnauthenticated = &Problem{Status: 401, Code: "unauthenticated", Message: "Sign in first."}
-	errCSRF            = &Problem{Status: 403, Code: "csrf_failed", Message: "The request lacks a valid CSRF token."}
-	errForbidden       = &Problem{Status: 403, Code: "forbidden", Message: "You may not do that."}
+	"github.com/assent-dev/assent/transport/apierror"
 )
 
 // newProblem is huma's error constructor for this API: huma calls it for invalid requests and
 // unknown routes, and the handlers for every refusal.
 func newProblem(status int, msg string, errs ...error) huma.StatusError {
-	p := &Problem{Status: status, Code: codeForStatus(status), Message: msg}
-	if status == 422 || status == 400 {
-		p.Code = "invalid_request"
-	}
+	p := apierror.New(status, apierror.CodeForStatus(status), msg)
 	for _, err := range errs {
 		if err == nil {
 			continue
@@ -110,77 +19,10 @@ func newProblem(status int, msg string, errs ...error) huma.StatusError {
 		var d huma.ErrorDetailer
 		if errors.As(err, &d) {
 			ed := d.ErrorDetail()
-			p.Details = append(p.Details, ProblemDetail{Location: ed.Location, Message: ed.Message})
+			p.Details = append(p.Details, apierror.ProblemDetail{Location: ed.Location, Message: ed.Message})
 			continue
 		}
-		p.Details = append(p.Details, ProblemDetail{Message: err.Error()})
+		p.Details = append(p.Details, apierror.ProblemDetail{Message: err.Error()})
 	}
 	return p
-}
-
-func codeForStatus(status int) string {
-	switch status {
-	case 400:
-		return "bad_request"
-	case 401:
-		return "unauthenticated"
-	case 403:
-		return "forbidden"
-	case 404:
-		return "not_found"
-	case 405:
-		return "method_not_allowed"
-	case 409:
-		return "conflict"
-	case 410:
-		return "gone"
-	case 413:
-		return "too_large"
-	case 415:
-		return "unsupported_media_type"
-	case 422:
-		return "invalid_request"
-	case 429:
-		return "rate_limited"
-	case 503:
-		return "unavailable"
-	}
-	if status >= 500 {
-		return "internal"
-	}
-	return "error"
-}
-
-// toProblem maps an error of the application to the refusal told to the client. Errors that
-// no client can cause become a 500 with no detail, and are logged.
-func toProblem(log *slog.Logger, err error) error {
-	if err == nil {
-		return nil
-	}
-	var p *Problem
-	if errors.As(err, &p) {
-		return p
-	}
-	var se huma.StatusError
-	if errors.As(err, &se) {
-		return se
-	}
-	for _, r := range refusals {
-		if errors.Is(err, r.err) {
-			return &Problem{Status: r.status, Code: r.code, Message: r.message}
-		}
-	}
-	log.Error("request failed", "err", err)
-	return &Problem{Status: 500, Code: "internal", Message: "Something went wrong on our side. Please try again."}
-}
-
-// retryAfter returns p with a Retry-After header of d (rounded up to a second).
-func retryAfter(p *Problem, d time.Duration) *Problem {
-	secs := int((d + time.Second - 1) / time.Second)
-	if secs < 1 {
-		secs = 1
-	}
-	cp := *p
-	cp.headers = http.Header{"Retry-After": []string{strconv.Itoa(secs)}}
-	return &cp
 }

@@ -84,5 +84,3 @@ func (l *limiter) allow(key string, now time.Time) (bool, time.Duration) {
 	}
 	return true, 0
 }
-
-var errRateLimited = &Problem{Status: 429, Code: "rate_limited", Message: "Too many attempts. Wait a moment and try again."}

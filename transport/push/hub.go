@@ -1,0 +1,287 @@
+// Package push is the node's hub: it holds the sockets of the devices connected to this node
+// and the login pages waiting on it, and tells them what the event log says. It learns of new
+// challenges, outcomes and unlinks only from the log (HandleEvent, fed by the watermill router),
+// never from a side call, so a device on one node hears what another node appended.
+package push
+
+import (
+	"context"
+	"crypto/ed25519"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/assent-dev/assent/domain"
+)
+
+// Challenge is what a device is shown of a sign-in request. It never holds the number to
+// match: the person reads that on the login page.
+type Challenge struct {
+	ID        uuid.UUID           `json:"id"`
+	AccountID uuid.UUID           `json:"account_id"`
+	Context   domain.LoginContext `json:"context"`
+	ExpiresAt time.Time           `json:"expires_at"`
+}
+
+// Outcome is the final state of a challenge.
+type Outcome struct {
+	ChallengeID uuid.UUID `json:"challenge_id"`
+	// Status is approved, denied, fraud_reported, expired, cancelled, completed_totp or
+	// completed_backup_code.
+	Status string `json:"status"`
+	// DeviceID is the device that answered, if one did.
+	DeviceID uuid.UUID `json:"device_id,omitzero"`
+	At       time.Time `json:"at"`
+}
+
+// Approved reports whether the outcome lets the sign-in go on.
+func (o Outcome) Approved() bool {
+	switch o.Status {
+	case "approved", "completed_totp", "completed_backup_code":
+		return true
+	}
+	return false
+}
+
+// Backend is what the hub asks of the application. Every method is safe for concurrent use.
+type Backend interface {
+	// DevicePublicKey returns the key the device registered.
+	DevicePublicKey(ctx context.Context, device uuid.UUID) (ed25519.PublicKey, error)
+	// LinkedAccounts returns the accounts the device is linked to now.
+	LinkedAccounts(ctx context.Context, device uuid.UUID) ([]uuid.UUID, error)
+	// PendingChallenges returns the challenges still waiting for the device's answer.
+	PendingChallenges(ctx context.Context, device uuid.UUID) ([]Challenge, error)
+	// AcknowledgeDelivery records that the device has the challenge.
+	AcknowledgeDelivery(ctx context.Context, device, challenge uuid.UUID) error
+	// Answer records the device's signed answer.
+	Answer(ctx context.Context, device, challenge uuid.UUID, answer domain.Answer, number int, signature []byte) error
+	// Outcome returns the challenge's outcome, or ok=false while it is pending.
+	Outcome(ctx context.Context, challenge uuid.UUID) (o Outcome, ok bool, err error)
+}
+
+// Hub routes news from the log to this node's sockets and waiting pages.
+type Hub struct {
+	backend Backend
+	opts    Options
+
+	mu      sync.Mutex
+	devices map[uuid.UUID]map[*deviceConn]struct{}
+	waiters map[uuid.UUID]map[chan Outcome]struct{}
+	// shown indexes which sockets were sent each open challenge, to tell them its outcome.
+	shown map[uuid.UUID]map[*deviceConn]struct{}
+}
+
+// Options tune the hub's sockets.
+type Options struct {
+	PingInterval  time.Duration // default 20s
+	WriteTimeout  time.Duration // default 10s
+	AuthTimeout   time.Duration // default 10s
+	ReadLimit     int64         // bytes per message, default 16 KiB
+	SendQueue     int           // messages queued per socket before it is dropped as too slow, default 256
+	OnDelivered   func(challenge uuid.UUID, device uuid.UUID)
+	OnOutcomeSent func(challenge uuid.UUID)
+}
+
+func (o *Options) setDefaults() {
+	if o.PingInterval <= 0 {
+		o.PingInterval = 20 * time.Second
+	}
+	if o.WriteTimeout <= 0 {
+		o.WriteTimeout = 10 * time.Second
+	}
+	if o.AuthTimeout <= 0 {
+		o.AuthTimeout = 10 * time.Second
+	}
+	if o.ReadLimit <= 0 {
+		o.ReadLimit = 16 << 10
+	}
+	if o.SendQueue <= 0 {
+		o.SendQueue = 256
+	}
+}
+
+// NewHub returns a hub over backend.
+func NewHub(backend Backend, opts Options) *Hub {
+	opts.setDefaults()
+	return &Hub{
+		backend: backend,
+		opts:    opts,
+		devices: make(map[uuid.UUID]map[*deviceConn]struct{}),
+		waiters: make(map[uuid.UUID]map[chan Outcome]struct{}),
+		shown:   make(map[uuid.UUID]map[*deviceConn]struct{}),
+	}
+}
+
+// HandleEvent tells the sockets and pages what one event of the log means for them. Events
+// that concern no socket or page are ignored.
+func (h *Hub) HandleEvent(ev domain.Event) {
+	switch e := ev.(type) {
+	case domain.ChallengeIssued:
+		if e.PushMuted {
+			return
+		}
+		c := Challenge{ID: e.ChallengeID, AccountID: e.AccountID, Context: e.Context, ExpiresAt: e.ExpiresAt}
+		for _, d := range e.Devices {
+			for _, conn := range h.conns(d.DeviceID) {
+				conn.sendChallenge(c)
+			}
+		}
+	case domain.DeviceUnlinked:
+		for _, conn := range h.conns(e.DeviceID) {
+			conn.unlinked(e.AccountID)
+		}
+	default:
+		if o, ok := outcomeOf(ev); ok {
+			h.settle(o)
+		}
+	}
+}
+
+// outcomeOf returns the outcome a final challenge event states.
+func outcomeOf(ev domain.Event) (Outcome, bool) {
+	switch e := ev.(type) {
+	case domain.ChallengeApproved:
+		return Outcome{ChallengeID: e.ChallengeID, Status: "approved", DeviceID: e.DeviceID, At: e.At}, true
+	case domain.ChallengeDenied:
+		return Outcome{ChallengeID: e.ChallengeID, Status: "denied", DeviceID: e.DeviceID, At: e.At}, true
+	case domain.FraudReported:
+		return Outcome{ChallengeID: e.ChallengeID, Status: "fraud_reported", DeviceID: e.DeviceID, At: e.At}, true
+	case domain.ChallengeExpired:
+		return Outcome{ChallengeID: e.ChallengeID, Status: "expired", At: e.At}, true
+	case domain.ChallengeCancelled:
+		return Outcome{ChallengeID: e.ChallengeID, Status: "cancelled", At: e.At}, true
+	case domain.ChallengeCompletedTOTP:
+		return Outcome{ChallengeID: e.ChallengeID, Status: "completed_totp", At: e.At}, true
+	case domain.ChallengeCompletedBackupCode:
+		return Outcome{ChallengeID: e.ChallengeID, Status: "completed_backup_code", At: e.At}, true
+	}
+	return Outcome{}, false
+}
+
+// settle tells the waiting pages and the devices that were shown the challenge its outcome.
+func (h *Hub) settle(o Outcome) {
+	h.mu.Lock()
+	waiters := h.waiters[o.ChallengeID]
+	delete(h.waiters, o.ChallengeID)
+	shown := h.shown[o.ChallengeID]
+	delete(h.shown, o.ChallengeID)
+	h.mu.Unlock()
+	for ch := range waiters {
+		select {
+		case ch <- o:
+		default:
+		}
+	}
+	for conn := range shown {
+		conn.sendOutcome(o)
+	}
+	if h.opts.OnOutcomeSent != nil && len(waiters) > 0 {
+		h.opts.OnOutcomeSent(o.ChallengeID)
+	}
+}
+
+// Await registers interest in a challenge's outcome. The channel receives it once, when the
+// log states it; stop releases the registration. A caller registers first and then checks
+// whether the outcome is already known, so that nothing falls between the two.
+func (h *Hub) Await(challenge uuid.UUID) (outcome <-chan Outcome, stop func()) {
+	ch := make(chan Outcome, 1)
+	h.mu.Lock()
+	set := h.waiters[challenge]
+	if set == nil {
+		set = make(map[chan Outcome]struct{})
+		h.waiters[challenge] = set
+	}
+	set[ch] = struct{}{}
+	h.mu.Unlock()
+	return ch, func() {
+		h.mu.Lock()
+		if set := h.waiters[challenge]; set != nil {
+			delete(set, ch)
+			if len(set) == 0 {
+				delete(h.waiters, challenge)
+			}
+		}
+		h.mu.Unlock()
+	}
+}
+
+// WaitOutcome waits for a challenge's outcome: at once when it is already known.
+func (h *Hub) WaitOutcome(ctx context.Context, challenge uuid.UUID) (Outcome, error) {
+	ch, stop := h.Await(challenge)
+	defer stop()
+	if o, ok, err := h.backend.Outcome(ctx, challenge); err != nil {
+		return Outcome{}, err
+	} else if ok {
+		return o, nil
+	}
+	select {
+	case o := <-ch:
+		return o, nil
+	case <-ctx.Done():
+		return Outcome{}, ctx.Err()
+	}
+}
+
+// Connected returns the number of device sockets on this node.
+func (h *Hub) Connected() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	n := 0
+	for _, set := range h.devices {
+		n += len(set)
+	}
+	return n
+}
+
+func (h *Hub) conns(device uuid.UUID) []*deviceConn {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	set := h.devices[device]
+	out := make([]*deviceConn, 0, len(set))
+	for c := range set {
+		out = append(out, c)
+	}
+	return out
+}
+
+func (h *Hub) add(c *deviceConn) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	set := h.devices[c.device]
+	if set == nil {
+		set = make(map[*deviceConn]struct{})
+		h.devices[c.device] = set
+	}
+	set[c] = struct{}{}
+}
+
+func (h *Hub) remove(c *deviceConn) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if set := h.devices[c.device]; set != nil {
+		delete(set, c)
+		if len(set) == 0 {
+			delete(h.devices, c.device)
+		}
+	}
+	for id := range c.sentSnapshot() {
+		if set := h.shown[id]; set != nil {
+			delete(set, c)
+			if len(set) == 0 {
+				delete(h.shown, id)
+			}
+		}
+	}
+}
+
+func (h *Hub) markShown(challenge uuid.UUID, c *deviceConn) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	set := h.shown[challenge]
+	if set == nil {
+		set = make(map[*deviceConn]struct{})
+		h.shown[challenge] = set
+	}
+	set[c] = struct{}{}
+}
