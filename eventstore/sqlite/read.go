@@ -76,24 +76,57 @@ func (s *Store) ReadAll(ctx context.Context, after eventstore.Position, limit in
 func scanEvents(rows *sql.Rows, sizeHint int) ([]eventstore.RecordedEvent, error) {
 	defer rows.Close()
 	evs := make([]eventstore.RecordedEvent, 0, min(sizeHint, 1024))
+	// Stream names, types and metadata repeat from event to event: read them as raw bytes and
+	// intern them, so that a page costs one string per distinct value, not per event.
+	var in interner
+	var (
+		pos, ver, recordedAt                      int64
+		id, stream, typ, corr, cause, actor, data sql.RawBytes
+		schema                                    int
+	)
 	for rows.Next() {
-		var (
-			ev         eventstore.RecordedEvent
-			pos, ver   int64
-			id         []byte
-			recordedAt int64
-		)
-		if err := rows.Scan(&pos, &id, &ev.Stream, &ver, &ev.Type, &ev.SchemaVersion, &ev.Data, &ev.Metadata.CorrelationID, &ev.Metadata.CausationID, &ev.Metadata.Actor, &recordedAt); err != nil {
+		if err := rows.Scan(&pos, &id, &stream, &ver, &typ, &schema, &data, &corr, &cause, &actor, &recordedAt); err != nil {
 			return nil, err
 		}
-		var err error
-		if ev.ID, err = uuidFrom(id); err != nil {
-			return nil, fmt.Errorf("event at position %d: bad id: %w", pos, err)
+		if len(id) != 16 {
+			return nil, fmt.Errorf("event at position %d: bad id of %d bytes", pos, len(id))
 		}
-		ev.Metadata.RecordedAt = time.Unix(0, recordedAt).UTC()
-		ev.Position = eventstore.Position(pos)
-		ev.Version = uint64(ver)
+		ev := eventstore.RecordedEvent{
+			Stream:        in.str(stream),
+			Type:          in.str(typ),
+			SchemaVersion: schema,
+			Data:          append([]byte(nil), data...),
+			Metadata: eventstore.Metadata{
+				CorrelationID: in.str(corr),
+				CausationID:   in.str(cause),
+				Actor:         in.str(actor),
+				RecordedAt:    time.Unix(0, recordedAt).UTC(),
+			},
+			Version:  uint64(ver),
+			Position: eventstore.Position(pos),
+		}
+		copy(ev.ID[:], id)
 		evs = append(evs, ev)
 	}
 	return evs, rows.Err()
+}
+
+// interner returns one string per distinct byte sequence, within one read.
+type interner struct{ m map[string]string }
+
+func (in *interner) str(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	if in.m == nil {
+		in.m = make(map[string]string)
+	}
+	if s, ok := in.m[string(b)]; ok {
+		return s
+	}
+	s := string(b)
+	if len(in.m) < 4096 {
+		in.m[s] = s
+	}
+	return s
 }

@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/google/uuid"
-
 	"github.com/assent-dev/assent/eventstore"
 )
 
@@ -145,9 +143,4 @@ func (s *Store) commit(batch []*writeReq) {
 	for _, req := range live {
 		close(req.done)
 	}
-}
-
-// uuidFrom converts a stored 16-byte ID.
-func uuidFrom(b []byte) (uuid.UUID, error) {
-	return uuid.FromBytes(b)
 }
