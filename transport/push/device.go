@@ -197,6 +197,14 @@ func (c *deviceConn) unlinked(account uuid.UUID) {
 	}
 }
 
+// linked tells the device it serves one more account.
+func (c *deviceConn) linked(account uuid.UUID) {
+	c.mu.Lock()
+	c.accounts[account] = true
+	c.mu.Unlock()
+	c.enqueue(outbound{msg: Message{Type: "linked", AccountID: account}})
+}
+
 func (c *deviceConn) sentSnapshot() map[uuid.UUID]bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -70,6 +70,16 @@ type Hub struct {
 	waiters map[uuid.UUID]map[chan Outcome]struct{}
 	// shown indexes which sockets were sent each open challenge, to tell them its outcome.
 	shown map[uuid.UUID]map[*deviceConn]struct{}
+	// watchers are security pages waiting for news of their account.
+	watchers map[uuid.UUID]map[chan AccountNews]struct{}
+}
+
+// AccountNews is what a security page hears live about its account.
+type AccountNews struct {
+	// Kind is device_linked or device_unlinked.
+	Kind     string    `json:"kind" enum:"device_linked,device_unlinked"`
+	DeviceID uuid.UUID `json:"device_id"`
+	At       time.Time `json:"at"`
 }
 
 // Options tune the hub's sockets.
@@ -110,6 +120,8 @@ func NewHub(backend Backend, opts Options) *Hub {
 		devices: make(map[uuid.UUID]map[*deviceConn]struct{}),
 		waiters: make(map[uuid.UUID]map[chan Outcome]struct{}),
 		shown:   make(map[uuid.UUID]map[*deviceConn]struct{}),
+
+		watchers: make(map[uuid.UUID]map[chan AccountNews]struct{}),
 	}
 }
 
@@ -131,6 +143,12 @@ func (h *Hub) HandleEvent(ev domain.Event) {
 		for _, conn := range h.conns(e.DeviceID) {
 			conn.unlinked(e.AccountID)
 		}
+		h.tell(e.AccountID, AccountNews{Kind: "device_unlinked", DeviceID: e.DeviceID, At: e.At})
+	case domain.DeviceLinked:
+		for _, conn := range h.conns(e.DeviceID) {
+			conn.linked(e.AccountID)
+		}
+		h.tell(e.AccountID, AccountNews{Kind: "device_linked", DeviceID: e.DeviceID, At: e.At})
 	default:
 		if o, ok := outcomeOf(ev); ok {
 			h.settle(o)
@@ -220,6 +238,40 @@ func (h *Hub) WaitOutcome(ctx context.Context, challenge uuid.UUID) (Outcome, er
 		return o, nil
 	case <-ctx.Done():
 		return Outcome{}, ctx.Err()
+	}
+}
+
+// WatchAccount registers a security page for news of its account until stop is called.
+func (h *Hub) WatchAccount(account uuid.UUID) (news <-chan AccountNews, stop func()) {
+	ch := make(chan AccountNews, 16)
+	h.mu.Lock()
+	set := h.watchers[account]
+	if set == nil {
+		set = make(map[chan AccountNews]struct{})
+		h.watchers[account] = set
+	}
+	set[ch] = struct{}{}
+	h.mu.Unlock()
+	return ch, func() {
+		h.mu.Lock()
+		if set := h.watchers[account]; set != nil {
+			delete(set, ch)
+			if len(set) == 0 {
+				delete(h.watchers, account)
+			}
+		}
+		h.mu.Unlock()
+	}
+}
+
+func (h *Hub) tell(account uuid.UUID, n AccountNews) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for ch := range h.watchers[account] {
+		select {
+		case ch <- n:
+		default: // a page that does not read loses news, never blocks the hub
+		}
 	}
 }
 

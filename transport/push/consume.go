@@ -1,0 +1,62 @@
+package push
+
+import (
+	"context"
+	"fmt"
+	"sync"
+
+	"github.com/ThreeDotsLabs/watermill/message"
+
+	"github.com/assent-dev/assent/domain"
+	"github.com/assent-dev/assent/eventstore"
+	"github.com/assent-dev/assent/eventstore/bridge"
+)
+
+// Handler is the hub's watermill handler: it decodes each event of the log and hands it to
+// HandleEvent. Events of types the domain does not know are skipped.
+func (h *Hub) Handler(msg *message.Message) error {
+	rec, err := bridge.Event(msg)
+	if err != nil {
+		return err
+	}
+	if !domain.Events.IsRegistered(rec.Type) {
+		return nil
+	}
+	ev, err := domain.Decode(rec.Type, rec.SchemaVersion, rec.Data)
+	if err != nil {
+		return fmt.Errorf("push: decode %s at %d: %w", rec.Type, rec.Position, err)
+	}
+	h.HandleEvent(ev)
+	return nil
+}
+
+// LiveCheckpoints makes a bridge subscription start at the head of the log as it was when the
+// node started, and keeps its progress in memory only: the hub needs live news, and a socket
+// gets what was pending before it connected from the read model.
+type LiveCheckpoints struct {
+	Head func() eventstore.Position
+
+	mu  sync.Mutex
+	pos map[string]eventstore.Position
+}
+
+var _ bridge.Checkpoints = (*LiveCheckpoints)(nil)
+
+func (c *LiveCheckpoints) LoadCheckpoint(_ context.Context, name string) (eventstore.Position, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if p, ok := c.pos[name]; ok {
+		return p, nil
+	}
+	return c.Head(), nil
+}
+
+func (c *LiveCheckpoints) SaveCheckpoint(_ context.Context, name string, pos eventstore.Position) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.pos == nil {
+		c.pos = make(map[string]eventstore.Position)
+	}
+	c.pos[name] = pos
+	return nil
+}
