@@ -3,6 +3,8 @@ package secrets
 import (
 	"crypto/aes"
 	"crypto/cipher"
+	"crypto/hkdf"
+	"crypto/sha256"
 	"encoding/base64"
 	"fmt"
 	"io"
@@ -203,4 +205,15 @@ func additional(header, associatedData []byte) []byte {
 	ad := make([]byte, 0, len(header)+len(associatedData))
 	ad = append(ad, header...)
 	return append(ad, associatedData...)
+}
+
+// DeriveKey returns a 32-byte key for one purpose (for example "session"), derived with HKDF
+// from the primary key: every node with the same keyring derives the same key, and a new
+// primary key changes it.
+func (kr *Keyring) DeriveKey(purpose string) []byte {
+	k, err := hkdf.Key(sha256.New, kr.keys[kr.primary].material, nil, "assent.derived."+purpose, sha256.Size)
+	if err != nil {
+		panic("secrets: hkdf: " + err.Error()) // cannot happen: 32 bytes is far below HKDF's limit
+	}
+	return k
 }

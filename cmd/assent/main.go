@@ -28,6 +28,6 @@ func rootCommand() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(serveCommand(), healthcheckCommand())
+	root.AddCommand(serveCommand(), healthcheckCommand(), projectionsCommand())
 	return root
 }

@@ -1,0 +1,171 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/assent-dev/assent/domain"
+	"github.com/assent-dev/assent/secrets"
+)
+
+// totpAppName names the TOTP apps AddTOTPApp adds.
+const totpAppName = "Authenticator app"
+
+// AddTOTPApp offers a standard authenticator app a new secret. It returns the otpauth:// URI
+// to show as a QR code (it holds the secret: show it once, never log it) and the app's ID,
+// which ConfirmTOTPApp takes with the app's first code.
+func (s *Service) AddTOTPApp(ctx context.Context, accountID uuid.UUID) (string, uuid.UUID, error) {
+	secret, err := secrets.NewTOTPSecret(s.rand)
+	if err != nil {
+		return "", uuid.Nil, fmt.Errorf("add totp app: %w", err)
+	}
+	sealed, err := s.keyring.Seal(secret.Bytes(), accountID[:])
+	if err != nil {
+		return "", uuid.Nil, fmt.Errorf("add totp app: %w", err)
+	}
+	appID, err := uuid.NewV7()
+	if err != nil {
+		return "", uuid.Nil, fmt.Errorf("add totp app: %w", err)
+	}
+	var email string
+	_, err = s.op(ctx, accountActor(accountID)).updateAccount(accountID, func(a *domain.Account, _ []domain.Event, now time.Time) (domain.Decision, error) {
+		email = a.Email().String()
+		return a.AddTOTPApp(domain.AddTOTPApp{AppID: appID, Name: totpAppName, SealedSecret: sealed}, now), nil
+	})
+	if err != nil {
+		return "", uuid.Nil, fmt.Errorf("add totp app: %w", err)
+	}
+	uri, err := secret.URI(email)
+	if err != nil {
+		return "", uuid.Nil, fmt.Errorf("add totp app: %w", err)
+	}
+	return uri, appID, nil
+}
+
+// ConfirmTOTPApp confirms an app with its first code. A wrong code is recorded and returns
+// domain.ErrWrongCode. When 2FA was off, confirming turns it on and returns the first backup
+// codes (show them once); otherwise the codes are nil.
+func (s *Service) ConfirmTOTPApp(ctx context.Context, accountID, secretID uuid.UUID, code string) ([]string, error) {
+	codes, set, err := s.newBackupCodes()
+	if err != nil {
+		return nil, fmt.Errorf("confirm totp app: %w", err)
+	}
+	enabled := false
+	_, err = s.op(ctx, accountActor(accountID)).updateAccount(accountID, func(a *domain.Account, events []domain.Event, now time.Time) (domain.Decision, error) {
+		var match *domain.TOTPMatch
+		if sealed, ok := a.UnconfirmedTOTPApp(secretID); ok {
+			m, err := s.match(accountID, []domain.SealedTOTPSecret{sealed}, code, now)
+			if err != nil {
+				return domain.Decision{}, err
+			}
+			match = m
+		}
+		d := a.ConfirmTOTPApp(domain.ConfirmTOTPApp{AppID: secretID, Match: match}, now, s.policy)
+		enabled = !a.MFAEnabled()
+		if !enabled {
+			return d, nil
+		}
+		return then(events, d, func(a *domain.Account) domain.Decision {
+			return a.EnableMFA(domain.EnableMFA{BackupCodes: set}, now)
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("confirm totp app: %w", err)
+	}
+	if enabled {
+		return codes, nil
+	}
+	return nil, nil
+}
+
+// match opens each sealed secret and returns the first that code matches at now, or nil.
+func (s *Service) match(accountID uuid.UUID, sealed []domain.SealedTOTPSecret, code string, now time.Time) (*domain.TOTPMatch, error) {
+	for _, sec := range sealed {
+		raw, err := s.keyring.Open(sec.Sealed, accountID[:])
+		if err != nil {
+			return nil, fmt.Errorf("open totp secret: %w", err)
+		}
+		secret, err := secrets.TOTPSecretFromBytes(raw)
+		if err != nil {
+			return nil, err
+		}
+		if step, ok := secret.Match(code, now); ok {
+			return &domain.TOTPMatch{SecretID: sec.ID, Step: step}, nil
+		}
+	}
+	return nil, nil
+}
+
+// IssueBackupCodes replaces the account's backup codes with a new set, which revokes the old
+// one, and returns the new codes to show once. 2FA must be on.
+func (s *Service) IssueBackupCodes(ctx context.Context, accountID uuid.UUID) ([]string, error) {
+	codes, set, err := s.newBackupCodes()
+	if err != nil {
+		return nil, fmt.Errorf("issue backup codes: %w", err)
+	}
+	_, err = s.op(ctx, accountActor(accountID)).updateAccount(accountID, func(a *domain.Account, _ []domain.Event, now time.Time) (domain.Decision, error) {
+		return a.IssueBackupCodes(domain.IssueBackupCodes{Set: set}, now), nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("issue backup codes: %w", err)
+	}
+	return codes, nil
+}
+
+// UnlinkDevice unlinks one device from the account (device.unlinked: its session for the
+// account is closed and it gets no further challenge for it). Unlinking the last second
+// factor turns 2FA off.
+func (s *Service) UnlinkDevice(ctx context.Context, accountID, deviceID uuid.UUID) error {
+	_, err := s.op(ctx, accountActor(accountID)).updateAccount(accountID, func(a *domain.Account, _ []domain.Event, now time.Time) (domain.Decision, error) {
+		return a.UnlinkDevice(domain.UnlinkDevice{DeviceID: deviceID}, now), nil
+	})
+	if err != nil {
+		return fmt.Errorf("unlink device: %w", err)
+	}
+	return nil
+}
+
+// UnlinkAllDevices turns the app method off: every device is unlinked; with no confirmed TOTP
+// app left, 2FA turns off.
+func (s *Service) UnlinkAllDevices(ctx context.Context, accountID uuid.UUID) error {
+	_, err := s.op(ctx, accountActor(accountID)).updateAccount(accountID, func(a *domain.Account, _ []domain.Event, now time.Time) (domain.Decision, error) {
+		return a.UnlinkAllDevices(domain.UnlinkAllDevices{}, now), nil
+	})
+	if err != nil {
+		return fmt.Errorf("unlink all devices: %w", err)
+	}
+	return nil
+}
+
+// DisableMFA turns 2FA off (every device unlinked, TOTP apps and backup codes dropped) and
+// cancels the account's pending challenge. It needs a fresh second factor: challengeID must
+// be a challenge of this account that passed at most the policy's EnrollmentTTL ago
+// (domain.ErrSecondFactorNeeded otherwise), and the second factor must not be locked.
+func (s *Service) DisableMFA(ctx context.Context, accountID, challengeID uuid.UUID) error {
+	ctx = correlated(ctx)
+	c, err := s.loadChallenge(ctx, challengeID)
+	if err != nil {
+		return fmt.Errorf("disable mfa: %w", err)
+	}
+	if c.AccountID() != accountID || !c.Passed() || s.now().Sub(c.DecidedAt()) > s.policy.EnrollmentTTL {
+		return fmt.Errorf("disable mfa: %w", domain.ErrSecondFactorNeeded)
+	}
+	o := s.op(ctx, accountActor(accountID))
+	var pending uuid.UUID
+	_, err = o.updateAccount(accountID, func(a *domain.Account, _ []domain.Event, now time.Time) (domain.Decision, error) {
+		pending, _ = a.PendingChallenge(now)
+		return a.DisableMFA(domain.DisableMFA{}, now), nil
+	})
+	if err != nil {
+		return fmt.Errorf("disable mfa: %w", err)
+	}
+	if pending != uuid.Nil && pending != challengeID {
+		if err := s.cancel(o, pending, domain.CancelMFADisabled); err != nil {
+			return fmt.Errorf("disable mfa: %w", err)
+		}
+	}
+	return nil
+}

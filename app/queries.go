@@ -1,0 +1,86 @@
+package app
+
+import (
+	"context"
+	"crypto/ed25519"
+	"errors"
+	"fmt"
+
+	"github.com/google/uuid"
+
+	"github.com/assent-dev/assent/domain"
+	"github.com/assent-dev/assent/projections"
+)
+
+// caughtUp waits until every projection has applied what this service appended, so that a
+// caller reads its own writes.
+func (s *Service) caughtUp(ctx context.Context) error {
+	if s.views == nil {
+		return ErrNoProjections
+	}
+	return s.views.WaitFor(ctx, s.Written())
+}
+
+// Account returns the security page's view of an account, or domain.ErrAccountNotFound.
+func (s *Service) Account(ctx context.Context, id uuid.UUID) (projections.AccountView, error) {
+	if err := s.caughtUp(ctx); err != nil {
+		return projections.AccountView{}, fmt.Errorf("account: %w", err)
+	}
+	v, err := s.views.Accounts.Get(id)
+	if errors.Is(err, projections.ErrNotFound) {
+		return projections.AccountView{}, fmt.Errorf("account: %w", domain.ErrAccountNotFound)
+	}
+	return v, err
+}
+
+// Device returns a device and the accounts it is linked to, or domain.ErrDeviceNotFound.
+func (s *Service) Device(ctx context.Context, id uuid.UUID) (projections.DeviceView, error) {
+	if err := s.caughtUp(ctx); err != nil {
+		return projections.DeviceView{}, fmt.Errorf("device: %w", err)
+	}
+	v, err := s.views.Devices.Get(id)
+	if errors.Is(err, projections.ErrNotFound) {
+		return projections.DeviceView{}, fmt.Errorf("device: %w", domain.ErrDeviceNotFound)
+	}
+	return v, err
+}
+
+// PendingChallengesForDevice returns the challenges still open for a device, oldest first,
+// without their numbers: what a (re)connecting device is sent.
+func (s *Service) PendingChallengesForDevice(ctx context.Context, deviceID uuid.UUID) ([]projections.PendingChallenge, error) {
+	if err := s.caughtUp(ctx); err != nil {
+		return nil, fmt.Errorf("pending challenges: %w", err)
+	}
+	return s.views.Pending.ForDevice(deviceID, s.now()), nil
+}
+
+// ChallengeStatus returns where a challenge stands, or domain.ErrChallengeNotFound. It holds
+// the number: give it to the login page only.
+func (s *Service) ChallengeStatus(ctx context.Context, challengeID uuid.UUID) (projections.ChallengeStatus, error) {
+	if err := s.caughtUp(ctx); err != nil {
+		return projections.ChallengeStatus{}, fmt.Errorf("challenge status: %w", err)
+	}
+	st, err := s.views.Challenges.Get(challengeID)
+	if errors.Is(err, projections.ErrNotFound) {
+		return projections.ChallengeStatus{}, fmt.Errorf("challenge status: %w", domain.ErrChallengeNotFound)
+	}
+	return st, err
+}
+
+// DevicePublicKey returns a device's Ed25519 public key, read from the device's stream (the
+// authority, never stale), or domain.ErrDeviceNotFound. Transport authenticates device
+// sockets with it.
+func (s *Service) DevicePublicKey(ctx context.Context, deviceID uuid.UUID) (ed25519.PublicKey, error) {
+	events, _, err := s.load(ctx, domain.DeviceStream(deviceID))
+	if err != nil {
+		return nil, fmt.Errorf("device public key: %w", err)
+	}
+	d, err := domain.LoadDevice(events)
+	if err != nil {
+		return nil, fmt.Errorf("device public key: %w", err)
+	}
+	if !d.Exists() {
+		return nil, fmt.Errorf("device public key: %w", domain.ErrDeviceNotFound)
+	}
+	return ed25519.PublicKey(d.PublicKey()), nil
+}

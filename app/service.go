@@ -1,0 +1,319 @@
+package app
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/assent-dev/assent/domain"
+	"github.com/assent-dev/assent/eventstore"
+	"github.com/assent-dev/assent/projections"
+	"github.com/assent-dev/assent/secrets"
+)
+
+// Config is what a Service needs. Zero fields take their defaults (setDefaults); Validate
+// reports every problem at once.
+type Config struct {
+	// Store is the event log. Required.
+	Store eventstore.Store
+	// Keyring seals TOTP secrets and keys backup-code hashes. Required.
+	Keyring *secrets.Keyring
+	// Projections are the read models queries use and the sweeper scans. Optional: without
+	// them, queries and ExpireDueChallenges return ErrNoProjections.
+	Projections *projections.Set
+	// Argon2 are the parameters of new password hashes. Default secrets.DefaultArgon2Params.
+	Argon2 secrets.Argon2Params
+	// Policy is the domain's limits. Zero fields take domain defaults.
+	Policy domain.Policy
+	// Clock gives the time of every decision. Default time.Now.
+	Clock func() time.Time
+	// Random draws numbers, tokens, secrets and backup codes; it must be safe for concurrent
+	// use. Default crypto/rand.
+	Random io.Reader
+	// MaxAttempts bounds the attempts of a command whose append conflicts. Default 5.
+	MaxAttempts int
+}
+
+func (c *Config) setDefaults() {
+	if c.Argon2 == (secrets.Argon2Params{}) {
+		c.Argon2 = secrets.DefaultArgon2Params()
+	}
+	c.Policy.SetDefaults()
+	if c.Clock == nil {
+		c.Clock = time.Now
+	}
+	if c.Random == nil {
+		c.Random = rand.Reader
+	}
+	if c.MaxAttempts == 0 {
+		c.MaxAttempts = 5
+	}
+}
+
+// Validate returns every problem of the configuration at once.
+func (c Config) Validate() error {
+	var errs []error
+	if c.Store == nil {
+		errs = append(errs, errors.New("app: option 'store' must be set but it's not configured"))
+	}
+	if c.Keyring == nil {
+		errs = append(errs, errors.New("app: option 'keyring' must be set but it's not configured"))
+	}
+	if c.MaxAttempts < 1 || c.MaxAttempts > 100 {
+		errs = append(errs, fmt.Errorf("app: option 'max_attempts' must be between 1 and 100 but it's configured as '%d'", c.MaxAttempts))
+	}
+	errs = append(errs, c.Argon2.Validate(), c.Policy.Validate())
+	return errors.Join(errs...)
+}
+
+// Service runs Assent's use cases. It is safe for concurrent use.
+type Service struct {
+	store   eventstore.Store
+	keyring *secrets.Keyring
+	hasher  *secrets.CodeHasher
+	views   *projections.Set
+	argon2  secrets.Argon2Params
+	policy  domain.Policy
+	now     func() time.Time
+	rand    io.Reader
+	tries   int
+
+	written atomic.Uint64 // the highest position this service appended
+
+	dummyOnce sync.Once
+	dummyHash string
+}
+
+// New returns a Service, or the configuration's problems.
+func New(cfg Config) (*Service, error) {
+	cfg.setDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	return &Service{
+		store: cfg.Store, keyring: cfg.Keyring, hasher: cfg.Keyring.CodeHasher(), views: cfg.Projections,
+		argon2: cfg.Argon2, policy: cfg.Policy, now: cfg.Clock, rand: cfg.Random, tries: cfg.MaxAttempts,
+	}, nil
+}
+
+// Written returns the highest log position this service has appended. Queries wait until the
+// projections reach it, so that a caller reads its own writes.
+func (s *Service) Written() eventstore.Position { return eventstore.Position(s.written.Load()) }
+
+func (s *Service) noteWritten(p eventstore.Position) {
+	for {
+		cur := s.written.Load()
+		if uint64(p) <= cur || s.written.CompareAndSwap(cur, uint64(p)) {
+			return
+		}
+	}
+}
+
+type ctxKey int
+
+const (
+	correlationKey ctxKey = iota
+	causationKey
+)
+
+// WithCorrelationID returns a context whose commands record id as their correlation ID
+// (for example the HTTP request ID). Without it, each command gets a new one.
+func WithCorrelationID(ctx context.Context, id string) context.Context {
+	return context.WithValue(ctx, correlationKey, id)
+}
+
+// WithCausationID returns a context whose commands record id as the causation ID of their
+// first append; later appends of the same command name the event before them.
+func WithCausationID(ctx context.Context, id string) context.Context {
+	return context.WithValue(ctx, causationKey, id)
+}
+
+// correlated returns ctx with a new correlation ID when it has none, so that every op of one
+// command shares it.
+func correlated(ctx context.Context) context.Context {
+	if id, _ := ctx.Value(correlationKey).(string); id != "" {
+		return ctx
+	}
+	return WithCorrelationID(ctx, uuid.Must(uuid.NewV7()).String())
+}
+
+// op is one command's run: its context and the metadata of what it appends.
+type op struct {
+	s           *Service
+	ctx         context.Context
+	correlation string
+	causation   string
+	actor       string
+}
+
+func (s *Service) op(ctx context.Context, actor string) *op {
+	o := &op{s: s, ctx: ctx, actor: actor}
+	o.correlation, _ = ctx.Value(correlationKey).(string)
+	o.causation, _ = ctx.Value(causationKey).(string)
+	if o.correlation == "" {
+		o.correlation = uuid.Must(uuid.NewV7()).String()
+	}
+	return o
+}
+
+// Actors recorded in event metadata.
+func accountActor(id uuid.UUID) string { return "account:" + id.String() }
+func deviceActor(id uuid.UUID) string  { return "device:" + id.String() }
+
+const systemActor = "system"
+
+// load reads and decodes a stream; an absent stream gives no events and NoStream.
+func (s *Service) load(ctx context.Context, stream string) ([]domain.Event, eventstore.ExpectedVersion, error) {
+	recs, err := s.store.ReadStream(ctx, stream, eventstore.ReadStreamOptions{})
+	if errors.Is(err, eventstore.ErrStreamNotFound) {
+		return nil, eventstore.NoStream(), nil
+	}
+	if err != nil {
+		return nil, eventstore.ExpectedVersion{}, fmt.Errorf("read %s: %w", stream, err)
+	}
+	events := make([]domain.Event, 0, len(recs))
+	for _, r := range recs {
+		e, err := domain.Decode(r.Type, r.SchemaVersion, r.Data)
+		if err != nil {
+			return nil, eventstore.ExpectedVersion{}, fmt.Errorf("read %s at version %d: %w", stream, r.Version, err)
+		}
+		events = append(events, e)
+	}
+	return events, eventstore.Exact(recs[len(recs)-1].Version), nil
+}
+
+// append encodes events and appends them with expected, with new UUIDv7 IDs and the op's
+// metadata; the op's next append is caused by the last of them.
+func (o *op) append(stream string, expected eventstore.ExpectedVersion, events []domain.Event) (eventstore.AppendResult, error) {
+	data := make([]eventstore.EventData, len(events))
+	for i, e := range events {
+		typ, ver, raw, err := domain.Encode(e)
+		if err != nil {
+			return eventstore.AppendResult{}, fmt.Errorf("append to %s: %w", stream, err)
+		}
+		id, err := uuid.NewV7()
+		if err != nil {
+			return eventstore.AppendResult{}, fmt.Errorf("append to %s: event ID: %w", stream, err)
+		}
+		data[i] = eventstore.EventData{ID: id, Type: typ, SchemaVersion: ver, Data: raw, Metadata: eventstore.Metadata{
+			CorrelationID: o.correlation, CausationID: o.causation, Actor: o.actor,
+		}}
+	}
+	res, err := o.s.store.Append(o.ctx, stream, expected, data...)
+	if err != nil {
+		return res, fmt.Errorf("append to %s: %w", stream, err)
+	}
+	o.causation = data[len(data)-1].ID.String()
+	o.s.noteWritten(res.Position)
+	return res, nil
+}
+
+// decideFunc decides on the events of a stream at now. An error it returns is returned as is,
+// with nothing appended.
+type decideFunc func(events []domain.Event, now time.Time) (domain.Decision, error)
+
+// update loads stream, decides, appends the decision's events with the version loaded, and
+// returns the decision's error after the append. On a conflict it loads and decides again, at
+// most MaxAttempts times in all. The result's Position is zero when nothing was appended.
+func (o *op) update(stream string, decide decideFunc) (eventstore.AppendResult, error) {
+	for range o.s.tries {
+		events, expected, err := o.s.load(o.ctx, stream)
+		if err != nil {
+			return eventstore.AppendResult{}, err
+		}
+		d, err := decide(events, o.s.now())
+		if err != nil {
+			return eventstore.AppendResult{}, err
+		}
+		if len(d.Events) == 0 {
+			return eventstore.AppendResult{}, d.Err
+		}
+		res, err := o.append(stream, expected, d.Events)
+		if errors.Is(err, eventstore.ErrConflict) {
+			continue
+		}
+		if err != nil {
+			return eventstore.AppendResult{}, err
+		}
+		return res, d.Err
+	}
+	return eventstore.AppendResult{}, fmt.Errorf("%w: %s", ErrContention, stream)
+}
+
+// updateAccount runs update on an account stream with the folded account.
+func (o *op) updateAccount(id uuid.UUID, decide func(a *domain.Account, events []domain.Event, now time.Time) (domain.Decision, error)) (eventstore.AppendResult, error) {
+	return o.update(domain.AccountStream(id), func(events []domain.Event, now time.Time) (domain.Decision, error) {
+		a, err := domain.LoadAccount(events)
+		if err != nil {
+			return domain.Decision{}, err
+		}
+		return decide(a, events, now)
+	})
+}
+
+// updateChallenge runs update on a challenge stream with the folded challenge.
+func (o *op) updateChallenge(id uuid.UUID, decide func(c *domain.Challenge, now time.Time) domain.Decision) (eventstore.AppendResult, error) {
+	return o.update(domain.ChallengeStream(id), func(events []domain.Event, now time.Time) (domain.Decision, error) {
+		c, err := domain.LoadChallenge(events)
+		if err != nil {
+			return domain.Decision{}, err
+		}
+		return decide(c, now), nil
+	})
+}
+
+// then folds the events of d onto events and decides next on the result, so that one append
+// carries both decisions. It returns d when d failed.
+func then(events []domain.Event, d domain.Decision, next func(a *domain.Account) domain.Decision) (domain.Decision, error) {
+	if d.Err != nil {
+		return d, nil
+	}
+	a, err := domain.LoadAccount(append(append([]domain.Event(nil), events...), d.Events...))
+	if err != nil {
+		return domain.Decision{}, err
+	}
+	d2 := next(a)
+	if d2.Err != nil {
+		return d2, nil
+	}
+	return domain.Decision{Events: append(d.Events, d2.Events...)}, nil
+}
+
+// loadAccount reads an account; ErrAccountNotFound when it does not exist.
+func (s *Service) loadAccount(ctx context.Context, id uuid.UUID) (*domain.Account, error) {
+	events, _, err := s.load(ctx, domain.AccountStream(id))
+	if err != nil {
+		return nil, err
+	}
+	a, err := domain.LoadAccount(events)
+	if err != nil {
+		return nil, err
+	}
+	if !a.Exists() {
+		return nil, domain.ErrAccountNotFound
+	}
+	return a, nil
+}
+
+// loadChallenge reads a challenge; ErrChallengeNotFound when it does not exist.
+func (s *Service) loadChallenge(ctx context.Context, id uuid.UUID) (*domain.Challenge, error) {
+	events, _, err := s.load(ctx, domain.ChallengeStream(id))
+	if err != nil {
+		return nil, err
+	}
+	c, err := domain.LoadChallenge(events)
+	if err != nil {
+		return nil, err
+	}
+	if !c.Exists() {
+		return nil, domain.ErrChallengeNotFound
+	}
+	return c, nil
+}

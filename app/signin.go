@@ -1,0 +1,243 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/assent-dev/assent/domain"
+	"github.com/assent-dev/assent/eventstore"
+	"github.com/assent-dev/assent/secrets"
+)
+
+// Bounds of a new password, in bytes.
+const (
+	minPasswordLen = 8
+	maxPasswordLen = secrets.MaxPasswordLen
+)
+
+// Register creates an account. The email is claimed first in its own stream with expected
+// version "no stream", so that of two registrations of one address exactly one wins on every
+// backend; the other gets domain.ErrEmailTaken. The password is stored as an argon2id hash.
+func (s *Service) Register(ctx context.Context, email, password string) (uuid.UUID, error) {
+	addr, err := domain.ParseEmail(email)
+	if err != nil {
+		return uuid.Nil, fmt.Errorf("register: %w", err)
+	}
+	if len(password) < minPasswordLen || len(password) > maxPasswordLen {
+		return uuid.Nil, fmt.Errorf("register: %w", ErrInvalidPassword)
+	}
+	hash, err := s.argon2.Hash(password, s.rand)
+	if err != nil {
+		return uuid.Nil, fmt.Errorf("register: %w", err)
+	}
+	return s.register(ctx, addr, hash)
+}
+
+// register claims the email and creates the account with a password hash already made.
+func (s *Service) register(ctx context.Context, addr domain.Email, hash string) (uuid.UUID, error) {
+	id, err := uuid.NewV7()
+	if err != nil {
+		return uuid.Nil, fmt.Errorf("register: %w", err)
+	}
+	o := s.op(correlated(ctx), accountActor(id))
+	if _, err := o.update(domain.EmailStream(addr), func(events []domain.Event, now time.Time) (domain.Decision, error) {
+		c, err := domain.LoadEmailClaim(events)
+		if err != nil {
+			return domain.Decision{}, err
+		}
+		return c.Claim(domain.ClaimEmail{AccountID: id}, now), nil
+	}); err != nil {
+		return uuid.Nil, fmt.Errorf("register: %w", err)
+	}
+	if _, err := o.updateAccount(id, func(a *domain.Account, _ []domain.Event, now time.Time) (domain.Decision, error) {
+		return a.Register(domain.RegisterAccount{AccountID: id, Email: addr, PasswordHash: hash}, now), nil
+	}); err != nil {
+		return uuid.Nil, fmt.Errorf("register: %w", err)
+	}
+	return id, nil
+}
+
+// SignInResult is the outcome of a correct password: either a session (2FA is off) or a
+// challenge the login page shows and awaits.
+type SignInResult struct {
+	AccountID uuid.UUID
+	// SessionGranted is true when the password was enough: 2FA is off.
+	SessionGranted bool
+	// Challenge is the challenge issued when 2FA is on; nil when SessionGranted.
+	Challenge *IssuedChallenge
+}
+
+// IssuedChallenge is a challenge as the login page needs it.
+type IssuedChallenge struct {
+	ID uuid.UUID
+	// Number is the two-digit number the login page shows (never sent to a device).
+	Number    int
+	ExpiresAt time.Time
+	// Devices is the number of devices the challenge was pushed to; 0 when pushes are muted
+	// or no device is linked: the login page then asks for a code.
+	Devices   int
+	PushMuted bool
+	// Position is the log position of challenge.issued.
+	Position eventstore.Position
+}
+
+// SignIn checks the password. A wrong one (or an unknown email) is ErrInvalidCredentials;
+// for a known account it is recorded (account.signin.failed), and repeated failures lock the
+// second factor. With 2FA on, it issues a challenge pushed to the linked devices, supersedes
+// the account's previous pending challenge and cancels it; domain.ErrLocked while locked.
+func (s *Service) SignIn(ctx context.Context, email, password string, lc domain.LoginContext) (SignInResult, error) {
+	ctx = correlated(ctx)
+	a, err := s.checkPassword(ctx, email, password)
+	if err != nil {
+		return SignInResult{}, fmt.Errorf("sign in: %w", err)
+	}
+	if !a.MFAEnabled() {
+		return SignInResult{AccountID: a.ID(), SessionGranted: true}, nil
+	}
+	ic, err := s.issueChallenge(s.op(ctx, accountActor(a.ID())), a.ID(), lc)
+	if err != nil {
+		return SignInResult{}, fmt.Errorf("sign in: %w", err)
+	}
+	return SignInResult{AccountID: a.ID(), Challenge: &ic}, nil
+}
+
+// ChangePassword replaces the password after checking the current one (a wrong one is
+// recorded as a failed sign-in and returns ErrInvalidCredentials).
+func (s *Service) ChangePassword(ctx context.Context, accountID uuid.UUID, current, next string) error {
+	if len(next) < minPasswordLen || len(next) > maxPasswordLen {
+		return fmt.Errorf("change password: %w", ErrInvalidPassword)
+	}
+	a, err := s.loadAccount(ctx, accountID)
+	if err != nil {
+		return fmt.Errorf("change password: %w", err)
+	}
+	o := s.op(ctx, accountActor(accountID))
+	if err := s.verify(o, a, current); err != nil {
+		return fmt.Errorf("change password: %w", err)
+	}
+	hash, err := s.argon2.Hash(next, s.rand)
+	if err != nil {
+		return fmt.Errorf("change password: %w", err)
+	}
+	_, err = o.updateAccount(accountID, func(a *domain.Account, _ []domain.Event, now time.Time) (domain.Decision, error) {
+		return a.ChangePassword(domain.ChangePassword{PasswordHash: hash}, now), nil
+	})
+	if err != nil {
+		return fmt.Errorf("change password: %w", err)
+	}
+	return nil
+}
+
+// checkPassword finds the account of email and verifies password against it. Unknown emails
+// cost the same argon2id work as known ones.
+func (s *Service) checkPassword(ctx context.Context, email, password string) (*domain.Account, error) {
+	addr, err := domain.ParseEmail(email)
+	if err != nil {
+		s.burnPasswordCheck(password)
+		return nil, ErrInvalidCredentials
+	}
+	events, _, err := s.load(ctx, domain.EmailStream(addr))
+	if err != nil {
+		return nil, err
+	}
+	claim, err := domain.LoadEmailClaim(events)
+	if err != nil {
+		return nil, err
+	}
+	if claim.AccountID() == uuid.Nil {
+		s.burnPasswordCheck(password)
+		return nil, ErrInvalidCredentials
+	}
+	a, err := s.loadAccount(ctx, claim.AccountID())
+	if errors.Is(err, domain.ErrAccountNotFound) { // a claim whose registration did not finish
+		s.burnPasswordCheck(password)
+		return nil, ErrInvalidCredentials
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := s.verify(s.op(ctx, accountActor(a.ID())), a, password); err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+// verify checks password against the account's hash and records a failure when it is wrong.
+func (s *Service) verify(o *op, a *domain.Account, password string) error {
+	ok, err := secrets.VerifyPassword(password, a.PasswordHash())
+	if err != nil {
+		return fmt.Errorf("verify password: %w", err)
+	}
+	if ok {
+		return nil
+	}
+	if _, err := o.updateAccount(a.ID(), func(a *domain.Account, _ []domain.Event, now time.Time) (domain.Decision, error) {
+		return a.RecordFailedSignIn(domain.RecordFailedSignIn{}, now, s.policy), nil
+	}); err != nil {
+		return err
+	}
+	return ErrInvalidCredentials
+}
+
+// burnPasswordCheck spends the time of a password check on a hash of nothing, so that an
+// unknown email does not answer faster than a known one.
+func (s *Service) burnPasswordCheck(password string) {
+	s.dummyOnce.Do(func() { s.dummyHash, _ = s.argon2.Hash("assent-dummy-password", s.rand) })
+	_, _ = secrets.VerifyPassword(password, s.dummyHash)
+}
+
+// issueChallenge opens a challenge for an account whose password was verified: the account
+// stream first (serializing concurrent sign-ins), then the challenge stream, then the
+// superseded challenge is cancelled.
+func (s *Service) issueChallenge(o *op, accountID uuid.UUID, lc domain.LoginContext) (IssuedChallenge, error) {
+	number, err := domain.NewMatchNumber(s.rand)
+	if err != nil {
+		return IssuedChallenge{}, err
+	}
+	id, err := uuid.NewV7()
+	if err != nil {
+		return IssuedChallenge{}, err
+	}
+	var issue domain.ChallengeIssue
+	if _, err := o.updateAccount(accountID, func(a *domain.Account, _ []domain.Event, now time.Time) (domain.Decision, error) {
+		issue, err = a.IssueChallenge(domain.IssueChallenge{ChallengeID: id, Number: number, Context: lc}, now, s.policy)
+		return domain.Decision{Events: issue.AccountEvents}, err
+	}); err != nil {
+		return IssuedChallenge{}, err
+	}
+	res, err := o.append(domain.ChallengeStream(id), eventstore.NoStream(), issue.ChallengeEvents)
+	if err != nil {
+		return IssuedChallenge{}, err
+	}
+	if issue.Superseded != uuid.Nil {
+		if err := s.cancel(o, issue.Superseded, domain.CancelSuperseded); err != nil {
+			return IssuedChallenge{}, err
+		}
+	}
+	issued, ok := issue.ChallengeEvents[0].(domain.ChallengeIssued)
+	if !ok {
+		return IssuedChallenge{}, fmt.Errorf("issue challenge: unexpected event %s", issue.ChallengeEvents[0].EventType())
+	}
+	return IssuedChallenge{
+		ID: id, Number: int(issued.Number), ExpiresAt: issued.ExpiresAt,
+		Devices: len(issued.Devices), PushMuted: issued.PushMuted, Position: res.Position,
+	}, nil
+}
+
+// cancel withdraws a challenge; one that is already decided, expired or missing (a crash
+// between the account and the challenge appends) needs nothing more.
+func (s *Service) cancel(o *op, id uuid.UUID, reason domain.CancelReason) error {
+	_, err := o.updateChallenge(id, func(c *domain.Challenge, now time.Time) domain.Decision {
+		return c.Cancel(domain.CancelChallenge{Reason: reason}, now)
+	})
+	switch {
+	case err == nil, errors.Is(err, domain.ErrChallengeAlreadyDecided), errors.Is(err, domain.ErrChallengeExpired),
+		errors.Is(err, domain.ErrChallengeNotFound):
+		return nil
+	}
+	return fmt.Errorf("cancel challenge: %w", err)
+}

@@ -1,0 +1,105 @@
+package app
+
+import (
+	"errors"
+	"sync"
+	"testing"
+
+	"github.com/google/uuid"
+
+	"github.com/assent-dev/assent/domain"
+)
+
+func TestRegisterSignInAndChangePassword(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, domain.Policy{})
+	id, err := f.s.Register(f.ctx, "Ada@Example.com ", "first password")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := f.s.SignIn(f.ctx, "ada@example.com", "first password", lc)
+	if err != nil || !res.SessionGranted || res.Challenge != nil || res.AccountID != id {
+		t.Fatalf("sign in without 2FA = %+v, %v; want a session for %s", res, err, id)
+	}
+	if _, err := f.s.Register(f.ctx, "ADA@example.com", "another password"); !errors.Is(err, domain.ErrEmailTaken) {
+		t.Fatalf("second registration of the address: %v, want ErrEmailTaken", err)
+	}
+	if _, err := f.s.Register(f.ctx, "bob@example.com", "short"); !errors.Is(err, ErrInvalidPassword) {
+		t.Fatalf("short password: %v, want ErrInvalidPassword", err)
+	}
+	if err := f.s.ChangePassword(f.ctx, id, "not it", "second password"); !errors.Is(err, ErrInvalidCredentials) {
+		t.Fatalf("change with a wrong password: %v, want ErrInvalidCredentials", err)
+	}
+	if err := f.s.ChangePassword(f.ctx, id, "first password", "second password"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.s.SignIn(f.ctx, "ada@example.com", "first password", lc); !errors.Is(err, ErrInvalidCredentials) {
+		t.Fatalf("old password after the change: %v, want ErrInvalidCredentials", err)
+	}
+	if _, err := f.s.SignIn(f.ctx, "nobody@example.com", "first password", lc); !errors.Is(err, ErrInvalidCredentials) {
+		t.Fatalf("unknown email: %v, want ErrInvalidCredentials", err)
+	}
+	if got := f.count(domain.AccountStream(id), "account.signin.failed"); got != 2 {
+		t.Fatalf("recorded %d failed sign-ins, want 2 (wrong current password, old password)", got)
+	}
+	if got := f.count(domain.AccountStream(id), "account.password.changed"); got != 1 {
+		t.Fatalf("recorded %d password changes, want 1", got)
+	}
+}
+
+func TestConcurrentRegistrationsOfOneEmailHaveOneWinner(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, domain.Policy{})
+	addr, _ := domain.ParseEmail("race@example.com")
+	const n = 8
+	var wg sync.WaitGroup
+	ids := make([]uuid.UUID, n)
+	errs := make([]error, n)
+	for i := range n {
+		wg.Go(func() { ids[i], errs[i] = f.s.register(f.ctx, addr, testHash()) })
+	}
+	wg.Wait()
+	won := 0
+	for i := range n {
+		switch {
+		case errs[i] == nil:
+			won++
+		case !errors.Is(errs[i], domain.ErrEmailTaken):
+			t.Fatalf("loser %d: %v, want ErrEmailTaken", i, errs[i])
+		}
+	}
+	if won != 1 {
+		t.Fatalf("%d registrations won, want exactly 1", won)
+	}
+	if got := f.count(domain.EmailStream(addr), "email.claimed"); got != 1 {
+		t.Fatalf("email stream holds %d claims, want 1", got)
+	}
+}
+
+func TestWrongPasswordsLockTheSecondFactor(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, domain.Policy{LockoutThreshold: 3})
+	id := f.account("lock@example.com")
+	f.enroll(id, newDevice(t))
+	for i := range 3 {
+		if _, err := f.s.SignIn(f.ctx, "lock@example.com", "wrong password", lc); !errors.Is(err, ErrInvalidCredentials) {
+			t.Fatalf("wrong password %d: %v, want ErrInvalidCredentials", i, err)
+		}
+	}
+	stream := domain.AccountStream(id)
+	if f.count(stream, "account.signin.failed") != 3 || f.count(stream, "account.mfa.locked") != 1 {
+		t.Fatalf("account stream %v: want 3 failures and one lockout", f.types(stream))
+	}
+	if _, err := f.s.SignIn(f.ctx, "lock@example.com", testPassword, lc); !errors.Is(err, domain.ErrLocked) {
+		t.Fatalf("right password while locked: %v, want ErrLocked", err)
+	}
+	view, err := f.s.Account(f.ctx, id)
+	if err != nil || !view.LockedUntil.After(f.clock.Now()) {
+		t.Fatalf("account view %+v, %v: want locked until after now", view, err)
+	}
+	f.clock.Advance(domain.DefaultPolicy().LockoutDuration)
+	res, err := f.s.SignIn(f.ctx, "lock@example.com", testPassword, lc)
+	if err != nil || res.Challenge == nil || res.Challenge.Devices != 1 {
+		t.Fatalf("after the lockout: %+v, %v; want a challenge pushed to 1 device", res, err)
+	}
+}

@@ -1,0 +1,91 @@
+package projections_test
+
+import (
+	"context"
+	"encoding/json"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/assent-dev/assent/domain"
+	"github.com/assent-dev/assent/eventstore"
+	"github.com/assent-dev/assent/projections"
+)
+
+func recorded(t *testing.T, pos eventstore.Position, e domain.Event) eventstore.RecordedEvent {
+	t.Helper()
+	typ, ver, data, err := domain.Encode(e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return eventstore.RecordedEvent{ID: uuid.Must(uuid.NewV7()), Type: typ, SchemaVersion: ver, Data: data, Position: pos}
+}
+
+var at = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+
+func TestApplyIsIdempotentAndWaitForFollowsThePosition(t *testing.T) {
+	t.Parallel()
+	p := projections.NewAccounts()
+	id := uuid.Must(uuid.NewV7())
+	email, _ := domain.ParseEmail("x@example.com")
+	reg := recorded(t, 3, domain.AccountRegistered{AccountID: id, Email: email, PasswordHash: "$argon2id$v=19$m=1,t=1,p=1$a$b", At: at})
+	issued := recorded(t, 5, domain.BackupCodesIssued{AccountID: id, SetID: uuid.Must(uuid.NewV7()), Hashes: []string{"k:1", "k:2"}, At: at})
+	used := recorded(t, 7, domain.BackupCodeUsed{AccountID: id, SetID: mustSet(t, issued), Index: 1, At: at})
+	done := make(chan error, 1)
+	go func() { done <- p.WaitFor(context.Background(), 7) }()
+	for _, ev := range []eventstore.RecordedEvent{reg, issued, used, used, issued} {
+		if err := p.Apply(ev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	v, err := p.Get(id)
+	if err != nil || v.BackupCodesLeft != 1 || p.Position() != 7 {
+		t.Fatalf("view %+v, %v at %d: want 1 code left at position 7 after redeliveries", v, err, p.Position())
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
+	defer cancel()
+	if err := p.WaitFor(ctx, 8); err == nil {
+		t.Fatal("WaitFor a position never reached returned nil")
+	}
+	if err := p.Apply(eventstore.RecordedEvent{Type: "account.registered", SchemaVersion: 1, Data: []byte(`{`), Position: 9}); err == nil || p.Position() != 7 {
+		t.Fatalf("a malformed event: %v, position %d; want an error and no move", err, p.Position())
+	}
+}
+
+func mustSet(t *testing.T, ev eventstore.RecordedEvent) uuid.UUID {
+	var e struct {
+		SetID uuid.UUID `json:"set_id"`
+	}
+	if err := json.Unmarshal(ev.Data, &e); err != nil {
+		t.Fatal(err)
+	}
+	return e.SetID
+}
+
+func TestFeedDropsASubscriberThatLags(t *testing.T) {
+	t.Parallel()
+	p := projections.NewPending()
+	slow := p.Feed.Subscribe(1)
+	fast := p.Feed.Subscribe(8)
+	defer fast.Close()
+	for i := range 3 {
+		if err := p.Apply(recorded(t, eventstore.Position(i+1), domain.DeviceLinked{AccountID: uuid.New(), DeviceID: uuid.New(), Method: domain.LinkFromPhone, At: at})); err != nil {
+			t.Fatal(err)
+		}
+	}
+	n := 0
+	for range slow.C {
+		n++
+	}
+	if n != 1 || !slow.Lagged() {
+		t.Fatalf("slow subscriber got %d changes, lagged %v; want 1 and dropped", n, slow.Lagged())
+	}
+	if len(fast.C) != 3 || fast.Lagged() {
+		t.Fatalf("fast subscriber holds %d changes, want 3", len(fast.C))
+	}
+	slow.Close() // closing a dropped subscription is harmless
+}
