@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -24,6 +25,12 @@ type Config struct {
 	LogFormat string
 	// ShutdownTimeout bounds a graceful shutdown.
 	ShutdownTimeout time.Duration
+	// SecretKeys are the keys that seal secrets in the log, "id:base64key" separated by commas,
+	// primary first. Empty: a key is generated once and kept in <data-dir>/keys.json.
+	SecretKeys string
+	// PublicURL is the base of the links the server hands out, e.g. https://auth.example.com.
+	// Empty: the origin of each request.
+	PublicURL string
 }
 
 // Defaults returns the configuration used when nothing is set.
@@ -51,6 +58,8 @@ var Options = []Option{
 	{"log-level", "ASSENT_LOG_LEVEL", "debug, info, warn or error"},
 	{"log-format", "ASSENT_LOG_FORMAT", "text or json"},
 	{"shutdown-timeout", "ASSENT_SHUTDOWN_TIMEOUT", "how long a graceful shutdown may take (a Go duration, e.g. 15s)"},
+	{"secret-keys", "ASSENT_SECRET_KEYS", "keys sealing secrets, id:base64key comma-separated, primary first (default: generated in the data directory)"},
+	{"public-url", "ASSENT_PUBLIC_URL", "base URL of links the server hands out (default: each request's origin)"},
 }
 
 // Set assigns the raw value of the named option; a value that cannot be parsed is an error
@@ -71,6 +80,10 @@ func (c *Config) Set(name, value string) error {
 			return fmt.Errorf("server: option 'shutdown-timeout' must be a duration such as '15s' but it's configured as '%s'", value)
 		}
 		c.ShutdownTimeout = d
+	case "secret-keys":
+		c.SecretKeys = value
+	case "public-url":
+		c.PublicURL = value
 	default:
 		return fmt.Errorf("config: unknown option '%s'", name)
 	}
@@ -90,6 +103,10 @@ func (c *Config) Get(name string) string {
 		return c.LogFormat
 	case "shutdown-timeout":
 		return c.ShutdownTimeout.String()
+	case "secret-keys":
+		return "" // never shown
+	case "public-url":
+		return c.PublicURL
 	}
 	return ""
 }
@@ -135,6 +152,11 @@ func (c *Config) Validate() error {
 	case "text", "json":
 	default:
 		bad("log-format", "be 'text' or 'json'", c.LogFormat)
+	}
+	if c.PublicURL != "" {
+		if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			bad("public-url", "be an http or https URL such as 'https://auth.example.com'", c.PublicURL)
+		}
 	}
 	if c.ShutdownTimeout < time.Second || c.ShutdownTimeout > 10*time.Minute {
 		bad("shutdown-timeout", "be between 1s and 10m", c.ShutdownTimeout.String())

@@ -12,13 +12,19 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/ThreeDotsLabs/watermill"
+	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/labstack/echo/v4"
 	"github.com/spf13/cobra"
 
+	"github.com/assent-dev/assent/app"
 	"github.com/assent-dev/assent/config"
 	"github.com/assent-dev/assent/eventstore"
+	"github.com/assent-dev/assent/eventstore/bridge"
 	"github.com/assent-dev/assent/eventstore/sqlite"
+	"github.com/assent-dev/assent/projections"
 	"github.com/assent-dev/assent/transport/httpapi"
+	"github.com/assent-dev/assent/transport/push"
 )
 
 func serveCommand() *cobra.Command {
@@ -76,53 +82,164 @@ func newLogger(cfg config.Config, w io.Writer) *slog.Logger {
 }
 
 // serve runs the server until ctx ends, then shuts it down gracefully and closes the store.
-func serve(ctx context.Context, cfg config.Config, logw io.Writer) (err error) {
+func serve(ctx context.Context, cfg config.Config, logw io.Writer) error {
 	log := newLogger(cfg, logw)
-	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
-		return fmt.Errorf("create data directory: %w", err)
-	}
-	storePath := filepath.Join(cfg.DataDir, "events.db")
-	store, err := sqlite.Open(ctx, storePath, sqlite.Options{})
+	srv, err := start(ctx, cfg, log)
 	if err != nil {
-		return fmt.Errorf("open event store: %w", err)
+		return err
 	}
-	defer func() {
-		if cerr := store.Close(); cerr != nil {
-			err = errors.Join(err, fmt.Errorf("close event store: %w", cerr))
-			return
-		}
-		log.Info("event store closed", "path", storePath)
-	}()
-	log.Info("event store open", "path", storePath, "head", uint64(store.Head()))
-
-	e := echo.New()
-	e.HideBanner, e.HidePort = true, true
-	httpapi.Health{Checks: map[string]httpapi.ReadinessCheck{
-		"eventstore": func(ctx context.Context) error {
-			_, err := store.ReadAll(ctx, eventstore.Start, 1)
-			return err
-		},
-	}}.Register(e)
-
-	ln, err := net.Listen("tcp", cfg.Listen)
-	if err != nil {
-		return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
-	}
-	srv := &http.Server{Handler: e, ReadHeaderTimeout: 10 * time.Second}
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	log.Info("listening", "addr", "http://"+ln.Addr().String())
-
+	log.Info("listening", "addr", "http://"+srv.Addr())
 	select {
-	case err := <-errc:
+	case err := <-srv.errc:
+		srv.Stop(context.Background())
 		return fmt.Errorf("http server: %w", err)
 	case <-ctx.Done():
 	}
 	log.Info("shutting down", "timeout", cfg.ShutdownTimeout.String())
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil {
-		return fmt.Errorf("http shutdown: %w", err)
+	return srv.Stop(sctx)
+}
+
+// server is a running Assent node: the store, the read models and their router, the
+// application, the push hub, the sweeper and the HTTP server.
+type server struct {
+	log    *slog.Logger
+	store  *sqlite.Store
+	router *message.Router
+	http   *http.Server
+	ln     net.Listener
+	errc   chan error
+	cancel context.CancelFunc
+	done   chan struct{}
+	App    *app.Service
+	Hub    *push.Hub
+}
+
+// Addr is the address the server listens on.
+func (s *server) Addr() string { return s.ln.Addr().String() }
+
+// start opens the store, catches the read models up, and starts serving.
+func start(ctx context.Context, cfg config.Config, log *slog.Logger, tune ...func(*app.Config)) (_ *server, err error) {
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("create data directory: %w", err)
 	}
-	return nil
+	storePath := filepath.Join(cfg.DataDir, "events.db")
+	store, err := sqlite.Open(ctx, storePath, sqlite.Options{})
+	if err != nil {
+		return nil, fmt.Errorf("open event store: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			store.Close()
+		}
+	}()
+	log.Info("event store open", "path", storePath, "head", uint64(store.Head()))
+	keyring, err := app.LoadOrCreateKeyring(cfg.DataDir, cfg.SecretKeys)
+	if err != nil {
+		return nil, err
+	}
+
+	views := projections.NewSet()
+	stats, err := views.CatchUp(ctx, store)
+	if err != nil {
+		return nil, fmt.Errorf("read models: %w", err)
+	}
+	log.Info("read models caught up", "events", stats.Events, "took", stats.Took.String())
+	acfg := app.Config{Store: store, Keyring: keyring, Projections: views}
+	for _, f := range tune {
+		f(&acfg)
+	}
+	svc, err := app.New(acfg)
+	if err != nil {
+		return nil, err
+	}
+	hub := push.NewHub(httpapi.HubBackend{App: svc}, push.Options{})
+
+	wlog := watermill.NewSlogLogger(log.With("component", "router"))
+	router, err := projections.NewRouter(views, store, wlog)
+	if err != nil {
+		return nil, err
+	}
+	hubSub := bridge.NewSubscriber(store, &push.LiveCheckpoints{Head: store.Head}, bridge.Config{Logger: wlog})
+	router.AddConsumerHandler("push-hub", "push-hub", hubSub, hub.Handler)
+
+	sessions, err := httpapi.NewSessions(keyring.DeriveKey("session"), 12*time.Hour)
+	if err != nil {
+		return nil, err
+	}
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true
+	httpapi.New(e, httpapi.Config{App: svc, Hub: hub, Sessions: sessions, Limits: httpapi.DefaultRateLimits(), Log: log, PublicURL: cfg.PublicURL})
+	httpapi.Health{Checks: map[string]httpapi.ReadinessCheck{
+		"eventstore": func(ctx context.Context) error {
+			_, err := store.ReadAll(ctx, eventstore.Start, 1)
+			return err
+		},
+		"router": func(context.Context) error {
+			select {
+			case <-router.Running():
+				return nil
+			default:
+				return errors.New("the event router is not running yet")
+			}
+		},
+	}}.Register(e)
+
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return nil, fmt.Errorf("listen on %s: %w", cfg.Listen, err)
+	}
+	rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	s := &server{log: log, store: store, router: router, ln: ln, errc: make(chan error, 1), cancel: cancel,
+		done: make(chan struct{}), App: svc, Hub: hub,
+		http: &http.Server{Handler: e, ReadHeaderTimeout: 10 * time.Second}}
+	go func() {
+		if err := router.Run(rctx); err != nil {
+			log.Error("event router stopped", "err", err)
+		}
+	}()
+	go s.sweep(rctx)
+	go func() { s.errc <- s.http.Serve(ln) }()
+	<-router.Running()
+	return s, nil
+}
+
+// sweep expires due challenges every second.
+func (s *server) sweep(ctx context.Context) {
+	defer close(s.done)
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if n, err := s.App.ExpireDueChallenges(ctx); err != nil && ctx.Err() == nil {
+				s.log.Error("expire challenges", "err", err)
+			} else if n > 0 {
+				s.log.Debug("challenges expired", "count", n)
+			}
+		}
+	}
+}
+
+// Stop shuts the HTTP server down, then the router and the sweeper, then closes the store.
+func (s *server) Stop(ctx context.Context) error {
+	var errs []error
+	if err := s.http.Shutdown(ctx); err != nil {
+		errs = append(errs, fmt.Errorf("http shutdown: %w", err))
+		s.http.Close()
+	}
+	if err := s.router.Close(); err != nil {
+		errs = append(errs, fmt.Errorf("router close: %w", err))
+	}
+	s.cancel()
+	<-s.done
+	if err := s.store.Close(); err != nil {
+		errs = append(errs, fmt.Errorf("close event store: %w", err))
+	} else {
+		s.log.Info("event store closed", "path", s.store.Path())
+	}
+	return errors.Join(errs...)
 }

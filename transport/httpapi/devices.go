@@ -14,16 +14,12 @@ import (
 	"github.com/assent-dev/assent/domain"
 )
 
-type deviceIdentity struct {
-	PublicKey []byte `json:"public_key" minLength:"32" maxLength:"32" doc:"The device's Ed25519 public key (base64)"`
-	Name      string `json:"name" minLength:"1" maxLength:"100" example:"Ada's phone"`
-	Platform  string `json:"platform" maxLength:"40" example:"android"`
-}
-
 type completeEnrollmentInput struct {
 	Body struct {
-		Token string `json:"token" maxLength:"200" doc:"The token of the enrollment link"`
-		deviceIdentity
+		Token     string `json:"token" maxLength:"200" doc:"The token of the enrollment link"`
+		PublicKey []byte `json:"public_key" minLength:"43" maxLength:"44" doc:"The device's Ed25519 public key (base64)"`
+		Name      string `json:"name" minLength:"1" maxLength:"100" example:"Ada's phone"`
+		Platform  string `json:"platform" maxLength:"40" example:"android"`
 	}
 }
 
@@ -57,9 +53,12 @@ type phoneLinkBeginOutput struct {
 
 type phoneLinkAuthorizeInput struct {
 	Body struct {
-		credentials
-		deviceIdentity
-		ChallengeID uuid.UUID `json:"challenge_id,omitzero" doc:"The challenge of phone-link/begin, when 2FA is on"`
+		Email       string    `json:"email" maxLength:"320"`
+		Password    string    `json:"password" maxLength:"1024"`
+		PublicKey   []byte    `json:"public_key" minLength:"43" maxLength:"44" doc:"The device's Ed25519 public key (base64)"`
+		Name        string    `json:"name" minLength:"1" maxLength:"100"`
+		Platform    string    `json:"platform" maxLength:"40"`
+		ChallengeID uuid.UUID `json:"challenge_id,omitempty" required:"false" doc:"The challenge of phone-link/begin, when 2FA is on"`
 	}
 }
 
@@ -69,7 +68,7 @@ type answerInput struct {
 	Body        struct {
 		Answer    string `json:"answer" enum:"approve,deny,fraud"`
 		Number    int    `json:"number" minimum:"0" maximum:"99" doc:"The number typed on the device; 0 for deny and fraud"`
-		Signature []byte `json:"signature" minLength:"64" maxLength:"64" doc:"Ed25519 signature of the answer payload (base64)"`
+		Signature []byte `json:"signature" minLength:"86" maxLength:"88" doc:"Ed25519 signature of the answer payload (base64)"`
 	}
 }
 

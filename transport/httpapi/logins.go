@@ -48,20 +48,43 @@ func (in *loginInput) token() string {
 	return in.Query
 }
 
-type pollInput struct {
-	loginInput
-	Wait string `query:"wait" doc:"Hold the request up to this long (Go duration, at most 30s) for the outcome" example:"25s"`
+// Huma reads parameters from the fields of the input struct itself, so the inputs that add
+// to loginInput repeat its fields; login() gives the common view.
+type pollParams struct {
+	ID    uuid.UUID `path:"id" doc:"The challenge"`
+	Token string    `header:"X-Login-Token" doc:"The login token returned with the challenge"`
+	Query string    `query:"token" doc:"The login token, for clients that cannot set headers"`
+	Wait  string    `query:"wait" doc:"Hold the request up to this long (Go duration, at most 30s) for the outcome" example:"25s"`
+}
+
+func (p *pollParams) login() *loginInput {
+	return &loginInput{ID: p.ID, Token: p.Token, Query: p.Query}
+}
+
+type sseParams struct {
+	ID          uuid.UUID `path:"id" doc:"The challenge"`
+	Token       string    `header:"X-Login-Token" doc:"The login token returned with the challenge"`
+	Query       string    `query:"token" doc:"The login token (EventSource cannot set headers)"`
+	LastEventID string    `header:"Last-Event-ID"`
+}
+
+func (p *sseParams) login() *loginInput { return &loginInput{ID: p.ID, Token: p.Token, Query: p.Query} }
+
+type codeParams struct {
+	ID    uuid.UUID `path:"id" doc:"The challenge"`
+	Token string    `header:"X-Login-Token" doc:"The login token returned with the challenge"`
+	Query string    `query:"token" doc:"The login token, for clients that cannot set headers"`
+	Body  struct {
+		Code string `json:"code" maxLength:"64" doc:"A 6-digit code of the app, or a backup code"`
+	}
+}
+
+func (p *codeParams) login() *loginInput {
+	return &loginInput{ID: p.ID, Token: p.Token, Query: p.Query}
 }
 
 type statusOutput struct {
 	Body LoginStatus
-}
-
-type codeInput struct {
-	loginInput
-	Body struct {
-		Code string `json:"code" maxLength:"64" doc:"A 6-digit code of the app, or a backup code"`
-	}
 }
 
 // checkLogin admits only the browser that holds the challenge's login token.
@@ -88,8 +111,8 @@ func (s *Server) registerLogins() {
 		Summary:     "A pending sign-in's status (long-poll)",
 		Description: "Answers at once when the outcome is known; otherwise holds the request up to `wait` for it.",
 		Errors:      loginErrors,
-	}, func(ctx context.Context, in *pollInput) (*statusOutput, error) {
-		if err := s.checkLogin(&in.loginInput); err != nil {
+	}, func(ctx context.Context, in *pollParams) (*statusOutput, error) {
+		if err := s.checkLogin(in.login()); err != nil {
 			return nil, err
 		}
 		wait := time.Duration(0)
@@ -124,8 +147,8 @@ func (s *Server) registerLogins() {
 		Summary:     "A pending sign-in's status as Server-Sent Events",
 		Description: "Sends `status` at once (id 1, pending or final) and, when it is still pending, the final `status` (id 2) as soon as the log states it. A client that reconnects with Last-Event-ID 1 gets only the outcome.",
 		Errors:      loginErrors,
-	}, map[string]any{"status": LoginStatus{}}, func(ctx context.Context, in *sseInput, send sse.Sender) {
-		if err := s.checkLogin(&in.loginInput); err != nil {
+	}, map[string]any{"status": LoginStatus{}}, func(ctx context.Context, in *sseParams, send sse.Sender) {
+		if err := s.checkLogin(in.login()); err != nil {
 			return
 		}
 		wait, stop := s.cfg.Hub.Await(in.ID)
@@ -218,8 +241,8 @@ func (s *Server) registerLogins() {
 		Summary:     "Complete a sign-in with a code instead of the push",
 		Description: "A 6-digit code of the app (offline code of a linked device, or a TOTP app) or a backup code. Sets the session cookie.",
 		Errors:      []int{403, 404, 409, 410, 422, 429},
-	}, func(ctx context.Context, in *codeInput) (*signInOutput, error) {
-		if err := s.checkLogin(&in.loginInput); err != nil {
+	}, func(ctx context.Context, in *codeParams) (*signInOutput, error) {
+		if err := s.checkLogin(in.login()); err != nil {
 			return nil, err
 		}
 		if err := s.limit(s.limits.codesIP, "code:"+clientIP(humaCtx(ctx))); err != nil {
@@ -244,11 +267,6 @@ func (s *Server) registerLogins() {
 		}
 		return s.signInOutput(humaCtx(ctx), st.AccountID, nil), nil
 	})
-}
-
-type sseInput struct {
-	loginInput
-	LastEventID string `header:"Last-Event-ID"`
 }
 
 func isTOTP(code string) bool {
