@@ -27,11 +27,15 @@ type node struct {
 }
 
 func startNode(t *testing.T, tune ...func(*app.Config)) *node {
+	var opts startOptions
+	if len(tune) > 0 {
+		opts.tuneApp = tune[0]
+	}
 	t.Helper()
 	cfg := config.Defaults()
 	cfg.DataDir = t.TempDir()
 	cfg.Listen = "127.0.0.1:0"
-	srv, err := start(context.Background(), cfg, slog.New(slog.DiscardHandler), tune...)
+	srv, err := start(context.Background(), cfg, slog.New(slog.DiscardHandler), opts)
 	if err != nil {
 		t.Fatal(err)
 	}

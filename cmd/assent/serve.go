@@ -84,7 +84,7 @@ func newLogger(cfg config.Config, w io.Writer) *slog.Logger {
 // serve runs the server until ctx ends, then shuts it down gracefully and closes the store.
 func serve(ctx context.Context, cfg config.Config, logw io.Writer) error {
 	log := newLogger(cfg, logw)
-	srv, err := start(ctx, cfg, log)
+	srv, err := start(ctx, cfg, log, startOptions{})
 	if err != nil {
 		return err
 	}
@@ -104,23 +104,30 @@ func serve(ctx context.Context, cfg config.Config, logw io.Writer) error {
 // server is a running Assent node: the store, the read models and their router, the
 // application, the push hub, the sweeper and the HTTP server.
 type server struct {
-	log    *slog.Logger
-	store  *sqlite.Store
-	router *message.Router
-	http   *http.Server
-	ln     net.Listener
-	errc   chan error
-	cancel context.CancelFunc
-	done   chan struct{}
-	App    *app.Service
-	Hub    *push.Hub
+	log      *slog.Logger
+	store    *sqlite.Store
+	router   *message.Router
+	http     *http.Server
+	ln       net.Listener
+	errc     chan error
+	cancel   context.CancelFunc
+	done     chan struct{}
+	App      *app.Service
+	Hub      *push.Hub
+	Sessions *httpapi.Sessions
 }
 
 // Addr is the address the server listens on.
 func (s *server) Addr() string { return s.ln.Addr().String() }
 
 // start opens the store, catches the read models up, and starts serving.
-func start(ctx context.Context, cfg config.Config, log *slog.Logger, tune ...func(*app.Config)) (_ *server, err error) {
+// startOptions adjust a node for tests and benchmarks.
+type startOptions struct {
+	tuneApp func(*app.Config)
+	limits  *httpapi.RateLimits
+}
+
+func start(ctx context.Context, cfg config.Config, log *slog.Logger, opts startOptions) (_ *server, err error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("create data directory: %w", err)
 	}
@@ -147,8 +154,8 @@ func start(ctx context.Context, cfg config.Config, log *slog.Logger, tune ...fun
 	}
 	log.Info("read models caught up", "events", stats.Events, "took", stats.Took.String())
 	acfg := app.Config{Store: store, Keyring: keyring, Projections: views}
-	for _, f := range tune {
-		f(&acfg)
+	if opts.tuneApp != nil {
+		opts.tuneApp(&acfg)
 	}
 	svc, err := app.New(acfg)
 	if err != nil {
@@ -170,7 +177,11 @@ func start(ctx context.Context, cfg config.Config, log *slog.Logger, tune ...fun
 	}
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
-	httpapi.New(e, httpapi.Config{App: svc, Hub: hub, Sessions: sessions, Limits: httpapi.DefaultRateLimits(), Log: log, PublicURL: cfg.PublicURL})
+	limits := httpapi.DefaultRateLimits()
+	if opts.limits != nil {
+		limits = *opts.limits
+	}
+	httpapi.New(e, httpapi.Config{App: svc, Hub: hub, Sessions: sessions, Limits: limits, Log: log, PublicURL: cfg.PublicURL})
 	httpapi.Health{Checks: map[string]httpapi.ReadinessCheck{
 		"eventstore": func(ctx context.Context) error {
 			_, err := store.ReadAll(ctx, eventstore.Start, 1)
@@ -192,7 +203,7 @@ func start(ctx context.Context, cfg config.Config, log *slog.Logger, tune ...fun
 	}
 	rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	s := &server{log: log, store: store, router: router, ln: ln, errc: make(chan error, 1), cancel: cancel,
-		done: make(chan struct{}), App: svc, Hub: hub,
+		done: make(chan struct{}), App: svc, Hub: hub, Sessions: sessions,
 		http: &http.Server{Handler: e, ReadHeaderTimeout: 10 * time.Second}}
 	go func() {
 		if err := router.Run(rctx); err != nil {
