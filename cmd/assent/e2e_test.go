@@ -24,6 +24,15 @@ type node struct {
 	t   *testing.T
 	srv *server
 	url string
+	rec *recorder
+}
+
+// client returns an API client whose every response is recorded, so that the test can check
+// each one against the OpenAPI document when it ends.
+func (n *node) client() *client.Client {
+	c := client.New(n.url)
+	c.HTTP.Transport = n.rec
+	return c
 }
 
 func startNode(t *testing.T, tune ...func(*app.Config)) *node {
@@ -46,7 +55,9 @@ func startNode(t *testing.T, tune ...func(*app.Config)) *node {
 			t.Errorf("stop: %v", err)
 		}
 	})
-	return &node{t: t, srv: srv, url: "http://" + srv.Addr()}
+	n := &node{t: t, srv: srv, url: "http://" + srv.Addr(), rec: &recorder{}}
+	t.Cleanup(func() { checkDocumented(t, n) })
+	return n
 }
 
 func ctxT(t *testing.T) context.Context {
@@ -132,7 +143,7 @@ func wantCode(t *testing.T, err error, code string) {
 func (n *node) account(t *testing.T, email string) *client.Client {
 	t.Helper()
 	ctx := ctxT(t)
-	b := client.New(n.url)
+	b := n.client()
 	if _, err := b.Register(ctx, email, "correct horse battery staple"); err != nil {
 		t.Fatal(err)
 	}
@@ -164,7 +175,7 @@ func link(t *testing.T, n *node, browser *client.Client, p *phone) client.LinkRe
 	if err != nil || server != n.url {
 		t.Fatalf("enrollment link %q: server %q, %v", e.Link, server, err)
 	}
-	res, err := client.New(server).Enroll(ctx, p.dev, token)
+	res, err := n.client().Enroll(ctx, p.dev, token)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -174,7 +185,7 @@ func link(t *testing.T, n *node, browser *client.Client, p *phone) client.LinkRe
 // signIn starts a sign-in that needs the second factor.
 func signIn(t *testing.T, n *node, email string) (*client.Client, client.SignInResponse) {
 	t.Helper()
-	b := client.New(n.url)
+	b := n.client()
 	res, err := b.SignIn(ctxT(t), email, "correct horse battery staple")
 	if err != nil || res.Status != "challenge" || res.Challenge == nil {
 		t.Fatalf("sign in with 2FA: %+v %v", res, err)
@@ -201,9 +212,9 @@ func TestJourneyRegisterSignInSignOut(t *testing.T) {
 	if err := b.Get(ctx, "/v1/session", &sess); err != nil || sess.Email != "ada@example.com" {
 		t.Fatalf("session: %+v %v", sess, err)
 	}
-	_, err := client.New(n.url).Register(ctx, "ADA@example.com", "another long password")
+	_, err := n.client().Register(ctx, "ADA@example.com", "another long password")
 	wantCode(t, err, "email_taken")
-	_, err = client.New(n.url).SignIn(ctx, "ada@example.com", "wrong password")
+	_, err = n.client().SignIn(ctx, "ada@example.com", "wrong password")
 	wantCode(t, err, "wrong_credentials")
 	// A state-changing request without the CSRF token is refused.
 	token := b.CSRFToken
@@ -265,7 +276,7 @@ func TestJourneyEnrollApproveAndCodes(t *testing.T) {
 		t.Fatalf("device outcome %+v", o)
 	}
 	// Someone else cannot redeem it; its own page can.
-	wantCode(t, client.New(n.url).RedeemLogin(ctx, si.Challenge.ID, "not-the-token"), "login_token_invalid")
+	wantCode(t, n.client().RedeemLogin(ctx, si.Challenge.ID, "not-the-token"), "login_token_invalid")
 	if err := browser.RedeemLogin(ctx, si.Challenge.ID, si.LoginToken); err != nil {
 		t.Fatal(err)
 	}
@@ -466,7 +477,7 @@ func TestJourneyPhoneLinkTOTPAppAndRefusals(t *testing.T) {
 
 	// From the phone, 2FA off: credentials, then Authorize.
 	p := newPhone(t, "hedy's phone")
-	c := client.New(n.url)
+	c := n.client()
 	start, err := c.PhoneLinkBegin(ctx, "hedy@example.com", "correct horse battery staple")
 	if err != nil || start.Challenge != nil {
 		t.Fatalf("phone link begin: %+v %v", start, err)
@@ -521,13 +532,13 @@ func TestJourneyPhoneLinkTOTPAppAndRefusals(t *testing.T) {
 	stranger := newPhone(t, "stranger")
 	strangerBrowser := n.account(t, "eve@example.com")
 	link(t, n, strangerBrowser, stranger)
-	wantCode(t, client.New(n.url).AnswerHTTP(ctx, stranger.dev, r, "approve", number(t, si.Challenge)), "device_not_linked")
+	wantCode(t, n.client().AnswerHTTP(ctx, stranger.dev, r, "approve", number(t, si.Challenge)), "device_not_linked")
 	forged := *p.dev
 	forged.PrivateKey = stranger.dev.PrivateKey
-	wantCode(t, client.New(n.url).AnswerHTTP(ctx, &forged, r, "approve", number(t, si.Challenge)), "bad_signature")
-	_, err = client.New(n.url).AwaitLogin(ctx, si.Challenge.ID, "guess")
+	wantCode(t, n.client().AnswerHTTP(ctx, &forged, r, "approve", number(t, si.Challenge)), "bad_signature")
+	_, err = n.client().AwaitLogin(ctx, si.Challenge.ID, "guess")
 	wantCode(t, err, "login_token_invalid")
-	wantCode(t, client.New(n.url).Post(ctx, "/v1/accounts", map[string]any{"email": 7}, nil), "invalid_request")
+	wantCode(t, n.client().Post(ctx, "/v1/accounts", map[string]any{"email": 7}, nil), "invalid_request")
 }
 
 func TestJourneyUnansweredChallengeExpires(t *testing.T) {

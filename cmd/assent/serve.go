@@ -115,6 +115,16 @@ type server struct {
 	App      *app.Service
 	Hub      *push.Hub
 	Sessions *httpapi.Sessions
+	echo     *echo.Echo
+}
+
+// echoRoutes lists the paths the HTTP server routes.
+func (s *server) echoRoutes() []string {
+	var out []string
+	for _, r := range s.echo.Routes() {
+		out = append(out, r.Path)
+	}
+	return out
 }
 
 // Addr is the address the server listens on.
@@ -203,7 +213,7 @@ func start(ctx context.Context, cfg config.Config, log *slog.Logger, opts startO
 	}
 	rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	s := &server{log: log, store: store, router: router, ln: ln, errc: make(chan error, 1), cancel: cancel,
-		done: make(chan struct{}), App: svc, Hub: hub, Sessions: sessions,
+		done: make(chan struct{}), App: svc, Hub: hub, Sessions: sessions, echo: e,
 		http: &http.Server{Handler: e, ReadHeaderTimeout: 10 * time.Second}}
 	go func() {
 		if err := router.Run(rctx); err != nil {

@@ -90,7 +90,23 @@ func New(e *echo.Echo, cfg Config) *Server {
 	s.registerLogins()
 	s.registerSecurity()
 	s.registerDevices()
+	s.documentContention()
 	return s
+}
+
+// documentContention adds to every operation the 503 that a command gets when its account
+// changes too fast to decide (app.ErrContention), described like the operation's 500.
+func (s *Server) documentContention() {
+	for _, item := range s.api.OpenAPI().Paths {
+		for _, op := range []*huma.Operation{item.Get, item.Post, item.Put, item.Patch, item.Delete} {
+			if op == nil || op.Responses["500"] == nil || op.Responses["503"] != nil {
+				continue
+			}
+			r := *op.Responses["500"]
+			r.Description = "Service Unavailable: too many changes at once; try again."
+			op.Responses["503"] = &r
+		}
+	}
 }
 
 // API returns the huma API, whose OpenAPI() is the document served at /v1/openapi.json.
