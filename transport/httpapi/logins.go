@@ -87,6 +87,21 @@ type statusOutput struct {
 	Body LoginStatus
 }
 
+// requireLoginToken refuses, before any streaming starts, a request without the challenge's
+// login token.
+func (s *Server) requireLoginToken(ctx huma.Context, next func(huma.Context)) {
+	id, err := uuid.Parse(ctx.Param("id"))
+	token := ctx.Header("X-Login-Token")
+	if token == "" {
+		token = ctx.Query("token")
+	}
+	if err != nil || !s.cfg.Sessions.CheckLoginToken(id, token) {
+		s.writeHuma(ctx, errBadLoginToken)
+		return
+	}
+	next(ctx)
+}
+
 // checkLogin admits only the browser that holds the challenge's login token.
 func (s *Server) checkLogin(in *loginInput) error {
 	if !s.cfg.Sessions.CheckLoginToken(in.ID, in.token()) {
@@ -147,10 +162,9 @@ func (s *Server) registerLogins() {
 		Summary:     "A pending sign-in's status as Server-Sent Events",
 		Description: "Sends `status` at once (id 1, pending or final) and, when it is still pending, the final `status` (id 2) as soon as the log states it. A client that reconnects with Last-Event-ID 1 gets only the outcome.",
 		Errors:      loginErrors,
+		// A stream cannot refuse once it has started: the token is checked before.
+		Middlewares: huma.Middlewares{s.requireLoginToken},
 	}, map[string]any{"status": LoginStatus{}}, func(ctx context.Context, in *sseParams, send sse.Sender) {
-		if err := s.checkLogin(in.login()); err != nil {
-			return
-		}
 		wait, stop := s.cfg.Hub.Await(in.ID)
 		defer stop()
 		o, err := s.outcomeNow(ctx, in.ID)
