@@ -28,6 +28,9 @@ type Config struct {
 	// SecretKeys are the keys that seal secrets in the log, "id:base64key" separated by commas,
 	// primary first. Empty: a key is generated once and kept in <data-dir>/keys.json.
 	SecretKeys string
+	// EventStore is empty for the embedded store in DataDir, or an EventStoreDB connection
+	// string (esdb://host:2113,...) for a cluster shared by several nodes.
+	EventStore string
 	// PublicURL is the base of the links the server hands out, e.g. https://auth.example.com.
 	// Empty: the origin of each request.
 	PublicURL string
@@ -59,6 +62,7 @@ var Options = []Option{
 	{"log-format", "ASSENT_LOG_FORMAT", "text or json"},
 	{"shutdown-timeout", "ASSENT_SHUTDOWN_TIMEOUT", "how long a graceful shutdown may take (a Go duration, e.g. 15s)"},
 	{"secret-keys", "ASSENT_SECRET_KEYS", "keys sealing secrets, id:base64key comma-separated, primary first (default: generated in the data directory)"},
+	{"eventstore", "ASSENT_EVENTSTORE", "empty for the embedded store in --data-dir, or an EventStoreDB connection string (esdb://host:2113?tls=false)"},
 	{"public-url", "ASSENT_PUBLIC_URL", "base URL of links the server hands out (default: each request's origin)"},
 }
 
@@ -84,6 +88,8 @@ func (c *Config) Set(name, value string) error {
 		c.SecretKeys = value
 	case "public-url":
 		c.PublicURL = value
+	case "eventstore":
+		c.EventStore = value
 	default:
 		return fmt.Errorf("config: unknown option '%s'", name)
 	}
@@ -107,6 +113,8 @@ func (c *Config) Get(name string) string {
 		return "" // never shown
 	case "public-url":
 		return c.PublicURL
+	case "eventstore":
+		return "" // may hold a password
 	}
 	return ""
 }
@@ -152,6 +160,9 @@ func (c *Config) Validate() error {
 	case "text", "json":
 	default:
 		bad("log-format", "be 'text' or 'json'", c.LogFormat)
+	}
+	if c.EventStore != "" && !strings.HasPrefix(c.EventStore, "esdb://") && !strings.HasPrefix(c.EventStore, "esdb+discover://") {
+		errs = append(errs, fmt.Errorf("server: option 'eventstore' must be empty or an EventStoreDB connection string starting with 'esdb://' or 'esdb+discover://'"))
 	}
 	if c.PublicURL != "" {
 		if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {

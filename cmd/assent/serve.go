@@ -21,6 +21,7 @@ import (
 	"github.com/assent-dev/assent/config"
 	"github.com/assent-dev/assent/eventstore"
 	"github.com/assent-dev/assent/eventstore/bridge"
+	"github.com/assent-dev/assent/eventstore/esdb"
 	"github.com/assent-dev/assent/eventstore/sqlite"
 	"github.com/assent-dev/assent/projections"
 	"github.com/assent-dev/assent/transport/httpapi"
@@ -105,7 +106,7 @@ func serve(ctx context.Context, cfg config.Config, logw io.Writer) error {
 // application, the push hub, the sweeper and the HTTP server.
 type server struct {
 	log      *slog.Logger
-	store    *sqlite.Store
+	store    eventstore.Store
 	router   *message.Router
 	http     *http.Server
 	ln       net.Listener
@@ -141,17 +142,15 @@ func start(ctx context.Context, cfg config.Config, log *slog.Logger, opts startO
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("create data directory: %w", err)
 	}
-	storePath := filepath.Join(cfg.DataDir, "events.db")
-	store, err := sqlite.Open(ctx, storePath, sqlite.Options{})
+	store, head, err := openStore(ctx, cfg, log)
 	if err != nil {
-		return nil, fmt.Errorf("open event store: %w", err)
+		return nil, err
 	}
 	defer func() {
 		if err != nil {
 			store.Close()
 		}
 	}()
-	log.Info("event store open", "path", storePath, "head", uint64(store.Head()))
 	keyring, err := app.LoadOrCreateKeyring(cfg.DataDir, cfg.SecretKeys)
 	if err != nil {
 		return nil, err
@@ -178,7 +177,7 @@ func start(ctx context.Context, cfg config.Config, log *slog.Logger, opts startO
 	if err != nil {
 		return nil, err
 	}
-	hubSub := bridge.NewSubscriber(store, &push.LiveCheckpoints{Head: store.Head}, bridge.Config{Logger: wlog})
+	hubSub := bridge.NewSubscriber(store, &push.LiveCheckpoints{Head: func() eventstore.Position { return head }}, bridge.Config{Logger: wlog})
 	router.AddConsumerHandler("push-hub", "push-hub", hubSub, hub.Handler)
 
 	sessions, err := httpapi.NewSessions(keyring.DeriveKey("session"), 12*time.Hour)
@@ -226,6 +225,31 @@ func start(ctx context.Context, cfg config.Config, log *slog.Logger, opts startO
 	return s, nil
 }
 
+// openStore opens the embedded store in the data directory, or the EventStoreDB cluster the
+// configuration names, and returns it with the position of the log's head.
+func openStore(ctx context.Context, cfg config.Config, log *slog.Logger) (eventstore.Store, eventstore.Position, error) {
+	if cfg.EventStore != "" {
+		es, err := esdb.Open(ctx, cfg.EventStore, esdb.Options{Logger: log.With("component", "esdb")})
+		if err != nil {
+			return nil, 0, fmt.Errorf("open event store: %w", err)
+		}
+		head, err := es.Head(ctx)
+		if err != nil {
+			es.Close()
+			return nil, 0, fmt.Errorf("open event store: %w", err)
+		}
+		log.Info("event store open", "backend", "eventstoredb", "head", uint64(head))
+		return es, head, nil
+	}
+	path := filepath.Join(cfg.DataDir, "events.db")
+	sq, err := sqlite.Open(ctx, path, sqlite.Options{})
+	if err != nil {
+		return nil, 0, fmt.Errorf("open event store: %w", err)
+	}
+	log.Info("event store open", "backend", "sqlite", "path", path, "head", uint64(sq.Head()))
+	return sq, sq.Head(), nil
+}
+
 // sweep expires due challenges every second.
 func (s *server) sweep(ctx context.Context) {
 	defer close(s.done)
@@ -260,7 +284,7 @@ func (s *server) Stop(ctx context.Context) error {
 	if err := s.store.Close(); err != nil {
 		errs = append(errs, fmt.Errorf("close event store: %w", err))
 	} else {
-		s.log.Info("event store closed", "path", s.store.Path())
+		s.log.Info("event store closed")
 	}
 	return errors.Join(errs...)
 }

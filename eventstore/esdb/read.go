@@ -159,3 +159,26 @@ func (s *Store) readAllPage(ctx context.Context, c *esdbclient.Client, cursor ev
 		}
 	}
 }
+
+// Head returns the commit position of the last event of $all (system events included), or
+// eventstore.Start for an empty log: a subscription After(Head) sees only what comes next.
+func (s *Store) Head(ctx context.Context) (eventstore.Position, error) {
+	c, done, err := s.acquire()
+	if err != nil {
+		return 0, err
+	}
+	defer done()
+	rs, err := c.ReadAll(ctx, esdbclient.ReadAllOptions{Direction: esdbclient.Backwards, From: esdbclient.End{}}, 1)
+	if err != nil {
+		return 0, s.failure(ctx, c, err, "read head")
+	}
+	defer rs.Close()
+	re, err := rs.Recv()
+	if errors.Is(err, io.EOF) {
+		return eventstore.Start, nil
+	}
+	if err != nil {
+		return 0, s.failure(ctx, c, err, "read head")
+	}
+	return positionOf(re.OriginalEvent().Position), nil
+}
