@@ -2,7 +2,6 @@ package projections
 
 import (
 	"slices"
-	"sort"
 	"time"
 
 	"github.com/google/uuid"
@@ -111,21 +110,11 @@ func (p *Accounts) Reset() {
 }
 
 // Len is the number of accounts.
-func (p *Accounts) Len() int {
-	p.mu.RLock()
-	defer p.mu.RUnlock()
-	return len(p.byID)
-}
+func (p *Accounts) Len() int { return rowsLen(&p.core, p.byID) }
 
 // Get returns the account, or ErrNotFound.
 func (p *Accounts) Get(id uuid.UUID) (AccountView, error) {
-	p.mu.RLock()
-	defer p.mu.RUnlock()
-	s, ok := p.byID[id]
-	if !ok {
-		return AccountView{}, ErrNotFound
-	}
-	return s.view.clone(), nil
+	return rowGet(&p.core, p.byID, id, func(s *accountState) AccountView { return s.view.clone() })
 }
 
 // ByEmail returns the account registered with a normalized email, or ErrNotFound.
@@ -141,14 +130,7 @@ func (p *Accounts) ByEmail(email domain.Email) (AccountView, error) {
 
 // All returns every account, ordered by ID.
 func (p *Accounts) All() []AccountView {
-	p.mu.RLock()
-	defer p.mu.RUnlock()
-	out := make([]AccountView, 0, len(p.byID))
-	for _, s := range p.byID {
-		out = append(out, s.view.clone())
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].ID.String() < out[j].ID.String() })
-	return out
+	return rowsAll(&p.core, p.byID, func(s *accountState) AccountView { return s.view.clone() })
 }
 
 func (p *Accounts) fold(_ eventstore.RecordedEvent, e domain.Event) {

@@ -2,7 +2,6 @@ package projections
 
 import (
 	"slices"
-	"sort"
 	"time"
 
 	"github.com/google/uuid"
@@ -109,33 +108,16 @@ func (p *Challenges) Apply(ev eventstore.RecordedEvent) error { return p.apply(e
 func (p *Challenges) Reset() { p.reset(func() { p.byID = map[uuid.UUID]*ChallengeStatus{} }) }
 
 // Len is the number of challenges.
-func (p *Challenges) Len() int {
-	p.mu.RLock()
-	defer p.mu.RUnlock()
-	return len(p.byID)
-}
+func (p *Challenges) Len() int { return rowsLen(&p.core, p.byID) }
 
 // Get returns the challenge's status, or ErrNotFound.
 func (p *Challenges) Get(id uuid.UUID) (ChallengeStatus, error) {
-	p.mu.RLock()
-	defer p.mu.RUnlock()
-	s, ok := p.byID[id]
-	if !ok {
-		return ChallengeStatus{}, ErrNotFound
-	}
-	return s.clone(), nil
+	return rowGet(&p.core, p.byID, id, (*ChallengeStatus).clone)
 }
 
 // All returns every challenge, ordered by ID.
 func (p *Challenges) All() []ChallengeStatus {
-	p.mu.RLock()
-	defer p.mu.RUnlock()
-	out := make([]ChallengeStatus, 0, len(p.byID))
-	for _, s := range p.byID {
-		out = append(out, s.clone())
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].ChallengeID.String() < out[j].ChallengeID.String() })
-	return out
+	return rowsAll(&p.core, p.byID, (*ChallengeStatus).clone)
 }
 
 func (p *Challenges) fold(ev eventstore.RecordedEvent, e domain.Event) {

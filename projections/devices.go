@@ -3,7 +3,6 @@ package projections
 import (
 	"crypto/ed25519"
 	"slices"
-	"sort"
 	"time"
 
 	"github.com/google/uuid"
@@ -49,34 +48,15 @@ func (p *Devices) Apply(ev eventstore.RecordedEvent) error { return p.apply(ev, 
 func (p *Devices) Reset() { p.reset(func() { p.byID = map[uuid.UUID]*DeviceView{} }) }
 
 // Len is the number of devices.
-func (p *Devices) Len() int {
-	p.mu.RLock()
-	defer p.mu.RUnlock()
-	return len(p.byID)
-}
+func (p *Devices) Len() int { return rowsLen(&p.core, p.byID) }
 
 // Get returns the device, or ErrNotFound.
 func (p *Devices) Get(id uuid.UUID) (DeviceView, error) {
-	p.mu.RLock()
-	defer p.mu.RUnlock()
-	v, ok := p.byID[id]
-	if !ok {
-		return DeviceView{}, ErrNotFound
-	}
-	return v.clone(), nil
+	return rowGet(&p.core, p.byID, id, (*DeviceView).clone)
 }
 
 // All returns every device, ordered by ID.
-func (p *Devices) All() []DeviceView {
-	p.mu.RLock()
-	defer p.mu.RUnlock()
-	out := make([]DeviceView, 0, len(p.byID))
-	for _, v := range p.byID {
-		out = append(out, v.clone())
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].ID.String() < out[j].ID.String() })
-	return out
-}
+func (p *Devices) All() []DeviceView { return rowsAll(&p.core, p.byID, (*DeviceView).clone) }
 
 func (p *Devices) fold(_ eventstore.RecordedEvent, e domain.Event) {
 	switch e := e.(type) {

@@ -4,7 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"sync"
+
+	"github.com/google/uuid"
 
 	"github.com/assent-dev/assent/domain"
 	"github.com/assent-dev/assent/eventstore"
@@ -121,6 +125,41 @@ func typesOf(events ...domain.Event) []string {
 	out := make([]string, len(events))
 	for i, e := range events {
 		out[i] = e.EventType()
+	}
+	return out
+}
+
+// rowsLen, rowGet and rowsAll read a projection's rows keyed by ID under its lock, handing out
+// copies (clone) so that callers never share the model's memory.
+func rowsLen[S any](c *core, rows map[uuid.UUID]*S) int {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return len(rows)
+}
+
+func rowGet[S, V any](c *core, rows map[uuid.UUID]*S, id uuid.UUID, clone func(*S) V) (V, error) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	s, ok := rows[id]
+	if !ok {
+		var zero V
+		return zero, ErrNotFound
+	}
+	return clone(s), nil
+}
+
+// rowsAll returns every row, ordered by ID.
+func rowsAll[S, V any](c *core, rows map[uuid.UUID]*S, clone func(*S) V) []V {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	ids := make([]uuid.UUID, 0, len(rows))
+	for id := range rows {
+		ids = append(ids, id)
+	}
+	slices.SortFunc(ids, func(a, b uuid.UUID) int { return strings.Compare(a.String(), b.String()) })
+	out := make([]V, len(ids))
+	for i, id := range ids {
+		out[i] = clone(rows[id])
 	}
 	return out
 }
