@@ -1,0 +1,62 @@
+package main
+
+import (
+	"errors"
+	"net/http"
+	"testing"
+
+	"github.com/assent-dev/assent/client"
+)
+
+func TestSignInIsRateLimitedPerAccount(t *testing.T) {
+	t.Parallel()
+	n := startNode(t)
+	ctx := ctxT(t)
+	n.account(t, "limited@example.com") // one sign-in already
+	var refused *client.Error
+	for i := range 10 {
+		_, err := n.client().SignIn(ctx, "limited@example.com", "correct horse battery staple")
+		if errors.As(err, &refused) {
+			if i < 3 {
+				t.Fatalf("sign-in %d refused within the burst: %v", i+2, err)
+			}
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if refused == nil || refused.Status != http.StatusTooManyRequests || refused.Code != "rate_limited" || refused.RetryAfter <= 0 {
+		t.Fatalf("eleven sign-ins in a row: last refusal %+v, want 429 rate_limited with Retry-After", refused)
+	}
+}
+
+func TestTurningTwoFactorOffNeedsAFreshSecondFactor(t *testing.T) {
+	t.Parallel()
+	n := startNode(t)
+	ctx := ctxT(t)
+	b := n.account(t, "turnoff@example.com")
+	p := newPhone(t, "phone")
+	link(t, n, b, p)
+	p.connect(t, n)
+	browser, si := signIn(t, n, "turnoff@example.com")
+	r := recv(t, p.requests, "challenge")
+	body := map[string]any{"challenge_id": si.Challenge.ID}
+	wantCode(t, b.Post(ctx, "/v1/security/mfa/disable", body, nil), "second_factor_required")
+	if err := p.sock.Answer(ctx, r, "approve", number(t, si.Challenge)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := browser.AwaitLogin(ctx, si.Challenge.ID, si.LoginToken); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Post(ctx, "/v1/security/mfa/disable", body, nil); err != nil {
+		t.Fatalf("turn 2FA off with an approved challenge: %v", err)
+	}
+	if reason := recv(t, p.closed, "socket closed"); reason == "" {
+		t.Fatal("the device socket was not closed when 2FA went off")
+	}
+	res, err := n.client().SignIn(ctx, "turnoff@example.com", "correct horse battery staple")
+	if err != nil || res.Status != "signed_in" {
+		t.Fatalf("sign in after 2FA off: %+v %v", res, err)
+	}
+}
