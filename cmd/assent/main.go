@@ -29,5 +29,6 @@ func rootCommand() *cobra.Command {
 		SilenceErrors: true,
 	}
 	root.AddCommand(serveCommand(), healthcheckCommand(), projectionsCommand())
+	root.AddCommand(deviceCommand())
 	return root
 }

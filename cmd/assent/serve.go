@@ -26,6 +26,7 @@ import (
 	"github.com/assent-dev/assent/projections"
 	"github.com/assent-dev/assent/transport/httpapi"
 	"github.com/assent-dev/assent/transport/push"
+	"github.com/assent-dev/assent/web"
 )
 
 func serveCommand() *cobra.Command {
@@ -205,6 +206,7 @@ func start(ctx context.Context, cfg config.Config, log *slog.Logger, opts startO
 			}
 		},
 	}}.Register(e)
+	web.Register(e)
 
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {

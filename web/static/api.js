@@ -1,0 +1,141 @@
+// Assent pages: calls to the JSON API under /v1, the session's CSRF token, the words for
+// refusals, and the live wait for a sign-in's result. No framework, no inline script.
+'use strict';
+
+window.Assent = (() => {
+  let csrf = '';
+
+  // call sends a JSON request to the API and returns the decoded answer. A refusal throws an
+  // Error with the server's status, stable code and sentence.
+  async function call(method, path, body, headers) {
+    const h = Object.assign({ Accept: 'application/json' }, headers || {});
+    if (body !== undefined) h['Content-Type'] = 'application/json';
+    if (method !== 'GET' && csrf) h['X-CSRF-Token'] = csrf;
+    const resp = await fetch(path, {
+      method, headers: h, credentials: 'same-origin',
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const type = resp.headers.get('Content-Type') || '';
+    let data = null;
+    if (resp.status !== 204) data = type.includes('json') ? await resp.json() : await resp.text();
+    if (!resp.ok) {
+      const err = new Error((data && data.message) || resp.statusText);
+      err.status = resp.status;
+      err.code = (data && data.code) || 'http_' + resp.status;
+      err.retryAfter = parseInt(resp.headers.get('Retry-After') || '0', 10);
+      throw err;
+    }
+    return data;
+  }
+
+  // session returns the signed-in session (and keeps its CSRF token), or null.
+  async function session() {
+    try {
+      const s = await call('GET', '/v1/session');
+      csrf = s.csrf_token;
+      return s;
+    } catch (err) {
+      if (err.status === 401) return null;
+      throw err;
+    }
+  }
+
+  // requireSession returns the session, or sends the person to the sign-in page.
+  async function requireSession() {
+    const s = await session();
+    if (!s) {
+      window.location.assign('/signin');
+      return null;
+    }
+    return s;
+  }
+
+  function setCSRF(token) { if (token) csrf = token; }
+
+  async function signOut() {
+    try { await call('DELETE', '/v1/session'); } catch (err) { /* signed out already */ }
+    window.location.assign('/signin');
+  }
+
+  // words tells a refusal in plain words.
+  function words(err) {
+    switch (err.code) {
+      case 'wrong_credentials': return 'The email address or the password is wrong.';
+      case 'locked': return 'Too many failed attempts: signing in to this account is locked for a while. Try again later.';
+      case 'rate_limited':
+        return err.retryAfter > 0
+          ? `Too many attempts. Wait ${err.retryAfter} seconds and try again.`
+          : 'Too many attempts. Wait a moment and try again.';
+      case 'wrong_code': return 'That code is not right. Check it and try again.';
+      case 'code_reused': return 'That code has already been used. Wait for the next code, or use a backup code.';
+      case 'challenge_expired': return 'This sign-in request has expired. Sign in again.';
+      case 'challenge_superseded': return 'A newer sign-in request replaced this one. Sign in again.';
+      case 'unauthenticated': return 'Your session has ended. Sign in again.';
+      case 'csrf_failed': return 'This page is out of date. Reload it and try again.';
+      default:
+        if (err instanceof TypeError) return 'The server cannot be reached. Check your connection and try again.';
+        return err.message || 'Something went wrong. Please try again.';
+    }
+  }
+
+  // outcomes are the final states of a sign-in that did not let the person in.
+  const outcomes = {
+    denied: ['Sign-in denied', 'You answered No on your device, so this sign-in was refused. If that was a mistake, sign in again.'],
+    fraud_reported: ['Sign-in refused and reported', 'You said on your device that this sign-in was not you. It was refused and recorded, and requests to your device are paused for a while. If someone else knows your password, change it.'],
+    expired: ['Sign-in request expired', 'Nobody answered the request on your device in time. Sign in again to get a new one.'],
+    cancelled: ['Sign-in request replaced', 'A newer sign-in to this account replaced this one. Sign in again.'],
+  };
+
+  // awaitLogin follows a pending sign-in on its result stream (Server-Sent Events) and calls
+  // onFinal once with its final status. If the stream cannot be held it long-polls instead.
+  // It returns a function that stops waiting.
+  function awaitLogin(challengeID, loginToken, onFinal, onTrouble) {
+    let stopped = false;
+    let es = null;
+    const base = '/v1/logins/' + encodeURIComponent(challengeID);
+    const finish = (st) => {
+      if (stopped || !st || st.status === 'pending') return;
+      stopped = true;
+      if (es) es.close();
+      onFinal(st);
+    };
+    const poll = async () => {
+      while (!stopped) {
+        try {
+          finish(await call('GET', base + '?wait=25s', undefined, { 'X-Login-Token': loginToken }));
+        } catch (err) {
+          if (err.status && err.status < 500) { stopped = true; if (onTrouble) onTrouble(err); return; }
+          await new Promise((r) => setTimeout(r, 2000));
+        }
+      }
+    };
+    if (window.EventSource) {
+      es = new EventSource(base + '/events?token=' + encodeURIComponent(loginToken));
+      es.addEventListener('status', (ev) => finish(JSON.parse(ev.data)));
+      es.onerror = () => {
+        // The browser reconnects by itself while the stream is CONNECTING; a closed stream
+        // was refused, so fall back to long-polling, which reports a refusal in words.
+        if (es.readyState === EventSource.CLOSED && !stopped) poll();
+      };
+    } else {
+      poll();
+    }
+    return () => { stopped = true; if (es) es.close(); };
+  }
+
+  // downloadURL is a data: URL of a text file, for a link with a download attribute. (A
+  // data: URL rather than a blob: URL: the policy lets the page fetch only its own origin.)
+  function downloadURL(text) {
+    return 'data:text/plain;charset=utf-8,' + encodeURIComponent(text);
+  }
+
+  // backupCodesText is the text file of a set of backup codes: the codes shown, nothing else.
+  function backupCodesText(codes) {
+    return 'Assent backup codes, saved ' + new Date().toUTCString() +
+      '.\nEach code works once. Keep them somewhere safe.\n\n' + codes.join('\n') + '\n';
+  }
+
+  function focus(el) { if (el) el.focus(); }
+
+  return { call, session, requireSession, setCSRF, signOut, words, outcomes, awaitLogin, downloadURL, backupCodesText, focus };
+})();
