@@ -30,5 +30,6 @@ func rootCommand() *cobra.Command {
 	}
 	root.AddCommand(serveCommand(), healthcheckCommand(), projectionsCommand())
 	root.AddCommand(deviceCommand())
+	root.AddCommand(auditCommand())
 	return root
 }

@@ -118,6 +118,7 @@ type server struct {
 	Hub      *push.Hub
 	Sessions *httpapi.Sessions
 	echo     *echo.Echo
+	audit    *auditNode // see audit_serve.go
 }
 
 // echoRoutes lists the paths the HTTP server routes.
@@ -191,7 +192,11 @@ func start(ctx context.Context, cfg config.Config, log *slog.Logger, opts startO
 	if opts.limits != nil {
 		limits = *opts.limits
 	}
-	httpapi.New(e, httpapi.Config{App: svc, Hub: hub, Sessions: sessions, Limits: limits, Log: log, PublicURL: cfg.PublicURL})
+	aud, err := newAuditNode(dataDirConfig{cfg.DataDir}, store, keyring, log) // audit: checkpoints and /v1/audit
+	if err != nil {
+		return nil, err
+	}
+	httpapi.New(e, httpapi.Config{App: svc, Hub: hub, Sessions: sessions, Limits: limits, Log: log, PublicURL: cfg.PublicURL, Audit: aud.routes()})
 	httpapi.Health{Checks: map[string]httpapi.ReadinessCheck{
 		"eventstore": func(ctx context.Context) error {
 			_, err := store.ReadAll(ctx, eventstore.Start, 1)
@@ -222,6 +227,8 @@ func start(ctx context.Context, cfg config.Config, log *slog.Logger, opts startO
 		}
 	}()
 	go s.sweep(rctx)
+	s.audit = aud
+	aud.run(rctx)
 	go func() { s.errc <- s.http.Serve(ln) }()
 	<-router.Running()
 	return s, nil
@@ -283,6 +290,9 @@ func (s *server) Stop(ctx context.Context) error {
 	}
 	s.cancel()
 	<-s.done
+	if err := s.audit.wait(); err != nil {
+		errs = append(errs, err)
+	}
 	if err := s.store.Close(); err != nil {
 		errs = append(errs, fmt.Errorf("close event store: %w", err))
 	} else {

@@ -11,9 +11,10 @@ import (
 const applicationID = 0x41534E54
 
 // schemaVersion is the version of the tables below; a file with a higher one is refused.
-const schemaVersion = 1
+// Version 2 added prev_hash, the hash chain of each stream (see migrateV1 in chainmigrate.go).
+const schemaVersion = 2
 
-const schemaV1 = `
+const schemaSQL = `
 CREATE TABLE events (
 	position       INTEGER PRIMARY KEY,
 	id             BLOB    NOT NULL UNIQUE,
@@ -26,6 +27,7 @@ CREATE TABLE events (
 	causation_id   TEXT    NOT NULL,
 	actor          TEXT    NOT NULL,
 	recorded_at    INTEGER NOT NULL,
+	prev_hash      BLOB    NOT NULL DEFAULT x'',
 	UNIQUE (stream, version)
 );
 CREATE TABLE checkpoints (
@@ -54,7 +56,7 @@ func migrate(ctx context.Context, db *sql.DB) error {
 		}
 		defer tx.Rollback()
 		for _, stmt := range []string{
-			schemaV1,
+			schemaSQL,
 			fmt.Sprintf(`PRAGMA application_id = %d`, applicationID),
 			fmt.Sprintf(`PRAGMA user_version = %d`, schemaVersion),
 		} {
@@ -67,7 +69,13 @@ func migrate(ctx context.Context, db *sql.DB) error {
 		}
 		return nil
 	}
-	return judge(appID, version)
+	if err := judge(appID, version); err != nil {
+		return err
+	}
+	if version == 1 {
+		return migrateV1(ctx, conn)
+	}
+	return nil
 }
 
 func checkSchema(ctx context.Context, db *sql.DB) error {

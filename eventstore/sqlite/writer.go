@@ -15,6 +15,9 @@ type writeReq struct {
 	events   []eventstore.EventData
 
 	checkpoint *checkpointWrite
+	// chain holds, for each event, its position and the hash of the previous event of the
+	// stream: set by the writer when the request passes its check.
+	chain []chainLink
 
 	result eventstore.AppendResult
 	err    error

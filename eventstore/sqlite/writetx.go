@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/assent-dev/assent/eventstore"
 )
@@ -13,8 +14,11 @@ import (
 // writerState is owned by the writer goroutine: its prepared statements and a cache of stream
 // heads, so that a batch of appends that pass their version check costs one INSERT.
 type writerState struct {
-	byID, head, checkpoint *sql.Stmt
-	heads                  map[string]int64
+	byID, head, checkpoint, maxPos *sql.Stmt
+	heads                          map[string]streamHead
+	// next is the position the next event gets; 0 when it must be read again (after a
+	// rollback). The writer assigns positions itself, since each event's hash covers it.
+	next int64
 	// inserts holds a prepared INSERT per row count, as batches come in a few sizes.
 	inserts [maxRowsPerInsert + 1]*sql.Stmt
 }
@@ -24,12 +28,26 @@ const (
 	// maxRowsPerInsert is the largest INSERT that is prepared in advance; the requests of a
 	// batch are written in INSERTs of up to this many rows, never splitting a request.
 	maxRowsPerInsert = 16
-	insertColumns    = `INSERT INTO events (id, stream, version, type, schema_version, data, correlation_id, causation_id, actor, recorded_at) VALUES `
-	insertRow        = `(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	insertColumns    = `INSERT INTO events (position, id, stream, version, type, schema_version, data, correlation_id, causation_id, actor, recorded_at, prev_hash) VALUES `
+	insertRow        = `(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	insertArgs       = 12
 )
 
+// streamHead is the cached head of a stream: its last version (-1: no stream) and that
+// event's chain hash.
+type streamHead struct {
+	version int64
+	hash    eventstore.Hash
+}
+
+// chainLink is where the writer put one event: its position and the hash it chains to.
+type chainLink struct {
+	position int64
+	prev     eventstore.Hash
+}
+
 func (s *Store) prepareWriter(ctx context.Context) (*writerState, error) {
-	w := &writerState{heads: make(map[string]int64)}
+	w := &writerState{heads: make(map[string]streamHead)}
 	for n := 1; n <= maxRowsPerInsert; n++ {
 		st, err := s.wdb.PrepareContext(ctx, insertSQL(n))
 		if err != nil {
@@ -43,7 +61,8 @@ func (s *Store) prepareWriter(ctx context.Context) (*writerState, error) {
 		sql string
 	}{
 		{&w.byID, `SELECT stream, version, position FROM events WHERE id = ?`},
-		{&w.head, `SELECT max(version) FROM events WHERE stream = ?`},
+		{&w.head, `SELECT ` + columns + `, prev_hash FROM events WHERE stream = ? ORDER BY version DESC LIMIT 1`},
+		{&w.maxPos, `SELECT max(position) FROM events`},
 		{&w.checkpoint, `INSERT INTO checkpoints (name, position, updated_at) VALUES (?, ?, ?) ON CONFLICT (name) DO UPDATE SET position = excluded.position, updated_at = excluded.updated_at`},
 	} {
 		var err error
@@ -55,7 +74,7 @@ func (s *Store) prepareWriter(ctx context.Context) (*writerState, error) {
 }
 
 func (w *writerState) close() {
-	for _, st := range append([]*sql.Stmt{w.byID, w.head, w.checkpoint}, w.inserts[:]...) {
+	for _, st := range append([]*sql.Stmt{w.byID, w.head, w.checkpoint, w.maxPos}, w.inserts[:]...) {
 		if st != nil {
 			st.Close()
 		}
@@ -83,6 +102,7 @@ type batchTx struct {
 	tx                     *sql.Tx
 	byID, head, checkpoint *sql.Stmt
 	now                    int64
+	recordedAt             time.Time
 	pending                []*writeReq
 	rows                   int
 	last                   uint64
@@ -105,13 +125,22 @@ func (s *Store) commitTx(batch []*writeReq) (last uint64, err error) {
 		if err != nil {
 			tx.Rollback()
 			clear(w.heads) // it may hold versions that were rolled back
+			w.next = 0
 		}
 	}()
+	now := s.opts.Now()
 	b := &batchTx{
-		ctx: ctx, w: w, tx: tx, now: s.opts.Now().UnixNano(),
+		ctx: ctx, w: w, tx: tx, now: now.UnixNano(), recordedAt: time.Unix(0, now.UnixNano()).UTC(),
 		byID:       tx.StmtContext(ctx, w.byID),
 		head:       tx.StmtContext(ctx, w.head),
 		checkpoint: tx.StmtContext(ctx, w.checkpoint),
+	}
+	if w.next == 0 {
+		var maxPos sql.NullInt64
+		if err := tx.StmtContext(ctx, w.maxPos).QueryRowContext(ctx).Scan(&maxPos); err != nil {
+			return 0, err
+		}
+		w.next = maxPos.Int64 + 1
 	}
 	alone := len(batch) == 1
 	for _, req := range batch {
@@ -141,42 +170,68 @@ func (b *batchTx) add(req *writeReq, alone bool) error {
 	if err != nil {
 		return err
 	}
-	if !req.expected.Matches(head) {
+	if !req.expected.Matches(head.version) {
 		// The request may be a retry of events already written, maybe by a request still
 		// pending in this batch: write those first, then look.
 		if err := b.flush(alone); err != nil {
 			return err
 		}
-		return b.decideRefused(req, head)
+		return b.decideRefused(req, head.version)
 	}
 	if b.rows+len(req.events) > maxRowsPerInsert {
 		if err := b.flush(alone); err != nil {
 			return err
 		}
 	}
-	req.result.Version = uint64(head) + uint64(len(req.events))
-	b.w.heads[req.stream] = int64(req.result.Version)
+	req.result.Version = uint64(head.version) + uint64(len(req.events))
+	b.w.heads[req.stream] = b.chain(req, head)
 	b.pending = append(b.pending, req)
 	b.rows += len(req.events)
 	return nil
 }
 
-// streamHead returns the version of the stream's last event (counting requests pending in this
-// batch), or -1.
-func (b *batchTx) streamHead(stream string) (int64, error) {
-	if v, ok := b.w.heads[stream]; ok {
-		return v, nil
+// chain gives each event of an accepted request its position and the hash it chains to, and
+// returns the stream's new head.
+func (b *batchTx) chain(req *writeReq, head streamHead) streamHead {
+	req.chain = req.chain[:0]
+	prev := head.hash
+	for i, ev := range req.events {
+		link := chainLink{position: b.w.next, prev: prev}
+		req.chain = append(req.chain, link)
+		rec := eventstore.RecordedEvent{
+			ID: ev.ID, Stream: req.stream, Type: ev.Type, SchemaVersion: ev.SchemaVersion, Data: ev.Data,
+			Metadata: eventstore.Metadata{CorrelationID: ev.Metadata.CorrelationID, CausationID: ev.Metadata.CausationID,
+				Actor: ev.Metadata.Actor, RecordedAt: b.recordedAt},
+			Version:  uint64(head.version + 1 + int64(i)),
+			Position: eventstore.Position(link.position),
+		}
+		prev = eventstore.ChainHash(prev, &rec)
+		b.w.next++
 	}
-	var head sql.NullInt64
-	if err := b.head.QueryRowContext(b.ctx, stream).Scan(&head); err != nil {
-		return 0, err
+	req.result.Position = eventstore.Position(b.w.next - 1)
+	return streamHead{version: int64(req.result.Version), hash: prev}
+}
+
+// streamHead returns the head of the stream (counting requests pending in this batch), with
+// version -1 when the stream does not exist.
+func (b *batchTx) streamHead(stream string) (streamHead, error) {
+	if h, ok := b.w.heads[stream]; ok {
+		return h, nil
 	}
-	v := int64(-1)
-	if head.Valid {
-		v = head.Int64
+	rows, err := b.head.QueryContext(b.ctx, stream)
+	if err != nil {
+		return streamHead{}, err
 	}
-	b.w.heads[stream] = v
-	return v, nil
+	evs, err := scanChained(rows)
+	if err != nil {
+		return streamHead{}, err
+	}
+	h := streamHead{version: -1}
+	if len(evs) == 1 {
+		h = streamHead{version: int64(evs[0].Version), hash: evs[0].Hash()}
+	}
+	b.w.heads[stream] = h
+	return h, nil
 }
 
 // flush writes the pending requests with one INSERT, so that each request's events land whole
@@ -185,21 +240,21 @@ func (b *batchTx) flush(alone bool) error {
 	if len(b.pending) == 0 {
 		return nil
 	}
-	args := make([]any, 0, 10*b.rows)
+	args := make([]any, 0, insertArgs*b.rows)
 	for _, req := range b.pending {
 		first := int64(req.result.Version) - int64(len(req.events)) + 1
 		for i, ev := range req.events {
 			md := ev.Metadata
-			args = append(args, ev.ID[:], req.stream, first+int64(i), ev.Type, ev.SchemaVersion, ev.Data,
-				md.CorrelationID, md.CausationID, md.Actor, b.now)
+			link := &req.chain[i]
+			args = append(args, link.position, ev.ID[:], req.stream, first+int64(i), ev.Type, ev.SchemaVersion, ev.Data,
+				md.CorrelationID, md.CausationID, md.Actor, b.now, link.prev[:])
 		}
 	}
-	var res sql.Result
 	var err error
 	if st, query := b.w.insert(b.rows); st != nil {
-		res, err = b.tx.StmtContext(b.ctx, st).ExecContext(b.ctx, args...)
+		_, err = b.tx.StmtContext(b.ctx, st).ExecContext(b.ctx, args...)
 	} else {
-		res, err = b.tx.ExecContext(b.ctx, query, args...)
+		_, err = b.tx.ExecContext(b.ctx, query, args...)
 	}
 	if isDuplicateID(err) {
 		if !alone {
@@ -207,26 +262,18 @@ func (b *batchTx) flush(alone bool) error {
 		}
 		req := b.pending[0]
 		b.pending, b.rows = nil, 0
+		b.w.next -= int64(len(req.events))
 		delete(b.w.heads, req.stream)
 		head, err := b.streamHead(req.stream)
 		if err != nil {
 			return err
 		}
-		return b.decideRefused(req, head)
+		return b.decideRefused(req, head.version)
 	}
 	if err != nil {
 		return err
 	}
-	last, err := res.LastInsertId()
-	if err != nil {
-		return err
-	}
-	pos := last - int64(b.rows)
-	for _, req := range b.pending {
-		pos += int64(len(req.events))
-		req.result.Position = eventstore.Position(pos)
-	}
-	b.last = max(b.last, uint64(last))
+	b.last = max(b.last, uint64(b.w.next-1))
 	b.pending, b.rows = b.pending[:0], 0
 	return nil
 }

@@ -30,6 +30,8 @@ type Config struct {
 	// PublicURL is the base of links the server hands out (enrollment links), e.g.
 	// "https://auth.example.com". Default: the request's own scheme and host.
 	PublicURL string
+	// Audit serves the auditor's routes (see audit.go); nil leaves them out.
+	Audit *Audit
 }
 
 // Server is the HTTP API under /v1, on echo, described by the OpenAPI document that huma
@@ -90,6 +92,7 @@ func New(e *echo.Echo, cfg Config) *Server {
 	s.registerLogins()
 	s.registerSecurity()
 	s.registerDevices()
+	s.registerAudit()
 	s.documentContention()
 	return s
 }

@@ -1,0 +1,47 @@
+// Package audit is what an auditor does with Assent's event log: replay a stream, merge an
+// account's streams into a timeline of one-line summaries, rebuild an account's state at a past
+// time or position with the projections that serve live traffic, and verify the log — the hash
+// chain of every stream, every signed checkpoint, and every device signature on an answer. It
+// also holds the server's side of tamper evidence: the checkpointer that signs the heads of all
+// streams, the auditor credentials and the record of audit reads. Nothing it returns holds a
+// secret: sealed secrets, password hashes and backup-code hashes are redacted.
+package audit
+
+import (
+	"context"
+	"errors"
+
+	"github.com/assent-dev/assent/eventstore"
+)
+
+// Errors of the audit package. Check them with errors.Is.
+var (
+	// ErrNoChain is returned by Verify for a log that cannot give its hash chain.
+	ErrNoChain = errors.New("audit: this event store does not keep a hash chain")
+	// ErrBadBound is returned for a state-at bound that names neither a time nor a position.
+	ErrBadBound = errors.New("audit: give a time or a position")
+	// ErrUnknownAuditor is returned for a credential that is not an auditor's.
+	ErrUnknownAuditor = errors.New("audit: unknown auditor credential")
+	// ErrBadCheckpoint is returned when a checkpoint does not decode or verify.
+	ErrBadCheckpoint = errors.New("audit: bad checkpoint")
+)
+
+// Log is the read side of the event store that audits use; every eventstore.Store is one.
+type Log interface {
+	ReadAll(ctx context.Context, after eventstore.Position, limit int) ([]eventstore.RecordedEvent, error)
+	ReadStream(ctx context.Context, stream string, opts eventstore.ReadStreamOptions) ([]eventstore.RecordedEvent, error)
+}
+
+// ChainLog is a Log that also gives each event's stored chain link (the SQLite store).
+type ChainLog interface {
+	Log
+	ReadAllChained(ctx context.Context, after eventstore.Position, limit int) ([]eventstore.ChainedEvent, error)
+}
+
+// Appender appends events; the checkpointer and the read recorder use it.
+type Appender interface {
+	Append(ctx context.Context, stream string, expected eventstore.ExpectedVersion, events ...eventstore.EventData) (eventstore.AppendResult, error)
+}
+
+// page is the number of events read at once.
+const page = 2000

@@ -1,0 +1,293 @@
+package audit
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/assent-dev/assent/eventstore"
+)
+
+// AnchorFile is the name of the file, in the data directory, where the server keeps a copy of
+// its latest checkpoint outside the event store: cutting the tail of the log, checkpoints
+// included, is then caught against it.
+const AnchorFile = "audit-checkpoint.json"
+
+// SigningKey derives the server's Ed25519 checkpoint key from a 32-byte seed (the server
+// passes keyring.DeriveKey("audit.checkpoint"), so that every node with the same keyring signs
+// with the same key, and no new file holds a private key).
+func SigningKey(seed []byte) (ed25519.PrivateKey, error) {
+	if len(seed) != ed25519.SeedSize {
+		return nil, fmt.Errorf("audit: signing key seed must have %d bytes, got %d", ed25519.SeedSize, len(seed))
+	}
+	return ed25519.NewKeyFromSeed(seed), nil
+}
+
+// KeyID is a short, stable name of a public key: the first 8 bytes of its SHA-256, in hex.
+func KeyID(pub ed25519.PublicKey) string {
+	sum := sha256.Sum256(pub)
+	return hex.EncodeToString(sum[:8])
+}
+
+// lineHasher hashes head lines "<len>:<stream> <version> <hash>\n".
+type lineHasher struct{ h hash.Hash }
+
+func newLineHasher() lineHasher { return lineHasher{sha256.New()} }
+
+func (l lineHasher) line(stream string, version uint64, h string) {
+	b := make([]byte, 0, len(stream)+100)
+	b = strconv.AppendInt(b, int64(len(stream)), 10)
+	b = append(b, ':')
+	b = append(b, stream...)
+	b = append(b, ' ')
+	b = strconv.AppendUint(b, version, 10)
+	b = append(b, ' ')
+	b = append(b, h...)
+	b = append(b, '\n')
+	l.h.Write(b)
+}
+
+func (l lineHasher) sum() string { return hex.EncodeToString(l.h.Sum(nil)) }
+
+// headState is a stream's last event: its version (-1: none) and hash.
+type headState struct {
+	version int64
+	hash    eventstore.Hash
+}
+
+// headsRoot is the SHA-256 of the heads' lines in stream order.
+func headsRoot(heads map[string]headState) string {
+	names := make([]string, 0, len(heads))
+	for s := range heads {
+		names = append(names, s)
+	}
+	slices.Sort(names)
+	l := newLineHasher()
+	for _, s := range names {
+		h := heads[s]
+		l.line(s, uint64(h.version), h.hash.String())
+	}
+	return l.sum()
+}
+
+// CheckpointerConfig configures a Checkpointer.
+type CheckpointerConfig struct {
+	Log      ChainLog
+	Appender Appender
+	Key      ed25519.PrivateKey
+	// AnchorPath is where the latest checkpoint is also written; empty: nowhere.
+	AnchorPath string
+	// Interval between periodic checkpoints. Default one minute.
+	Interval time.Duration
+	Now      func() time.Time
+	Logger   *slog.Logger
+}
+
+// Checkpointer appends signed checkpoints of the heads of all streams to CheckpointStream.
+// It folds the log itself (recomputing each event's hash) and keeps the heads in memory.
+// Its methods are safe for concurrent use.
+type Checkpointer struct {
+	cfg CheckpointerConfig
+
+	mu        sync.Mutex
+	pos       eventstore.Position
+	heads     map[string]headState
+	changedAt map[string]eventstore.Position
+	last      *CheckpointSigned
+	lastAt    eventstore.Position // position of the last checkpoint's own event
+	lastVer   int64               // version of CheckpointStream, -1 before the first
+}
+
+// NewCheckpointer returns a Checkpointer; it reads the log on its first checkpoint.
+func NewCheckpointer(cfg CheckpointerConfig) *Checkpointer {
+	if cfg.Interval <= 0 {
+		cfg.Interval = time.Minute
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	return &Checkpointer{cfg: cfg, heads: map[string]headState{}, changedAt: map[string]eventstore.Position{}, lastVer: -1}
+}
+
+// PublicKey is the key that verifies the checkpoints.
+func (c *Checkpointer) PublicKey() ed25519.PublicKey { return c.cfg.Key.Public().(ed25519.PublicKey) }
+
+// Latest returns the last checkpoint the checkpointer has seen in the log, or nil.
+func (c *Checkpointer) Latest() *CheckpointSigned {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.last == nil {
+		return nil
+	}
+	cp := *c.last
+	return &cp
+}
+
+// Run appends a checkpoint every Interval until ctx ends, then one last checkpoint (the
+// shutdown checkpoint) with a context of its own, before it returns.
+func (c *Checkpointer) Run(ctx context.Context) {
+	t := time.NewTicker(c.cfg.Interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+			defer cancel()
+			if _, err := c.Checkpoint(sctx); err != nil {
+				c.cfg.Logger.Error("audit: shutdown checkpoint", "err", err)
+			}
+			return
+		case <-t.C:
+			if _, err := c.Checkpoint(ctx); err != nil && ctx.Err() == nil {
+				c.cfg.Logger.Error("audit: checkpoint", "err", err)
+			}
+		}
+	}
+}
+
+// Checkpoint signs and appends a checkpoint if the log moved since the last one (its own event
+// aside), and returns it; it returns nil when there was nothing new to cover.
+func (c *Checkpointer) Checkpoint(ctx context.Context) (*CheckpointSigned, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err := c.fold(ctx); err != nil {
+		return nil, err
+	}
+	if c.pos == eventstore.Start || (c.last != nil && c.pos == c.lastAt && c.lastAt > eventstore.Position(c.last.Position)) {
+		return nil, nil
+	}
+	cp := CheckpointSigned{Position: uint64(c.pos), Streams: len(c.heads), HeadsRoot: headsRoot(c.heads),
+		PublicKey: c.PublicKey(), At: c.cfg.Now().UTC()}
+	var since eventstore.Position
+	cp.Seq = 1
+	if c.last != nil {
+		cp.Seq, since = c.last.Seq+1, eventstore.Position(c.last.Position)
+	}
+	for s, at := range c.changedAt {
+		if at > since {
+			h := c.heads[s]
+			cp.Changed = append(cp.Changed, Head{Stream: s, Version: uint64(h.version), Hash: h.hash.String()})
+		}
+	}
+	slices.SortFunc(cp.Changed, func(a, b Head) int {
+		if a.Stream < b.Stream {
+			return -1
+		}
+		if a.Stream > b.Stream {
+			return 1
+		}
+		return 0
+	})
+	cp.Signature = ed25519.Sign(c.cfg.Key, cp.Payload())
+	ev, err := encodeEvent(TypeCheckpointSigned, cp, "system:checkpointer")
+	if err != nil {
+		return nil, err
+	}
+	expected := eventstore.NoStream()
+	if c.lastVer >= 0 {
+		expected = eventstore.Exact(uint64(c.lastVer))
+	}
+	if _, err := c.cfg.Appender.Append(ctx, CheckpointStream, expected, ev); err != nil {
+		if errors.Is(err, eventstore.ErrConflict) {
+			return nil, nil // another node checkpointed; the next fold reads it
+		}
+		return nil, fmt.Errorf("audit checkpoint: %w", err)
+	}
+	if err := c.fold(ctx); err != nil {
+		return nil, err
+	}
+	if c.cfg.AnchorPath != "" {
+		if err := writeAnchor(c.cfg.AnchorPath, cp); err != nil {
+			return &cp, err
+		}
+	}
+	return &cp, nil
+}
+
+// fold reads the log after c.pos and moves the heads.
+func (c *Checkpointer) fold(ctx context.Context) error {
+	for {
+		evs, err := c.cfg.Log.ReadAllChained(ctx, c.pos, page)
+		if err != nil {
+			return fmt.Errorf("audit checkpoint: %w", err)
+		}
+		for i := range evs {
+			ev := &evs[i]
+			h := c.heads[ev.Stream]
+			if _, seen := c.heads[ev.Stream]; !seen {
+				h.version = -1
+			}
+			if int64(ev.Version) != h.version+1 || ev.PrevHash != h.hash {
+				c.cfg.Logger.Error("audit: the hash chain is broken; run `assent audit verify`", "stream", ev.Stream, "version", ev.Version, "position", uint64(ev.Position))
+			}
+			c.heads[ev.Stream] = headState{version: int64(ev.Version), hash: ev.Hash()}
+			c.changedAt[ev.Stream] = ev.Position
+			if ev.Stream == CheckpointStream {
+				if cp, err := decodeCheckpoint(&ev.RecordedEvent); err == nil {
+					c.last, c.lastAt = &cp, ev.Position
+				}
+				c.lastVer = int64(ev.Version)
+			}
+			c.pos = ev.Position
+		}
+		if len(evs) < page {
+			return nil
+		}
+	}
+}
+
+// writeAnchor writes cp to path through a temporary file and a rename.
+func writeAnchor(path string, cp CheckpointSigned) error {
+	raw, err := json.MarshalIndent(cp, "", "  ")
+	if err != nil {
+		return fmt.Errorf("audit anchor: %w", err)
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".audit-checkpoint-*.json")
+	if err != nil {
+		return fmt.Errorf("audit anchor: %w", err)
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(append(raw, '\n')); err != nil {
+		tmp.Close()
+		return fmt.Errorf("audit anchor: %w", err)
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return fmt.Errorf("audit anchor: %w", err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("audit anchor: %w", err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("audit anchor: %w", err)
+	}
+	return nil
+}
+
+// ReadAnchor reads a checkpoint saved by the server (AnchorFile) or by an auditor.
+func ReadAnchor(path string) (*CheckpointSigned, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("audit anchor: %w", err)
+	}
+	var cp CheckpointSigned
+	if err := json.Unmarshal(raw, &cp); err != nil {
+		return nil, fmt.Errorf("%w: %s: %v", ErrBadCheckpoint, path, err)
+	}
+	return &cp, nil
+}

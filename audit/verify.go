@@ -1,0 +1,421 @@
+package audit
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"fmt"
+	"slices"
+
+	"github.com/google/uuid"
+
+	"github.com/assent-dev/assent/domain"
+	"github.com/assent-dev/assent/eventstore"
+)
+
+// Kinds of findings. Severity "error" means the log does not hold; "info" tells a limit.
+const (
+	FindPositionsMissing = "positions_missing"    // a gap in the global log: events deleted
+	FindVersionsMissing  = "versions_missing"     // a gap in a stream
+	FindVersionOrder     = "version_out_of_order" // a stream's versions do not follow the log's order
+	FindChainBroken      = "chain_broken"         // an event does not chain to its predecessor
+	FindStreamMissing    = "stream_missing"       // a checkpointed stream is gone
+	FindStreamCut        = "stream_cut"           // a checkpointed stream lost its last events
+	FindHeadAltered      = "head_altered"         // a checkpointed head's hash differs
+	FindStreamUncovered  = "stream_not_in_checkpoint"
+	FindTailCut          = "tail_cut"           // the log ends before what a checkpoint covers
+	FindCheckpointBad    = "checkpoint_invalid" // bad signature, key, sequence or root
+	FindSignatureBad     = "answer_signature_invalid"
+	FindUncovered        = "not_yet_checkpointed" // info: events after the last checkpoint
+	FindNoCheckpoint     = "no_checkpoint"        // info
+	SeverityError        = "error"
+	SeverityInfo         = "info"
+)
+
+// Finding is one thing that does not hold, located by stream, version and position.
+type Finding struct {
+	Kind     string `json:"kind"`
+	Severity string `json:"severity"`
+	Stream   string `json:"stream,omitempty"`
+	Version  *int64 `json:"version,omitempty"`
+	Position uint64 `json:"position,omitempty"`
+	Message  string `json:"message"`
+}
+
+// Report is the outcome of Verify.
+type Report struct {
+	OK           bool      `json:"ok"`
+	Events       int       `json:"events"`
+	Streams      int       `json:"streams"`
+	Head         uint64    `json:"head"`
+	Approvals    int       `json:"answers_checked"`
+	Checkpoints  int       `json:"checkpoints"`
+	Checkpoint   *CPInfo   `json:"checkpoint,omitempty"`
+	Findings     []Finding `json:"findings"`
+	KeysTrusted  []string  `json:"keys_trusted"`
+	AnchorUsed   bool      `json:"anchor_used"`
+	AnchorSource string    `json:"anchor_source,omitempty"`
+}
+
+// CPInfo describes the checkpoint the log was compared against.
+type CPInfo struct {
+	Seq      uint64 `json:"seq"`
+	Position uint64 `json:"position"`
+	Streams  int    `json:"streams"`
+	KeyID    string `json:"key_id"`
+}
+
+// VerifyOptions tune Verify.
+type VerifyOptions struct {
+	// TrustedKeys verify checkpoints. Empty: each checkpoint's own key is used, and the report
+	// says that no key was pinned.
+	TrustedKeys []ed25519.PublicKey
+	// Anchor is a checkpoint kept outside the log (the server's AnchorFile, or one an auditor
+	// saved); a log that ends before it is reported as cut.
+	Anchor       *CheckpointSigned
+	AnchorSource string
+}
+
+type challengeFacts struct {
+	digest  []byte
+	devices map[uuid.UUID][]byte
+}
+
+type verifier struct {
+	opts    VerifyOptions
+	rep     *Report
+	heads   map[string]headState
+	target  *CheckpointSigned // what the log is compared against
+	beforeT map[string]headState
+	claimed map[string]headState // folded from checkpoints up to target
+	lastSeq uint64
+	logLast *CheckpointSigned
+	keys    map[uuid.UUID][]byte // device keys as registered
+	chals   map[uuid.UUID]*challengeFacts
+	prevPos eventstore.Position
+}
+
+func (v *verifier) find(kind, stream string, version int64, pos eventstore.Position, format string, args ...any) {
+	f := Finding{Kind: kind, Severity: SeverityError, Stream: stream, Position: uint64(pos), Message: fmt.Sprintf(format, args...)}
+	if version >= 0 {
+		f.Version = &version
+	}
+	if kind == FindUncovered || kind == FindNoCheckpoint {
+		f.Severity = SeverityInfo
+	}
+	v.rep.Findings = append(v.rep.Findings, f)
+}
+
+// Verify recomputes the hash chain of every stream, checks every checkpoint's signature and
+// sequence, compares the log with the last checkpoint (or the anchor when it is newer), and
+// checks every device signature on a challenge answer against the key the device registered,
+// reporting per stream and position what does not hold. It reads the log once, in order.
+func Verify(ctx context.Context, log ChainLog, opts VerifyOptions) (*Report, error) {
+	rep := &Report{Findings: []Finding{}, KeysTrusted: []string{}}
+	for _, k := range opts.TrustedKeys {
+		rep.KeysTrusted = append(rep.KeysTrusted, KeyID(k))
+	}
+	v := &verifier{opts: opts, rep: rep, heads: map[string]headState{}, beforeT: map[string]headState{},
+		claimed: map[string]headState{}, keys: map[uuid.UUID][]byte{}, chals: map[uuid.UUID]*challengeFacts{}}
+	// The last checkpoint the log holds, read first so that the pass can keep the heads as they
+	// were at its position. The pass then checks that it is indeed the last.
+	last, err := log.ReadStream(ctx, CheckpointStream, eventstore.ReadStreamOptions{Direction: eventstore.Backwards, FromEnd: true, Limit: 1})
+	if err == nil && len(last) == 1 {
+		if cp, err := decodeCheckpoint(&last[0]); err == nil {
+			v.target = &cp
+		}
+	}
+	if a := opts.Anchor; a != nil && (v.target == nil || a.Seq > v.target.Seq) {
+		v.target, rep.AnchorUsed, rep.AnchorSource = a, true, opts.AnchorSource
+	}
+	next := pipeline(ctx, log)
+	for {
+		evs, err := next()
+		if err != nil {
+			return nil, fmt.Errorf("audit verify: %w", err)
+		}
+		if evs == nil {
+			break
+		}
+		for i := range evs {
+			v.event(&evs[i])
+		}
+	}
+	v.finish()
+	rep.OK = !slices.ContainsFunc(rep.Findings, func(f Finding) bool { return f.Severity == SeverityError })
+	return rep, nil
+}
+
+// pipeline reads pages of the log ahead in a goroutine while the caller verifies the previous
+// page: reading and hashing then use both cores.
+func pipeline(ctx context.Context, log ChainLog) func() ([]eventstore.ChainedEvent, error) {
+	type result struct {
+		evs []eventstore.ChainedEvent
+		err error
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	ch := make(chan result, 2)
+	go func() {
+		defer close(ch)
+		var pos eventstore.Position
+		for {
+			evs, err := log.ReadAllChained(ctx, pos, page)
+			select {
+			case ch <- result{evs, err}:
+			case <-ctx.Done():
+				return
+			}
+			if err != nil || len(evs) < page {
+				return
+			}
+			pos = evs[len(evs)-1].Position
+		}
+	}()
+	done := false
+	return func() ([]eventstore.ChainedEvent, error) {
+		if done {
+			return nil, nil
+		}
+		r, ok := <-ch
+		if !ok {
+			done = true
+			cancel()
+			return nil, nil
+		}
+		if r.err != nil {
+			cancel()
+			return nil, r.err
+		}
+		if len(r.evs) < page {
+			done = true
+			cancel()
+		}
+		if r.evs == nil {
+			r.evs = []eventstore.ChainedEvent{}
+		}
+		return r.evs, nil
+	}
+}
+
+func (v *verifier) event(ev *eventstore.ChainedEvent) {
+	v.rep.Events++
+	if ev.Position != v.prevPos+1 {
+		v.find(FindPositionsMissing, "", -1, ev.Position, "positions %d to %d are missing from the log: events were deleted", v.prevPos+1, ev.Position-1)
+	}
+	v.prevPos = ev.Position
+	h, seen := v.heads[ev.Stream]
+	if !seen {
+		h.version = -1
+	}
+	if v.target != nil && ev.Position > eventstore.Position(v.target.Position) {
+		if _, kept := v.beforeT[ev.Stream]; !kept {
+			v.beforeT[ev.Stream] = h
+			if !seen {
+				v.beforeT[ev.Stream] = headState{version: -2} // did not exist at the target
+			}
+		}
+	}
+	version := int64(ev.Version)
+	switch {
+	case version <= h.version:
+		v.find(FindVersionOrder, ev.Stream, version, ev.Position, "version %d comes after version %d in the log: events were moved or swapped", version, h.version)
+	case version > h.version+1:
+		v.find(FindVersionsMissing, ev.Stream, version, ev.Position, "versions %d to %d of the stream are missing: events were deleted", h.version+1, version-1)
+	case ev.PrevHash != h.hash:
+		if h.version < 0 {
+			v.find(FindChainBroken, ev.Stream, version, ev.Position, "the first event of the stream does not chain to the zero hash: it was altered")
+		} else {
+			v.find(FindChainBroken, ev.Stream, version-1, ev.Position, "the event at version %d does not chain to version %d: version %d (or this event's link) was altered", version, version-1, version-1)
+		}
+	}
+	v.heads[ev.Stream] = headState{version: version, hash: ev.Hash()}
+	switch {
+	case ev.Stream == CheckpointStream:
+		v.checkpoint(ev)
+	case ev.Type == "device.registered" || ev.Type == "challenge.issued" || ev.Type == "challenge.approved" ||
+		ev.Type == "challenge.denied" || ev.Type == "challenge.fraud.reported" || ev.Type == "challenge.number.mismatched":
+		v.answer(ev)
+	}
+}
+
+func (v *verifier) checkpoint(ev *eventstore.ChainedEvent) {
+	v.rep.Checkpoints++
+	cp, err := decodeCheckpoint(&ev.RecordedEvent)
+	if err != nil {
+		v.find(FindCheckpointBad, ev.Stream, int64(ev.Version), ev.Position, "%v", err)
+		return
+	}
+	if cp.Seq != v.lastSeq+1 {
+		v.find(FindCheckpointBad, ev.Stream, int64(ev.Version), ev.Position, "checkpoint #%d follows #%d: checkpoints are missing", cp.Seq, v.lastSeq)
+	}
+	v.lastSeq = cp.Seq
+	v.verifySignature(cp, ev.Stream, int64(ev.Version), ev.Position)
+	if cp.Position >= uint64(ev.Position) {
+		v.find(FindCheckpointBad, ev.Stream, int64(ev.Version), ev.Position, "checkpoint #%d claims position %d, not before its own event", cp.Seq, cp.Position)
+	}
+	if v.target != nil && cp.Seq <= v.target.Seq {
+		for _, hd := range cp.Changed {
+			hash, err := eventstore.ParseHash(hd.Hash)
+			if err != nil {
+				v.find(FindCheckpointBad, ev.Stream, int64(ev.Version), ev.Position, "checkpoint #%d holds a bad hash for %q", cp.Seq, hd.Stream)
+				continue
+			}
+			v.claimed[hd.Stream] = headState{version: int64(hd.Version), hash: hash}
+		}
+	}
+	if v.target != nil && cp.Seq == v.target.Seq && v.rep.AnchorUsed && !bytes.Equal(cp.Signature, v.target.Signature) {
+		v.find(FindCheckpointBad, ev.Stream, int64(ev.Version), ev.Position, "checkpoint #%d in the log differs from the anchor's", cp.Seq)
+	}
+	v.logLast = &cp
+}
+
+func (v *verifier) verifySignature(cp CheckpointSigned, stream string, version int64, pos eventstore.Position) bool {
+	keys := v.opts.TrustedKeys
+	if len(keys) == 0 && len(cp.PublicKey) == ed25519.PublicKeySize {
+		keys = []ed25519.PublicKey{cp.PublicKey}
+	}
+	for _, k := range keys {
+		if ed25519.Verify(k, cp.Payload(), cp.Signature) {
+			return true
+		}
+	}
+	v.find(FindCheckpointBad, stream, version, pos, "the signature of checkpoint #%d does not verify with any trusted key", cp.Seq)
+	return false
+}
+
+// answer keeps device keys and challenge facts, and checks each answer's signature with the
+// key the device registered, over the digest the challenge recorded.
+func (v *verifier) answer(ev *eventstore.ChainedEvent) {
+	e, err := domain.Decode(ev.Type, ev.SchemaVersion, ev.Data)
+	if err != nil {
+		v.find(FindSignatureBad, ev.Stream, int64(ev.Version), ev.Position, "the event does not decode: %v", err)
+		return
+	}
+	var (
+		challenge, device uuid.UUID
+		answer            domain.Answer
+		number            domain.MatchNumber
+		sig               []byte
+	)
+	switch e := e.(type) {
+	case domain.DeviceRegistered:
+		v.keys[e.DeviceID] = e.PublicKey
+		return
+	case domain.ChallengeIssued:
+		f := &challengeFacts{digest: e.ContextDigest, devices: map[uuid.UUID][]byte{}}
+		if d := e.Context.Digest(); !bytes.Equal(d[:], e.ContextDigest) {
+			v.find(FindSignatureBad, ev.Stream, int64(ev.Version), ev.Position, "the challenge's context digest does not match its context")
+		}
+		for _, d := range e.Devices {
+			f.devices[d.DeviceID] = d.PublicKey
+		}
+		v.chals[e.ChallengeID] = f
+		return
+	case domain.ChallengeApproved:
+		challenge, device, answer, number, sig = e.ChallengeID, e.DeviceID, domain.AnswerApprove, e.Number, e.Signature
+	case domain.NumberMismatched:
+		challenge, device, answer, number, sig = e.ChallengeID, e.DeviceID, domain.AnswerApprove, e.Typed, e.Signature
+	case domain.ChallengeDenied:
+		challenge, device, answer, sig = e.ChallengeID, e.DeviceID, domain.AnswerDeny, e.Signature
+	case domain.FraudReported:
+		challenge, device, answer, sig = e.ChallengeID, e.DeviceID, domain.AnswerFraud, e.Signature
+	default:
+		return
+	}
+	v.rep.Approvals++
+	f := v.chals[challenge]
+	if f == nil {
+		v.find(FindSignatureBad, ev.Stream, int64(ev.Version), ev.Position, "an answer to challenge %s, which the log never issued", challenge)
+		return
+	}
+	key, ok := v.keys[device]
+	if !ok {
+		v.find(FindSignatureBad, ev.Stream, int64(ev.Version), ev.Position, "an answer from device %s, which had not registered a key at that moment", device)
+		return
+	}
+	if sent, ok := f.devices[device]; !ok || !bytes.Equal(sent, key) {
+		v.find(FindSignatureBad, ev.Stream, int64(ev.Version), ev.Position, "device %s was not asked, or was asked under another key", device)
+	}
+	if len(key) != ed25519.PublicKeySize || len(sig) != ed25519.SignatureSize ||
+		!ed25519.Verify(key, domain.SignedAnswerPayload(challenge, answer, number, f.digest), sig) {
+		v.find(FindSignatureBad, ev.Stream, int64(ev.Version), ev.Position, "the %s signature of device %s does not verify with the key it registered", answer, device)
+	}
+}
+
+func (v *verifier) finish() {
+	v.rep.Streams = len(v.heads)
+	v.rep.Head = uint64(v.prevPos)
+	t := v.target
+	if t == nil {
+		v.find(FindNoCheckpoint, "", -1, 0, "the log holds no checkpoint: deleted streams and a cut tail cannot be detected")
+		return
+	}
+	v.rep.Checkpoint = &CPInfo{Seq: t.Seq, Position: t.Position, Streams: t.Streams, KeyID: KeyID(t.PublicKey)}
+	if v.rep.AnchorUsed {
+		v.verifySignature(*t, CheckpointStream, -1, 0)
+		logSeq := uint64(0)
+		if v.logLast != nil {
+			logSeq = v.logLast.Seq
+		}
+		if t.Seq > logSeq {
+			v.find(FindTailCut, CheckpointStream, -1, eventstore.Position(t.Position),
+				"the anchor holds checkpoint #%d of position %d, but the log's last checkpoint is #%d and the log ends at %d: its tail was cut", t.Seq, t.Position, logSeq, v.prevPos)
+			if t.Seq == logSeq+1 {
+				for _, hd := range t.Changed {
+					if hash, err := eventstore.ParseHash(hd.Hash); err == nil {
+						v.claimed[hd.Stream] = headState{version: int64(hd.Version), hash: hash}
+					}
+				}
+			} else {
+				// Checkpoints between are gone too: only the streams named so far can be compared.
+				v.claimed = map[string]headState{}
+			}
+		}
+	} else if v.logLast == nil || v.logLast.Seq != t.Seq {
+		v.find(FindCheckpointBad, CheckpointStream, -1, 0, "the last checkpoint read first (#%d) is not the last one in the log", t.Seq)
+	}
+	if len(v.claimed) > 0 && headsRoot(v.claimed) != t.HeadsRoot {
+		v.find(FindCheckpointBad, CheckpointStream, -1, eventstore.Position(t.Position), "the heads of checkpoints #1 to #%d do not fold to the signed root", t.Seq)
+	}
+	at := func(stream string) headState {
+		if h, ok := v.beforeT[stream]; ok {
+			return h
+		}
+		if h, ok := v.heads[stream]; ok {
+			return h
+		}
+		return headState{version: -2}
+	}
+	names := make([]string, 0, len(v.claimed))
+	for s := range v.claimed {
+		names = append(names, s)
+	}
+	slices.Sort(names)
+	for _, s := range names {
+		want, got := v.claimed[s], at(s)
+		switch {
+		case got.version < -1 || got.version == -1:
+			v.find(FindStreamMissing, s, want.version, 0, "the stream is gone: checkpoint #%d signed it with %d events", t.Seq, want.version+1)
+		case got.version < want.version:
+			v.find(FindStreamCut, s, got.version+1, 0, "the stream ends at version %d but checkpoint #%d signed it up to version %d: its last events were deleted", got.version, t.Seq, want.version)
+		case got.version > want.version:
+			v.find(FindStreamCut, s, want.version+1, 0, "the stream had version %d when checkpoint #%d signed version %d: events were inserted before the checkpoint", got.version, t.Seq, want.version)
+		case got.hash != want.hash:
+			v.find(FindHeadAltered, s, want.version, 0, "the stream's events up to version %d do not hash to what checkpoint #%d signed: one of them was altered", want.version, t.Seq)
+		}
+	}
+	if len(v.claimed) > 0 {
+		for s := range v.heads {
+			got := at(s)
+			if _, ok := v.claimed[s]; !ok && got.version >= 0 && s != CheckpointStream {
+				v.find(FindStreamUncovered, s, got.version, 0, "the stream existed at position %d but checkpoint #%d does not name it", t.Position, t.Seq)
+			}
+		}
+	}
+	if v.prevPos < eventstore.Position(t.Position) && !v.rep.AnchorUsed {
+		v.find(FindTailCut, "", -1, v.prevPos, "the log ends at position %d but checkpoint #%d covers up to %d", v.prevPos, t.Seq, t.Position)
+	}
+	if n := v.prevPos - eventstore.Position(t.Position); v.prevPos > eventstore.Position(t.Position) && n > 1 {
+		v.find(FindUncovered, "", -1, eventstore.Position(t.Position)+1, "%d events after position %d are not yet covered by a signed checkpoint", n, t.Position)
+	}
+}

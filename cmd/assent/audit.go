@@ -1,0 +1,378 @@
+package main
+
+import (
+	"context"
+	"crypto/ed25519"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/spf13/cobra"
+
+	"github.com/assent-dev/assent/app"
+	"github.com/assent-dev/assent/audit"
+	"github.com/assent-dev/assent/eventstore"
+	"github.com/assent-dev/assent/eventstore/sqlite"
+)
+
+// auditSource is where `assent audit` reads: a data directory opened read-only, or a server.
+type auditSource struct {
+	dataDir, server, token string
+	anchor                 string
+	keys                   []string
+}
+
+// auditCommand groups the auditor's tools.
+func auditCommand() *cobra.Command {
+	src := &auditSource{dataDir: envOr("ASSENT_DATA_DIR", "./data"), server: os.Getenv("ASSENT_AUDIT_SERVER"), token: os.Getenv("ASSENT_AUDITOR_TOKEN")}
+	cmd := &cobra.Command{Use: "audit", Short: "Replay, rebuild and verify the event log (read-only)",
+		Long: "Replay, rebuild and verify the event log. With --server (or ASSENT_AUDIT_SERVER) the commands read the HTTP API " +
+			"with an auditor token (--token or ASSENT_AUDITOR_TOKEN), and the server records each read; otherwise they open the " +
+			"data directory's event store read-only."}
+	pf := cmd.PersistentFlags()
+	pf.StringVar(&src.dataDir, "data-dir", src.dataDir, "data directory to open read-only (env ASSENT_DATA_DIR)")
+	pf.StringVar(&src.server, "server", src.server, "base URL of a server, e.g. http://127.0.0.1:8080 (env ASSENT_AUDIT_SERVER)")
+	pf.StringVar(&src.token, "token", src.token, "auditor token for --server (env ASSENT_AUDITOR_TOKEN)")
+
+	replay := &cobra.Command{Use: "replay STREAM", Short: "Print one stream's events as NDJSON", Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if src.server != "" {
+				return src.get(cmd.Context(), cmd.OutOrStdout(), "/v1/audit/streams/"+url.PathEscape(args[0]), true)
+			}
+			return src.withStore(cmd.Context(), func(s *sqlite.Store) error {
+				evs, err := audit.NewReader(s).Replay(cmd.Context(), args[0])
+				if err != nil {
+					return err
+				}
+				return writeNDJSON(cmd.OutOrStdout(), evs)
+			})
+		}}
+
+	var asJSON bool
+	timeline := &cobra.Command{Use: "timeline ACCOUNT-ID", Short: "Print an account's history, one summary line per event", Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			id, err := uuid.Parse(args[0])
+			if err != nil {
+				return fmt.Errorf("audit timeline: '%s' is not an account ID (a UUID)", args[0])
+			}
+			var evs []audit.EventView
+			if src.server != "" {
+				if err := src.getJSON(cmd.Context(), "/v1/audit/accounts/"+id.String()+"/timeline", &evs); err != nil {
+					return err
+				}
+			} else if err := src.withStore(cmd.Context(), func(s *sqlite.Store) error {
+				evs, err = audit.NewReader(s).Timeline(cmd.Context(), id)
+				return err
+			}); err != nil {
+				return err
+			}
+			if asJSON {
+				return writeNDJSON(cmd.OutOrStdout(), evs)
+			}
+			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
+			for _, e := range evs {
+				fmt.Fprintf(tw, "%d\t%s\t%s\t%s\n", e.Position, e.RecordedAt.Format(time.RFC3339), e.Stream, e.Summary)
+			}
+			return tw.Flush()
+		}}
+	timeline.Flags().BoolVar(&asJSON, "json", false, "print NDJSON instead of text")
+
+	var at string
+	var position uint64
+	stateAt := &cobra.Command{Use: "state-at ACCOUNT-ID", Short: "Rebuild an account's state at a time (--at) or a position (--position)", Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			id, err := uuid.Parse(args[0])
+			if err != nil {
+				return fmt.Errorf("audit state-at: '%s' is not an account ID (a UUID)", args[0])
+			}
+			b := audit.Bound{Position: eventstore.Position(position)}
+			if at != "" {
+				if b.Time, err = time.Parse(time.RFC3339Nano, at); err != nil {
+					return fmt.Errorf("audit state-at: option 'at' must be an RFC 3339 time but it's configured as '%s'", at)
+				}
+			}
+			if src.server != "" {
+				q := url.Values{}
+				if at != "" {
+					q.Set("at", at)
+				}
+				if position > 0 {
+					q.Set("position", strconv.FormatUint(position, 10))
+				}
+				return src.get(cmd.Context(), cmd.OutOrStdout(), "/v1/audit/accounts/"+id.String()+"/state?"+q.Encode(), false)
+			}
+			return src.withStore(cmd.Context(), func(s *sqlite.Store) error {
+				st, err := audit.NewReader(s).StateAt(cmd.Context(), id, b)
+				if err != nil {
+					return err
+				}
+				return writeIndented(cmd.OutOrStdout(), st)
+			})
+		}}
+	stateAt.Flags().StringVar(&at, "at", "", "RFC 3339 time")
+	stateAt.Flags().Uint64Var(&position, "position", 0, "log position")
+
+	verify := &cobra.Command{Use: "verify", Short: "Verify hash chains, signed checkpoints and answer signatures; exit 1 when something does not hold", Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			var rep audit.Report
+			if src.server != "" {
+				if err := src.getJSON(cmd.Context(), "/v1/audit/verify", &rep); err != nil {
+					return err
+				}
+			} else if err := src.withStore(cmd.Context(), func(s *sqlite.Store) error {
+				opts, err := src.verifyOptions()
+				if err != nil {
+					return err
+				}
+				r, err := audit.Verify(cmd.Context(), s, opts)
+				if err != nil {
+					return err
+				}
+				rep = *r
+				return nil
+			}); err != nil {
+				return err
+			}
+			printReport(cmd.OutOrStdout(), &rep)
+			if !rep.OK {
+				return errors.New("audit verify: the log does not hold")
+			}
+			return nil
+		}}
+	verify.Flags().StringVar(&src.anchor, "anchor", "", "a checkpoint saved earlier (JSON); default: the data directory's "+audit.AnchorFile)
+	verify.Flags().StringSliceVar(&src.keys, "key", nil, "trusted checkpoint public key (base64); default: derived from the data directory's keyring")
+
+	var after uint64
+	export := &cobra.Command{Use: "export", Short: "Print the log with its hash chain, secrets withheld, as NDJSON", Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if src.server != "" {
+				return src.get(cmd.Context(), cmd.OutOrStdout(), fmt.Sprintf("/v1/audit/export?after=%d&limit=1000000", after), false)
+			}
+			return src.withStore(cmd.Context(), func(s *sqlite.Store) error {
+				enc := json.NewEncoder(cmd.OutOrStdout())
+				pos := eventstore.Position(after)
+				for {
+					evs, err := s.ReadAllChained(cmd.Context(), pos, 2000)
+					if err != nil {
+						return err
+					}
+					for i := range evs {
+						if err := enc.Encode(audit.ExportView(&evs[i])); err != nil {
+							return err
+						}
+						pos = evs[i].Position
+					}
+					if len(evs) < 2000 {
+						return nil
+					}
+				}
+			})
+		}}
+	export.Flags().Uint64Var(&after, "after", 0, "export events after this position")
+
+	cmd.AddCommand(replay, timeline, stateAt, verify, export, auditTokenCommand(src))
+	return cmd
+}
+
+// auditTokenCommand creates auditor credentials.
+func auditTokenCommand(src *auditSource) *cobra.Command {
+	cmd := &cobra.Command{Use: "token", Short: "Create auditor credentials"}
+	var name string
+	create := &cobra.Command{Use: "create", Short: "Create an auditor token; its hash goes to <data-dir>/" + audit.AuditorsFile + ", the token is printed once", Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := os.MkdirAll(src.dataDir, 0o700); err != nil {
+				return fmt.Errorf("audit token: %w", err)
+			}
+			token, err := audit.AddAuditor(filepath.Join(src.dataDir, audit.AuditorsFile), name, time.Now())
+			if err != nil {
+				return err
+			}
+			fmt.Fprintln(cmd.OutOrStdout(), token)
+			fmt.Fprintln(cmd.ErrOrStderr(), "auditor '"+name+"' created; restart the server to load it. The token is shown once.")
+			return nil
+		}}
+	create.Flags().StringVar(&name, "name", "", "the auditor's name, recorded with each read")
+	_ = create.MarkFlagRequired("name")
+	hash := &cobra.Command{Use: "hash", Short: "Create a token and print it with its 'name:sha256' entry for ASSENT_AUDITOR_TOKENS", Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			token, h, err := audit.NewToken()
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "token: %s\nASSENT_AUDITOR_TOKENS entry: %s:%s\n", token, name, h)
+			return nil
+		}}
+	hash.Flags().StringVar(&name, "name", "auditor", "the auditor's name")
+	cmd.AddCommand(create, hash)
+	return cmd
+}
+
+func envOr(k, def string) string {
+	if v, ok := os.LookupEnv(k); ok {
+		return v
+	}
+	return def
+}
+
+func (src *auditSource) withStore(ctx context.Context, f func(*sqlite.Store) error) error {
+	path := filepath.Join(src.dataDir, "events.db")
+	if _, err := os.Stat(path); err != nil {
+		return fmt.Errorf("audit: no event store in '%s': %w", src.dataDir, err)
+	}
+	s, err := sqlite.Open(ctx, path, sqlite.Options{ReadOnly: true})
+	if err != nil {
+		return fmt.Errorf("audit: open event store: %w", err)
+	}
+	defer s.Close()
+	return f(s)
+}
+
+// verifyOptions trusts the keys given, else the key derived from the data directory's keyring
+// (without creating one), and uses the anchor given, else the data directory's anchor file.
+func (src *auditSource) verifyOptions() (audit.VerifyOptions, error) {
+	var opts audit.VerifyOptions
+	for _, k := range src.keys {
+		raw, err := base64.StdEncoding.DecodeString(k)
+		if err != nil || len(raw) != ed25519.PublicKeySize {
+			return opts, fmt.Errorf("audit verify: option 'key' must be a base64 Ed25519 public key but it's configured as '%s'", k)
+		}
+		opts.TrustedKeys = append(opts.TrustedKeys, raw)
+	}
+	if len(opts.TrustedKeys) == 0 {
+		if _, err := os.Stat(filepath.Join(src.dataDir, app.KeysFile)); err == nil || os.Getenv("ASSENT_SECRET_KEYS") != "" {
+			kr, err := app.LoadOrCreateKeyring(src.dataDir, os.Getenv("ASSENT_SECRET_KEYS"))
+			if err != nil {
+				return opts, err
+			}
+			key, err := audit.SigningKey(kr.DeriveKey("audit.checkpoint"))
+			if err != nil {
+				return opts, err
+			}
+			opts.TrustedKeys = append(opts.TrustedKeys, key.Public().(ed25519.PublicKey))
+		}
+	}
+	anchor := src.anchor
+	if anchor == "" {
+		anchor = filepath.Join(src.dataDir, audit.AnchorFile)
+		if _, err := os.Stat(anchor); errors.Is(err, fs.ErrNotExist) {
+			return opts, nil
+		}
+	}
+	cp, err := audit.ReadAnchor(anchor)
+	if err != nil {
+		return opts, err
+	}
+	opts.Anchor, opts.AnchorSource = cp, anchor
+	return opts, nil
+}
+
+func (src *auditSource) request(ctx context.Context, path string) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimRight(src.server, "/")+path, nil)
+	if err != nil {
+		return nil, fmt.Errorf("audit: %w", err)
+	}
+	req.Header.Set("Authorization", "Bearer "+src.token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("audit: %w", err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+		return nil, fmt.Errorf("audit: %s: %s %s", path, resp.Status, strings.TrimSpace(string(body)))
+	}
+	return resp, nil
+}
+
+// get copies a response body to w; with lines, a JSON array is printed as NDJSON.
+func (src *auditSource) get(ctx context.Context, w io.Writer, path string, lines bool) error {
+	resp, err := src.request(ctx, path)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if lines {
+		var evs []json.RawMessage
+		if err := json.NewDecoder(resp.Body).Decode(&evs); err != nil {
+			return fmt.Errorf("audit: %w", err)
+		}
+		for _, e := range evs {
+			fmt.Fprintf(w, "%s\n", e)
+		}
+		return nil
+	}
+	_, err = io.Copy(w, resp.Body)
+	return err
+}
+
+func (src *auditSource) getJSON(ctx context.Context, path string, v any) error {
+	resp, err := src.request(ctx, path)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
+		return fmt.Errorf("audit: %w", err)
+	}
+	return nil
+}
+
+func writeNDJSON(w io.Writer, evs []audit.EventView) error {
+	enc := json.NewEncoder(w)
+	for _, e := range evs {
+		if err := enc.Encode(e); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func writeIndented(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+func printReport(w io.Writer, rep *audit.Report) {
+	verdict := "OK: the log holds"
+	if !rep.OK {
+		verdict = "FAILED: the log does not hold"
+	}
+	fmt.Fprintf(w, "%s\n%d events in %d streams up to position %d; %d answer signatures and %d checkpoints checked\n",
+		verdict, rep.Events, rep.Streams, rep.Head, rep.Approvals, rep.Checkpoints)
+	if cp := rep.Checkpoint; cp != nil {
+		src := "the log"
+		if rep.AnchorUsed {
+			src = "the anchor " + rep.AnchorSource
+		}
+		fmt.Fprintf(w, "compared with checkpoint #%d (position %d, %d streams, key %s) from %s\n", cp.Seq, cp.Position, cp.Streams, cp.KeyID, src)
+	}
+	if len(rep.KeysTrusted) == 0 {
+		fmt.Fprintln(w, "no checkpoint key was pinned: each checkpoint was checked with the key it carries (pass --key)")
+	}
+	for _, f := range rep.Findings {
+		loc := ""
+		if f.Stream != "" {
+			loc += " stream " + f.Stream
+		}
+		if f.Version != nil {
+			loc += fmt.Sprintf(" version %d", *f.Version)
+		}
+		if f.Position != 0 {
+			loc += fmt.Sprintf(" position %d", f.Position)
+		}
+		fmt.Fprintf(w, "%-5s %s%s: %s\n", f.Severity, f.Kind, loc, f.Message)
+	}
+}

@@ -1,0 +1,92 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/assent-dev/assent/audit"
+	"github.com/assent-dev/assent/eventstore"
+	"github.com/assent-dev/assent/secrets"
+	"github.com/assent-dev/assent/transport/httpapi"
+)
+
+// auditNode is the audit side of a running node: the checkpointer that signs the heads of all
+// streams every minute and on shutdown, and what the /v1/audit routes read.
+type auditNode struct {
+	http *httpapi.Audit
+	cp   *audit.Checkpointer
+	done chan struct{}
+}
+
+// auditInterval is the period of signed checkpoints; tests shorten it.
+var auditInterval = time.Minute
+
+// newAuditNode prepares the audit side over store. It returns a nil node (and the routes are
+// not served) when the store keeps no hash chain (EventStoreDB, for now). Auditor credentials
+// come from ASSENT_AUDITOR_TOKENS ("name:sha256hex", comma-separated) and from
+// <data-dir>/auditors.json, which `assent audit token create` writes.
+func newAuditNode(cfg dataDirConfig, store eventstore.Store, keyring *secrets.Keyring, log *slog.Logger) (*auditNode, error) {
+	chained, ok := store.(httpapi.AuditLog)
+	if !ok {
+		log.Warn("audit: this event store keeps no hash chain; the audit routes and checkpoints are off")
+		return nil, nil
+	}
+	auditors, err := audit.ParseAuditors(os.Getenv("ASSENT_AUDITOR_TOKENS"), filepath.Join(cfg.DataDir, audit.AuditorsFile))
+	if err != nil {
+		return nil, err
+	}
+	key, err := audit.SigningKey(keyring.DeriveKey("audit.checkpoint"))
+	if err != nil {
+		return nil, err
+	}
+	anchor := filepath.Join(cfg.DataDir, audit.AnchorFile)
+	cp := audit.NewCheckpointer(audit.CheckpointerConfig{Log: chained, Appender: store, Key: key, AnchorPath: anchor,
+		Interval: auditInterval, Logger: log.With("component", "audit")})
+	log.Info("audit ready", "auditors", auditors.Len(), "checkpoint_key", audit.KeyID(cp.PublicKey()))
+	return &auditNode{cp: cp, done: make(chan struct{}), http: &httpapi.Audit{
+		Log: chained, Reader: audit.NewReader(chained), Auditors: auditors, Recorder: &audit.Recorder{Appender: store},
+		PublicKey: cp.PublicKey(), Checkpointer: cp, AnchorPath: anchor,
+	}}, nil
+}
+
+type dataDirConfig struct{ DataDir string }
+
+// routes is the httpapi side, nil when audit is off.
+func (n *auditNode) routes() *httpapi.Audit {
+	if n == nil {
+		return nil
+	}
+	return n.http
+}
+
+// run signs checkpoints until ctx ends, then signs the shutdown checkpoint.
+func (n *auditNode) run(ctx context.Context) {
+	if n == nil {
+		return
+	}
+	go func() {
+		defer close(n.done)
+		if _, err := n.cp.Checkpoint(ctx); err != nil && ctx.Err() == nil {
+			slog.Error("audit: first checkpoint", "err", err)
+		}
+		n.cp.Run(ctx)
+	}()
+}
+
+// wait returns once the shutdown checkpoint is written; call it after cancelling run's ctx
+// and before closing the store.
+func (n *auditNode) wait() error {
+	if n == nil {
+		return nil
+	}
+	select {
+	case <-n.done:
+		return nil
+	case <-time.After(15 * time.Second):
+		return fmt.Errorf("audit: the shutdown checkpoint did not finish")
+	}
+}
