@@ -22,7 +22,7 @@ func (s *Store) ReadAllChained(ctx context.Context, after eventstore.Position, l
 	if limit <= 0 {
 		return nil, fmt.Errorf("sqlite read chained: limit must be positive, got %d", limit)
 	}
-	rows, err := s.rdb.QueryContext(ctx, `SELECT `+columns+`, prev_hash FROM events WHERE position > ? AND position <= ? ORDER BY position LIMIT ?`, int64(after), int64(s.head.Load()), limit)
+	rows, err := s.query(ctx, `SELECT `+columns+`, prev_hash FROM events WHERE position > ? AND position <= ? ORDER BY position LIMIT ?`, int64(after), int64(s.head.Load()), limit)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite read chained: %w (a schema-1 file has no hash chain: open it once read-write to migrate it)", err)
 	}
@@ -84,7 +84,7 @@ func (s *Store) ReadStreams(ctx context.Context, streams []string) ([]eventstore
 	if err != nil {
 		return nil, fmt.Errorf("sqlite read streams: %w", err)
 	}
-	rows, err := s.rdb.QueryContext(ctx, `SELECT `+columns+` FROM events WHERE stream IN (SELECT value FROM json_each(?)) AND position <= ?`, string(list), int64(s.head.Load()))
+	rows, err := s.query(ctx, `SELECT `+columns+` FROM events WHERE stream IN (SELECT value FROM json_each(?)) AND position <= ?`, string(list), int64(s.head.Load()))
 	if err != nil {
 		return nil, fmt.Errorf("sqlite read streams: %w", err)
 	}

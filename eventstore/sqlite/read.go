@@ -27,11 +27,11 @@ func (s *Store) ReadStream(ctx context.Context, stream string, opts eventstore.R
 	var err error
 	switch {
 	case opts.Direction == eventstore.Backwards && opts.FromEnd:
-		rows, err = s.rdb.QueryContext(ctx, `SELECT `+columns+` FROM events WHERE stream = ? AND position <= ? ORDER BY version DESC LIMIT ?`, stream, head, limit)
+		rows, err = s.query(ctx, `SELECT `+columns+` FROM events WHERE stream = ? AND position <= ? ORDER BY version DESC LIMIT ?`, stream, head, limit)
 	case opts.Direction == eventstore.Backwards:
-		rows, err = s.rdb.QueryContext(ctx, `SELECT `+columns+` FROM events WHERE stream = ? AND version <= ? AND position <= ? ORDER BY version DESC LIMIT ?`, stream, int64(opts.From), head, limit)
+		rows, err = s.query(ctx, `SELECT `+columns+` FROM events WHERE stream = ? AND version <= ? AND position <= ? ORDER BY version DESC LIMIT ?`, stream, int64(opts.From), head, limit)
 	default:
-		rows, err = s.rdb.QueryContext(ctx, `SELECT `+columns+` FROM events WHERE stream = ? AND version >= ? AND position <= ? ORDER BY version LIMIT ?`, stream, int64(opts.From), head, limit)
+		rows, err = s.query(ctx, `SELECT `+columns+` FROM events WHERE stream = ? AND version >= ? AND position <= ? ORDER BY version LIMIT ?`, stream, int64(opts.From), head, limit)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("sqlite read stream %q: %w", stream, err)
@@ -43,7 +43,7 @@ func (s *Store) ReadStream(ctx context.Context, stream string, opts eventstore.R
 	if len(evs) == 0 {
 		// Tell an empty range of a stream that exists from a stream that does not.
 		var one int
-		err := s.rdb.QueryRowContext(ctx, `SELECT 1 FROM events WHERE stream = ? AND position <= ? LIMIT 1`, stream, head).Scan(&one)
+		err := s.queryRow(ctx, `SELECT 1 FROM events WHERE stream = ? AND position <= ? LIMIT 1`, stream, head).Scan(&one)
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil, fmt.Errorf("%w: %q", eventstore.ErrStreamNotFound, stream)
 		}
@@ -62,7 +62,7 @@ func (s *Store) ReadAll(ctx context.Context, after eventstore.Position, limit in
 	if limit <= 0 {
 		return nil, fmt.Errorf("sqlite read all: limit must be positive, got %d", limit)
 	}
-	rows, err := s.rdb.QueryContext(ctx, `SELECT `+columns+` FROM events WHERE position > ? AND position <= ? ORDER BY position LIMIT ?`, int64(after), int64(s.head.Load()), limit)
+	rows, err := s.query(ctx, `SELECT `+columns+` FROM events WHERE position > ? AND position <= ? ORDER BY position LIMIT ?`, int64(after), int64(s.head.Load()), limit)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite read all: %w", err)
 	}

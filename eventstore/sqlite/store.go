@@ -79,6 +79,8 @@ type Store struct {
 	notifyMu sync.Mutex
 	notify   chan struct{}
 
+	reads readStmts
+
 	commits, appends, events atomic.Uint64
 }
 
@@ -199,6 +201,7 @@ func (s *Store) Close() error {
 
 func (s *Store) closeDBs() error {
 	var errs []error
+	s.reads.close()
 	if s.writer != nil {
 		s.writer.close()
 	}

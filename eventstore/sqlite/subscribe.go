@@ -106,7 +106,7 @@ func (sub *subscription) Close() error {
 // LoadCheckpoint returns the position a named consumer last saved, or Start.
 func (s *Store) LoadCheckpoint(ctx context.Context, name string) (eventstore.Position, error) {
 	var pos int64
-	err := s.rdb.QueryRowContext(ctx, `SELECT position FROM checkpoints WHERE name = ?`, name).Scan(&pos)
+	err := s.queryRow(ctx, `SELECT position FROM checkpoints WHERE name = ?`, name).Scan(&pos)
 	if errors.Is(err, sql.ErrNoRows) {
 		return eventstore.Start, nil
 	}
