@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sync"
 
 	"github.com/google/uuid"
@@ -19,10 +20,15 @@ type Index struct {
 	mu      sync.Mutex
 	pos     eventstore.Position
 	streams map[uuid.UUID]map[string]struct{}
+	// at holds the positions of every stream's events, in order, so that an account's history
+	// can be read by position (one seek per event) rather than stream by stream.
+	at map[string][]eventstore.Position
 }
 
 // NewIndex returns an empty index.
-func NewIndex() *Index { return &Index{streams: map[uuid.UUID]map[string]struct{}{}} }
+func NewIndex() *Index {
+	return &Index{streams: map[uuid.UUID]map[string]struct{}{}, at: map[string][]eventstore.Position{}}
+}
 
 // refs is the part of an event that ties it to an account; every type that names one uses
 // these field names.
@@ -51,6 +57,7 @@ func (x *Index) CatchUp(ctx context.Context, log Log) error {
 }
 
 func (x *Index) add(ev *eventstore.RecordedEvent) {
+	x.at[ev.Stream] = append(x.at[ev.Stream], ev.Position)
 	switch ev.Type {
 	case "account.registered", "email.claimed", "device.linked", "enrollment.started", "challenge.issued":
 	default:
@@ -81,5 +88,21 @@ func (x *Index) Streams(account uuid.UUID) []string {
 	for s := range set {
 		out = append(out, s)
 	}
+	return out
+}
+
+// Positions returns the positions of every event of the given streams, in global order.
+func (x *Index) Positions(streams []string) []eventstore.Position {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	n := 0
+	for _, s := range streams {
+		n += len(x.at[s])
+	}
+	out := make([]eventstore.Position, 0, n)
+	for _, s := range streams {
+		out = append(out, x.at[s]...)
+	}
+	slices.Sort(out)
 	return out
 }

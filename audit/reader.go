@@ -54,6 +54,13 @@ func (r *Reader) accountEvents(ctx context.Context, account uuid.UUID, bound eve
 		return nil, fmt.Errorf("audit: %w: %s", domain.ErrAccountNotFound, account)
 	}
 	var all []eventstore.RecordedEvent
+	if byPos, ok := r.log.(positionsReader); ok {
+		all, err := byPos.ReadPositions(ctx, r.index.Positions(streams))
+		if err != nil {
+			return nil, fmt.Errorf("audit: read the account's events: %w", err)
+		}
+		return upTo.cut(all), nil
+	}
 	if many, ok := r.log.(streamsReader); ok {
 		if all, err := many.ReadStreams(ctx, streams); err != nil {
 			return nil, fmt.Errorf("audit: read the account's streams: %w", err)
@@ -73,6 +80,11 @@ func (r *Reader) accountEvents(ctx context.Context, account uuid.UUID, bound eve
 	}
 	slices.SortFunc(all, func(a, b eventstore.RecordedEvent) int { return cmp.Compare(a.Position, b.Position) })
 	return upTo.cut(all), nil
+}
+
+// positionsReader reads the events at the given positions, in global order (the SQLite store).
+type positionsReader interface {
+	ReadPositions(ctx context.Context, positions []eventstore.Position) ([]eventstore.RecordedEvent, error)
 }
 
 // streamsReader reads several streams merged in global order in one go (the SQLite store).
