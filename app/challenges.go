@@ -10,17 +10,39 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/assent-dev/assent/domain"
+	"github.com/assent-dev/assent/eventstore"
 	"github.com/assent-dev/assent/secrets"
 )
 
 // AcknowledgeDelivery records that a device received a challenge. Repeating it is a no-op;
 // a device the challenge was not sent to gets domain.ErrDeviceNotLinked.
+//
+// A receipt is the one append that states no exact expected version: it is a fact about the
+// device, true whatever else the challenge went through meanwhile, and every device that gets
+// a challenge acknowledges it at the same moment. With an exact version those receipts would
+// conflict with one another and retry; appended with "stream exists" they never do, and an
+// answer racing them still holds its exact version (it reloads if a receipt landed first).
+// A receipt that lands after the outcome records a delivery that did happen; readers ignore a
+// device's second receipt.
 func (s *Service) AcknowledgeDelivery(ctx context.Context, deviceID, challengeID uuid.UUID) error {
-	_, err := s.op(ctx, deviceActor(deviceID)).updateChallenge(challengeID, func(c *domain.Challenge, now time.Time) domain.Decision {
-		return c.AcknowledgeDelivery(domain.AcknowledgeDelivery{DeviceID: deviceID}, now)
-	})
+	o := s.op(ctx, deviceActor(deviceID))
+	stream := domain.ChallengeStream(challengeID)
+	events, _, err := s.load(o.ctx, stream)
 	if err != nil {
 		return fmt.Errorf("acknowledge delivery: %w", err)
+	}
+	c, err := domain.LoadChallenge(events)
+	if err != nil {
+		return fmt.Errorf("acknowledge delivery: %w", err)
+	}
+	d := c.AcknowledgeDelivery(domain.AcknowledgeDelivery{DeviceID: deviceID}, s.now())
+	if len(d.Events) > 0 {
+		if _, err := o.append(stream, eventstore.StreamExists(), d.Events); err != nil {
+			return fmt.Errorf("acknowledge delivery: %w", err)
+		}
+	}
+	if d.Err != nil {
+		return fmt.Errorf("acknowledge delivery: %w", d.Err)
 	}
 	return nil
 }
