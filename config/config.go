@@ -31,6 +31,9 @@ type Config struct {
 	// EventStore is empty for the embedded store in DataDir, or an EventStoreDB connection
 	// string (esdb://host:2113,...) for a cluster shared by several nodes.
 	EventStore string
+	// AuditorTokens are the auditors' read-only credentials as "name:sha256hex" (the SHA-256 of
+	// the token, never the token), comma-separated; <data-dir>/auditors.json adds more.
+	AuditorTokens string
 	// PublicURL is the base of the links the server hands out, e.g. https://auth.example.com.
 	// Empty: the origin of each request.
 	PublicURL string
@@ -63,6 +66,7 @@ var Options = []Option{
 	{"shutdown-timeout", "ASSENT_SHUTDOWN_TIMEOUT", "how long a graceful shutdown may take (a Go duration, e.g. 15s)"},
 	{"secret-keys", "ASSENT_SECRET_KEYS", "keys sealing secrets, id:base64key comma-separated, primary first (default: generated in the data directory)"},
 	{"eventstore", "ASSENT_EVENTSTORE", "empty for the embedded store in --data-dir, or an EventStoreDB connection string (esdb://host:2113?tls=false)"},
+	{"auditor-tokens", "ASSENT_AUDITOR_TOKENS", "auditors' credentials as name:sha256hex, comma-separated (see assent audit token)"},
 	{"public-url", "ASSENT_PUBLIC_URL", "base URL of links the server hands out (default: each request's origin)"},
 }
 
@@ -90,6 +94,8 @@ func (c *Config) Set(name, value string) error {
 		c.PublicURL = value
 	case "eventstore":
 		c.EventStore = value
+	case "auditor-tokens":
+		c.AuditorTokens = value
 	default:
 		return fmt.Errorf("config: unknown option '%s'", name)
 	}
@@ -115,6 +121,8 @@ func (c *Config) Get(name string) string {
 		return c.PublicURL
 	case "eventstore":
 		return "" // may hold a password
+	case "auditor-tokens":
+		return c.AuditorTokens
 	}
 	return ""
 }

@@ -4,11 +4,11 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"time"
 
 	"github.com/assent-dev/assent/audit"
+	"github.com/assent-dev/assent/config"
 	"github.com/assent-dev/assent/eventstore"
 	"github.com/assent-dev/assent/secrets"
 	"github.com/assent-dev/assent/transport/httpapi"
@@ -27,15 +27,15 @@ var auditInterval = time.Minute
 
 // newAuditNode prepares the audit side over store. It returns a nil node (and the routes are
 // not served) when the store keeps no hash chain (EventStoreDB, for now). Auditor credentials
-// come from ASSENT_AUDITOR_TOKENS ("name:sha256hex", comma-separated) and from
-// <data-dir>/auditors.json, which `assent audit token create` writes.
-func newAuditNode(cfg dataDirConfig, store eventstore.Store, keyring *secrets.Keyring, log *slog.Logger) (*auditNode, error) {
+// come from the auditor-tokens option (ASSENT_AUDITOR_TOKENS, "name:sha256hex", comma-separated)
+// and from <data-dir>/auditors.json, which `assent audit token create` writes.
+func newAuditNode(cfg config.Config, store eventstore.Store, keyring *secrets.Keyring, log *slog.Logger) (*auditNode, error) {
 	chained, ok := store.(httpapi.AuditLog)
 	if !ok {
 		log.Warn("audit: this event store keeps no hash chain; the audit routes and checkpoints are off")
 		return nil, nil
 	}
-	auditors, err := audit.ParseAuditors(os.Getenv("ASSENT_AUDITOR_TOKENS"), filepath.Join(cfg.DataDir, audit.AuditorsFile))
+	auditors, err := audit.ParseAuditors(cfg.AuditorTokens, filepath.Join(cfg.DataDir, audit.AuditorsFile))
 	if err != nil {
 		return nil, err
 	}
@@ -52,8 +52,6 @@ func newAuditNode(cfg dataDirConfig, store eventstore.Store, keyring *secrets.Ke
 		PublicKey: cp.PublicKey(), Checkpointer: cp, AnchorPath: anchor,
 	}}, nil
 }
-
-type dataDirConfig struct{ DataDir string }
 
 // routes is the httpapi side, nil when audit is off.
 func (n *auditNode) routes() *httpapi.Audit {
