@@ -125,7 +125,16 @@ func (s *Server) echoErrors(err error, c echo.Context) {
 	msg := "Something went wrong on our side. Please try again."
 	if he, ok := err.(*echo.HTTPError); ok {
 		status = he.Code
-		msg = http.StatusText(status)
+		switch status {
+		case http.StatusNotFound:
+			msg = "There is nothing at this address."
+		case http.StatusMethodNotAllowed:
+			msg = "This address does not take that method."
+		case http.StatusRequestEntityTooLarge:
+			msg = "The request body is too large."
+		default:
+			msg = http.StatusText(status)
+		}
 	} else {
 		s.cfg.Log.Error("request failed", "err", err)
 	}
