@@ -121,6 +121,9 @@ func (s *Set) CatchUp(ctx context.Context, log LogReader) (RebuildStats, error) 
 // their own checkpoints, so a router resumes where the model is, not where a previous process
 // was. It makes Set a bridge.Checkpoints.
 func (s *Set) LoadCheckpoint(_ context.Context, name string) (eventstore.Position, error) {
+	if name == SetConsumer {
+		return s.Position(), nil
+	}
 	p, err := s.byName(name)
 	if err != nil {
 		return 0, err
@@ -156,9 +159,14 @@ func Handler(p Projection) message.NoPublishHandlerFunc {
 	}
 }
 
+// SetConsumer is the consumer name under which NewRouter feeds the whole set.
+const SetConsumer = "projections"
+
 // NewRouter returns a watermill Router that feeds every projection of s from store through a
-// bridge.Subscriber, one handler per projection (the topic is its name), with the Recoverer
-// and Retry middleware. The caller runs it (Run) and closes it (Close).
+// bridge.Subscriber, with the Recoverer and Retry middleware. One handler applies each event to
+// the whole set (each projection skips what it has already applied, so the set resumes from
+// its lowest position): one read of the log per event instead of one per projection. The
+// caller runs it (Run) and closes it (Close).
 func NewRouter(s *Set, store eventstore.Store, logger watermill.LoggerAdapter) (*message.Router, error) {
 	if logger == nil {
 		logger = watermill.NopLogger{}
@@ -172,8 +180,12 @@ func NewRouter(s *Set, store eventstore.Store, logger watermill.LoggerAdapter) (
 		middleware.Recoverer,
 	)
 	sub := bridge.NewSubscriber(store, s, bridge.Config{Logger: logger})
-	for _, p := range s.All() {
-		r.AddConsumerHandler(p.Name(), p.Name(), sub, Handler(p))
-	}
+	r.AddConsumerHandler(SetConsumer, SetConsumer, sub, func(msg *message.Message) error {
+		ev, err := bridge.Event(msg)
+		if err != nil {
+			return err
+		}
+		return s.Apply(ev)
+	})
 	return r, nil
 }
