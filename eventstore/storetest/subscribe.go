@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -214,28 +215,32 @@ func testSubscribeConcurrent(t *testing.T, open Opener) {
 
 func testSlowSubscriber(t *testing.T, open Opener) {
 	f := newFixture(t, open)
-	// A subscription that nobody reads.
+	// A subscription that nobody reads, while 1.6 MB of events are appended: more than any
+	// transport window or buffer would hold, so a subscription that pushed its events at the
+	// appenders' pace would block them.
 	sub, err := f.store.Subscribe(f.ctx, eventstore.FromStart())
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer sub.Close()
-	ctx, cancel := context.WithTimeout(f.ctx, time.Minute)
-	defer cancel()
-	for i := range 2000 {
-		if _, err := f.store.Append(ctx, f.stream("fast"), eventstore.Any(), Event("test.fast", i)); err != nil {
+	const n = 800
+	pad := strings.Repeat("x", 2048)
+	for i := range n {
+		ev := Event("test.fast", i)
+		ev.Data = fmt.Appendf(nil, `{"n":%d,"pad":%q}`, i, pad)
+		if _, err := f.store.Append(f.ctx, f.stream("fast"), eventstore.Any(), ev); err != nil {
 			t.Fatalf("append %d with an idle subscriber: %v", i, err)
 		}
 	}
 	// The idle subscription still has every event, from the start.
-	n := 0
-	for n < 2000 {
+	got := 0
+	for got < n {
 		msg, err := sub.Recv()
 		if err != nil {
 			t.Fatal(err)
 		}
 		if msg.Event != nil && f.mine(*msg.Event) {
-			n++
+			got++
 		}
 	}
 }
