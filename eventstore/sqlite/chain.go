@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
-	"time"
 
 	"github.com/assent-dev/assent/eventstore"
 )
@@ -38,41 +37,20 @@ func (s *Store) ReadAllChained(ctx context.Context, after eventstore.Position, l
 func scanChained(rows *sql.Rows) ([]eventstore.ChainedEvent, error) {
 	defer rows.Close()
 	var out []eventstore.ChainedEvent
-	var in interner
-	var (
-		pos, ver, recordedAt                            int64
-		id, stream, typ, corr, cause, actor, data, prev sql.RawBytes
-		schema                                          int
-	)
+	var sc rowScanner
 	for rows.Next() {
-		if err := rows.Scan(&pos, &id, &stream, &ver, &typ, &schema, &data, &corr, &cause, &actor, &recordedAt, &prev); err != nil {
+		ev, err := sc.scan(rows, true)
+		if err != nil {
 			return nil, err
 		}
-		var ev eventstore.ChainedEvent
-		ev.RecordedEvent = eventstore.RecordedEvent{
-			Stream:        in.str(stream),
-			Type:          in.str(typ),
-			SchemaVersion: schema,
-			Data:          append([]byte(nil), data...),
-			Metadata: eventstore.Metadata{
-				CorrelationID: in.str(corr),
-				CausationID:   in.str(cause),
-				Actor:         in.str(actor),
-				RecordedAt:    unixNano(recordedAt),
-			},
-			Version:  uint64(ver),
-			Position: eventstore.Position(pos),
+		c := eventstore.ChainedEvent{RecordedEvent: ev}
+		if len(sc.prev) == len(c.PrevHash) {
+			copy(c.PrevHash[:], sc.prev)
 		}
-		copy(ev.ID[:], id)
-		if len(prev) == len(ev.PrevHash) {
-			copy(ev.PrevHash[:], prev)
-		}
-		out = append(out, ev)
+		out = append(out, c)
 	}
 	return out, rows.Err()
 }
-
-func unixNano(n int64) time.Time { return time.Unix(0, n).UTC() }
 
 // ReadStreams returns every event of the given streams, merged in global order, in one query:
 // an audit timeline reads an account's streams (often thousands of challenges) this way.

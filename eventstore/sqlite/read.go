@@ -76,39 +76,56 @@ func (s *Store) ReadAll(ctx context.Context, after eventstore.Position, limit in
 func scanEvents(rows *sql.Rows, sizeHint int) ([]eventstore.RecordedEvent, error) {
 	defer rows.Close()
 	evs := make([]eventstore.RecordedEvent, 0, min(sizeHint, 1024))
-	// Stream names, types and metadata repeat from event to event: read them as raw bytes and
-	// intern them, so that a page costs one string per distinct value, not per event.
-	var in interner
-	var (
-		pos, ver, recordedAt                      int64
-		id, stream, typ, corr, cause, actor, data sql.RawBytes
-		schema                                    int
-	)
+	var sc rowScanner
 	for rows.Next() {
-		if err := rows.Scan(&pos, &id, &stream, &ver, &typ, &schema, &data, &corr, &cause, &actor, &recordedAt); err != nil {
+		ev, err := sc.scan(rows, false)
+		if err != nil {
 			return nil, err
 		}
-		if len(id) != 16 {
-			return nil, fmt.Errorf("event at position %d: bad id of %d bytes", pos, len(id))
-		}
-		ev := eventstore.RecordedEvent{
-			Stream:        in.str(stream),
-			Type:          in.str(typ),
-			SchemaVersion: schema,
-			Data:          append([]byte(nil), data...),
-			Metadata: eventstore.Metadata{
-				CorrelationID: in.str(corr),
-				CausationID:   in.str(cause),
-				Actor:         in.str(actor),
-				RecordedAt:    time.Unix(0, recordedAt).UTC(),
-			},
-			Version:  uint64(ver),
-			Position: eventstore.Position(pos),
-		}
-		copy(ev.ID[:], id)
 		evs = append(evs, ev)
 	}
 	return evs, rows.Err()
+}
+
+// rowScanner reads rows of columns (and, for a chained read, prev_hash) into events. Stream
+// names, types and metadata repeat from event to event: it reads them as raw bytes and interns
+// them, so that a page costs one string per distinct value, not per event.
+type rowScanner struct {
+	in                                              interner
+	pos, ver, recordedAt                            int64
+	id, stream, typ, corr, cause, actor, data, prev sql.RawBytes
+	schema                                          int
+}
+
+// scan reads the current row. With chained set, the row ends with prev_hash, left in sc.prev
+// until the next scan.
+func (sc *rowScanner) scan(rows *sql.Rows, chained bool) (eventstore.RecordedEvent, error) {
+	dest := []any{&sc.pos, &sc.id, &sc.stream, &sc.ver, &sc.typ, &sc.schema, &sc.data, &sc.corr, &sc.cause, &sc.actor, &sc.recordedAt}
+	if chained {
+		dest = append(dest, &sc.prev)
+	}
+	if err := rows.Scan(dest...); err != nil {
+		return eventstore.RecordedEvent{}, err
+	}
+	if len(sc.id) != 16 {
+		return eventstore.RecordedEvent{}, fmt.Errorf("event at position %d: bad id of %d bytes", sc.pos, len(sc.id))
+	}
+	ev := eventstore.RecordedEvent{
+		Stream:        sc.in.str(sc.stream),
+		Type:          sc.in.str(sc.typ),
+		SchemaVersion: sc.schema,
+		Data:          append([]byte(nil), sc.data...),
+		Metadata: eventstore.Metadata{
+			CorrelationID: sc.in.str(sc.corr),
+			CausationID:   sc.in.str(sc.cause),
+			Actor:         sc.in.str(sc.actor),
+			RecordedAt:    time.Unix(0, sc.recordedAt).UTC(),
+		},
+		Version:  uint64(sc.ver),
+		Position: eventstore.Position(sc.pos),
+	}
+	copy(ev.ID[:], sc.id)
+	return ev, nil
 }
 
 // interner returns one string per distinct byte sequence, within one read.
