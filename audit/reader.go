@@ -61,13 +61,6 @@ func (r *Reader) accountEvents(ctx context.Context, account uuid.UUID, bound eve
 		}
 		return upTo.cut(all), nil
 	}
-	if many, ok := r.log.(streamsReader); ok {
-		if all, err := many.ReadStreams(ctx, streams); err != nil {
-			return nil, fmt.Errorf("audit: read the account's streams: %w", err)
-		} else {
-			return upTo.cut(all), nil
-		}
-	}
 	for _, s := range streams {
 		evs, err := r.log.ReadStream(ctx, s, eventstore.ReadStreamOptions{})
 		if errors.Is(err, eventstore.ErrStreamNotFound) {
@@ -85,11 +78,6 @@ func (r *Reader) accountEvents(ctx context.Context, account uuid.UUID, bound eve
 // positionsReader reads the events at the given positions, in global order (the SQLite store).
 type positionsReader interface {
 	ReadPositions(ctx context.Context, positions []eventstore.Position) ([]eventstore.RecordedEvent, error)
-}
-
-// streamsReader reads several streams merged in global order in one go (the SQLite store).
-type streamsReader interface {
-	ReadStreams(ctx context.Context, streams []string) ([]eventstore.RecordedEvent, error)
 }
 
 // upTo bounds a merged history by position; 0 keeps it all.

@@ -1,12 +1,10 @@
 package sqlite
 
 import (
-	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
 	"fmt"
-	"slices"
 
 	"github.com/assent-dev/assent/eventstore"
 )
@@ -50,29 +48,6 @@ func scanChained(rows *sql.Rows) ([]eventstore.ChainedEvent, error) {
 		out = append(out, c)
 	}
 	return out, rows.Err()
-}
-
-// ReadStreams returns every event of the given streams, merged in global order, in one query:
-// an audit timeline reads an account's streams (often thousands of challenges) this way.
-func (s *Store) ReadStreams(ctx context.Context, streams []string) ([]eventstore.RecordedEvent, error) {
-	if s.closed.Load() {
-		return nil, eventstore.ErrClosed
-	}
-	list, err := json.Marshal(streams)
-	if err != nil {
-		return nil, fmt.Errorf("sqlite read streams: %w", err)
-	}
-	rows, err := s.query(ctx, `SELECT `+columns+` FROM events WHERE stream IN (SELECT value FROM json_each(?)) AND position <= ?`, string(list), int64(s.head.Load()))
-	if err != nil {
-		return nil, fmt.Errorf("sqlite read streams: %w", err)
-	}
-	evs, err := scanEvents(rows, 1024)
-	if err != nil {
-		return nil, fmt.Errorf("sqlite read streams: %w", err)
-	}
-	// Sorting here is cheaper than SQLite sorting rows with their data in a temporary b-tree.
-	slices.SortFunc(evs, func(a, b eventstore.RecordedEvent) int { return cmp.Compare(a.Position, b.Position) })
-	return evs, nil
 }
 
 // ReadPositions returns the events at the given positions, in global order, in one query: an
