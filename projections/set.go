@@ -148,17 +148,6 @@ func (s *Set) byName(name string) (Projection, error) {
 	return nil, fmt.Errorf("projections: %w: no projection named %q", ErrNotFound, name)
 }
 
-// Handler returns the watermill handler that applies the messages of a bridge.Subscriber to p.
-func Handler(p Projection) message.NoPublishHandlerFunc {
-	return func(msg *message.Message) error {
-		ev, err := bridge.Event(msg)
-		if err != nil {
-			return err
-		}
-		return p.Apply(ev)
-	}
-}
-
 // SetConsumer is the consumer name under which NewRouter feeds the whole set.
 const SetConsumer = "projections"
 

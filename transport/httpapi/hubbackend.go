@@ -58,7 +58,3 @@ func (b HubBackend) Outcome(ctx context.Context, challenge uuid.UUID) (push.Outc
 	}
 	return push.Outcome{ChallengeID: challenge, Status: st.State.String(), DeviceID: st.DecidedBy, At: st.DecidedAt}, true, nil
 }
-
-func outcomeFromApp(ctx context.Context, s *Server, id uuid.UUID) (push.Outcome, bool, error) {
-	return HubBackend{App: s.cfg.App}.Outcome(ctx, id)
-}

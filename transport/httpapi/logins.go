@@ -41,24 +41,13 @@ type loginInput struct {
 	Query string    `query:"token" doc:"The login token, for clients that cannot set headers (EventSource, WebSocket)"`
 }
 
-func (in *loginInput) token() string {
-	if in.Token != "" {
-		return in.Token
-	}
-	return in.Query
-}
-
 // Huma reads parameters from the fields of the input struct itself, so the inputs that add
-// to loginInput repeat its fields; login() gives the common view.
+// to loginInput repeat its fields. requireLoginToken checks the token of them all.
 type pollParams struct {
 	ID    uuid.UUID `path:"id" doc:"The challenge"`
 	Token string    `header:"X-Login-Token" doc:"The login token returned with the challenge"`
 	Query string    `query:"token" doc:"The login token, for clients that cannot set headers"`
 	Wait  string    `query:"wait" doc:"Hold the request up to this long (Go duration, at most 30s) for the outcome" example:"25s"`
-}
-
-func (p *pollParams) login() *loginInput {
-	return &loginInput{ID: p.ID, Token: p.Token, Query: p.Query}
 }
 
 type sseParams struct {
@@ -67,8 +56,6 @@ type sseParams struct {
 	Query       string    `query:"token" doc:"The login token (EventSource cannot set headers)"`
 	LastEventID string    `header:"Last-Event-ID"`
 }
-
-func (p *sseParams) login() *loginInput { return &loginInput{ID: p.ID, Token: p.Token, Query: p.Query} }
 
 type codeParams struct {
 	ID    uuid.UUID `path:"id" doc:"The challenge"`
@@ -79,16 +66,12 @@ type codeParams struct {
 	}
 }
 
-func (p *codeParams) login() *loginInput {
-	return &loginInput{ID: p.ID, Token: p.Token, Query: p.Query}
-}
-
 type statusOutput struct {
 	Body LoginStatus
 }
 
-// requireLoginToken refuses, before any streaming starts, a request without the challenge's
-// login token.
+// requireLoginToken admits only the browser that holds the challenge's login token. It runs
+// before the handler of every login route, so that a stream refuses before it starts.
 func (s *Server) requireLoginToken(ctx huma.Context, next func(huma.Context)) {
 	id, err := uuid.Parse(ctx.Param("id"))
 	token := ctx.Header("X-Login-Token")
@@ -102,17 +85,9 @@ func (s *Server) requireLoginToken(ctx huma.Context, next func(huma.Context)) {
 	next(ctx)
 }
 
-// checkLogin admits only the browser that holds the challenge's login token.
-func (s *Server) checkLogin(in *loginInput) error {
-	if !s.cfg.Sessions.CheckLoginToken(in.ID, in.token()) {
-		return errBadLoginToken
-	}
-	return nil
-}
-
 // outcomeNow returns the outcome if it is already known.
 func (s *Server) outcomeNow(ctx context.Context, id uuid.UUID) (*push.Outcome, error) {
-	o, ok, err := outcomeFromApp(ctx, s, id)
+	o, ok, err := HubBackend{App: s.cfg.App}.Outcome(ctx, id)
 	if err != nil || !ok {
 		return nil, err
 	}
@@ -121,15 +96,13 @@ func (s *Server) outcomeNow(ctx context.Context, id uuid.UUID) (*push.Outcome, e
 
 func (s *Server) registerLogins() {
 	loginErrors := []int{403, 404, 422}
+	loginAuth := huma.Middlewares{s.requireLoginToken}
 	huma.Register(s.api, huma.Operation{
-		OperationID: "login-status", Method: http.MethodGet, Path: "/v1/logins/{id}", Tags: []string{"logins"},
+		OperationID: "login-status", Method: http.MethodGet, Path: "/v1/logins/{id}", Middlewares: loginAuth, Tags: []string{"logins"},
 		Summary:     "A pending sign-in's status (long-poll)",
 		Description: "Answers at once when the outcome is known; otherwise holds the request up to `wait` for it.",
 		Errors:      loginErrors,
 	}, func(ctx context.Context, in *pollParams) (*statusOutput, error) {
-		if err := s.checkLogin(in.login()); err != nil {
-			return nil, err
-		}
 		wait := time.Duration(0)
 		if in.Wait != "" {
 			d, err := time.ParseDuration(in.Wait)
@@ -162,8 +135,7 @@ func (s *Server) registerLogins() {
 		Summary:     "A pending sign-in's status as Server-Sent Events",
 		Description: "Sends `status` at once (id 1, pending or final) and, when it is still pending, the final `status` (id 2) as soon as the log states it. A client that reconnects with Last-Event-ID 1 gets only the outcome.",
 		Errors:      loginErrors,
-		// A stream cannot refuse once it has started: the token is checked before.
-		Middlewares: huma.Middlewares{s.requireLoginToken},
+		Middlewares: loginAuth,
 	}, map[string]any{"status": LoginStatus{}}, func(ctx context.Context, in *sseParams, send sse.Sender) {
 		wait, stop := s.cfg.Hub.Await(in.ID)
 		defer stop()
@@ -188,15 +160,12 @@ func (s *Server) registerLogins() {
 	})
 
 	huma.Register(s.api, huma.Operation{
-		OperationID: "login-socket", Method: http.MethodGet, Path: "/v1/logins/{id}/socket", Tags: []string{"logins"},
+		OperationID: "login-socket", Method: http.MethodGet, Path: "/v1/logins/{id}/socket", Middlewares: loginAuth, Tags: []string{"logins"},
 		Summary:     "A pending sign-in's status over a WebSocket",
 		Description: "Upgrades to a WebSocket that sends the status as JSON at once, then the final status, then closes normally.",
 		Errors:      loginErrors,
 		Responses:   map[string]*huma.Response{"101": {Description: "Switching to the WebSocket protocol."}},
 	}, func(ctx context.Context, in *loginInput) (*huma.StreamResponse, error) {
-		if err := s.checkLogin(in); err != nil {
-			return nil, err
-		}
 		return &huma.StreamResponse{Body: func(hctx huma.Context) {
 			ec := humaecho.Unwrap(hctx)
 			ws, err := websocket.Accept(ec.Response(), ec.Request(), nil)
@@ -230,12 +199,9 @@ func (s *Server) registerLogins() {
 	})
 
 	huma.Register(s.api, huma.Operation{
-		OperationID: "login-session", Method: http.MethodPost, Path: "/v1/logins/{id}/session", Tags: []string{"logins"},
+		OperationID: "login-session", Method: http.MethodPost, Path: "/v1/logins/{id}/session", Middlewares: loginAuth, Tags: []string{"logins"},
 		Summary: "Exchange an approved sign-in for a session", Errors: []int{403, 404, 409, 410, 422},
 	}, func(ctx context.Context, in *loginInput) (*signInOutput, error) {
-		if err := s.checkLogin(in); err != nil {
-			return nil, err
-		}
 		o, err := s.outcomeNow(ctx, in.ID)
 		if err != nil {
 			return nil, s.fail(err)
@@ -251,14 +217,11 @@ func (s *Server) registerLogins() {
 	})
 
 	huma.Register(s.api, huma.Operation{
-		OperationID: "login-code", Method: http.MethodPost, Path: "/v1/logins/{id}/code", Tags: []string{"logins"},
+		OperationID: "login-code", Method: http.MethodPost, Path: "/v1/logins/{id}/code", Middlewares: loginAuth, Tags: []string{"logins"},
 		Summary:     "Complete a sign-in with a code instead of the push",
 		Description: "A 6-digit code of the app (offline code of a linked device, or a TOTP app) or a backup code. Sets the session cookie.",
 		Errors:      []int{403, 404, 409, 410, 422, 429},
 	}, func(ctx context.Context, in *codeParams) (*signInOutput, error) {
-		if err := s.checkLogin(in.login()); err != nil {
-			return nil, err
-		}
 		if err := s.limit(s.limits.codesIP, "code:"+clientIP(humaCtx(ctx))); err != nil {
 			return nil, err
 		}
