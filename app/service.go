@@ -120,19 +120,12 @@ type ctxKey int
 
 const (
 	correlationKey ctxKey = iota
-	causationKey
 )
 
 // WithCorrelationID returns a context whose commands record id as their correlation ID
 // (for example the HTTP request ID). Without it, each command gets a new one.
 func WithCorrelationID(ctx context.Context, id string) context.Context {
 	return context.WithValue(ctx, correlationKey, id)
-}
-
-// WithCausationID returns a context whose commands record id as the causation ID of their
-// first append; later appends of the same command name the event before them.
-func WithCausationID(ctx context.Context, id string) context.Context {
-	return context.WithValue(ctx, causationKey, id)
 }
 
 // correlated returns ctx with a new correlation ID when it has none, so that every op of one
@@ -156,7 +149,6 @@ type op struct {
 func (s *Service) op(ctx context.Context, actor string) *op {
 	o := &op{s: s, ctx: ctx, actor: actor}
 	o.correlation, _ = ctx.Value(correlationKey).(string)
-	o.causation, _ = ctx.Value(causationKey).(string)
 	if o.correlation == "" {
 		o.correlation = uuid.Must(uuid.NewV7()).String()
 	}

@@ -3,9 +3,11 @@ package main
 import (
 	"errors"
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/assent-dev/assent/client"
+	"github.com/assent-dev/assent/eventstore"
 )
 
 func TestSignInIsRateLimitedPerAccount(t *testing.T) {
@@ -58,5 +60,38 @@ func TestTurningTwoFactorOffNeedsAFreshSecondFactor(t *testing.T) {
 	res, err := n.client().SignIn(ctx, "turnoff@example.com", "correct horse battery staple")
 	if err != nil || res.Status != "signed_in" {
 		t.Fatalf("sign in after 2FA off: %+v %v", res, err)
+	}
+}
+
+func TestEventsCarryTheRequestIDAsCorrelationID(t *testing.T) {
+	t.Parallel()
+	n := startNode(t)
+	req, _ := http.NewRequestWithContext(ctxT(t), http.MethodPost, n.url+"/v1/accounts",
+		strings.NewReader(`{"email":"traced@example.com","password":"correct horse battery staple"}`))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("X-Request-Id", "req-7f3a")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusCreated || resp.Header.Get("X-Request-Id") != "req-7f3a" {
+		t.Fatalf("register: %d, request ID %q", resp.StatusCode, resp.Header.Get("X-Request-Id"))
+	}
+	evs, err := n.srv.store.ReadAll(ctxT(t), eventstore.Start, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := 0
+	for _, ev := range evs {
+		if ev.Type == "account.registered" || ev.Type == "email.claimed" {
+			if ev.Metadata.CorrelationID != "req-7f3a" {
+				t.Fatalf("%s has correlation ID %q, want the request's", ev.Type, ev.Metadata.CorrelationID)
+			}
+			found++
+		}
+	}
+	if found != 2 {
+		t.Fatalf("found %d of the registration's 2 events", found)
 	}
 }

@@ -69,6 +69,7 @@ func New(e *echo.Echo, cfg Config) *Server {
 	s.limits.enrollIP = newLimiter(cfg.Limits.EnrollmentPerIP)
 	s.limits.answerIP = newLimiter(cfg.Limits.DeviceAnswerPerIP)
 
+	e.Use(middleware.RequestID())
 	e.Use(middleware.BodyLimit("64K"))
 	e.Use(securityHeaders)
 	e.HTTPErrorHandler = s.echoErrors
@@ -86,7 +87,10 @@ func New(e *echo.Echo, cfg Config) *Server {
 	}
 	s.api = humaecho.New(e, hc)
 	s.api.UseMiddleware(func(ctx huma.Context, next func(huma.Context)) {
-		next(huma.WithValue(ctx, humaCtxKey{}, ctx))
+		// Every event a request appends carries its request ID as correlation ID.
+		hc := huma.WithValue(ctx, humaCtxKey{}, ctx)
+		rid := humaecho.Unwrap(ctx).Response().Header().Get(echo.HeaderXRequestID)
+		next(huma.WithContext(hc, app.WithCorrelationID(hc.Context(), rid)))
 	})
 	s.registerAccounts()
 	s.registerLogins()
@@ -111,9 +115,6 @@ func (s *Server) documentContention() {
 		}
 	}
 }
-
-// API returns the huma API, whose OpenAPI() is the document served at /v1/openapi.json.
-func (s *Server) API() huma.API { return s.api }
 
 // echoErrors answers in the problem format for what echo refuses before huma sees it:
 // unknown routes, wrong methods, bodies too large.
