@@ -106,7 +106,7 @@ func TestVerifyNamesEachTampering(t *testing.T) {
 		name: "an event deleted",
 		setup: func(t *testing.T, h *history) func(db execer) {
 			return func(db execer) {
-				mustExec(t, db, `DELETE FROM events WHERE stream = ? AND version = 2`, domain.AccountStream(h.account))
+				mustExec(t, db, `DELETE FROM events WHERE position = (SELECT position FROM stream_index WHERE stream = ? AND version = 2)`, domain.AccountStream(h.account))
 			}
 		},
 		check: func(t *testing.T, h *history, rep *audit.Report) {
@@ -134,7 +134,7 @@ func TestVerifyNamesEachTampering(t *testing.T) {
 		name: "a whole stream deleted",
 		setup: func(t *testing.T, h *history) func(db execer) {
 			return func(db execer) {
-				mustExec(t, db, `DELETE FROM events WHERE stream = ?`, domain.ChallengeStream(h.challenge[1]))
+				mustExec(t, db, `DELETE FROM events WHERE position IN (SELECT position FROM stream_index WHERE stream = ?)`, domain.ChallengeStream(h.challenge[1]))
 			}
 		},
 		check: func(t *testing.T, h *history, rep *audit.Report) {

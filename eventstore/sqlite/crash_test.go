@@ -37,7 +37,9 @@ func TestMain(m *testing.M) {
 // three events at a time, and prints "ack <group>" after each acknowledged append, until it is
 // killed.
 func crashChild(path string) {
-	s, err := sqlite.Open(context.Background(), path, sqlite.Options{})
+	// A small index batch, so that the child is often killed while moving its tail into
+	// stream_index, and always with a tail to load again.
+	s, err := sqlite.Open(context.Background(), path, sqlite.Options{IndexBatch: 50})
 	if err != nil {
 		fmt.Printf("open failed: %v\n", err)
 		os.Exit(3)
@@ -77,7 +79,7 @@ func TestCrashKeepsAcknowledgedAppends(t *testing.T) {
 		t.Skip("crash rounds take a while")
 	}
 	path := filepath.Join(t.TempDir(), "events.db")
-	totalAcked := 0
+	totalAcked, tailsLoaded := 0, 0
 	for round := range crashRounds {
 		acked := runCrashChild(t, path, time.Duration(50+rand.IntN(400))*time.Millisecond)
 		totalAcked += len(acked)
@@ -86,7 +88,11 @@ func TestCrashKeepsAcknowledgedAppends(t *testing.T) {
 		if err != nil {
 			t.Fatalf("round %d: reopen after SIGKILL: %v", round, err)
 		}
+		if st := s.Stats(); st.Unindexed > 0 {
+			tailsLoaded++
+		}
 		groups := map[string]int{}
+		streams := map[string][]eventstore.Position{}
 		after := eventstore.Start
 		for {
 			evs, err := s.ReadAll(context.Background(), after, 5000)
@@ -98,6 +104,7 @@ func TestCrashKeepsAcknowledgedAppends(t *testing.T) {
 			}
 			for _, ev := range evs {
 				groups[ev.Metadata.CorrelationID]++
+				streams[ev.Stream] = append(streams[ev.Stream], ev.Position)
 			}
 			after = evs[len(evs)-1].Position
 		}
@@ -111,6 +118,22 @@ func TestCrashKeepsAcknowledgedAppends(t *testing.T) {
 				t.Fatalf("round %d: acknowledged append %s has %d events after the crash", round, g, groups[g])
 			}
 		}
+		// Each stream reads whole and in order, whether its entries were in stream_index or in
+		// the tail the reopened store loaded from the log.
+		for stream, want := range streams {
+			evs, err := s.ReadStream(context.Background(), stream, eventstore.ReadStreamOptions{})
+			if err != nil {
+				t.Fatalf("round %d: read %s: %v", round, stream, err)
+			}
+			if len(evs) != len(want) {
+				t.Fatalf("round %d: %s reads %d events, the log holds %d", round, stream, len(evs), len(want))
+			}
+			for i, ev := range evs {
+				if ev.Position != want[i] || ev.Version != uint64(i) {
+					t.Fatalf("round %d: %s event %d is at position %d version %d, want %d and %d", round, stream, i, ev.Position, ev.Version, want[i], i)
+				}
+			}
+		}
 		ev := storetest.Event("crash.after", round)
 		ev.Metadata.CorrelationID = fmt.Sprint("after-", round)
 		if _, err := s.Append(context.Background(), "after-crash", eventstore.Any(), ev); err != nil {
@@ -120,7 +143,10 @@ func TestCrashKeepsAcknowledgedAppends(t *testing.T) {
 			t.Fatalf("round %d: close: %v", round, err)
 		}
 	}
-	t.Logf("%d rounds, %d acknowledged appends checked", crashRounds, totalAcked)
+	t.Logf("%d rounds, %d acknowledged appends checked, %d reopenings loaded an unindexed tail", crashRounds, totalAcked, tailsLoaded)
+	if tailsLoaded == 0 {
+		t.Fatal("no reopening found an unindexed tail: the recovery of stream_index was not tested")
+	}
 	if totalAcked == 0 {
 		t.Fatal("no child acknowledged any append: the test proved nothing")
 	}

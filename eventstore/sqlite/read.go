@@ -3,52 +3,115 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
+	"slices"
 	"time"
 
 	"github.com/assent-dev/assent/eventstore"
 )
 
-const columns = `position, id, stream, version, type, schema_version, data, correlation_id, causation_id, actor, recorded_at`
+// columns are what every read selects; the body holds the rest (body.go).
+const columns = `position, body`
 
-// ReadStream implements eventstore.Store.
+// indexedColumns are columns read through stream_index (aliased i) joined with events (e).
+const indexedColumns = `e.position, e.body`
+
+// ReadStream implements eventstore.Store. A stream's events are found in two places: those in
+// stream_index, and the newest ones, still in the writer's tail (index.go). The tail is looked
+// at first, so that an entry the writer moves into stream_index meanwhile is found in the table.
 func (s *Store) ReadStream(ctx context.Context, stream string, opts eventstore.ReadStreamOptions) ([]eventstore.RecordedEvent, error) {
 	if s.closed.Load() {
 		return nil, eventstore.ErrClosed
 	}
-	limit := int64(opts.Limit)
+	evs, err := s.readStream(ctx, stream, opts)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite read stream %q: %w", stream, err)
+	}
+	return evs, nil
+}
+
+func (s *Store) readStream(ctx context.Context, stream string, opts eventstore.ReadStreamOptions) ([]eventstore.RecordedEvent, error) {
+	limit := opts.Limit
 	if limit <= 0 {
-		limit = -1
+		limit = math.MaxInt
 	}
-	// Readers see only what is durable: events up to the head that the sync goroutine set.
+	// Readers see only what is durable: events up to the head that the writer published.
 	head := int64(s.head.Load())
-	var rows *sql.Rows
-	var err error
-	switch {
-	case opts.Direction == eventstore.Backwards && opts.FromEnd:
-		rows, err = s.query(ctx, `SELECT `+columns+` FROM events WHERE stream = ? AND position <= ? ORDER BY version DESC LIMIT ?`, stream, head, limit)
-	case opts.Direction == eventstore.Backwards:
-		rows, err = s.query(ctx, `SELECT `+columns+` FROM events WHERE stream = ? AND version <= ? AND position <= ? ORDER BY version DESC LIMIT ?`, stream, int64(opts.From), head, limit)
-	default:
-		rows, err = s.query(ctx, `SELECT `+columns+` FROM events WHERE stream = ? AND version >= ? AND position <= ? ORDER BY version LIMIT ?`, stream, int64(opts.From), head, limit)
+	tail := s.tail.entries(stream, head)
+	// Versions below tailFrom are in stream_index; those from it on are in the tail.
+	tailFrom := int64(math.MaxInt64)
+	if len(tail) > 0 {
+		tailFrom = tail[0].version
 	}
-	if err != nil {
-		return nil, fmt.Errorf("sqlite read stream %q: %w", stream, err)
+	var evs []eventstore.RecordedEvent
+	if opts.Direction == eventstore.Backwards {
+		from := int64(math.MaxInt64)
+		if !opts.FromEnd {
+			from = int64(opts.From)
+		}
+		var picked []eventstore.Position
+		for i := len(tail) - 1; i >= 0 && len(picked) < limit; i-- {
+			if tail[i].version <= from {
+				picked = append(picked, eventstore.Position(tail[i].position))
+			}
+		}
+		got, err := s.readPositions(ctx, picked)
+		if err != nil {
+			return nil, err
+		}
+		slices.Reverse(got)
+		evs = got
+		if len(evs) < limit {
+			rows, err := s.query(ctx, `SELECT `+indexedColumns+` FROM stream_index i CROSS JOIN events e ON e.position = i.position
+				WHERE i.stream = ? AND i.version <= ? AND i.position <= ? ORDER BY i.version DESC LIMIT ?`,
+				stream, min(from, tailFrom-1), head, int64(limit-len(evs)))
+			if err != nil {
+				return nil, err
+			}
+			if evs, err = scanEvents(rows, evs); err != nil {
+				return nil, err
+			}
+		}
+	} else {
+		from := int64(opts.From)
+		if from < tailFrom {
+			rows, err := s.query(ctx, `SELECT `+indexedColumns+` FROM stream_index i CROSS JOIN events e ON e.position = i.position
+				WHERE i.stream = ? AND i.version >= ? AND i.version < ? AND i.position <= ? ORDER BY i.version LIMIT ?`,
+				stream, from, tailFrom, head, int64(limit))
+			if err != nil {
+				return nil, err
+			}
+			if evs, err = scanEvents(rows, nil); err != nil {
+				return nil, err
+			}
+		}
+		var picked []eventstore.Position
+		for _, e := range tail {
+			if len(evs)+len(picked) >= limit {
+				break
+			}
+			if e.version >= from {
+				picked = append(picked, eventstore.Position(e.position))
+			}
+		}
+		got, err := s.readPositions(ctx, picked)
+		if err != nil {
+			return nil, err
+		}
+		evs = append(evs, got...)
 	}
-	evs, err := scanEvents(rows, 0)
-	if err != nil {
-		return nil, fmt.Errorf("sqlite read stream %q: %w", stream, err)
-	}
-	if len(evs) == 0 {
+	if len(evs) == 0 && len(tail) == 0 {
 		// Tell an empty range of a stream that exists from a stream that does not.
 		var one int
-		err := s.queryRow(ctx, `SELECT 1 FROM events WHERE stream = ? AND position <= ? LIMIT 1`, stream, head).Scan(&one)
+		err := s.queryRow(ctx, `SELECT 1 FROM stream_index WHERE stream = ? AND position <= ? LIMIT 1`, stream, head).Scan(&one)
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil, fmt.Errorf("%w: %q", eventstore.ErrStreamNotFound, stream)
 		}
 		if err != nil {
-			return nil, fmt.Errorf("sqlite read stream %q: %w", stream, err)
+			return nil, err
 		}
 	}
 	return evs, nil
@@ -66,84 +129,157 @@ func (s *Store) ReadAll(ctx context.Context, after eventstore.Position, limit in
 	if err != nil {
 		return nil, fmt.Errorf("sqlite read all: %w", err)
 	}
-	evs, err := scanEvents(rows, limit)
+	evs, err := scanEvents(rows, make([]eventstore.RecordedEvent, 0, min(limit, 1024)))
 	if err != nil {
 		return nil, fmt.Errorf("sqlite read all: %w", err)
 	}
 	return evs, nil
 }
 
-func scanEvents(rows *sql.Rows, sizeHint int) ([]eventstore.RecordedEvent, error) {
+// ReadPositions returns the events at the given positions, in global order, in one query: an
+// audit timeline knows where an account's events are and reads them so, one seek each.
+func (s *Store) ReadPositions(ctx context.Context, positions []eventstore.Position) ([]eventstore.RecordedEvent, error) {
+	if s.closed.Load() {
+		return nil, eventstore.ErrClosed
+	}
+	evs, err := s.readPositions(ctx, positions)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite read positions: %w", err)
+	}
+	return evs, nil
+}
+
+// readPositions reads the events at positions (at or below the head), in position order.
+func (s *Store) readPositions(ctx context.Context, positions []eventstore.Position) ([]eventstore.RecordedEvent, error) {
+	head := int64(s.head.Load())
+	var rows *sql.Rows
+	var err error
+	switch len(positions) {
+	case 0:
+		return nil, nil
+	case 1:
+		rows, err = s.query(ctx, `SELECT `+columns+` FROM events WHERE position = ? AND position <= ?`, int64(positions[0]), head)
+	default:
+		list, jerr := json.Marshal(positions)
+		if jerr != nil {
+			return nil, jerr
+		}
+		rows, err = s.query(ctx, `SELECT `+columns+` FROM events WHERE position IN (SELECT value FROM json_each(?)) AND position <= ? ORDER BY position`, string(list), head)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return scanEvents(rows, make([]eventstore.RecordedEvent, 0, len(positions)))
+}
+
+// scanEvents appends the events of rows to evs.
+func scanEvents(rows *sql.Rows, evs []eventstore.RecordedEvent) ([]eventstore.RecordedEvent, error) {
 	defer rows.Close()
-	evs := make([]eventstore.RecordedEvent, 0, min(sizeHint, 1024))
 	var sc rowScanner
 	for rows.Next() {
-		ev, err := sc.scan(rows, false)
+		ev, err := sc.scan(rows)
 		if err != nil {
 			return nil, err
 		}
-		evs = append(evs, ev)
+		evs = append(evs, ev.RecordedEvent)
 	}
 	return evs, rows.Err()
 }
 
-// rowScanner reads rows of columns (and, for a chained read, prev_hash) into events. Stream
-// names, types and metadata repeat from event to event: it reads them as raw bytes and interns
-// them, so that a page costs one string per distinct value, not per event.
+// rowScanner reads rows of columns into events. Stream names, types and metadata repeat from
+// event to event: it reads them as raw bytes and interns them, so that a page costs one string
+// per distinct value, not per event; and it copies the events' data into shared blocks, so
+// that a page costs a few allocations, not one per event.
 type rowScanner struct {
-	in                                              interner
-	pos, ver, recordedAt                            int64
-	id, stream, typ, corr, cause, actor, data, prev sql.RawBytes
-	schema                                          int
+	in    interner
+	pos   int64
+	raw   sql.RawBytes
+	arena []byte
 }
 
-// scan reads the current row. With chained set, the row ends with prev_hash, left in sc.prev
-// until the next scan.
-func (sc *rowScanner) scan(rows *sql.Rows, chained bool) (eventstore.RecordedEvent, error) {
-	dest := []any{&sc.pos, &sc.id, &sc.stream, &sc.ver, &sc.typ, &sc.schema, &sc.data, &sc.corr, &sc.cause, &sc.actor, &sc.recordedAt}
-	if chained {
-		dest = append(dest, &sc.prev)
+// arenaBlock is the size of the blocks that events' data is copied into.
+const arenaBlock = 64 << 10
+
+// scan reads the current row, with its chain link.
+func (sc *rowScanner) scan(rows *sql.Rows) (eventstore.ChainedEvent, error) {
+	if err := rows.Scan(&sc.pos, &sc.raw); err != nil {
+		return eventstore.ChainedEvent{}, err
 	}
-	if err := rows.Scan(dest...); err != nil {
-		return eventstore.RecordedEvent{}, err
+	b, err := decodeBody(sc.raw)
+	if err != nil {
+		return eventstore.ChainedEvent{}, describeBodyError(sc.pos, err)
 	}
-	if len(sc.id) != 16 {
-		return eventstore.RecordedEvent{}, fmt.Errorf("event at position %d: bad id of %d bytes", sc.pos, len(sc.id))
-	}
-	ev := eventstore.RecordedEvent{
-		Stream:        sc.in.str(sc.stream),
-		Type:          sc.in.str(sc.typ),
-		SchemaVersion: sc.schema,
-		Data:          append([]byte(nil), sc.data...),
-		Metadata: eventstore.Metadata{
-			CorrelationID: sc.in.str(sc.corr),
-			CausationID:   sc.in.str(sc.cause),
-			Actor:         sc.in.str(sc.actor),
-			RecordedAt:    time.Unix(0, sc.recordedAt).UTC(),
+	ev := eventstore.ChainedEvent{
+		RecordedEvent: eventstore.RecordedEvent{
+			Stream:        sc.in.str(fieldStream, b.stream),
+			Type:          sc.in.str(fieldType, b.typ),
+			SchemaVersion: b.schema,
+			Data:          sc.keep(b.data),
+			Metadata: eventstore.Metadata{
+				CorrelationID: sc.in.str(fieldCorrelation, b.corr),
+				CausationID:   sc.in.str(fieldCausation, b.cause),
+				Actor:         sc.in.str(fieldActor, b.actor),
+				RecordedAt:    time.Unix(0, b.recordedAt).UTC(),
+			},
+			Version:  b.version,
+			Position: eventstore.Position(sc.pos),
 		},
-		Version:  uint64(sc.ver),
-		Position: eventstore.Position(sc.pos),
+		PrevHash: b.prev,
 	}
-	copy(ev.ID[:], sc.id)
+	copy(ev.ID[:], b.id)
 	return ev, nil
 }
 
-// interner returns one string per distinct byte sequence, within one read.
-type interner struct{ m map[string]string }
+// keep copies data into the scanner's current block; the copy's capacity ends where it does,
+// so that appending to it never writes over the next event's data.
+func (sc *rowScanner) keep(data []byte) []byte {
+	n := len(data)
+	if n > arenaBlock/4 {
+		return append([]byte(nil), data...)
+	}
+	if cap(sc.arena)-len(sc.arena) < n {
+		sc.arena = make([]byte, 0, arenaBlock)
+	}
+	start := len(sc.arena)
+	sc.arena = append(sc.arena, data...)
+	return sc.arena[start : start+n : start+n]
+}
 
-func (in *interner) str(b []byte) string {
+// The fields an interner sees, each with its own last value.
+const (
+	fieldStream = iota
+	fieldType
+	fieldCorrelation
+	fieldCausation
+	fieldActor
+	fields
+)
+
+// interner returns one string per distinct byte sequence, within one read. Consecutive events
+// often share a field's value (a stream's events come in runs, one command's events share
+// their metadata), so each field's last value is tried before the map.
+type interner struct {
+	last [fields]string
+	m    map[string]string
+}
+
+func (in *interner) str(field int, b []byte) string {
 	if len(b) == 0 {
 		return ""
+	}
+	if in.last[field] == string(b) {
+		return in.last[field]
 	}
 	if in.m == nil {
 		in.m = make(map[string]string)
 	}
-	if s, ok := in.m[string(b)]; ok {
-		return s
+	s, ok := in.m[string(b)]
+	if !ok {
+		s = string(b)
+		if len(in.m) < 4096 {
+			in.m[s] = s
+		}
 	}
-	s := string(b)
-	if len(in.m) < 4096 {
-		in.m[s] = s
-	}
+	in.last[field] = s
 	return s
 }

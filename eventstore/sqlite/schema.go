@@ -11,25 +11,28 @@ import (
 const applicationID = 0x41534E54
 
 // schemaVersion is the version of the tables below; a file with a higher one is refused.
-// Version 2 added prev_hash, the hash chain of each stream (see migrateV1 in chainmigrate.go).
-const schemaVersion = 2
+// Version 2 added prev_hash, the hash chain of each stream; version 3 folded each event into one body column
+// (body.go), beside its position and its ID (which carries the uniqueness index), and moved the (stream, version) index into
+// stream_index, written in arrears (index.go). Older files are migrated (legacy.go).
+const schemaVersion = 3
 
 const schemaSQL = `
 CREATE TABLE events (
-	position       INTEGER PRIMARY KEY,
-	id             BLOB    NOT NULL UNIQUE,
-	stream         TEXT    NOT NULL,
-	version        INTEGER NOT NULL,
-	type           TEXT    NOT NULL,
-	schema_version INTEGER NOT NULL,
-	data           BLOB    NOT NULL,
-	correlation_id TEXT    NOT NULL,
-	causation_id   TEXT    NOT NULL,
-	actor          TEXT    NOT NULL,
-	recorded_at    INTEGER NOT NULL,
-	prev_hash      BLOB    NOT NULL DEFAULT x'',
-	UNIQUE (stream, version)
+	position INTEGER PRIMARY KEY,
+	id       BLOB    NOT NULL UNIQUE,
+	body     BLOB    NOT NULL
 );
+CREATE TABLE stream_index (
+	stream   TEXT    NOT NULL,
+	version  INTEGER NOT NULL,
+	position INTEGER NOT NULL,
+	PRIMARY KEY (stream, version)
+) WITHOUT ROWID;
+CREATE TABLE store_state (
+	name  TEXT    PRIMARY KEY,
+	value INTEGER NOT NULL
+);
+INSERT INTO store_state (name, value) VALUES ('indexed_through', 0);
 CREATE TABLE checkpoints (
 	name       TEXT    PRIMARY KEY,
 	position   INTEGER NOT NULL,
@@ -72,8 +75,8 @@ func migrate(ctx context.Context, db *sql.DB) error {
 	if err := judge(appID, version); err != nil {
 		return err
 	}
-	if version == 1 {
-		return migrateV1(ctx, conn)
+	if version < schemaVersion {
+		return migrateLegacy(ctx, conn, version)
 	}
 	return nil
 }
@@ -88,7 +91,13 @@ func checkSchema(ctx context.Context, db *sql.DB) error {
 	if err != nil {
 		return err
 	}
-	return judge(appID, version)
+	if err := judge(appID, version); err != nil {
+		return err
+	}
+	if version < schemaVersion {
+		return fmt.Errorf("%w: the file has schema %d and a read-only opening cannot migrate it to %d; open it read-write once (assent serve does)", ErrOldSchema, version, schemaVersion)
+	}
+	return nil
 }
 
 func judge(appID, version int64) error {

@@ -26,6 +26,8 @@ var (
 	ErrNotAssentStore = errors.New("sqlite: the file is not an Assent event store")
 	// ErrNewerSchema is returned when the file was written by a newer version of Assent.
 	ErrNewerSchema = errors.New("sqlite: the file was written by a newer version of Assent")
+	// ErrOldSchema is returned when a file of an older schema is opened read-only.
+	ErrOldSchema = errors.New("sqlite: the file was written by an older version of Assent")
 )
 
 // Options tune a Store. The zero value is ready to use.
@@ -38,6 +40,12 @@ type Options struct {
 	ReadOnly bool
 	// Now gives the time recorded with each event. Default time.Now.
 	Now func() time.Time
+	// IndexBatch is the number of unindexed events at which the writer moves their stream
+	// entries into stream_index, within its next commit (index.go). Default 8192.
+	IndexBatch int
+	// IndexDelay is the longest an event's stream entry waits in memory before it is moved,
+	// with or without appends to carry it. Default one second.
+	IndexDelay time.Duration
 }
 
 func (o *Options) setDefaults() {
@@ -50,6 +58,12 @@ func (o *Options) setDefaults() {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
+	if o.IndexBatch <= 0 {
+		o.IndexBatch = 8192
+	}
+	if o.IndexDelay <= 0 {
+		o.IndexDelay = time.Second
+	}
 }
 
 // Stats count what the writer has done since the store was opened.
@@ -57,6 +71,11 @@ type Stats struct {
 	Commits uint64 // transactions committed
 	Appends uint64 // Append calls committed
 	Events  uint64 // events written
+	// IndexErrors counts failed attempts to move the tail into stream_index. Reads stay
+	// correct (the tail stays in memory); a growing count means the file needs attention.
+	IndexErrors uint64
+	// Unindexed is the number of events whose stream entries are still in the tail.
+	Unindexed int
 }
 
 // Store is the SQLite event store. Open it with Open; it is safe for concurrent use.
@@ -80,6 +99,9 @@ type Store struct {
 	notify   chan struct{}
 
 	reads readStmts
+	// tail holds the stream entries not yet in stream_index (index.go).
+	tail        streamTail
+	indexErrors atomic.Uint64
 
 	commits, appends, events atomic.Uint64
 }
@@ -88,6 +110,7 @@ type Store struct {
 func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	opts.setDefaults()
 	s := &Store{
+		tail:   streamTail{batch: opts.IndexBatch, delay: opts.IndexDelay},
 		path:   path,
 		opts:   opts,
 		reqs:   make(chan *writeReq, 1024),
@@ -128,6 +151,10 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("sqlite open: read head: %w", err)
 	}
 	s.head.Store(uint64(head.Int64))
+	if err := s.tail.load(ctx, s.rdb); err != nil {
+		s.closeDBs()
+		return nil, err
+	}
 	if opts.ReadOnly {
 		close(s.done)
 	} else {
@@ -165,7 +192,11 @@ func (s *Store) Path() string { return s.path }
 
 // Stats returns the writer's counters.
 func (s *Store) Stats() Stats {
-	return Stats{Commits: s.commits.Load(), Appends: s.appends.Load(), Events: s.events.Load()}
+	s.tail.mu.RLock()
+	unindexed := s.tail.n
+	s.tail.mu.RUnlock()
+	return Stats{Commits: s.commits.Load(), Appends: s.appends.Load(), Events: s.events.Load(),
+		IndexErrors: s.indexErrors.Load(), Unindexed: unindexed}
 }
 
 // Head returns the position of the last committed event.

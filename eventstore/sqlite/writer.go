@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/assent-dev/assent/eventstore"
 )
@@ -75,18 +76,30 @@ func (s *Store) submit(ctx context.Context, req *writeReq) error {
 func (s *Store) writeLoop() {
 	defer close(s.done)
 	var batch []*writeReq
+	// idle moves the tail into stream_index when no append comes to carry it.
+	idle := time.NewTimer(s.opts.IndexDelay)
+	defer idle.Stop()
 	for {
 		batch = batch[:0]
+		idle.Reset(s.opts.IndexDelay)
 		select {
 		case req := <-s.reqs:
 			batch = append(batch, req)
+		case <-idle.C:
+			if s.tail.n > 0 {
+				s.flushTail()
+			}
+			continue
 		case <-s.stop:
-			// Commit what is already queued, then stop.
+			// Commit what is already queued, index the tail, then stop.
 			for {
 				select {
 				case req := <-s.reqs:
 					s.commit([]*writeReq{req})
 				default:
+					if s.tail.n > 0 {
+						s.flushTail()
+					}
 					return
 				}
 			}
@@ -121,7 +134,7 @@ func (s *Store) commit(batch []*writeReq) {
 	if len(live) == 0 {
 		return
 	}
-	last, err := s.commitTx(live)
+	last, err := s.commitTx(live, s.tail.due(time.Now()))
 	if err != nil && len(live) > 1 {
 		for _, req := range live {
 			s.commit([]*writeReq{req})
@@ -140,10 +153,21 @@ func (s *Store) commit(batch []*writeReq) {
 			s.events.Add(uint64(len(req.events)))
 		}
 	}
+	// The tail learns of the events before readers can see them (head), so that a reader
+	// finds every event at or below the head in stream_index or in the tail.
+	s.tail.add(live)
 	if last > s.head.Load() {
 		s.advanceHead(last)
 	}
 	for _, req := range live {
 		close(req.done)
+	}
+}
+
+// flushTail moves the tail into stream_index in a transaction of its own. A failure leaves the
+// tail as it was, to be moved with a later commit.
+func (s *Store) flushTail() {
+	if _, err := s.commitTx(nil, true); err != nil {
+		s.indexErrors.Add(1)
 	}
 }

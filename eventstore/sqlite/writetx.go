@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/assent-dev/assent/eventstore"
@@ -14,8 +15,9 @@ import (
 // writerState is owned by the writer goroutine: its prepared statements and a cache of stream
 // heads, so that a batch of appends that pass their version check costs one INSERT.
 type writerState struct {
-	byID, head, checkpoint, maxPos *sql.Stmt
-	heads                          map[string]streamHead
+	byID, headIndexed, headAt, checkpoint, maxPos *sql.Stmt
+	indexMany, indexOne, watermark                *sql.Stmt
+	heads                                         map[string]streamHead
 	// next is the position the next event gets; 0 when it must be read again (after a
 	// rollback). The writer assigns positions itself, since each event's hash covers it.
 	next int64
@@ -28,9 +30,9 @@ const (
 	// maxRowsPerInsert is the largest INSERT that is prepared in advance; the requests of a
 	// batch are written in INSERTs of up to this many rows, never splitting a request.
 	maxRowsPerInsert = 16
-	insertColumns    = `INSERT INTO events (position, id, stream, version, type, schema_version, data, correlation_id, causation_id, actor, recorded_at, prev_hash) VALUES `
-	insertRow        = `(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
-	insertArgs       = 12
+	insertColumns    = `INSERT INTO events (position, id, body) VALUES `
+	insertRow        = `(?, ?, ?)`
+	insertArgs       = 3
 )
 
 // streamHead is the cached head of a stream: its last version (-1: no stream) and that
@@ -60,8 +62,12 @@ func (s *Store) prepareWriter(ctx context.Context) (*writerState, error) {
 		dst **sql.Stmt
 		sql string
 	}{
-		{&w.byID, `SELECT stream, version, position FROM events WHERE id = ?`},
-		{&w.head, `SELECT ` + columns + `, prev_hash FROM events WHERE stream = ? ORDER BY version DESC LIMIT 1`},
+		{&w.byID, `SELECT ` + columns + ` FROM events WHERE id = ?`},
+		{&w.headIndexed, `SELECT ` + indexedColumns + ` FROM stream_index i CROSS JOIN events e ON e.position = i.position WHERE i.stream = ? ORDER BY i.version DESC LIMIT 1`},
+		{&w.headAt, `SELECT ` + columns + ` FROM events WHERE position = ?`},
+		{&w.indexMany, `INSERT INTO stream_index (stream, version, position) VALUES (?, ?, ?)` + strings.Repeat(`, (?, ?, ?)`, indexRowsPerInsert-1)},
+		{&w.indexOne, `INSERT INTO stream_index (stream, version, position) VALUES (?, ?, ?)`},
+		{&w.watermark, `UPDATE store_state SET value = ? WHERE name = 'indexed_through'`},
 		{&w.maxPos, `SELECT max(position) FROM events`},
 		{&w.checkpoint, `INSERT INTO checkpoints (name, position, updated_at) VALUES (?, ?, ?) ON CONFLICT (name) DO UPDATE SET position = excluded.position, updated_at = excluded.updated_at`},
 	} {
@@ -74,7 +80,7 @@ func (s *Store) prepareWriter(ctx context.Context) (*writerState, error) {
 }
 
 func (w *writerState) close() {
-	for _, st := range append([]*sql.Stmt{w.byID, w.head, w.checkpoint, w.maxPos}, w.inserts[:]...) {
+	for _, st := range append([]*sql.Stmt{w.byID, w.headIndexed, w.headAt, w.checkpoint, w.maxPos, w.indexMany, w.indexOne, w.watermark}, w.inserts[:]...) {
 		if st != nil {
 			st.Close()
 		}
@@ -97,15 +103,17 @@ func insertSQL(n int) string {
 // batchTx is one transaction of the writer: the requests that passed their checks wait in
 // pending until they are written together by one multi-row INSERT.
 type batchTx struct {
-	ctx                    context.Context
-	w                      *writerState
-	tx                     *sql.Tx
-	byID, head, checkpoint *sql.Stmt
-	now                    int64
-	recordedAt             time.Time
-	pending                []*writeReq
-	rows                   int
-	last                   uint64
+	ctx              context.Context
+	w                *writerState
+	tail             *streamTail
+	indexErrors      *atomic.Uint64
+	tx               *sql.Tx
+	byID, checkpoint *sql.Stmt
+	now              int64
+	recordedAt       time.Time
+	pending          []*writeReq
+	rows             int
+	last             uint64
 }
 
 // errRetryAlone abandons a batch whose INSERT met an event ID that is already stored: the
@@ -113,8 +121,9 @@ type batchTx struct {
 var errRetryAlone = errors.New("sqlite: an event ID is already stored; retrying the batch request by request")
 
 // commitTx runs the batch in one transaction and returns the last position written. Requests
-// refused by a check (conflict, duplicate) get their error and write nothing.
-func (s *Store) commitTx(batch []*writeReq) (last uint64, err error) {
+// refused by a check (conflict, duplicate) get their error and write nothing. With index set,
+// the transaction also moves the tail into stream_index.
+func (s *Store) commitTx(batch []*writeReq, index bool) (last uint64, err error) {
 	ctx := context.Background()
 	w := s.writer
 	tx, err := s.wdb.BeginTx(ctx, nil)
@@ -130,10 +139,13 @@ func (s *Store) commitTx(batch []*writeReq) (last uint64, err error) {
 	}()
 	now := s.opts.Now()
 	b := &batchTx{
-		ctx: ctx, w: w, tx: tx, now: now.UnixNano(), recordedAt: time.Unix(0, now.UnixNano()).UTC(),
+		ctx: ctx, w: w, tail: &s.tail, indexErrors: &s.indexErrors, tx: tx, now: now.UnixNano(), recordedAt: time.Unix(0, now.UnixNano()).UTC(),
 		byID:       tx.StmtContext(ctx, w.byID),
-		head:       tx.StmtContext(ctx, w.head),
 		checkpoint: tx.StmtContext(ctx, w.checkpoint),
+	}
+	indexedThrough := int64(-1)
+	if index {
+		indexedThrough = b.indexTail(&s.tail)
 	}
 	if w.next == 0 {
 		var maxPos sql.NullInt64
@@ -153,6 +165,9 @@ func (s *Store) commitTx(batch []*writeReq) (last uint64, err error) {
 	}
 	if err := tx.Commit(); err != nil {
 		return 0, err
+	}
+	if indexedThrough >= 0 {
+		s.tail.flushed(indexedThrough)
 	}
 	if len(w.heads) > maxCachedHeads {
 		clear(w.heads)
@@ -218,7 +233,13 @@ func (b *batchTx) streamHead(stream string) (streamHead, error) {
 	if h, ok := b.w.heads[stream]; ok {
 		return h, nil
 	}
-	rows, err := b.head.QueryContext(b.ctx, stream)
+	var rows *sql.Rows
+	var err error
+	if e, ok := b.tail.last(stream); ok {
+		rows, err = b.tx.StmtContext(b.ctx, b.w.headAt).QueryContext(b.ctx, e.position)
+	} else {
+		rows, err = b.tx.StmtContext(b.ctx, b.w.headIndexed).QueryContext(b.ctx, stream)
+	}
 	if err != nil {
 		return streamHead{}, err
 	}
@@ -240,14 +261,23 @@ func (b *batchTx) flush(alone bool) error {
 	if len(b.pending) == 0 {
 		return nil
 	}
-	args := make([]any, 0, insertArgs*b.rows)
+	// The bodies go into one buffer, sliced once it is complete.
+	var buf []byte
+	ends := make([]int, 0, b.rows)
 	for _, req := range b.pending {
-		first := int64(req.result.Version) - int64(len(req.events)) + 1
+		first := req.result.Version - uint64(len(req.events)) + 1
+		for i := range req.events {
+			buf = appendBody(buf, req.stream, first+uint64(i), &req.events[i], b.now, &req.chain[i].prev)
+			ends = append(ends, len(buf))
+		}
+	}
+	args := make([]any, 0, insertArgs*b.rows)
+	row, start := 0, 0
+	for _, req := range b.pending {
 		for i, ev := range req.events {
-			md := ev.Metadata
-			link := &req.chain[i]
-			args = append(args, link.position, ev.ID[:], req.stream, first+int64(i), ev.Type, ev.SchemaVersion, ev.Data,
-				md.CorrelationID, md.CausationID, md.Actor, b.now, link.prev[:])
+			args = append(args, req.chain[i].position, ev.ID[:], buf[start:ends[row]])
+			start = ends[row]
+			row++
 		}
 	}
 	var err error
@@ -290,15 +320,20 @@ func (b *batchTx) decideRefused(req *writeReq, actual int64) error {
 	var found int
 	var orig eventstore.AppendResult
 	for _, ev := range req.events {
-		var stream string
-		var version, position int64
-		err := b.byID.QueryRowContext(b.ctx, ev.ID[:]).Scan(&stream, &version, &position)
+		var position int64
+		var raw []byte
+		err := b.byID.QueryRowContext(b.ctx, ev.ID[:]).Scan(&position, &raw)
 		if errors.Is(err, sql.ErrNoRows) {
 			continue
 		}
 		if err != nil {
 			return err
 		}
+		stored, err := decodeBody(raw)
+		if err != nil {
+			return describeBodyError(position, err)
+		}
+		stream, version := string(stored.stream), stored.version
 		if stream != req.stream {
 			req.err = fmt.Errorf("%w: event %s is stored in another stream", eventstore.ErrDuplicateEventID, ev.ID)
 			return nil
