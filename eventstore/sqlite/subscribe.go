@@ -55,7 +55,12 @@ func (sub *subscription) Recv() (eventstore.Message, error) {
 		// Take the wake-up channel before reading, so that a commit landing between the read and
 		// the wait is not missed.
 		wake := sub.store.notifyChan()
-		if sub.store.Head() > sub.cursor {
+		if head := sub.store.Head(); head > sub.cursor {
+			// A live subscription takes new events from memory; one further behind reads the file.
+			if evs, ok := sub.store.recent.after(sub.cursor, head, subscriptionPage); ok && len(evs) > 0 {
+				sub.buf = evs
+				continue
+			}
 			evs, err := sub.store.ReadAll(sub.ctx, sub.cursor, subscriptionPage)
 			if err != nil {
 				if e := sub.err(); e != nil {

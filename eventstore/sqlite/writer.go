@@ -156,6 +156,7 @@ func (s *Store) commit(batch []*writeReq) {
 	// The tail learns of the events before readers can see them (head), so that a reader
 	// finds every event at or below the head in stream_index or in the tail.
 	s.tail.add(live)
+	s.recent.add(live, s.writer.recordedAt)
 	if last > s.head.Load() {
 		s.advanceHead(last)
 	}

@@ -18,6 +18,8 @@ type writerState struct {
 	byID, headIndexed, headAt, checkpoint, maxPos *sql.Stmt
 	indexMany, indexOne, watermark                *sql.Stmt
 	heads                                         map[string]streamHead
+	// recordedAt is the time recorded with the events of the last commit.
+	recordedAt time.Time
 	// next is the position the next event gets; 0 when it must be read again (after a
 	// rollback). The writer assigns positions itself, since each event's hash covers it.
 	next int64
@@ -169,6 +171,7 @@ func (s *Store) commitTx(batch []*writeReq, index bool) (last uint64, err error)
 	if indexedThrough >= 0 {
 		s.tail.flushed(indexedThrough)
 	}
+	w.recordedAt = b.recordedAt
 	if len(w.heads) > maxCachedHeads {
 		clear(w.heads)
 	}
@@ -181,6 +184,9 @@ func (b *batchTx) add(req *writeReq, alone bool) error {
 		return err
 	}
 	req.err, req.result = nil, eventstore.AppendResult{}
+	// chain is set again if the request is accepted: a request that writes nothing has none,
+	// whatever an earlier, rolled back try of its batch set.
+	req.chain = req.chain[:0]
 	head, err := b.streamHead(req.stream)
 	if err != nil {
 		return err
@@ -293,6 +299,7 @@ func (b *batchTx) flush(alone bool) error {
 		req := b.pending[0]
 		b.pending, b.rows = nil, 0
 		b.w.next -= int64(len(req.events))
+		req.chain = req.chain[:0]
 		delete(b.w.heads, req.stream)
 		head, err := b.streamHead(req.stream)
 		if err != nil {
