@@ -305,14 +305,33 @@ func (o *op) append(stream string, expected eventstore.ExpectedVersion, events [
 // with nothing appended.
 type decideFunc func(events []domain.Event, now time.Time) (domain.Decision, error)
 
+// loaded is a stream as load returned it: its events and the version to expect after them.
+type loaded struct {
+	events   []domain.Event
+	expected eventstore.ExpectedVersion
+}
+
 // update loads stream, decides, appends the decision's events with the version loaded, and
 // returns the decision's error after the append. On a conflict it loads and decides again, at
 // most MaxAttempts times in all. The result's Position is zero when nothing was appended.
 func (o *op) update(stream string, decide decideFunc) (eventstore.AppendResult, error) {
+	return o.updateFrom(stream, nil, decide)
+}
+
+// updateFrom is update whose first attempt decides on first, the stream as the command has
+// just loaded it, when first is not nil. Its append still expects the version first was
+// loaded at, so a stream that moved meanwhile conflicts and the next attempt loads it afresh.
+func (o *op) updateFrom(stream string, first *loaded, decide decideFunc) (eventstore.AppendResult, error) {
 	for range o.s.tries {
-		events, expected, err := o.s.load(o.ctx, stream)
-		if err != nil {
-			return eventstore.AppendResult{}, err
+		var events []domain.Event
+		var expected eventstore.ExpectedVersion
+		if first != nil {
+			events, expected, first = first.events, first.expected, nil
+		} else {
+			var err error
+			if events, expected, err = o.s.load(o.ctx, stream); err != nil {
+				return eventstore.AppendResult{}, err
+			}
 		}
 		d, err := decide(events, o.s.now())
 		if err != nil {
@@ -346,7 +365,12 @@ func (o *op) updateAccount(id uuid.UUID, decide func(a *domain.Account, events [
 
 // updateChallenge runs update on a challenge stream with the folded challenge.
 func (o *op) updateChallenge(id uuid.UUID, decide func(c *domain.Challenge, now time.Time) domain.Decision) (eventstore.AppendResult, error) {
-	return o.update(domain.ChallengeStream(id), func(events []domain.Event, now time.Time) (domain.Decision, error) {
+	return o.updateChallengeFrom(id, nil, decide)
+}
+
+// updateChallengeFrom is updateChallenge whose first attempt decides on first (see updateFrom).
+func (o *op) updateChallengeFrom(id uuid.UUID, first *loaded, decide func(c *domain.Challenge, now time.Time) domain.Decision) (eventstore.AppendResult, error) {
+	return o.updateFrom(domain.ChallengeStream(id), first, func(events []domain.Event, now time.Time) (domain.Decision, error) {
 		c, err := domain.LoadChallenge(events)
 		if err != nil {
 			return domain.Decision{}, err
@@ -390,16 +414,23 @@ func (s *Service) loadAccount(ctx context.Context, id uuid.UUID) (*domain.Accoun
 
 // loadChallenge reads a challenge; ErrChallengeNotFound when it does not exist.
 func (s *Service) loadChallenge(ctx context.Context, id uuid.UUID) (*domain.Challenge, error) {
-	events, _, err := s.load(ctx, domain.ChallengeStream(id))
+	c, _, err := s.readChallenge(ctx, id)
+	return c, err
+}
+
+// readChallenge is loadChallenge that also returns the stream as loaded, for a command that
+// goes on to update it (updateChallengeFrom).
+func (s *Service) readChallenge(ctx context.Context, id uuid.UUID) (*domain.Challenge, *loaded, error) {
+	events, expected, err := s.load(ctx, domain.ChallengeStream(id))
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	c, err := domain.LoadChallenge(events)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if !c.Exists() {
-		return nil, domain.ErrChallengeNotFound
+		return nil, nil, domain.ErrChallengeNotFound
 	}
-	return c, nil
+	return c, &loaded{events: events, expected: expected}, nil
 }

@@ -167,6 +167,17 @@ func TestStreamCacheReadsOnlyTheLastEvent(t *testing.T) {
 		t.Fatalf("load after an append read %+v, want %+v", got, want)
 	}
 
+	// An answer reads each stream once, one row each: the challenge is not read again to
+	// decide on it.
+	sig := f.sign(phone, ch.ID, domain.AnswerApprove, ch.Number)
+	cs.take()
+	if err := f.s.AnswerChallenge(f.ctx, phone.id, ch.ID, domain.AnswerApprove, ch.Number, sig); err != nil {
+		t.Fatal(err)
+	}
+	want := []streamRead{{domain.ChallengeStream(ch.ID), 0, 1}, {stream, last, 1}}
+	if got := cs.take(); !reflect.DeepEqual(got, want) {
+		t.Fatalf("answer read %+v, want %+v", got, want)
+	}
 	f.checkLoad(domain.ChallengeStream(ch.ID))
 }
 
@@ -294,6 +305,31 @@ func TestStreamCacheConflictRetries(t *testing.T) {
 	f.checkLoad(stream)
 	if got, want := cs.take(), []streamRead{{stream, last, 1}}; !reflect.DeepEqual(got, want) {
 		t.Fatalf("load after the retried append read %+v, want %+v", got, want)
+	}
+
+	// An answer whose challenge moves between its first read and its append conflicts and reads
+	// it again: the cancellation wins, and nothing else is written.
+	phone := newDevice(t)
+	f.enroll(id, phone)
+	ch := f.challenge(id)
+	sig := f.sign(phone, ch.ID, domain.AnswerApprove, ch.Number)
+	var once sync.Once
+	cs.setBefore(func(call, s string) {
+		if call == "read" && s == stream { // the account is read after the challenge
+			once.Do(func() {
+				if err := writeTo(f.ctx, f.store, domain.ChallengeStream(ch.ID), domain.ChallengeCancelled{ChallengeID: ch.ID, AccountID: id, Reason: domain.CancelAbandoned, At: f.clock.Now()}); err != nil {
+					t.Error(err)
+				}
+			})
+		}
+	})
+	defer cs.setBefore(nil)
+	if err := f.s.AnswerChallenge(f.ctx, phone.id, ch.ID, domain.AnswerApprove, ch.Number, sig); !errors.Is(err, domain.ErrChallengeAlreadyDecided) {
+		t.Fatalf("answer to a challenge cancelled meanwhile: %v, want ErrChallengeAlreadyDecided", err)
+	}
+	want := []string{"challenge.issued", "challenge.cancelled"}
+	if got := f.types(domain.ChallengeStream(ch.ID)); !equal(got, want) {
+		t.Fatalf("challenge stream = %v, want %v", got, want)
 	}
 }
 
