@@ -71,7 +71,7 @@ func (s *Service) AnswerChallenge(ctx context.Context, deviceID, challengeID uui
 		return fmt.Errorf("answer challenge: %w: unknown answer", ErrInvalidAnswer)
 	}
 	ctx = correlated(ctx)
-	c, err := s.loadChallenge(ctx, challengeID)
+	c, first, err := s.readChallenge(ctx, challengeID)
 	if err != nil {
 		return fmt.Errorf("answer challenge: %w", err)
 	}
@@ -84,7 +84,9 @@ func (s *Service) AnswerChallenge(ctx context.Context, deviceID, challengeID uui
 	}
 	o := s.op(ctx, deviceActor(deviceID))
 	var failure domain.FailureReason
-	res, err := o.updateChallenge(challengeID, func(c *domain.Challenge, now time.Time) domain.Decision {
+	// The first attempt decides on the challenge as read above; its exact version guards the
+	// append, so a challenge that moved meanwhile conflicts and is read again.
+	res, err := o.updateChallengeFrom(challengeID, first, func(c *domain.Challenge, now time.Time) domain.Decision {
 		var d domain.Decision
 		switch answer {
 		case domain.AnswerApprove:

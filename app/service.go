@@ -84,6 +84,7 @@ type Service struct {
 	now     func() time.Time
 	rand    io.Reader
 	tries   int
+	streams *streamCache // decoded streams, checked against the store on every load
 
 	written atomic.Uint64 // the highest position this service appended
 
@@ -100,6 +101,7 @@ func New(cfg Config) (*Service, error) {
 	return &Service{
 		store: cfg.Store, keyring: cfg.Keyring, hasher: cfg.Keyring.CodeHasher(), views: cfg.Projections,
 		argon2: cfg.Argon2, policy: cfg.Policy, now: cfg.Clock, rand: cfg.Random, tries: cfg.MaxAttempts,
+		streams: newStreamCache(streamCacheSize),
 	}, nil
 }
 
@@ -161,8 +163,24 @@ func deviceActor(id uuid.UUID) string  { return "device:" + id.String() }
 
 const systemActor = "system"
 
-// load reads and decodes a stream; an absent stream gives no events and NoStream.
+// load reads and decodes a stream; an absent stream gives no events and NoStream. The events
+// are shared with the stream cache: a caller may append to the slice (it has no spare
+// capacity, so appending copies) but must not change its elements.
+//
+// A stream in the cache is read from the cached last event on (loadCached): one query, usually
+// one row, and only what follows that event is decoded. Otherwise the whole stream is read and
+// decoded, and cached.
 func (s *Service) load(ctx context.Context, stream string) ([]domain.Event, eventstore.ExpectedVersion, error) {
+	if c := s.streams.get(stream); c != nil {
+		cur, err := s.loadCached(ctx, stream, c)
+		if err != nil {
+			return nil, eventstore.ExpectedVersion{}, err
+		}
+		if cur != nil {
+			return cur.events, eventstore.Exact(cur.version), nil
+		}
+		s.streams.drop(stream, c)
+	}
 	recs, err := s.store.ReadStream(ctx, stream, eventstore.ReadStreamOptions{})
 	if errors.Is(err, eventstore.ErrStreamNotFound) {
 		return nil, eventstore.NoStream(), nil
@@ -170,15 +188,90 @@ func (s *Service) load(ctx context.Context, stream string) ([]domain.Event, even
 	if err != nil {
 		return nil, eventstore.ExpectedVersion{}, fmt.Errorf("read %s: %w", stream, err)
 	}
+	if len(recs) == 0 {
+		return nil, eventstore.ExpectedVersion{}, fmt.Errorf("read %s: the store returned no event and no error", stream)
+	}
+	events, err := decodeRecords(stream, recs)
+	if err != nil {
+		return nil, eventstore.ExpectedVersion{}, err
+	}
+	last := recs[len(recs)-1]
+	s.streams.put(stream, &cachedStream{events: events, version: last.Version, lastID: last.ID})
+	return events, eventstore.Exact(last.Version), nil
+}
+
+// loadCached brings c, the cached entry of stream, up to date: it reads the stream forwards from
+// c's last version, checks that the first event there is c's last event (same ID), and returns
+// c followed by the events after it, cached in its place. It returns nil when the store does
+// not hold c's last event at that version (the stream is gone, or the read did not reach it):
+// then the caller must read the whole stream. A write by another node or process is simply
+// among the events after c, so the entry is never trusted without this read.
+func (s *Service) loadCached(ctx context.Context, stream string, c *cachedStream) (*cachedStream, error) {
+	recs, err := s.store.ReadStream(ctx, stream, eventstore.ReadStreamOptions{From: c.version})
+	if errors.Is(err, eventstore.ErrStreamNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read %s from version %d: %w", stream, c.version, err)
+	}
+	if len(recs) == 0 || recs[0].Version != c.version || recs[0].ID != c.lastID {
+		return nil, nil
+	}
+	if len(recs) == 1 {
+		return c, nil
+	}
+	more, err := decodeRecords(stream, recs[1:])
+	if err != nil {
+		return nil, err
+	}
+	last := recs[len(recs)-1]
+	cur := c.extended(more, last.Version, last.ID)
+	s.streams.put(stream, cur)
+	return cur, nil
+}
+
+// decodeRecords decodes the records of a stream, into a slice with no spare capacity.
+func decodeRecords(stream string, recs []eventstore.RecordedEvent) ([]domain.Event, error) {
 	events := make([]domain.Event, 0, len(recs))
 	for _, r := range recs {
 		e, err := domain.Decode(r.Type, r.SchemaVersion, r.Data)
 		if err != nil {
-			return nil, eventstore.ExpectedVersion{}, fmt.Errorf("read %s at version %d: %w", stream, r.Version, err)
+			return nil, fmt.Errorf("read %s at version %d: %w", stream, r.Version, err)
 		}
 		events = append(events, e)
 	}
-	return events, eventstore.Exact(recs[len(recs)-1].Version), nil
+	return events, nil
+}
+
+// remember extends the cached entry of stream with the events an append just wrote, when the
+// append expected exactly the version cached, or no stream: then the stream is the entry's
+// events followed by these, up to res.Version, and the next load reads one row. After an
+// append with StreamExists or Any the entry is left as it was; the next load reads what
+// follows it. data is decoded back, so that the entry holds what a read of the store gives and
+// nothing the caller might still change.
+func (s *Service) remember(stream string, expected eventstore.ExpectedVersion, data []eventstore.EventData, res eventstore.AppendResult) {
+	base := &cachedStream{}
+	next := uint64(0) // the version of data[0]
+	if v, ok := expected.ExactVersion(); ok {
+		if base = s.streams.get(stream); base == nil || base.version != v {
+			return
+		}
+		next = v + 1
+	} else if !expected.IsNoStream() {
+		return
+	}
+	if res.Version != next+uint64(len(data))-1 {
+		return
+	}
+	more := make([]domain.Event, len(data))
+	for i, d := range data {
+		e, err := domain.Decode(d.Type, d.SchemaVersion, d.Data)
+		if err != nil {
+			return // the next load reads it from the store, and reports the error
+		}
+		more[i] = e
+	}
+	s.streams.put(stream, base.extended(more, res.Version, data[len(data)-1].ID))
 }
 
 // append encodes events and appends them with expected, with new UUIDv7 IDs and the op's
@@ -204,6 +297,7 @@ func (o *op) append(stream string, expected eventstore.ExpectedVersion, events [
 	}
 	o.causation = data[len(data)-1].ID.String()
 	o.s.noteWritten(res.Position)
+	o.s.remember(stream, expected, data, res)
 	return res, nil
 }
 
@@ -211,14 +305,33 @@ func (o *op) append(stream string, expected eventstore.ExpectedVersion, events [
 // with nothing appended.
 type decideFunc func(events []domain.Event, now time.Time) (domain.Decision, error)
 
+// loaded is a stream as load returned it: its events and the version to expect after them.
+type loaded struct {
+	events   []domain.Event
+	expected eventstore.ExpectedVersion
+}
+
 // update loads stream, decides, appends the decision's events with the version loaded, and
 // returns the decision's error after the append. On a conflict it loads and decides again, at
 // most MaxAttempts times in all. The result's Position is zero when nothing was appended.
 func (o *op) update(stream string, decide decideFunc) (eventstore.AppendResult, error) {
+	return o.updateFrom(stream, nil, decide)
+}
+
+// updateFrom is update whose first attempt decides on first, the stream as the command has
+// just loaded it, when first is not nil. Its append still expects the version first was
+// loaded at, so a stream that moved meanwhile conflicts and the next attempt loads it afresh.
+func (o *op) updateFrom(stream string, first *loaded, decide decideFunc) (eventstore.AppendResult, error) {
 	for range o.s.tries {
-		events, expected, err := o.s.load(o.ctx, stream)
-		if err != nil {
-			return eventstore.AppendResult{}, err
+		var events []domain.Event
+		var expected eventstore.ExpectedVersion
+		if first != nil {
+			events, expected, first = first.events, first.expected, nil
+		} else {
+			var err error
+			if events, expected, err = o.s.load(o.ctx, stream); err != nil {
+				return eventstore.AppendResult{}, err
+			}
 		}
 		d, err := decide(events, o.s.now())
 		if err != nil {
@@ -252,7 +365,12 @@ func (o *op) updateAccount(id uuid.UUID, decide func(a *domain.Account, events [
 
 // updateChallenge runs update on a challenge stream with the folded challenge.
 func (o *op) updateChallenge(id uuid.UUID, decide func(c *domain.Challenge, now time.Time) domain.Decision) (eventstore.AppendResult, error) {
-	return o.update(domain.ChallengeStream(id), func(events []domain.Event, now time.Time) (domain.Decision, error) {
+	return o.updateChallengeFrom(id, nil, decide)
+}
+
+// updateChallengeFrom is updateChallenge whose first attempt decides on first (see updateFrom).
+func (o *op) updateChallengeFrom(id uuid.UUID, first *loaded, decide func(c *domain.Challenge, now time.Time) domain.Decision) (eventstore.AppendResult, error) {
+	return o.updateFrom(domain.ChallengeStream(id), first, func(events []domain.Event, now time.Time) (domain.Decision, error) {
 		c, err := domain.LoadChallenge(events)
 		if err != nil {
 			return domain.Decision{}, err
@@ -296,16 +414,23 @@ func (s *Service) loadAccount(ctx context.Context, id uuid.UUID) (*domain.Accoun
 
 // loadChallenge reads a challenge; ErrChallengeNotFound when it does not exist.
 func (s *Service) loadChallenge(ctx context.Context, id uuid.UUID) (*domain.Challenge, error) {
-	events, _, err := s.load(ctx, domain.ChallengeStream(id))
+	c, _, err := s.readChallenge(ctx, id)
+	return c, err
+}
+
+// readChallenge is loadChallenge that also returns the stream as loaded, for a command that
+// goes on to update it (updateChallengeFrom).
+func (s *Service) readChallenge(ctx context.Context, id uuid.UUID) (*domain.Challenge, *loaded, error) {
+	events, expected, err := s.load(ctx, domain.ChallengeStream(id))
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	c, err := domain.LoadChallenge(events)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if !c.Exists() {
-		return nil, domain.ErrChallengeNotFound
+		return nil, nil, domain.ErrChallengeNotFound
 	}
-	return c, nil
+	return c, &loaded{events: events, expected: expected}, nil
 }
