@@ -243,22 +243,28 @@ func decodeRecords(stream string, recs []eventstore.RecordedEvent) ([]domain.Eve
 	return events, nil
 }
 
-// remember extends the cached entry of stream with the events an append just wrote, when the
-// append expected exactly the version cached, or no stream: then the stream is the entry's
-// events followed by these, up to res.Version, and the next load reads one row. After an
-// append with StreamExists or Any the entry is left as it was; the next load reads what
-// follows it. data is decoded back, so that the entry holds what a read of the store gives and
-// nothing the caller might still change.
+// remember extends the cached entry of stream with the events an append just wrote, when they
+// follow the entry's last event directly: the append expected exactly the version cached (or
+// no stream), or, whatever it expected (StreamExists, Any), its result shows its first event
+// right after the cached version, since a stream's versions have no gaps. Then the stream is
+// the entry's events followed by these, and the next load reads one row. Otherwise the entry
+// is left as it was, and the next load reads what follows it. data is decoded back, so that
+// the entry holds what a read of the store gives and nothing the caller might still change.
 func (s *Service) remember(stream string, expected eventstore.ExpectedVersion, data []eventstore.EventData, res eventstore.AppendResult) {
 	base := &cachedStream{}
 	next := uint64(0) // the version of data[0]
-	if v, ok := expected.ExactVersion(); ok {
+	switch v, exact := expected.ExactVersion(); {
+	case exact:
 		if base = s.streams.get(stream); base == nil || base.version != v {
 			return
 		}
 		next = v + 1
-	} else if !expected.IsNoStream() {
-		return
+	case expected.IsNoStream():
+	default:
+		if base = s.streams.get(stream); base == nil {
+			return
+		}
+		next = base.version + 1
 	}
 	if res.Version != next+uint64(len(data))-1 {
 		return

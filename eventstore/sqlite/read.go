@@ -159,6 +159,14 @@ func (s *Store) readPositions(ctx context.Context, positions []eventstore.Positi
 		return nil, nil
 	case 1:
 		rows, err = s.query(ctx, `SELECT `+columns+` FROM events WHERE position = ? AND position <= ?`, int64(positions[0]), head)
+	case 2, 3, 4, 5, 6, 7, 8:
+		// A few positions (a stream's newest events, from the tail) go in a prepared IN list,
+		// padded with the last one.
+		args := make([]any, 0, 9)
+		for i := range 8 {
+			args = append(args, int64(positions[min(i, len(positions)-1)]))
+		}
+		rows, err = s.query(ctx, `SELECT `+columns+` FROM events WHERE position IN (?, ?, ?, ?, ?, ?, ?, ?) AND position <= ? ORDER BY position`, append(args, head)...)
 	default:
 		list, jerr := json.Marshal(positions)
 		if jerr != nil {
