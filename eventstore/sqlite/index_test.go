@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"slices"
 	"testing"
@@ -161,4 +162,43 @@ func TestTailIsIndexedWhenIdleAndOnClose(t *testing.T) {
 		t.Fatalf("after a clean close, %d events are unindexed, want 0", got)
 	}
 	checkStreamReads(t, s, "idle", []eventstore.Position{1, 2, 3})
+}
+
+// TestWriterCheckpointsTheWAL shows that the writer copies the WAL back into the database file
+// between commits: the writer's connection has automatic checkpoints off, so without them the
+// file would stay as small as an empty store while every event piled up in the WAL.
+func TestWriterCheckpointsTheWAL(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "events.db")
+	s, err := sqlite.Open(ctx, path, sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	empty, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 400 { // more commits than a checkpoint waits for
+		evs := make([]eventstore.EventData, 10)
+		for j := range evs {
+			evs[j] = storetest.Event("test.checkpoint", i*10+j)
+			evs[j].Data = fmt.Appendf(nil, `{"n":%d,"pad":"%0200d"}`, i*10+j, 0)
+		}
+		if _, err := s.Append(ctx, fmt.Sprint("cp-", i%7), eventstore.Any(), evs...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st := s.Stats()
+	if st.Checkpoints == 0 || st.CheckpointErrors != 0 {
+		t.Fatalf("after %d commits: %d checkpoints, %d failed", st.Commits, st.Checkpoints, st.CheckpointErrors)
+	}
+	full, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if full.Size() < empty.Size()+500_000 {
+		t.Fatalf("the database file grew from %d to %d bytes for about 1 MB of events: the WAL was not checkpointed", empty.Size(), full.Size())
+	}
 }

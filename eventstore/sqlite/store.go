@@ -76,6 +76,8 @@ type Stats struct {
 	IndexErrors uint64
 	// Unindexed is the number of events whose stream entries are still in the tail.
 	Unindexed int
+	// Checkpoints counts the WAL checkpoints the writer ran; CheckpointErrors the failed ones.
+	Checkpoints, CheckpointErrors uint64
 }
 
 // Store is the SQLite event store. Open it with Open; it is safe for concurrent use.
@@ -84,6 +86,8 @@ type Store struct {
 	opts Options
 	rdb  *sql.DB // readers
 	wdb  *sql.DB // the writer's single connection; nil when read-only
+
+	checkpoints, checkpointErrors atomic.Uint64
 
 	writer   *writerState // owned by the writer goroutine
 	reqs     chan *writeReq
@@ -178,6 +182,8 @@ func openDB(path string, readOnly bool) (*sql.DB, error) {
 		q.Add("_pragma", "journal_mode(WAL)")
 		// Every commit is fsynced before Append returns.
 		q.Add("_pragma", "synchronous(FULL)")
+		// The writer checkpoints the WAL between commits, never inside one (checkpoint.go).
+		q.Add("_pragma", "wal_autocheckpoint(0)")
 		q.Set("_txlock", "immediate")
 	}
 	dsn := "file:" + (&url.URL{Path: path}).EscapedPath() + "?" + q.Encode()
@@ -197,7 +203,8 @@ func (s *Store) Stats() Stats {
 	unindexed := s.tail.n
 	s.tail.mu.RUnlock()
 	return Stats{Commits: s.commits.Load(), Appends: s.appends.Load(), Events: s.events.Load(),
-		IndexErrors: s.indexErrors.Load(), Unindexed: unindexed}
+		IndexErrors: s.indexErrors.Load(), Unindexed: unindexed,
+		Checkpoints: s.checkpoints.Load(), CheckpointErrors: s.checkpointErrors.Load()}
 }
 
 // Head returns the position of the last committed event.

@@ -79,6 +79,7 @@ func (s *Store) writeLoop() {
 	// idle moves the tail into stream_index when no append comes to carry it.
 	idle := time.NewTimer(s.opts.IndexDelay)
 	defer idle.Stop()
+	cp := checkpointState{at: time.Now()}
 	for {
 		batch = batch[:0]
 		idle.Reset(s.opts.IndexDelay)
@@ -89,6 +90,7 @@ func (s *Store) writeLoop() {
 			if s.tail.n > 0 {
 				s.flushTail()
 			}
+			s.checkpoint(&cp)
 			continue
 		case <-s.stop:
 			// Commit what is already queued, index the tail, then stop.
@@ -116,6 +118,13 @@ func (s *Store) writeLoop() {
 			}
 		}
 		s.commit(batch)
+		// The tail moves into stream_index in a transaction of its own, once the batch's
+		// appends are answered: the move's page writes delay nobody's acknowledgement, only
+		// appends that arrive while it runs. So does the WAL checkpoint.
+		if s.tail.due(time.Now()) {
+			s.flushTail()
+		}
+		s.checkpoint(&cp)
 	}
 }
 
@@ -134,7 +143,7 @@ func (s *Store) commit(batch []*writeReq) {
 	if len(live) == 0 {
 		return
 	}
-	last, err := s.commitTx(live, s.tail.due(time.Now()))
+	last, err := s.commitTx(live, false)
 	if err != nil && len(live) > 1 {
 		for _, req := range live {
 			s.commit([]*writeReq{req})
