@@ -105,26 +105,18 @@ func decodeData(b *testing.B, evs []eventstore.RecordedEvent) {
 // into the record the store returns (ID, stream, version, position, type, schema, metadata,
 // time, data).
 func BenchmarkReadAll(b *testing.B) {
-	const total = 100_000
-	s := openTemp(b)
-	defer s.Close()
-	fill(b, s, total)
-	b.ResetTimer()
-	start := time.Now()
-	read := 0
-	for range b.N {
-		n, err := readAll(s, func([]eventstore.RecordedEvent) {})
-		if err != nil {
-			b.Fatal(err)
-		}
-		read += n
-	}
-	b.ReportMetric(float64(read)/time.Since(start).Seconds(), "events/s")
+	benchReadAll(b, func([]eventstore.RecordedEvent) {})
 }
 
 // BenchmarkReadAllWithJSON is BenchmarkReadAll that also decodes every event's data with
 // encoding/json into a struct, as a projection does.
 func BenchmarkReadAllWithJSON(b *testing.B) {
+	benchReadAll(b, func(evs []eventstore.RecordedEvent) { decodeData(b, evs) })
+}
+
+// benchReadAll reads a log of 100,000 events b.N times, handing every page to use, and reports
+// the events read per second.
+func benchReadAll(b *testing.B, use func([]eventstore.RecordedEvent)) {
 	const total = 100_000
 	s := openTemp(b)
 	defer s.Close()
@@ -133,7 +125,7 @@ func BenchmarkReadAllWithJSON(b *testing.B) {
 	start := time.Now()
 	read := 0
 	for range b.N {
-		n, err := readAll(s, func(evs []eventstore.RecordedEvent) { decodeData(b, evs) })
+		n, err := readAll(s, use)
 		if err != nil {
 			b.Fatal(err)
 		}
