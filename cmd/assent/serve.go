@@ -141,6 +141,9 @@ type startOptions struct {
 }
 
 func start(ctx context.Context, cfg config.Config, log *slog.Logger, opts startOptions) (_ *server, err error) {
+	if gc := tuneGC(os.Getenv); gc != 0 {
+		log.Info("garbage collector target set (GOGC is not set)", "gc_percent", gc)
+	}
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("create data directory: %w", err)
 	}
