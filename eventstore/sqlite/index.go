@@ -42,10 +42,7 @@ type streamTail struct {
 
 // load fills the tail with the events after stream_index's watermark: those of the commits
 // that were not yet indexed when the file was last closed or the process died.
-func (t *streamTail) load(ctx context.Context, q interface {
-	QueryRowContext(context.Context, string, ...any) *sql.Row
-	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
-}) error {
+func (t *streamTail) load(ctx context.Context, q *sql.DB) error {
 	t.streams = make(map[string][]tailEntry)
 	if err := q.QueryRowContext(ctx, `SELECT value FROM store_state WHERE name = 'indexed_through'`).Scan(&t.through); err != nil {
 		return fmt.Errorf("sqlite open: read the index watermark: %w", err)
@@ -81,7 +78,7 @@ func (t *streamTail) add(batch []*writeReq) {
 		t.since = time.Now()
 	}
 	for _, req := range batch {
-		if req.checkpoint != nil || req.err != nil || len(req.chain) == 0 {
+		if !req.wrote() {
 			continue
 		}
 		first := int64(req.result.Version) - int64(len(req.events)) + 1
@@ -159,37 +156,39 @@ func (t *streamTail) flushed(through int64) {
 	t.through = through
 }
 
-// indexTail writes the tail into stream_index and moves the watermark, in a savepoint of the
-// batch's transaction, and returns the new watermark (the caller empties the tail once the
-// transaction has committed). If that fails, the savepoint is rolled back and the appends of
-// the batch go on: the tail stays in memory, readers still find every event, and the failure
-// is counted in Stats.IndexErrors. It returns -1 then.
-func (b *batchTx) indexTail(t *streamTail) int64 {
-	if _, err := b.tx.ExecContext(b.ctx, `SAVEPOINT stream_index`); err != nil {
-		b.indexErrors.Add(1)
-		return -1
+// flushTail moves the tail into stream_index, and the watermark with it, in a transaction of
+// its own, and empties the tail once that has committed. A failure leaves the tail as it was
+// (readers still find every event there), is counted in Stats.IndexErrors, and the move is
+// tried again later. Writer only.
+func (s *Store) flushTail() {
+	if s.tail.n == 0 {
+		return
 	}
-	through, err := b.flushIndex(t)
+	ctx := context.Background()
+	tx, err := s.wdb.BeginTx(ctx, nil)
 	if err != nil {
-		b.indexErrors.Add(1)
-		if _, err := b.tx.ExecContext(b.ctx, `ROLLBACK TO stream_index`); err != nil {
-			b.indexErrors.Add(1)
-		}
-		through = -1
+		s.indexErrors.Add(1)
+		return
 	}
-	if _, err := b.tx.ExecContext(b.ctx, `RELEASE stream_index`); err != nil {
-		b.indexErrors.Add(1)
-		return -1
+	through, err := flushIndex(ctx, tx, s.writer, &s.tail)
+	if err == nil {
+		err = tx.Commit()
 	}
-	return through
+	if err != nil {
+		tx.Rollback()
+		s.indexErrors.Add(1)
+		return
+	}
+	s.tail.flushed(through)
 }
 
-// flushIndex writes the tail into stream_index and moves the watermark, in tx.
-func (b *batchTx) flushIndex(t *streamTail) (int64, error) {
+// flushIndex writes the tail into stream_index and moves the watermark, in tx, and returns the
+// new watermark.
+func flushIndex(ctx context.Context, tx *sql.Tx, w *writerState, t *streamTail) (int64, error) {
 	rows, through := t.rows()
 	args := make([]any, 0, 3*indexRowsPerInsert)
-	many := b.tx.StmtContext(b.ctx, b.w.indexMany)
-	one := b.tx.StmtContext(b.ctx, b.w.indexOne)
+	many := tx.StmtContext(ctx, w.indexMany)
+	one := tx.StmtContext(ctx, w.indexOne)
 	for len(rows) > 0 {
 		n := min(len(rows), indexRowsPerInsert)
 		args = args[:0]
@@ -198,10 +197,10 @@ func (b *batchTx) flushIndex(t *streamTail) (int64, error) {
 		}
 		var err error
 		if n == indexRowsPerInsert {
-			_, err = many.ExecContext(b.ctx, args...)
+			_, err = many.ExecContext(ctx, args...)
 		} else {
 			for i := 0; i < len(args) && err == nil; i += 3 {
-				_, err = one.ExecContext(b.ctx, args[i:i+3]...)
+				_, err = one.ExecContext(ctx, args[i:i+3]...)
 			}
 		}
 		if err != nil {
@@ -209,7 +208,7 @@ func (b *batchTx) flushIndex(t *streamTail) (int64, error) {
 		}
 		rows = rows[n:]
 	}
-	if _, err := b.tx.StmtContext(b.ctx, b.w.watermark).ExecContext(b.ctx, through); err != nil {
+	if _, err := tx.StmtContext(ctx, w.watermark).ExecContext(ctx, through); err != nil {
 		return 0, fmt.Errorf("move the index watermark: %w", err)
 	}
 	return through, nil

@@ -157,9 +157,7 @@ func (s *Store) readPositions(ctx context.Context, positions []eventstore.Positi
 	switch len(positions) {
 	case 0:
 		return nil, nil
-	case 1:
-		rows, err = s.query(ctx, `SELECT `+columns+` FROM events WHERE position = ? AND position <= ?`, int64(positions[0]), head)
-	case 2, 3, 4, 5, 6, 7, 8:
+	case 1, 2, 3, 4, 5, 6, 7, 8:
 		// A few positions (a stream's newest events, from the tail) go in a prepared IN list,
 		// padded with the last one.
 		args := make([]any, 0, 9)

@@ -25,7 +25,7 @@ func (r *recentLog) add(batch []*writeReq, recordedAt time.Time) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for _, req := range batch {
-		if req.checkpoint != nil || req.err != nil || len(req.chain) == 0 {
+		if !req.wrote() {
 			continue
 		}
 		first := req.result.Version - uint64(len(req.events)) + 1

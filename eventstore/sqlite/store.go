@@ -41,7 +41,7 @@ type Options struct {
 	// Now gives the time recorded with each event. Default time.Now.
 	Now func() time.Time
 	// IndexBatch is the number of unindexed events at which the writer moves their stream
-	// entries into stream_index, within its next commit (index.go). Default 8192.
+	// entries into stream_index, right after its next commit (index.go). Default 8192.
 	IndexBatch int
 	// IndexDelay is the longest an event's stream entry waits in memory before it is moved,
 	// with or without appends to carry it. Default one second.

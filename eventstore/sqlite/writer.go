@@ -30,6 +30,12 @@ type checkpointWrite struct {
 	position eventstore.Position
 }
 
+// wrote says whether the request is an append whose events the last commit wrote (a request
+// refused by its check, or a retry given its original result, has no chain links).
+func (r *writeReq) wrote() bool {
+	return r.checkpoint == nil && r.err == nil && len(r.chain) > 0
+}
+
 func (r *writeReq) size() int {
 	if r.checkpoint != nil {
 		return 1
@@ -87,9 +93,7 @@ func (s *Store) writeLoop() {
 		case req := <-s.reqs:
 			batch = append(batch, req)
 		case <-idle.C:
-			if s.tail.n > 0 {
-				s.flushTail()
-			}
+			s.flushTail()
 			s.checkpoint(&cp)
 			continue
 		case <-s.stop:
@@ -99,9 +103,7 @@ func (s *Store) writeLoop() {
 				case req := <-s.reqs:
 					s.commit([]*writeReq{req})
 				default:
-					if s.tail.n > 0 {
-						s.flushTail()
-					}
+					s.flushTail()
 					return
 				}
 			}
@@ -143,7 +145,7 @@ func (s *Store) commit(batch []*writeReq) {
 	if len(live) == 0 {
 		return
 	}
-	last, err := s.commitTx(live, false)
+	last, err := s.commitTx(live)
 	if err != nil && len(live) > 1 {
 		for _, req := range live {
 			s.commit([]*writeReq{req})
@@ -171,13 +173,5 @@ func (s *Store) commit(batch []*writeReq) {
 	}
 	for _, req := range live {
 		close(req.done)
-	}
-}
-
-// flushTail moves the tail into stream_index in a transaction of its own. A failure leaves the
-// tail as it was, to be moved with a later commit.
-func (s *Store) flushTail() {
-	if _, err := s.commitTx(nil, true); err != nil {
-		s.indexErrors.Add(1)
 	}
 }

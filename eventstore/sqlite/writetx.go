@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/assent-dev/assent/eventstore"
@@ -108,7 +107,6 @@ type batchTx struct {
 	ctx              context.Context
 	w                *writerState
 	tail             *streamTail
-	indexErrors      *atomic.Uint64
 	tx               *sql.Tx
 	byID, checkpoint *sql.Stmt
 	now              int64
@@ -123,9 +121,8 @@ type batchTx struct {
 var errRetryAlone = errors.New("sqlite: an event ID is already stored; retrying the batch request by request")
 
 // commitTx runs the batch in one transaction and returns the last position written. Requests
-// refused by a check (conflict, duplicate) get their error and write nothing. With index set,
-// the transaction also moves the tail into stream_index.
-func (s *Store) commitTx(batch []*writeReq, index bool) (last uint64, err error) {
+// refused by a check (conflict, duplicate) get their error and write nothing.
+func (s *Store) commitTx(batch []*writeReq) (last uint64, err error) {
 	ctx := context.Background()
 	w := s.writer
 	tx, err := s.wdb.BeginTx(ctx, nil)
@@ -141,13 +138,9 @@ func (s *Store) commitTx(batch []*writeReq, index bool) (last uint64, err error)
 	}()
 	now := s.opts.Now()
 	b := &batchTx{
-		ctx: ctx, w: w, tail: &s.tail, indexErrors: &s.indexErrors, tx: tx, now: now.UnixNano(), recordedAt: time.Unix(0, now.UnixNano()).UTC(),
+		ctx: ctx, w: w, tail: &s.tail, tx: tx, now: now.UnixNano(), recordedAt: time.Unix(0, now.UnixNano()).UTC(),
 		byID:       tx.StmtContext(ctx, w.byID),
 		checkpoint: tx.StmtContext(ctx, w.checkpoint),
-	}
-	indexedThrough := int64(-1)
-	if index {
-		indexedThrough = b.indexTail(&s.tail)
 	}
 	if w.next == 0 {
 		var maxPos sql.NullInt64
@@ -167,9 +160,6 @@ func (s *Store) commitTx(batch []*writeReq, index bool) (last uint64, err error)
 	}
 	if err := tx.Commit(); err != nil {
 		return 0, err
-	}
-	if indexedThrough >= 0 {
-		s.tail.flushed(indexedThrough)
 	}
 	w.recordedAt = b.recordedAt
 	if len(w.heads) > maxCachedHeads {
