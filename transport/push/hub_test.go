@@ -71,7 +71,6 @@ func (b *backend) Outcome(context.Context, uuid.UUID) (push.Outcome, bool, error
 type device struct {
 	id   uuid.UUID
 	priv ed25519.PrivateKey
-	ws   *websocket.Conn
 }
 
 func dial(t *testing.T, url string, d device, sign bool) (*websocket.Conn, push.Message) {
