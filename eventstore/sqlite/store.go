@@ -28,6 +28,11 @@ var (
 	ErrNewerSchema = errors.New("sqlite: the file was written by a newer version of Assent")
 	// ErrOldSchema is returned when a file of an older schema is opened read-only.
 	ErrOldSchema = errors.New("sqlite: the file was written by an older version of Assent")
+	// ErrInUse is returned when another Store, in this process or another, has the file open
+	// for writing. A store has one writer: its in-memory state (the version checks' stream
+	// heads, the index tail, the live subscriptions' ring) holds only what its own writer
+	// wrote, so a second writer would break version checks and hide events from readers.
+	ErrInUse = errors.New("sqlite: the store is open for writing by another process (stop it first, or open the store read-only)")
 )
 
 // Options tune a Store. The zero value is ready to use.
@@ -86,6 +91,8 @@ type Store struct {
 	opts Options
 	rdb  *sql.DB // readers
 	wdb  *sql.DB // the writer's single connection; nil when read-only
+	// unlock releases the writer lock (lock_flock.go); nil when read-only.
+	unlock func() error
 
 	checkpoints, checkpointErrors atomic.Uint64
 
@@ -125,13 +132,18 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	}
 	var err error
 	if !opts.ReadOnly {
+		if s.unlock, err = lockWriter(path); err != nil {
+			return nil, err
+		}
 		s.wdb, err = openDB(path, false)
 		if err != nil {
+			s.unlock()
 			return nil, err
 		}
 		s.wdb.SetMaxOpenConns(1)
 		if err := migrate(ctx, s.wdb); err != nil {
 			s.wdb.Close()
+			s.unlock()
 			return nil, err
 		}
 	}
@@ -139,6 +151,7 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	if err != nil {
 		if s.wdb != nil {
 			s.wdb.Close()
+			s.unlock()
 		}
 		return nil, err
 	}
@@ -251,5 +264,9 @@ func (s *Store) closeDBs() error {
 		errs = append(errs, s.wdb.Close())
 	}
 	errs = append(errs, s.rdb.Close())
+	if s.unlock != nil {
+		// The lock goes last, once nothing of this store touches the file.
+		errs = append(errs, s.unlock())
+	}
 	return errors.Join(errs...)
 }

@@ -142,6 +142,51 @@ func TestReadOnly(t *testing.T) {
 	}
 }
 
+// TestOneWriterAtATime checks that a second writer on a file is refused while the first has
+// it open (its in-memory heads, tail and ring would not see the other's appends), that readers
+// are not, and that closing the first frees the file.
+func TestOneWriterAtATime(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "events.db")
+	first, err := sqlite.Open(ctx, path, sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := first.Append(ctx, "a-1", eventstore.NoStream(), storetest.Event("test.a", 1)); err != nil {
+		t.Fatal(err)
+	}
+	second, err := sqlite.Open(ctx, path, sqlite.Options{})
+	if !errors.Is(err, sqlite.ErrInUse) {
+		if second != nil {
+			second.Close()
+		}
+		t.Fatalf("second writer: %v, want ErrInUse", err)
+	}
+	ro, err := sqlite.Open(ctx, path, sqlite.Options{ReadOnly: true})
+	if err != nil {
+		t.Fatalf("a reader beside the writer: %v", err)
+	}
+	if evs, err := ro.ReadAll(ctx, eventstore.Start, 10); err != nil || len(evs) != 1 {
+		t.Fatalf("read beside the writer: %d events, %v", len(evs), err)
+	}
+	ro.Close()
+	if _, err := first.Append(ctx, "a-1", eventstore.Exact(0), storetest.Event("test.a", 2)); err != nil {
+		t.Fatalf("the first writer after the refusal: %v", err)
+	}
+	if err := first.Close(); err != nil {
+		t.Fatal(err)
+	}
+	second, err = sqlite.Open(ctx, path, sqlite.Options{})
+	if err != nil {
+		t.Fatalf("a writer once the first closed: %v", err)
+	}
+	defer second.Close()
+	if evs, err := second.ReadStream(ctx, "a-1", eventstore.ReadStreamOptions{}); err != nil || len(evs) != 2 {
+		t.Fatalf("the stream after the refusal: %d events, %v; want 2", len(evs), err)
+	}
+}
+
 func TestCheckpoints(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
