@@ -85,6 +85,9 @@ type Service struct {
 	rand    io.Reader
 	tries   int
 	streams *streamCache // decoded streams, checked against the store on every load
+	// heads is the store's memory of its streams' heads, when it has one (a store that is the
+	// only writer of its log): a cached stream whose head it knows needs no read at all.
+	heads eventstore.KnownHeads
 
 	written atomic.Uint64 // the highest position this service appended
 
@@ -98,10 +101,11 @@ func New(cfg Config) (*Service, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	heads, _ := cfg.Store.(eventstore.KnownHeads)
 	return &Service{
 		store: cfg.Store, keyring: cfg.Keyring, hasher: cfg.Keyring.CodeHasher(), views: cfg.Projections,
 		argon2: cfg.Argon2, policy: cfg.Policy, now: cfg.Clock, rand: cfg.Random, tries: cfg.MaxAttempts,
-		streams: newStreamCache(streamCacheSize),
+		streams: newStreamCache(streamCacheSize), heads: heads,
 	}, nil
 }
 
@@ -167,11 +171,17 @@ const systemActor = "system"
 // are shared with the stream cache: a caller may append to the slice (it has no spare
 // capacity, so appending copies) but must not change its elements.
 //
-// A stream in the cache is read from the cached last event on (loadCached): one query, usually
-// one row, and only what follows that event is decoded. Otherwise the whole stream is read and
-// decoded, and cached.
+// A stream in the cache whose head the store knows, from memory, to be the cached last event
+// (same version, same ID) is used as it is, without a read. Any other stream in the cache is read
+// from the cached last event on (loadCached): one query, usually one row, and only what follows
+// that event is decoded. Otherwise the whole stream is read and decoded, and cached.
 func (s *Service) load(ctx context.Context, stream string) ([]domain.Event, eventstore.ExpectedVersion, error) {
 	if c := s.streams.get(stream); c != nil {
+		if s.heads != nil {
+			if v, id, ok := s.heads.KnownHead(stream); ok && v == c.version && id == c.lastID {
+				return c.events, eventstore.Exact(c.version), nil
+			}
+		}
 		cur, err := s.loadCached(ctx, stream, c)
 		if err != nil {
 			return nil, eventstore.ExpectedVersion{}, err
@@ -205,7 +215,8 @@ func (s *Service) load(ctx context.Context, stream string) ([]domain.Event, even
 // c followed by the events after it, cached in its place. It returns nil when the store does
 // not hold c's last event at that version (the stream is gone, or the read did not reach it):
 // then the caller must read the whole stream. A write by another node or process is simply
-// among the events after c, so the entry is never trusted without this read.
+// among the events after c, so the entry is never trusted without this read, or without the
+// store's word (a known head) that its last event is still the stream's.
 func (s *Service) loadCached(ctx context.Context, stream string, c *cachedStream) (*cachedStream, error) {
 	recs, err := s.store.ReadStream(ctx, stream, eventstore.ReadStreamOptions{From: c.version})
 	if errors.Is(err, eventstore.ErrStreamNotFound) {

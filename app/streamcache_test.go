@@ -84,6 +84,32 @@ func (f *fixture) countReads() *countingStore {
 	return cs
 }
 
+// headsStore is a countingStore that passes on the store's known heads, as the SQLite store
+// itself does.
+type headsStore struct {
+	*countingStore
+	heads eventstore.KnownHeads
+}
+
+func (h *headsStore) KnownHead(stream string) (uint64, uuid.UUID, bool) {
+	return h.heads.KnownHead(stream)
+}
+
+// countReadsWithHeads is countReads with a store that passes on the known heads.
+func (f *fixture) countReadsWithHeads() *countingStore {
+	f.t.Helper()
+	cs := &countingStore{Store: f.store}
+	s, err := New(Config{Store: &headsStore{cs, f.store}, Keyring: f.s.keyring, Projections: f.views, Policy: f.s.policy, Clock: f.clock.Now})
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	if s.heads == nil {
+		f.t.Fatal("the service did not take the store's known heads")
+	}
+	f.s = s
+	return cs
+}
+
 // stored reads a stream straight from the store and decodes it, as a load without a cache.
 func (f *fixture) stored(stream string) ([]domain.Event, uint64) {
 	f.t.Helper()
@@ -240,6 +266,65 @@ func TestStreamCacheSeesOtherWriters(t *testing.T) {
 	}
 	want := []string{"challenge.issued", "challenge.delivered", "challenge.delivered", "challenge.cancelled"}
 	if got := f.types(domain.ChallengeStream(ch.ID)); !equal(got, want) {
+		t.Fatalf("challenge stream = %v, want %v", got, want)
+	}
+}
+
+// TestStreamCacheTrustsKnownHeads checks that a cached stream whose head the store knows to
+// be the cached last event is not read at all, and that a write the service did not make (by
+// another writer through the same store) is still seen.
+func TestStreamCacheTrustsKnownHeads(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, domain.Policy{})
+	cs := f.countReadsWithHeads()
+	id := f.account("heads@example.com")
+	phone, spare := newDevice(t), newDevice(t)
+	f.enroll(id, phone)
+	f.enroll(id, spare)
+	account := domain.AccountStream(id)
+
+	// The service's own appends keep its entries at the known heads: an answer reads nothing.
+	ch := f.challenge(id)
+	if err := f.s.AcknowledgeDelivery(f.ctx, phone.id, ch.ID); err != nil {
+		t.Fatal(err)
+	}
+	cs.take()
+	if err := f.answer(phone, ch.ID, domain.AnswerApprove, ch.Number); err != nil {
+		t.Fatal(err)
+	}
+	if got := cs.take(); len(got) != 0 {
+		t.Fatalf("answer read %+v, want no read: both streams are cached at their known heads", got)
+	}
+	f.checkLoad(domain.ChallengeStream(ch.ID))
+	f.checkLoad(account)
+
+	// Another writer unlinks spare: the known head is past the entry, so the load reads what
+	// follows it, and spare is refused.
+	ch = f.challenge(id)
+	sig := f.sign(spare, ch.ID, domain.AnswerApprove, ch.Number)
+	_, before := f.stored(account)
+	f.write(account, domain.DeviceUnlinked{AccountID: id, DeviceID: spare.id, At: f.clock.Now()})
+	cs.take()
+	if err := f.s.AnswerChallenge(f.ctx, spare.id, ch.ID, domain.AnswerApprove, ch.Number, sig); !errors.Is(err, domain.ErrDeviceNotLinked) {
+		t.Fatalf("answer from a device another writer unlinked: %v, want ErrDeviceNotLinked", err)
+	}
+	if got, want := cs.take(), []streamRead{{account, before, 2}}; !reflect.DeepEqual(got, want) {
+		t.Fatalf("answer after another writer's append read %+v, want %+v", got, want)
+	}
+	f.checkLoad(account)
+
+	// Another node cancels the challenge: phone's approval is refused.
+	other, err := New(Config{Store: f.store, Keyring: f.s.keyring, Policy: f.s.policy, Clock: f.clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := other.cancel(other.op(f.ctx, systemActor), ch.ID, domain.CancelAbandoned); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.answer(phone, ch.ID, domain.AnswerApprove, ch.Number); !errors.Is(err, domain.ErrChallengeAlreadyDecided) {
+		t.Fatalf("answer to a challenge another node cancelled: %v, want ErrChallengeAlreadyDecided", err)
+	}
+	if got, want := f.types(domain.ChallengeStream(ch.ID)), []string{"challenge.issued", "challenge.cancelled"}; !equal(got, want) {
 		t.Fatalf("challenge stream = %v, want %v", got, want)
 	}
 }

@@ -120,6 +120,17 @@ type Store interface {
 	Close() error
 }
 
+// KnownHeads is implemented by a store that knows, from memory, the last event of streams it
+// wrote, because it is the only writer of its log (the SQLite backend, which holds a lock on its
+// file). A caller that caches a stream uses it to tell, without a read, that nothing was
+// appended since. A store of several writers (EventStoreDB) does not implement it.
+type KnownHeads interface {
+	// KnownHead returns the version and event ID of the stream's last event, with ok true, when
+	// the store knows them without a read. ok false says nothing: read the stream. A head is
+	// known from the moment the append that wrote it is acknowledged, at the latest.
+	KnownHead(stream string) (version uint64, id uuid.UUID, ok bool)
+}
+
 // SubscribeFrom says where a subscription starts.
 type SubscribeFrom struct {
 	end   bool

@@ -113,6 +113,7 @@ type Store struct {
 	// tail holds the stream entries not yet in stream_index (index.go).
 	tail        streamTail
 	recent      recentLog // the last events committed, for live subscriptions (recent.go)
+	known       knownHeads
 	indexErrors atomic.Uint64
 
 	commits, appends, events atomic.Uint64

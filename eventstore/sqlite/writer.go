@@ -168,6 +168,7 @@ func (s *Store) commit(batch []*writeReq) {
 	// finds every event at or below the head in stream_index or in the tail.
 	s.tail.add(live)
 	s.recent.add(live, s.writer.recordedAt)
+	s.known.add(live, knownHeadsMax)
 	if last > s.head.Load() {
 		s.advanceHead(last)
 	}
