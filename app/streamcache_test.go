@@ -72,15 +72,12 @@ func (c *countingStore) setBefore(f func(call, stream string)) {
 }
 
 // countReads replaces the fixture's service with one whose store counts its stream reads. The
-// new service starts with an empty stream cache.
+// new service starts with an empty stream cache. The counting store does not pass on the
+// store's known heads, so every load of a cached stream reads from its last event.
 func (f *fixture) countReads() *countingStore {
 	f.t.Helper()
 	cs := &countingStore{Store: f.store}
-	s, err := New(Config{Store: cs, Keyring: f.s.keyring, Projections: f.views, Policy: f.s.policy, Clock: f.clock.Now})
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	f.s = s
+	f.useStore(cs)
 	return cs
 }
 
@@ -99,15 +96,21 @@ func (h *headsStore) KnownHead(stream string) (uint64, uuid.UUID, bool) {
 func (f *fixture) countReadsWithHeads() *countingStore {
 	f.t.Helper()
 	cs := &countingStore{Store: f.store}
-	s, err := New(Config{Store: &headsStore{cs, f.store}, Keyring: f.s.keyring, Projections: f.views, Policy: f.s.policy, Clock: f.clock.Now})
+	f.useStore(&headsStore{cs, f.store})
+	if f.s.heads == nil {
+		f.t.Fatal("the service did not take the store's known heads")
+	}
+	return cs
+}
+
+// useStore replaces the fixture's service with one on store.
+func (f *fixture) useStore(store eventstore.Store) {
+	f.t.Helper()
+	s, err := New(Config{Store: store, Keyring: f.s.keyring, Projections: f.views, Policy: f.s.policy, Clock: f.clock.Now})
 	if err != nil {
 		f.t.Fatal(err)
 	}
-	if s.heads == nil {
-		f.t.Fatal("the service did not take the store's known heads")
-	}
 	f.s = s
-	return cs
 }
 
 // stored reads a stream straight from the store and decodes it, as a load without a cache.
