@@ -16,6 +16,9 @@ var (
 	// ErrInvalidAnswer is an answer that is not approve, deny or fraud, or a number that does
 	// not fit it (10 to 99 to approve, 0 to deny or report fraud).
 	ErrInvalidAnswer = errors.New("invalid answer")
+	// ErrBusy is returned when a password check waited its turn for too long: too many were
+	// running and waiting already (Config.PasswordChecks).
+	ErrBusy = errors.New("too many password checks at once; try again")
 	// ErrContention is returned when a stream kept changing under a command for every attempt.
 	ErrContention = errors.New("too many concurrent changes; try again")
 	// ErrNoProjections is returned by queries and the sweeper of a Service built without them.

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -39,6 +40,10 @@ type Config struct {
 	Random io.Reader
 	// MaxAttempts bounds the attempts of a command whose append conflicts. Default 5.
 	MaxAttempts int
+	// PasswordChecks bounds the argon2id computations (password hashes and checks) that run at
+	// once; the others wait for their turn, up to 5 s, then fail with ErrBusy. Default: the
+	// number of cores Go uses (GOMAXPROCS), as each computation keeps a core busy.
+	PasswordChecks int
 }
 
 func (c *Config) setDefaults() {
@@ -55,6 +60,9 @@ func (c *Config) setDefaults() {
 	if c.MaxAttempts == 0 {
 		c.MaxAttempts = 5
 	}
+	if c.PasswordChecks == 0 {
+		c.PasswordChecks = runtime.GOMAXPROCS(0)
+	}
 }
 
 // Validate returns every problem of the configuration at once.
@@ -69,22 +77,26 @@ func (c Config) Validate() error {
 	if c.MaxAttempts < 1 || c.MaxAttempts > 100 {
 		errs = append(errs, fmt.Errorf("app: option 'max_attempts' must be between 1 and 100 but it's configured as '%d'", c.MaxAttempts))
 	}
+	if c.PasswordChecks < 1 || c.PasswordChecks > 1024 {
+		errs = append(errs, fmt.Errorf("app: option 'password_checks' must be between 1 and 1024 but it's configured as '%d'", c.PasswordChecks))
+	}
 	errs = append(errs, c.Argon2.Validate(), c.Policy.Validate())
 	return errors.Join(errs...)
 }
 
 // Service runs Assent's use cases. It is safe for concurrent use.
 type Service struct {
-	store   eventstore.Store
-	keyring *secrets.Keyring
-	hasher  *secrets.CodeHasher
-	views   *projections.Set
-	argon2  secrets.Argon2Params
-	policy  domain.Policy
-	now     func() time.Time
-	rand    io.Reader
-	tries   int
-	streams *streamCache // decoded streams, checked against the store on every load
+	store     eventstore.Store
+	keyring   *secrets.Keyring
+	hasher    *secrets.CodeHasher
+	views     *projections.Set
+	argon2    secrets.Argon2Params
+	policy    domain.Policy
+	now       func() time.Time
+	rand      io.Reader
+	tries     int
+	streams   *streamCache // decoded streams, checked against the store on every load
+	passwords passwordGate // turns for argon2id computations
 	// heads is the store's memory of its streams' heads, when it has one (a store that is the
 	// only writer of its log): a cached stream whose head it knows needs no read at all.
 	heads eventstore.KnownHeads
@@ -105,7 +117,7 @@ func New(cfg Config) (*Service, error) {
 	return &Service{
 		store: cfg.Store, keyring: cfg.Keyring, hasher: cfg.Keyring.CodeHasher(), views: cfg.Projections,
 		argon2: cfg.Argon2, policy: cfg.Policy, now: cfg.Clock, rand: cfg.Random, tries: cfg.MaxAttempts,
-		streams: newStreamCache(streamCacheSize), heads: heads,
+		streams: newStreamCache(streamCacheSize), heads: heads, passwords: newPasswordGate(cfg.PasswordChecks),
 	}, nil
 }
 

@@ -30,7 +30,7 @@ func (s *Service) Register(ctx context.Context, email, password string) (uuid.UU
 	if len(password) < minPasswordLen || len(password) > maxPasswordLen {
 		return uuid.Nil, fmt.Errorf("register: %w", ErrInvalidPassword)
 	}
-	hash, err := s.argon2.Hash(password, s.rand)
+	hash, err := s.hashPassword(ctx, password)
 	if err != nil {
 		return uuid.Nil, fmt.Errorf("register: %w", err)
 	}
@@ -119,7 +119,7 @@ func (s *Service) ChangePassword(ctx context.Context, accountID uuid.UUID, curre
 	if err := s.verify(o, a, current); err != nil {
 		return fmt.Errorf("change password: %w", err)
 	}
-	hash, err := s.argon2.Hash(next, s.rand)
+	hash, err := s.hashPassword(ctx, next)
 	if err != nil {
 		return fmt.Errorf("change password: %w", err)
 	}
@@ -133,12 +133,11 @@ func (s *Service) ChangePassword(ctx context.Context, accountID uuid.UUID, curre
 }
 
 // checkPassword finds the account of email and verifies password against it. Unknown emails
-// cost the same argon2id work as known ones.
+// cost the same argon2id work as known ones, and wait for their turn the same way.
 func (s *Service) checkPassword(ctx context.Context, email, password string) (*domain.Account, error) {
 	addr, err := domain.ParseEmail(email)
 	if err != nil {
-		s.burnPasswordCheck(password)
-		return nil, ErrInvalidCredentials
+		return nil, s.unknownAccount(ctx, password)
 	}
 	events, _, err := s.load(ctx, domain.EmailStream(addr))
 	if err != nil {
@@ -149,13 +148,11 @@ func (s *Service) checkPassword(ctx context.Context, email, password string) (*d
 		return nil, err
 	}
 	if claim.AccountID() == uuid.Nil {
-		s.burnPasswordCheck(password)
-		return nil, ErrInvalidCredentials
+		return nil, s.unknownAccount(ctx, password)
 	}
 	a, err := s.loadAccount(ctx, claim.AccountID())
 	if errors.Is(err, domain.ErrAccountNotFound) { // a claim whose registration did not finish
-		s.burnPasswordCheck(password)
-		return nil, ErrInvalidCredentials
+		return nil, s.unknownAccount(ctx, password)
 	}
 	if err != nil {
 		return nil, err
@@ -166,9 +163,18 @@ func (s *Service) checkPassword(ctx context.Context, email, password string) (*d
 	return a, nil
 }
 
+// unknownAccount answers a password check of an email with no account: ErrInvalidCredentials,
+// after the same work and the same wait as a known one (or the same ErrBusy).
+func (s *Service) unknownAccount(ctx context.Context, password string) error {
+	if err := s.burnPasswordCheck(ctx, password); err != nil {
+		return err
+	}
+	return ErrInvalidCredentials
+}
+
 // verify checks password against the account's hash and records a failure when it is wrong.
 func (s *Service) verify(o *op, a *domain.Account, password string) error {
-	ok, err := secrets.VerifyPassword(password, a.PasswordHash())
+	ok, err := s.verifyPassword(o.ctx, password, a.PasswordHash())
 	if err != nil {
 		return fmt.Errorf("verify password: %w", err)
 	}
@@ -181,13 +187,6 @@ func (s *Service) verify(o *op, a *domain.Account, password string) error {
 		return err
 	}
 	return ErrInvalidCredentials
-}
-
-// burnPasswordCheck spends the time of a password check on a hash of nothing, so that an
-// unknown email does not answer faster than a known one.
-func (s *Service) burnPasswordCheck(password string) {
-	s.dummyOnce.Do(func() { s.dummyHash, _ = s.argon2.Hash("assent-dummy-password", s.rand) })
-	_, _ = secrets.VerifyPassword(password, s.dummyHash)
 }
 
 // issueChallenge opens a challenge for an account whose password was verified: the account

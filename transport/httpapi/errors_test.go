@@ -2,11 +2,17 @@ package httpapi
 
 import (
 	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"testing"
 
 	"github.com/labstack/echo/v4"
+
+	"github.com/assent-dev/assent/app"
+	"github.com/assent-dev/assent/transport/apierror"
 )
 
 func TestEchoRefusalsAreProblems(t *testing.T) {
@@ -32,6 +38,29 @@ func TestEchoRefusalsAreProblems(t *testing.T) {
 		}
 		if rec.Code != c.status || rec.Header().Get("Content-Type") != "application/problem+json" || json.Unmarshal(rec.Body.Bytes(), &p) != nil || p.Code != c.code || p.Message == "" {
 			t.Errorf("%s %s: %d %s %s", c.method, c.path, rec.Code, rec.Header().Get("Content-Type"), rec.Body.String())
+		}
+	}
+}
+
+// TestApplicationErrorsAreRefusals checks how the application's own errors are told to clients:
+// wrapped as the use cases wrap them, each gets its status and stable code, never a 500.
+func TestApplicationErrorsAreRefusals(t *testing.T) {
+	t.Parallel()
+	s := &Server{cfg: Config{Log: slog.New(slog.DiscardHandler)}}
+	for _, c := range []struct {
+		err    error
+		status int
+		code   string
+	}{
+		{app.ErrInvalidCredentials, 401, "wrong_credentials"},
+		{app.ErrInvalidPassword, 422, "invalid_password"},
+		{app.ErrInvalidAnswer, 422, "invalid_answer"},
+		{app.ErrContention, 503, "contention"},
+		{app.ErrBusy, 503, "busy"},
+	} {
+		var p *apierror.Problem
+		if err := s.fail(fmt.Errorf("sign in: %w", c.err)); !errors.As(err, &p) || p.Status != c.status || p.Code != c.code || p.Message == "" {
+			t.Errorf("%v: told as %+v, want %d %s", c.err, p, c.status, c.code)
 		}
 	}
 }

@@ -51,6 +51,7 @@ func init() {
 	apierror.Add(app.ErrInvalidPassword, 422, "invalid_password", "The password must have 8 to 1024 characters.")
 	apierror.Add(app.ErrInvalidAnswer, 422, "invalid_answer", "The answer must be approve, deny or fraud.")
 	apierror.Add(app.ErrContention, 503, "contention", "Too many changes at once to this account. Try again.")
+	apierror.Add(app.ErrBusy, 503, "busy", "The server is checking too many passwords at once. Try again in a moment.")
 }
 
 // New builds the API on e.
@@ -102,7 +103,8 @@ func New(e *echo.Echo, cfg Config) *Server {
 }
 
 // documentContention adds to every operation the 503 that a command gets when its account
-// changes too fast to decide (app.ErrContention), described like the operation's 500.
+// changes too fast to decide (app.ErrContention) or when too many password checks wait for
+// their turn (app.ErrBusy), described like the operation's 500.
 func (s *Server) documentContention() {
 	for _, item := range s.api.OpenAPI().Paths {
 		for _, op := range []*huma.Operation{item.Get, item.Post, item.Put, item.Patch, item.Delete} {
@@ -110,7 +112,7 @@ func (s *Server) documentContention() {
 				continue
 			}
 			r := *op.Responses["500"]
-			r.Description = "Service Unavailable: too many changes at once; try again."
+			r.Description = "Service Unavailable: too many changes at once, or too many password checks at once (codes contention, busy); try again."
 			op.Responses["503"] = &r
 		}
 	}

@@ -1,0 +1,70 @@
+package app
+
+import (
+	"context"
+	"time"
+
+	"github.com/assent-dev/assent/secrets"
+)
+
+// passwordQueueWait is how long a password check waits for its turn before it gives up with
+// ErrBusy.
+const passwordQueueWait = 5 * time.Second
+
+// passwordGate bounds the argon2id computations (hashing a new password, checking one) that run
+// at once. Each takes the memory its parameters say (19 MiB by default) and a core for tens of
+// milliseconds; unbounded, a burst of sign-ins would take memory in proportion to the burst and
+// slow every one of them alike. A computation waits for its turn up to passwordQueueWait, then
+// fails with ErrBusy; the end of its context ends the wait too.
+type passwordGate struct {
+	turns chan struct{} // one element per computation running
+	wait  time.Duration // passwordQueueWait; shorter in tests
+}
+
+func newPasswordGate(n int) passwordGate {
+	return passwordGate{turns: make(chan struct{}, n), wait: passwordQueueWait}
+}
+
+// run runs f in its turn, or returns ErrBusy or the context's error without running it.
+func (g passwordGate) run(ctx context.Context, f func()) error {
+	select {
+	case g.turns <- struct{}{}:
+	default:
+		t := time.NewTimer(g.wait)
+		defer t.Stop()
+		select {
+		case g.turns <- struct{}{}:
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
+			return ErrBusy
+		}
+	}
+	defer func() { <-g.turns }()
+	f()
+	return nil
+}
+
+// hashPassword makes the argon2id hash of a new password, in its turn.
+func (s *Service) hashPassword(ctx context.Context, password string) (hash string, err error) {
+	if gerr := s.passwords.run(ctx, func() { hash, err = s.argon2.Hash(password, s.rand) }); gerr != nil {
+		return "", gerr
+	}
+	return hash, err
+}
+
+// verifyPassword checks password against an argon2id hash, in its turn.
+func (s *Service) verifyPassword(ctx context.Context, password, encoded string) (ok bool, err error) {
+	if gerr := s.passwords.run(ctx, func() { ok, err = secrets.VerifyPassword(password, encoded) }); gerr != nil {
+		return false, gerr
+	}
+	return ok, err
+}
+
+// burnPasswordCheck spends the time of a password check on a hash of nothing, in its turn like
+// any other, so that an unknown email does not answer faster than a known one, nor differently
+// when the server is busy. It returns only the gate's error (ErrBusy, or the context's).
+func (s *Service) burnPasswordCheck(ctx context.Context, password string) error {
+	s.dummyOnce.Do(func() { s.dummyHash, _ = s.argon2.Hash("assent-dummy-password", s.rand) })
+	return s.passwords.run(ctx, func() { _, _ = secrets.VerifyPassword(password, s.dummyHash) })
+}
