@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"time"
@@ -103,6 +104,20 @@ func (s *Service) SignIn(ctx context.Context, email, password string, lc domain.
 		return SignInResult{}, fmt.Errorf("sign in: %w", err)
 	}
 	return SignInResult{AccountID: a.ID(), Challenge: &ic}, nil
+}
+
+// SignOut records that a session of the account ended before its expiry, until, so that every
+// node refuses it from then on (projections.SignOuts). The session is named by the SHA-256 of
+// its ID.
+func (s *Service) SignOut(ctx context.Context, accountID uuid.UUID, sessionID [16]byte, until time.Time) error {
+	digest := sha256.Sum256(sessionID[:])
+	_, err := s.op(ctx, accountActor(accountID)).updateAccount(accountID, func(a *domain.Account, _ []domain.Event, now time.Time) (domain.Decision, error) {
+		return a.SignOut(domain.SignOut{SessionDigest: digest[:], Until: until}, now), nil
+	})
+	if err != nil {
+		return fmt.Errorf("sign out: %w", err)
+	}
+	return nil
 }
 
 // ChangePassword replaces the password after checking the current one (a wrong one is

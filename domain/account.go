@@ -73,6 +73,8 @@ func (a *Account) apply(e Event) error {
 		a.passwordHash = e.PasswordHash
 	case SignInFailed:
 		a.recordFailure(e.At)
+	case SignedOut:
+		// Sessions live outside the aggregate: the event is for every node's read model.
 	case TOTPCheckFailed:
 		a.recordFailure(e.At)
 	case BackupCodeCheckFailed:

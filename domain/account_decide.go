@@ -1,8 +1,10 @@
 package domain
 
 import (
+	"crypto/sha256"
 	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 	"time"
 	"unicode"
@@ -23,6 +25,13 @@ type RegisterAccount struct {
 // ChangePassword replaces the password hash.
 type ChangePassword struct {
 	PasswordHash string
+}
+
+// SignOut ends a session of the account before it expires. SessionDigest is the SHA-256 of
+// the session's ID; Until is when the session would have expired.
+type SignOut struct {
+	SessionDigest []byte
+	Until         time.Time
 }
 
 // RecordFailedSignIn records a wrong password, checked by the caller.
@@ -85,6 +94,19 @@ func (a *Account) RecordFailedSignIn(_ RecordFailedSignIn, now time.Time, p Poli
 		return refuse(ErrAccountNotFound)
 	}
 	return accept(a.failure(SignInFailed{AccountID: a.id, At: now}, now, p)...)
+}
+
+// SignOut decides SignOut: a session that has expired already needs no event.
+func (a *Account) SignOut(cmd SignOut, now time.Time) Decision {
+	switch {
+	case !a.Exists():
+		return refuse(ErrAccountNotFound)
+	case len(cmd.SessionDigest) != sha256.Size:
+		return refuse(fmt.Errorf("sign out: %w: the session digest must be %d bytes", ErrInvalidCommand, sha256.Size))
+	case !now.Before(cmd.Until):
+		return accept()
+	}
+	return accept(SignedOut{AccountID: a.id, SessionDigest: slices.Clone(cmd.SessionDigest), Until: cmd.Until, At: now})
 }
 
 // EnableMFA decides EnableMFA: it needs a linked device or a confirmed TOTP app.

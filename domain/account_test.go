@@ -293,3 +293,50 @@ func TestLoadAccountRefusesForeignEvents(t *testing.T) {
 	}
 	_ = uuid.Nil
 }
+
+func TestAccountSignOut(t *testing.T) {
+	t.Parallel()
+	digest := make([]byte, 32)
+	digest[0] = 7
+	until := t0.Add(12 * time.Hour)
+	run(t, domain.LoadAccount, []gwt[*domain.Account]{
+		{
+			name:  "sign out of a live session",
+			given: []domain.Event{registered},
+			when: func(a *domain.Account) domain.Decision {
+				return a.SignOut(domain.SignOut{SessionDigest: digest, Until: until}, t0)
+			},
+			then: []domain.Event{domain.SignedOut{AccountID: accountID, SessionDigest: digest, Until: until, At: t0}},
+		},
+		{
+			name:  "an account with sign-outs still loads and decides",
+			given: []domain.Event{registered, domain.SignedOut{AccountID: accountID, SessionDigest: digest, Until: until, At: t0}},
+			when: func(a *domain.Account) domain.Decision {
+				return a.SignOut(domain.SignOut{SessionDigest: digest, Until: until}, t0)
+			},
+			then: []domain.Event{domain.SignedOut{AccountID: accountID, SessionDigest: digest, Until: until, At: t0}},
+		},
+		{
+			name:  "a session that has expired needs no sign-out",
+			given: []domain.Event{registered},
+			when: func(a *domain.Account) domain.Decision {
+				return a.SignOut(domain.SignOut{SessionDigest: digest, Until: t0}, t0)
+			},
+		},
+		{
+			name:  "sign out refuses a digest that is not a SHA-256",
+			given: []domain.Event{registered},
+			when: func(a *domain.Account) domain.Decision {
+				return a.SignOut(domain.SignOut{SessionDigest: digest[:16], Until: until}, t0)
+			},
+			err: domain.ErrInvalidCommand,
+		},
+		{
+			name: "sign out of an unknown account",
+			when: func(a *domain.Account) domain.Decision {
+				return a.SignOut(domain.SignOut{SessionDigest: digest, Until: until}, t0)
+			},
+			err: domain.ErrAccountNotFound,
+		},
+	})
+}

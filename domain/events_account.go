@@ -45,6 +45,16 @@ type SignInFailed struct {
 	At        time.Time `json:"at"`
 }
 
+// SignedOut: a session of the account was signed out before it expired. Every node refuses
+// the session from then on, until Until, when it would have expired anyway. The session is
+// named by the SHA-256 of its ID, which is all a node needs to recognise it.
+type SignedOut struct {
+	AccountID     uuid.UUID `json:"account_id"`
+	SessionDigest []byte    `json:"session_digest"`
+	Until         time.Time `json:"until"`
+	At            time.Time `json:"at"`
+}
+
 // MFAEnabled: two-factor authentication was turned on.
 type MFAEnabled struct {
 	AccountID uuid.UUID `json:"account_id"`
@@ -183,6 +193,7 @@ func (EmailClaimed) EventType() string          { return "email.claimed" }
 func (AccountRegistered) EventType() string     { return "account.registered" }
 func (PasswordChanged) EventType() string       { return "account.password.changed" }
 func (SignInFailed) EventType() string          { return "account.signin.failed" }
+func (SignedOut) EventType() string             { return "account.signed_out" }
 func (MFAEnabled) EventType() string            { return "account.mfa.enabled" }
 func (MFADisabled) EventType() string           { return "account.mfa.disabled" }
 func (MFALocked) EventType() string             { return "account.mfa.locked" }
@@ -203,6 +214,7 @@ func (e EmailClaimed) OccurredAt() time.Time          { return e.At }
 func (e AccountRegistered) OccurredAt() time.Time     { return e.At }
 func (e PasswordChanged) OccurredAt() time.Time       { return e.At }
 func (e SignInFailed) OccurredAt() time.Time          { return e.At }
+func (e SignedOut) OccurredAt() time.Time             { return e.At }
 func (e MFAEnabled) OccurredAt() time.Time            { return e.At }
 func (e MFADisabled) OccurredAt() time.Time           { return e.At }
 func (e MFALocked) OccurredAt() time.Time             { return e.At }

@@ -33,6 +33,7 @@ var samples = []domain.Event{
 	codesIssued,
 	domain.BackupCodeUsed{AccountID: accountID, SetID: setID, Index: 3, ChallengeID: challengeID, At: t0},
 	domain.BackupCodeCheckFailed{AccountID: accountID, ChallengeID: challengeID, Reason: domain.FailureWrongBackupCode, At: t0},
+	domain.SignedOut{AccountID: accountID, SessionDigest: make([]byte, 32), Until: t0, At: t0},
 	domain.DeviceRegistered{DeviceID: deviceID, PublicKey: devPub, Name: "Pixel", Platform: "android", At: t0},
 	domain.EnrollmentStarted{EnrollmentID: tokenID, AccountID: accountID, ExpiresAt: t0, At: t0},
 	domain.EnrollmentCompleted{EnrollmentID: tokenID, AccountID: accountID, DeviceID: deviceID, PublicKey: devPub, At: t0},

@@ -20,16 +20,17 @@ type Set struct {
 	Devices    *Devices
 	Pending    *Pending
 	Challenges *Challenges
+	SignOuts   *SignOuts
 }
 
 // NewSet returns empty read models.
 func NewSet() *Set {
-	return &Set{Accounts: NewAccounts(), Devices: NewDevices(), Pending: NewPending(), Challenges: NewChallenges()}
+	return &Set{Accounts: NewAccounts(), Devices: NewDevices(), Pending: NewPending(), Challenges: NewChallenges(), SignOuts: NewSignOuts()}
 }
 
 // All returns the projections of the set.
 func (s *Set) All() []Projection {
-	return []Projection{s.Accounts, s.Devices, s.Pending, s.Challenges}
+	return []Projection{s.Accounts, s.Devices, s.Pending, s.Challenges, s.SignOuts}
 }
 
 // Position is the lowest position of the set's projections: every one has applied the log up
@@ -75,6 +76,7 @@ type RebuildStats struct {
 	Devices    int
 	Pending    int // open challenges
 	Challenges int
+	SignOuts   int // sessions signed out that have not expired yet
 	Took       time.Duration
 }
 
@@ -113,6 +115,7 @@ func (s *Set) CatchUp(ctx context.Context, log LogReader) (RebuildStats, error) 
 		}
 	}
 	st.Accounts, st.Devices, st.Pending, st.Challenges = s.Accounts.Len(), s.Devices.Len(), s.Pending.Len(), s.Challenges.Len()
+	st.SignOuts = s.SignOuts.Len()
 	st.Took = time.Since(start)
 	return st, nil
 }

@@ -50,6 +50,7 @@ func rebuildCommand() *cobra.Command {
 			fmt.Fprintf(w, "devices     %d\n", st.Devices)
 			fmt.Fprintf(w, "challenges  %d\n", st.Challenges)
 			fmt.Fprintf(w, "pending     %d\n", st.Pending)
+			fmt.Fprintf(w, "signouts    %d\n", st.SignOuts)
 			return nil
 		},
 	}

@@ -189,6 +189,7 @@ func start(ctx context.Context, cfg config.Config, log *slog.Logger, opts startO
 	if err != nil {
 		return nil, err
 	}
+	sessions.UseSignOuts(views.SignOuts)
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	limits := httpapi.DefaultRateLimits()

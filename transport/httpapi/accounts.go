@@ -139,7 +139,11 @@ func (s *Server) registerAccounts() {
 		Summary: "Sign out", Security: sessionSecurity, DefaultStatus: http.StatusNoContent,
 		Middlewares: huma.Middlewares{s.requireSession}, Errors: []int{401, 403},
 	}, func(ctx context.Context, _ *struct{}) (*signOutOutput, error) {
-		s.cfg.Sessions.Revoke(session(ctx), s.cfg.Now())
+		sess := session(ctx)
+		s.cfg.Sessions.Revoke(sess, s.cfg.Now())
+		if err := s.cfg.App.SignOut(ctx, sess.AccountID, sess.ID, sess.Expires); err != nil {
+			return nil, s.fail(err)
+		}
 		return &signOutOutput{SetCookie: s.cfg.Sessions.Clear(isTLS(humaCtx(ctx)))}, nil
 	})
 }

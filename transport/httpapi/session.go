@@ -26,14 +26,30 @@ type Session struct {
 }
 
 // Sessions issues and checks signed session cookies, CSRF tokens bound to a session, and the
-// tokens that bind a pending sign-in to the browser that started it. They hold no state but
-// the sign-outs of this node, so every node with the same key accepts the same cookies.
+// tokens that bind a pending sign-in to the browser that started it. Every node with the same
+// key accepts the same cookies. A sign-out is recorded in the log (account.signed_out), which
+// every node folds into its SignOuts read model (see UseSignOuts); the node that served it also
+// refuses the session at once, before its read model has the event.
 type Sessions struct {
 	key []byte
 	ttl time.Duration
 
-	mu      sync.Mutex
-	revoked map[[16]byte]time.Time
+	mu       sync.Mutex
+	revoked  map[[16]byte]time.Time
+	signOuts SignOuts
+}
+
+// SignOuts tells the sessions signed out on any node: projections.SignOuts.
+type SignOuts interface {
+	SignedOut(sessionID [16]byte) bool
+}
+
+// UseSignOuts makes Check refuse the sessions that so says were signed out. Call it before
+// serving.
+func (s *Sessions) UseSignOuts(so SignOuts) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.signOuts = so
 }
 
 // NewSessions returns Sessions signing with key (at least 32 bytes) and sessions lasting ttl.
@@ -93,11 +109,16 @@ func (s *Sessions) Check(value string, now time.Time) (Session, bool) {
 	}
 	s.mu.Lock()
 	_, gone := s.revoked[sess.ID]
+	so := s.signOuts
 	s.mu.Unlock()
+	if !gone && so != nil {
+		gone = so.SignedOut(sess.ID)
+	}
 	return sess, !gone
 }
 
-// Revoke signs a session out on this node.
+// Revoke refuses a session on this node at once; the sign-out reaches the other nodes through
+// the log.
 func (s *Sessions) Revoke(sess Session, now time.Time) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
