@@ -89,10 +89,24 @@ func (s ChallengeStatus) clone() ChallengeStatus {
 	return s
 }
 
-// Challenges is the challenge status read model, named "challenges".
+// Challenges is the challenge status read model, named "challenges". It keeps every challenge
+// unless told to forget old ones (RetainFor).
 type Challenges struct {
 	core
-	byID map[uuid.UUID]*ChallengeStatus
+	byID   map[uuid.UUID]*ChallengeStatus
+	retain time.Duration // 0: keep every challenge
+	issued int           // challenges issued since the last sweep
+}
+
+// RetainFor makes the model forget a challenge d after it was decided, or d after it expired
+// if no final event came. It sweeps every 1,024 challenges issued, by the time of the event
+// that triggers the sweep (so a rebuild forgets the same ones). A serving node needs a
+// challenge only while a login page may still ask about it; without a bound the model grows
+// with every sign-in for as long as the node runs. Call it before the first Apply.
+func (p *Challenges) RetainFor(d time.Duration) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.retain = d
 }
 
 // NewChallenges returns an empty challenge status read model.
@@ -105,7 +119,9 @@ func NewChallenges() *Challenges {
 func (p *Challenges) Apply(ev eventstore.RecordedEvent) error { return p.apply(ev, p.fold) }
 
 // Reset empties the read model.
-func (p *Challenges) Reset() { p.reset(func() { p.byID = map[uuid.UUID]*ChallengeStatus{} }) }
+func (p *Challenges) Reset() {
+	p.reset(func() { p.byID, p.issued = map[uuid.UUID]*ChallengeStatus{}, 0 })
+}
 
 // Len is the number of challenges.
 func (p *Challenges) Len() int { return rowsLen(&p.core, p.byID) }
@@ -130,6 +146,10 @@ func (p *Challenges) fold(ev eventstore.RecordedEvent, e domain.Event) {
 			s.Devices = append(s.Devices, d.DeviceID)
 		}
 		p.byID[is.ChallengeID] = s
+		if p.issued++; p.retain > 0 && p.issued >= sweepEvery {
+			p.issued = 0
+			p.sweep(is.At)
+		}
 	}
 	s := p.byID[challengeOf(e)]
 	if s == nil {
@@ -146,6 +166,24 @@ func (p *Challenges) fold(ev eventstore.RecordedEvent, e domain.Event) {
 	default:
 		if st, by, ok := finalState(e); ok && s.State == StatePending {
 			s.State, s.DecidedBy, s.DecidedAt = st, by, e.OccurredAt()
+		}
+	}
+}
+
+// sweepEvery is how many challenges a Challenges with a retention issues between two sweeps.
+const sweepEvery = 1024
+
+// sweep forgets the challenges decided more than the retention before now, and those never
+// decided that expired that long before.
+func (p *Challenges) sweep(now time.Time) {
+	cutoff := now.Add(-p.retain)
+	for id, s := range p.byID {
+		end := s.ExpiresAt // a challenge never decided ends when it expires
+		if s.State.Final() {
+			end = s.DecidedAt
+		}
+		if end.Before(cutoff) {
+			delete(p.byID, id)
 		}
 	}
 }

@@ -3,6 +3,7 @@ package projections_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"testing"
 	"time"
 
@@ -88,4 +89,54 @@ func TestFeedDropsASubscriberThatLags(t *testing.T) {
 		t.Fatalf("fast subscriber holds %d changes, want 3", len(fast.C))
 	}
 	slow.Close() // closing a dropped subscription is harmless
+}
+
+// TestChallengesRetention checks that a Challenges told to retain challenges for an hour
+// forgets, at its sweep, those decided or expired more than an hour before, and keeps the
+// others; and that one without a retention keeps everything.
+func TestChallengesRetention(t *testing.T) {
+	t.Parallel()
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	account := uuid.New()
+	issue := func(p *projections.Challenges, pos eventstore.Position, id uuid.UUID, at time.Time) {
+		t.Helper()
+		if err := p.Apply(recorded(t, pos, domain.ChallengeIssued{ChallengeID: id, AccountID: account, Number: 42, ExpiresAt: at.Add(2 * time.Minute), At: at})); err != nil {
+			t.Fatal(err)
+		}
+	}
+	approve := func(p *projections.Challenges, pos eventstore.Position, id uuid.UUID, at time.Time) {
+		t.Helper()
+		if err := p.Apply(recorded(t, pos, domain.ChallengeApproved{ChallengeID: id, AccountID: account, DeviceID: uuid.New(), Number: 42, Signature: make([]byte, 64), At: at})); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, retain := range []time.Duration{time.Hour, 0} {
+		p := projections.NewChallenges()
+		p.RetainFor(retain)
+		old, stale, recent := uuid.New(), uuid.New(), uuid.New()
+		issue(p, 1, old, t0)
+		approve(p, 2, old, t0.Add(time.Minute)) // decided 2 h before the sweep
+		issue(p, 3, stale, t0)                  // expired at t0+2min, never marked
+		later := t0.Add(2 * time.Hour)
+		issue(p, 4, recent, later.Add(-90*time.Minute))
+		approve(p, 5, recent, later.Add(-30*time.Minute)) // decided 30 min before the sweep
+		for i := range 1021 {                             // the 1,024th issue sweeps
+			issue(p, eventstore.Position(6+i), uuid.New(), later)
+		}
+		_, errOld := p.Get(old)
+		_, errStale := p.Get(stale)
+		_, errRecent := p.Get(recent)
+		if retain == 0 {
+			if errOld != nil || errStale != nil || errRecent != nil || p.Len() != 1024 {
+				t.Fatalf("without a retention: %v %v %v, %d held; want all 1024", errOld, errStale, errRecent, p.Len())
+			}
+			continue
+		}
+		if !errors.Is(errOld, projections.ErrNotFound) || !errors.Is(errStale, projections.ErrNotFound) {
+			t.Fatalf("challenges decided or expired 2 h before the sweep: %v, %v; want ErrNotFound", errOld, errStale)
+		}
+		if errRecent != nil || p.Len() != 1022 {
+			t.Fatalf("after the sweep: recent %v, %d held; want it kept with the 1,021 open ones", errRecent, p.Len())
+		}
+	}
 }

@@ -29,6 +29,11 @@ import (
 	"github.com/assent-dev/assent/web"
 )
 
+// challengeRetention is how long a node keeps a challenge's status after it was decided (or
+// expired): long enough for any login page still asking, short enough that the read model does
+// not grow with every sign-in for as long as the node runs. The log keeps every challenge.
+const challengeRetention = 24 * time.Hour
+
 func serveCommand() *cobra.Command {
 	cfg := config.Defaults()
 	cmd := &cobra.Command{
@@ -162,6 +167,7 @@ func start(ctx context.Context, cfg config.Config, log *slog.Logger, opts startO
 	}
 
 	views := projections.NewSet()
+	views.Challenges.RetainFor(challengeRetention)
 	stats, err := views.CatchUp(ctx, store)
 	if err != nil {
 		return nil, fmt.Errorf("read models: %w", err)
