@@ -132,7 +132,7 @@ func (s *Server) registerSecurity() {
 		out := &enrollmentOutput{Status: http.StatusCreated}
 		out.Body.Token, out.Body.ExpiresAt = token, exp
 		out.Body.Link = s.baseURL(hctx) + "/enroll?token=" + url.QueryEscape(token)
-		if out.Body.QR, err = newQR(out.Body.Link); err != nil {
+		if out.Body.QR, err = NewQRCode(out.Body.Link); err != nil {
 			return nil, s.fail(err)
 		}
 		return out, nil
@@ -169,7 +169,7 @@ func (s *Server) registerSecurity() {
 		}
 		out := &totpAppOutput{Status: http.StatusCreated}
 		out.Body.ID, out.Body.OTPAuthURI = id, uri
-		if out.Body.QR, err = newQR(uri); err != nil {
+		if out.Body.QR, err = NewQRCode(uri); err != nil {
 			return nil, s.fail(err)
 		}
 		return out, nil
