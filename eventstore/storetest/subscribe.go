@@ -137,6 +137,7 @@ func testSubscribeFromStart(t *testing.T, open Opener) {
 	history := f.appendN(f.stream("a"), 20, 0)
 	c := f.collect(eventstore.FromStart())
 	got := c.waitFor(20)
+	sameIDs(t, "history", ids(got), history)
 	// CaughtUp comes after the whole history.
 	deadline := time.Now().Add(30 * time.Second)
 	for c.caughtUpAfter() < 0 && time.Now().Before(deadline) {
@@ -197,9 +198,9 @@ func testSubscribeConcurrent(t *testing.T, open Opener) {
 	}
 	wg.Wait()
 	want := f.readAllMine(eventstore.Start, 1000)
-	got := c.waitFor(len(want))
+	c.waitFor(len(want))
 	time.Sleep(50 * time.Millisecond) // let any duplicate delivery arrive
-	got = c.waitFor(len(want))
+	got := c.waitFor(len(want))
 	if len(got) != len(want) {
 		t.Fatalf("subscription delivered %d events, the log holds %d", len(got), len(want))
 	}
