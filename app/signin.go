@@ -108,12 +108,16 @@ func (s *Service) SignIn(ctx context.Context, email, password string, lc domain.
 
 // SignOut records that a session of the account ended before its expiry, until, so that every
 // node refuses it from then on (projections.SignOuts). The session is named by the SHA-256 of
-// its ID.
+// its ID. It returns once this node's read models have the sign-out, so that the next request
+// here is refused.
 func (s *Service) SignOut(ctx context.Context, accountID uuid.UUID, sessionID [16]byte, until time.Time) error {
 	digest := sha256.Sum256(sessionID[:])
 	_, err := s.op(ctx, accountActor(accountID)).updateAccount(accountID, func(a *domain.Account, _ []domain.Event, now time.Time) (domain.Decision, error) {
 		return a.SignOut(domain.SignOut{SessionDigest: digest[:], Until: until}, now), nil
 	})
+	if err == nil {
+		err = s.caughtUp(ctx)
+	}
 	if err != nil {
 		return fmt.Errorf("sign out: %w", err)
 	}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -101,5 +102,25 @@ func TestWrongPasswordsLockTheSecondFactor(t *testing.T) {
 	res, err := f.s.SignIn(f.ctx, "lock@example.com", testPassword, lc)
 	if err != nil || res.Challenge == nil || res.Challenge.Devices != 1 {
 		t.Fatalf("after the lockout: %+v, %v; want a challenge pushed to 1 device", res, err)
+	}
+}
+
+// TestSignOutReturnsOnceThisNodeRefusesTheSession checks that SignOut returns only once this
+// node's read model has the sign-out, so that the next request here is refused.
+func TestSignOutReturnsOnceThisNodeRefusesTheSession(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, domain.Policy{})
+	id := f.account("out@example.com")
+	for i := range 20 {
+		session := [16]byte{byte(i), 1}
+		if err := f.s.SignOut(f.ctx, id, session, f.clock.Now().Add(time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+		if !f.views.SignOuts.SignedOut(session) {
+			t.Fatalf("sign-out %d returned before this node refuses the session", i)
+		}
+	}
+	if got := f.count(domain.AccountStream(id), "account.signed_out"); got != 20 {
+		t.Fatalf("%d sign-outs recorded, want 20", got)
 	}
 }

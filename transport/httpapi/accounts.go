@@ -140,7 +140,6 @@ func (s *Server) registerAccounts() {
 		Middlewares: huma.Middlewares{s.requireSession}, Errors: []int{401, 403},
 	}, func(ctx context.Context, _ *struct{}) (*signOutOutput, error) {
 		sess := session(ctx)
-		s.cfg.Sessions.Revoke(sess, s.cfg.Now())
 		if err := s.cfg.App.SignOut(ctx, sess.AccountID, sess.ID, sess.Expires); err != nil {
 			return nil, s.fail(err)
 		}

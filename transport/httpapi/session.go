@@ -9,7 +9,6 @@ import (
 	"errors"
 	"net/http"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -28,15 +27,12 @@ type Session struct {
 // Sessions issues and checks signed session cookies, CSRF tokens bound to a session, and the
 // tokens that bind a pending sign-in to the browser that started it. Every node with the same
 // key accepts the same cookies. A sign-out is recorded in the log (account.signed_out), which
-// every node folds into its SignOuts read model (see UseSignOuts); the node that served it also
-// refuses the session at once, before its read model has the event.
+// every node folds into its SignOuts read model (see UseSignOuts); app.Service.SignOut returns
+// once the serving node's read model has it.
 type Sessions struct {
-	key []byte
-	ttl time.Duration
-
-	mu       sync.Mutex
-	revoked  map[[16]byte]time.Time
-	signOuts SignOuts
+	key      []byte
+	ttl      time.Duration
+	signOuts SignOuts // set before serving; nil refuses no session
 }
 
 // SignOuts tells the sessions signed out on any node: projections.SignOuts.
@@ -46,18 +42,14 @@ type SignOuts interface {
 
 // UseSignOuts makes Check refuse the sessions that so says were signed out. Call it before
 // serving.
-func (s *Sessions) UseSignOuts(so SignOuts) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.signOuts = so
-}
+func (s *Sessions) UseSignOuts(so SignOuts) { s.signOuts = so }
 
 // NewSessions returns Sessions signing with key (at least 32 bytes) and sessions lasting ttl.
 func NewSessions(key []byte, ttl time.Duration) (*Sessions, error) {
 	if len(key) < 32 {
 		return nil, errors.New("httpapi: the session key must be at least 32 bytes")
 	}
-	return &Sessions{key: append([]byte(nil), key...), ttl: ttl, revoked: make(map[[16]byte]time.Time)}, nil
+	return &Sessions{key: append([]byte(nil), key...), ttl: ttl}, nil
 }
 
 func (s *Sessions) mac(parts ...[]byte) []byte {
@@ -107,27 +99,10 @@ func (s *Sessions) Check(value string, now time.Time) (Session, bool) {
 	if !now.Before(sess.Expires) {
 		return Session{}, false
 	}
-	s.mu.Lock()
-	_, gone := s.revoked[sess.ID]
-	so := s.signOuts
-	s.mu.Unlock()
-	if !gone && so != nil {
-		gone = so.SignedOut(sess.ID)
+	if s.signOuts != nil && s.signOuts.SignedOut(sess.ID) {
+		return Session{}, false
 	}
-	return sess, !gone
-}
-
-// Revoke refuses a session on this node at once; the sign-out reaches the other nodes through
-// the log.
-func (s *Sessions) Revoke(sess Session, now time.Time) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for id, exp := range s.revoked {
-		if now.After(exp) {
-			delete(s.revoked, id)
-		}
-	}
-	s.revoked[sess.ID] = sess.Expires
+	return sess, true
 }
 
 // Clear returns a cookie that deletes the session cookie.

@@ -8,6 +8,11 @@ import (
 	"github.com/google/uuid"
 )
 
+// signedOut is a SignOuts that names its sessions.
+type signedOut map[[16]byte]bool
+
+func (so signedOut) SignedOut(id [16]byte) bool { return so[id] }
+
 func TestSessionsIssueCheckRevoke(t *testing.T) {
 	t.Parallel()
 	s, err := NewSessions(bytes.Repeat([]byte{7}, 32), time.Hour)
@@ -39,13 +44,16 @@ func TestSessionsIssueCheckRevoke(t *testing.T) {
 	if !s.CheckCSRF(sess, s.CSRFToken(sess)) {
 		t.Fatal("the session's CSRF token does not check")
 	}
-	sess2, _ := s.Issue(acct, now, false)
+	sess2, s2cookie := s.Issue(acct, now, false)
 	if s.CheckCSRF(sess2, s.CSRFToken(sess)) {
 		t.Fatal("one session's CSRF token checks for another")
 	}
-	s.Revoke(sess, now)
+	s.UseSignOuts(signedOut{sess.ID: true})
 	if _, ok := s.Check(cookie.Value, now); ok {
 		t.Fatal("a signed-out session checks")
+	}
+	if _, ok := s.Check(s2cookie.Value, now); !ok {
+		t.Fatal("another session of the account stopped checking when one was signed out")
 	}
 	ch := uuid.New()
 	if !s.CheckLoginToken(ch, s.LoginToken(ch)) || s.CheckLoginToken(uuid.New(), s.LoginToken(ch)) {
