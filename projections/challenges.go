@@ -170,7 +170,8 @@ func (p *Challenges) fold(ev eventstore.RecordedEvent, e domain.Event) {
 	}
 }
 
-// sweepEvery is how many challenges a Challenges with a retention issues between two sweeps.
+// sweepEvery is how many rows a read model that forgets old ones adds between two sweeps
+// (challenges issued, sessions signed out).
 const sweepEvery = 1024
 
 // sweep forgets the challenges decided more than the retention before now, and those never

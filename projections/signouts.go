@@ -8,9 +8,6 @@ import (
 	"github.com/assent-dev/assent/eventstore"
 )
 
-// pruneEvery is how many sign-outs a SignOuts folds between two sweeps of the expired ones.
-const pruneEvery = 1024
-
 // SignOuts is the read model of the sessions signed out before they expired, named "signouts".
 // Every node folds it from the log, so a session signed out on one node is refused by all of
 // them, and still after a restart. A sign-out is kept until the session would have expired;
@@ -57,7 +54,7 @@ func (p *SignOuts) fold(_ eventstore.RecordedEvent, e domain.Event) {
 		return
 	}
 	p.until[[sha256.Size]byte(s.SessionDigest)] = s.Until
-	if p.folded++; p.folded >= pruneEvery {
+	if p.folded++; p.folded >= sweepEvery {
 		p.folded = 0
 		for d, until := range p.until {
 			if !s.At.Before(until) {

@@ -17,7 +17,9 @@ var _ eventstore.KnownHeads = (*Store)(nil)
 // was opened, for KnownHead. The writer is the only one to write the file (the writer lock sees
 // to it), so an entry is the stream's head until the writer itself moves it. An entry is set
 // after the commit and before the appends are acknowledged; a stream evicted to make room is
-// simply unknown until its next commit.
+// simply unknown until its next commit. (The writer's own head cache, writerState.heads, cannot
+// serve: it is the writer goroutine's alone, holds versions of a batch before its commit, and
+// carries chain hashes, not event IDs.)
 type knownHeads struct {
 	mu sync.RWMutex
 	m  map[string]knownHead
