@@ -8,6 +8,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 )
 
@@ -207,13 +208,37 @@ func additional(header, associatedData []byte) []byte {
 	return append(ad, associatedData...)
 }
 
-// DeriveKey returns a 32-byte key for one purpose (for example "session"), derived with HKDF
-// from the primary key: every node with the same keyring derives the same key, and a new
-// primary key changes it.
-func (kr *Keyring) DeriveKey(purpose string) []byte {
-	k, err := hkdf.Key(sha256.New, kr.keys[kr.primary].material, nil, "assent.derived."+purpose, sha256.Size)
+// DerivedKey is a key for one purpose derived from one keyring key, named by that key's ID.
+// What it makes (a signature, a MAC) carries the ID, so that the holder of a keyring picks
+// the right key to check it after a rotation.
+type DerivedKey struct {
+	ID  string
+	Key []byte
+}
+
+// DeriveKey returns the 32-byte key for one purpose (for example "session") derived with HKDF
+// from the primary key: every node with the same keyring derives the same key. A new primary
+// changes it, so use it only for what lives no longer than a rotation may cut short; what must
+// outlive a rotation names its key and is checked with DeriveKeys.
+func (kr *Keyring) DeriveKey(purpose string) []byte { return derive(kr.keys[kr.primary], purpose) }
+
+// DeriveKeys returns the purpose's key derived from every key of the keyring, the primary's
+// first: what an old key made keeps checking until that key leaves the keyring.
+func (kr *Keyring) DeriveKeys(purpose string) []DerivedKey {
+	out := []DerivedKey{{ID: kr.primary, Key: kr.DeriveKey(purpose)}}
+	for id, k := range kr.keys {
+		if id != kr.primary {
+			out = append(out, DerivedKey{ID: id, Key: derive(k, purpose)})
+		}
+	}
+	slices.SortFunc(out[1:], func(a, b DerivedKey) int { return strings.Compare(a.ID, b.ID) })
+	return out
+}
+
+func derive(k Key, purpose string) []byte {
+	d, err := hkdf.Key(sha256.New, k.material, nil, "assent.derived."+purpose, sha256.Size)
 	if err != nil {
 		panic("secrets: hkdf: " + err.Error()) // cannot happen: 32 bytes is far below HKDF's limit
 	}
-	return k
+	return d
 }

@@ -191,7 +191,7 @@ func start(ctx context.Context, cfg config.Config, log *slog.Logger, opts startO
 	hubSub := bridge.NewSubscriber(store, &push.LiveCheckpoints{Head: func() eventstore.Position { return head }}, bridge.Config{Logger: wlog})
 	router.AddConsumerHandler("push-hub", "push-hub", hubSub, hub.Handler)
 
-	sessions, err := httpapi.NewSessions(keyring.DeriveKey("session"), 12*time.Hour)
+	sessions, err := httpapi.NewSessions(keyring.DeriveKeys("session"), 12*time.Hour)
 	if err != nil {
 		return nil, err
 	}

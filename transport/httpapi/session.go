@@ -7,11 +7,14 @@ import (
 	"encoding/base64"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/assent-dev/assent/secrets"
 )
 
 // SessionCookie is the name of the cookie that carries a signed-in session.
@@ -26,11 +29,14 @@ type Session struct {
 
 // Sessions issues and checks signed session cookies, CSRF tokens bound to a session, and the
 // tokens that bind a pending sign-in to the browser that started it. Every node with the same
-// key accepts the same cookies. A sign-out is recorded in the log (account.signed_out), which
+// keys accepts the same cookies. Each cookie and token names the key that signed it
+// ("keyID:..."): new ones are signed with the primary key, and each is checked with the key it
+// names, so that a rotation leaves them valid until their key is retired. A sign-out is recorded in the log (account.signed_out), which
 // every node folds into its SignOuts read model (see UseSignOuts); app.Service.SignOut returns
 // once the serving node's read model has it.
 type Sessions struct {
-	key      []byte
+	primary  string
+	keys     map[string][]byte
 	ttl      time.Duration
 	signOuts SignOuts // set before serving; nil refuses no session
 }
@@ -44,16 +50,49 @@ type SignOuts interface {
 // serving.
 func (s *Sessions) UseSignOuts(so SignOuts) { s.signOuts = so }
 
-// NewSessions returns Sessions signing with key (at least 32 bytes) and sessions lasting ttl.
-func NewSessions(key []byte, ttl time.Duration) (*Sessions, error) {
-	if len(key) < 32 {
-		return nil, errors.New("httpapi: the session key must be at least 32 bytes")
+// NewSessions returns Sessions signing with keys[0] (the keyring's primary, as
+// secrets.Keyring.DeriveKeys orders them), checking with any of keys, and sessions lasting
+// ttl. Each key must have at least 32 bytes and a key ID without ':'.
+func NewSessions(keys []secrets.DerivedKey, ttl time.Duration) (*Sessions, error) {
+	if len(keys) == 0 {
+		return nil, errors.New("httpapi: sessions need at least one key")
 	}
-	return &Sessions{key: append([]byte(nil), key...), ttl: ttl}, nil
+	s := &Sessions{primary: keys[0].ID, keys: make(map[string][]byte, len(keys)), ttl: ttl}
+	for _, k := range keys {
+		if len(k.Key) < 32 || k.ID == "" || strings.Contains(k.ID, ":") {
+			return nil, fmt.Errorf("httpapi: session key %q must have at least 32 bytes and an ID without ':'", k.ID)
+		}
+		s.keys[k.ID] = append([]byte(nil), k.Key...)
+	}
+	return s, nil
 }
 
-func (s *Sessions) mac(parts ...[]byte) []byte {
-	m := hmac.New(sha256.New, s.key)
+// mac is the MAC of parts under the primary key.
+func (s *Sessions) mac(parts ...[]byte) []byte { return macWith(s.keys[s.primary], parts...) }
+
+// sign returns "primaryKeyID:MAC" of parts.
+func (s *Sessions) sign(parts ...[]byte) string {
+	return s.primary + ":" + b64.EncodeToString(s.mac(parts...))
+}
+
+// verify reports whether signed is a MAC of parts under the key it names. A value without a
+// key ID was made before keys were named, by the primary key of the time: it is checked
+// with the primary.
+func (s *Sessions) verify(signed string, parts ...[]byte) bool {
+	id, sig, named := strings.Cut(signed, ":")
+	if !named {
+		id, sig = s.primary, signed
+	}
+	key, ok := s.keys[id]
+	if !ok {
+		return false // a key this node does not hold: retired, or never ours
+	}
+	got, err := b64.DecodeString(sig)
+	return err == nil && hmac.Equal(got, macWith(key, parts...))
+}
+
+func macWith(key []byte, parts ...[]byte) []byte {
+	m := hmac.New(sha256.New, key)
 	for _, p := range parts {
 		var n [4]byte
 		binary.BigEndian.PutUint32(n[:], uint32(len(p)))
@@ -73,23 +112,26 @@ func (s *Sessions) Issue(account uuid.UUID, now time.Time, secure bool) (Session
 	payload = append(payload, account[:]...)
 	payload = append(payload, sess.ID[:]...)
 	payload = binary.BigEndian.AppendUint64(payload, uint64(sess.Expires.Unix()))
-	value := b64.EncodeToString(payload) + "." + b64.EncodeToString(s.mac([]byte("session"), payload))
+	value := s.primary + ":" + b64.EncodeToString(payload) + "." + b64.EncodeToString(s.mac([]byte("session"), payload))
 	return sess, &http.Cookie{
 		Name: SessionCookie, Value: value, Path: "/", Expires: sess.Expires,
 		HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: secure,
 	}
 }
 
-// Check returns the session a cookie value carries, if it is genuine, unexpired and not
-// signed out.
+// Check returns the session a cookie value carries, if it is genuine (signed by a key this
+// node holds), unexpired and not signed out.
 func (s *Sessions) Check(value string, now time.Time) (Session, bool) {
+	id, value, named := strings.Cut(value, ":")
+	if !named {
+		id, value = s.primary, id
+	}
 	p, sig, ok := strings.Cut(value, ".")
 	if !ok {
 		return Session{}, false
 	}
-	payload, err1 := b64.DecodeString(p)
-	mac, err2 := b64.DecodeString(sig)
-	if err1 != nil || err2 != nil || len(payload) != 40 || !hmac.Equal(mac, s.mac([]byte("session"), payload)) {
+	payload, err := b64.DecodeString(p)
+	if err != nil || len(payload) != 40 || !s.verify(id+":"+sig, []byte("session"), payload) {
 		return Session{}, false
 	}
 	var sess Session
@@ -112,24 +154,20 @@ func (s *Sessions) Clear(secure bool) *http.Cookie {
 
 // CSRFToken is the token a page sends back in the X-CSRF-Token header with every
 // state-changing request of this session.
-func (s *Sessions) CSRFToken(sess Session) string {
-	return b64.EncodeToString(s.mac([]byte("csrf"), sess.ID[:]))
-}
+func (s *Sessions) CSRFToken(sess Session) string { return s.sign([]byte("csrf"), sess.ID[:]) }
 
 // CheckCSRF reports whether token is the session's CSRF token.
 func (s *Sessions) CheckCSRF(sess Session, token string) bool {
-	got, err := b64.DecodeString(token)
-	return err == nil && hmac.Equal(got, s.mac([]byte("csrf"), sess.ID[:]))
+	return s.verify(token, []byte("csrf"), sess.ID[:])
 }
 
 // LoginToken is the secret that binds a pending sign-in to the browser that started it: only
 // its holder may await the challenge's outcome and exchange it for a session.
 func (s *Sessions) LoginToken(challenge uuid.UUID) string {
-	return b64.EncodeToString(s.mac([]byte("login"), challenge[:]))
+	return s.sign([]byte("login"), challenge[:])
 }
 
 // CheckLoginToken reports whether token is the login token of challenge.
 func (s *Sessions) CheckLoginToken(challenge uuid.UUID, token string) bool {
-	got, err := b64.DecodeString(token)
-	return err == nil && hmac.Equal(got, s.mac([]byte("login"), challenge[:]))
+	return s.verify(token, []byte("login"), challenge[:])
 }
