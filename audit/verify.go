@@ -67,8 +67,9 @@ type CPInfo struct {
 
 // VerifyOptions tune Verify.
 type VerifyOptions struct {
-	// TrustedKeys verify checkpoints. Empty: each checkpoint's own key is used, and the report
-	// says that no key was pinned.
+	// TrustedKeys verify checkpoints: each checkpoint is checked with the trusted key equal to
+	// the one it names, and one that names no trusted key is invalid. Empty: each checkpoint's
+	// own key is used, and the report says that no key was pinned.
 	TrustedKeys []ed25519.PublicKey
 	// Anchor is a checkpoint kept outside the log (the server's AnchorFile, or one an auditor
 	// saved); a log that ends before it is reported as cut.
@@ -270,17 +271,27 @@ func (v *verifier) checkpoint(ev *eventstore.ChainedEvent) {
 }
 
 func (v *verifier) verifySignature(cp CheckpointSigned, stream string, version int64, pos eventstore.Position) bool {
-	keys := v.opts.TrustedKeys
-	if len(keys) == 0 && len(cp.PublicKey) == ed25519.PublicKeySize {
-		keys = []ed25519.PublicKey{cp.PublicKey}
-	}
-	for _, k := range keys {
-		if ed25519.Verify(k, cp.Payload(), cp.Signature) {
-			return true
+	// A checkpoint names the key that signed it (its public key); that key must be trusted.
+	// Each keyring key derives its own checkpoint key, so after a rotation the old key's
+	// checkpoints are checked with the old key, as long as it is trusted.
+	var key ed25519.PublicKey
+	for _, k := range v.opts.TrustedKeys {
+		if bytes.Equal(k, cp.PublicKey) {
+			key = k
 		}
 	}
-	v.find(FindCheckpointBad, stream, version, pos, "the signature of checkpoint #%d does not verify with any trusted key", cp.Seq)
-	return false
+	if len(v.opts.TrustedKeys) == 0 && len(cp.PublicKey) == ed25519.PublicKeySize {
+		key = cp.PublicKey
+	}
+	if key == nil {
+		v.find(FindCheckpointBad, stream, version, pos, "checkpoint #%d is signed by key %s, which is not trusted: a retired key, or not the server's (trust a retired key's public key explicitly)", cp.Seq, KeyID(cp.PublicKey))
+		return false
+	}
+	if !ed25519.Verify(key, cp.Payload(), cp.Signature) {
+		v.find(FindCheckpointBad, stream, version, pos, "the signature of checkpoint #%d does not verify with its key %s", cp.Seq, KeyID(key))
+		return false
+	}
+	return true
 }
 
 // answer keeps device keys and challenge facts, and checks each answer's signature with the

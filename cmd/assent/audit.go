@@ -239,7 +239,7 @@ func (src *auditSource) withStore(ctx context.Context, f func(*sqlite.Store) err
 	return f(s)
 }
 
-// verifyOptions trusts the keys given, else the key derived from the data directory's keyring
+// verifyOptions trusts the keys given, else the keys derived from the data directory's keyring
 // (without creating one), and uses the anchor given, else the data directory's anchor file.
 func (src *auditSource) verifyOptions() (audit.VerifyOptions, error) {
 	var opts audit.VerifyOptions
@@ -256,11 +256,11 @@ func (src *auditSource) verifyOptions() (audit.VerifyOptions, error) {
 			if err != nil {
 				return opts, err
 			}
-			key, err := audit.SigningKey(kr.DeriveKey("audit.checkpoint"))
+			keys, err := checkpointKeys(kr)
 			if err != nil {
 				return opts, err
 			}
-			opts.TrustedKeys = append(opts.TrustedKeys, key.Public().(ed25519.PublicKey))
+			opts.TrustedKeys = keys
 		}
 	}
 	anchor := src.anchor

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/ed25519"
 	"fmt"
 	"log/slog"
 	"path/filepath"
@@ -43,14 +44,33 @@ func newAuditNode(cfg config.Config, store eventstore.Store, keyring *secrets.Ke
 	if err != nil {
 		return nil, err
 	}
+	trusted, err := checkpointKeys(keyring)
+	if err != nil {
+		return nil, err
+	}
 	anchor := filepath.Join(cfg.DataDir, audit.AnchorFile)
 	cp := audit.NewCheckpointer(audit.CheckpointerConfig{Log: chained, Appender: store, Key: key, AnchorPath: anchor,
 		Interval: auditInterval, Logger: log.With("component", "audit")})
 	log.Info("audit ready", "auditors", auditors.Len(), "checkpoint_key", audit.KeyID(cp.PublicKey()))
 	return &auditNode{cp: cp, done: make(chan struct{}), http: &httpapi.Audit{
 		Log: chained, Reader: audit.NewReader(chained), Auditors: auditors, Recorder: &audit.Recorder{Appender: store},
-		PublicKey: cp.PublicKey(), Checkpointer: cp, AnchorPath: anchor,
+		PublicKey: cp.PublicKey(), TrustedKeys: trusted, Checkpointer: cp, AnchorPath: anchor,
 	}}, nil
+}
+
+// checkpointKeys returns the public checkpoint key of every key of the keyring, the primary's
+// first: checkpoints are signed with the primary's, and those an older key signed verify as
+// long as that key stays in the keyring.
+func checkpointKeys(keyring *secrets.Keyring) ([]ed25519.PublicKey, error) {
+	var out []ed25519.PublicKey
+	for _, d := range keyring.DeriveKeys("audit.checkpoint") {
+		key, err := audit.SigningKey(d.Key)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, key.Public().(ed25519.PublicKey))
+	}
+	return out, nil
 }
 
 // routes is the httpapi side, nil when audit is off.

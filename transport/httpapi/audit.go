@@ -31,7 +31,8 @@ type Audit struct {
 	Reader       *audit.Reader
 	Auditors     *audit.Auditors
 	Recorder     *audit.Recorder
-	PublicKey    ed25519.PublicKey
+	PublicKey    ed25519.PublicKey   // signs new checkpoints
+	TrustedKeys  []ed25519.PublicKey // verify checkpoints: PublicKey and those of older keys still configured; empty: PublicKey
 	Checkpointer *audit.Checkpointer
 	// AnchorPath is the server's anchor file, compared by verify.
 	AnchorPath string
@@ -73,6 +74,12 @@ func (s *Server) registerAudit() {
 		func(context.Context, *struct{}) (*auditKeyOutput, error) {
 			out := &auditKeyOutput{}
 			out.Body.Algorithm, out.Body.PublicKey, out.Body.KeyID = "ed25519", base64.StdEncoding.EncodeToString(a.PublicKey), audit.KeyID(a.PublicKey)
+			out.Body.PreviousKeys = []auditKey{}
+			for _, k := range a.trusted() {
+				if !k.Equal(a.PublicKey) {
+					out.Body.PreviousKeys = append(out.Body.PreviousKeys, auditKey{PublicKey: base64.StdEncoding.EncodeToString(k), KeyID: audit.KeyID(k)})
+				}
+			}
 			return out, nil
 		})
 
@@ -165,7 +172,7 @@ func (s *Server) registerAudit() {
 			if err := s.recordRead(ctx, "verify", ""); err != nil {
 				return nil, err
 			}
-			opts := audit.VerifyOptions{TrustedKeys: []ed25519.PublicKey{a.PublicKey}}
+			opts := audit.VerifyOptions{TrustedKeys: a.trusted()}
 			if a.AnchorPath != "" {
 				if cp, err := audit.ReadAnchor(a.AnchorPath); err == nil {
 					opts.Anchor, opts.AnchorSource = cp, "server anchor file"
@@ -181,10 +188,24 @@ func (s *Server) registerAudit() {
 
 type auditKeyOutput struct {
 	Body struct {
-		Algorithm string `json:"algorithm"`
-		PublicKey string `json:"public_key" doc:"base64 of the 32-byte Ed25519 public key"`
-		KeyID     string `json:"key_id"`
+		Algorithm    string     `json:"algorithm"`
+		PublicKey    string     `json:"public_key" doc:"base64 of the 32-byte Ed25519 public key"`
+		KeyID        string     `json:"key_id"`
+		PreviousKeys []auditKey `json:"previous_keys" doc:"keys of older secret keys still configured, which verify the checkpoints they signed"`
 	}
+}
+
+type auditKey struct {
+	PublicKey string `json:"public_key" doc:"base64 of the 32-byte Ed25519 public key"`
+	KeyID     string `json:"key_id"`
+}
+
+// trusted returns the keys that verify checkpoints.
+func (a *Audit) trusted() []ed25519.PublicKey {
+	if len(a.TrustedKeys) == 0 {
+		return []ed25519.PublicKey{a.PublicKey}
+	}
+	return a.TrustedKeys
 }
 
 type auditCheckpointOutput struct{ Body audit.CheckpointSigned }
