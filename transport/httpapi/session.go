@@ -29,11 +29,13 @@ type Session struct {
 
 // Sessions issues and checks signed session cookies, CSRF tokens bound to a session, and the
 // tokens that bind a pending sign-in to the browser that started it. Every node with the same
-// keys accepts the same cookies. Each cookie and token names the key that signed it
-// ("keyID:..."): new ones are signed with the primary key, and each is checked with the key it
-// names, so that a rotation leaves them valid until their key is retired. A sign-out is recorded in the log (account.signed_out), which
+// keys accepts the same cookies. A sign-out is recorded in the log (account.signed_out), which
 // every node folds into its SignOuts read model (see UseSignOuts); app.Service.SignOut returns
 // once the serving node's read model has it.
+//
+// Each cookie and token names the key that signed it ("keyID:..."): new ones are signed with
+// the primary key, and each is checked with the key it names, so that a key rotation leaves
+// them valid until their key is retired.
 type Sessions struct {
 	primary  string
 	keys     map[string][]byte
