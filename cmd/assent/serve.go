@@ -149,8 +149,8 @@ func start(ctx context.Context, cfg config.Config, log *slog.Logger, opts startO
 	if gc := tuneGC(os.Getenv); gc != 0 {
 		log.Info("garbage collector target set (GOGC is not set)", "gc_percent", gc)
 	}
-	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
-		return nil, fmt.Errorf("create data directory: %w", err)
+	if err := ownerOnlyDataDir(cfg.DataDir, log); err != nil {
+		return nil, err
 	}
 	store, head, err := openStore(ctx, cfg, log)
 	if err != nil {
@@ -206,7 +206,11 @@ func start(ctx context.Context, cfg config.Config, log *slog.Logger, opts startO
 	if err != nil {
 		return nil, err
 	}
-	httpapi.New(e, httpapi.Config{App: svc, Hub: hub, Sessions: sessions, Limits: limits, Log: log, PublicURL: cfg.PublicURL, Audit: aud.routes()})
+	proxies, err := cfg.TrustedProxyNets()
+	if err != nil {
+		return nil, err
+	}
+	httpapi.New(e, httpapi.Config{App: svc, Hub: hub, Sessions: sessions, Limits: limits, Log: log, PublicURL: cfg.PublicURL, Audit: aud.routes(), TrustedProxies: proxies})
 	httpapi.Health{Checks: map[string]httpapi.ReadinessCheck{
 		"eventstore": func(ctx context.Context) error {
 			_, err := store.ReadAll(ctx, eventstore.Start, 1)
@@ -264,6 +268,9 @@ func openStore(ctx context.Context, cfg config.Config, log *slog.Logger) (events
 	sq, err := sqlite.Open(ctx, path, sqlite.Options{})
 	if err != nil {
 		return nil, 0, fmt.Errorf("open event store: %w", err)
+	}
+	for _, f := range sq.Tightened() {
+		log.Warn("store file was readable by others: its mode is now 0600", "path", f)
 	}
 	log.Info("event store open", "backend", "sqlite", "path", path, "head", uint64(sq.Head()))
 	return sq, sq.Head(), nil
