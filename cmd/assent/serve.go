@@ -141,8 +141,9 @@ func (s *server) Addr() string { return s.ln.Addr().String() }
 // start opens the store, catches the read models up, and starts serving.
 // startOptions adjust a node for tests and benchmarks.
 type startOptions struct {
-	tuneApp func(*app.Config)
-	limits  *httpapi.RateLimits
+	tuneApp  func(*app.Config)
+	limits   *httpapi.RateLimits
+	timeouts *httpTimeouts
 }
 
 func start(ctx context.Context, cfg config.Config, log *slog.Logger, opts startOptions) (_ *server, err error) {
@@ -232,9 +233,13 @@ func start(ctx context.Context, cfg config.Config, log *slog.Logger, opts startO
 		return nil, fmt.Errorf("listen on %s: %w", cfg.Listen, err)
 	}
 	rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	timeouts := defaultHTTPTimeouts()
+	if opts.timeouts != nil {
+		timeouts = *opts.timeouts
+	}
 	s := &server{log: log, store: store, router: router, ln: ln, errc: make(chan error, 1), cancel: cancel,
 		done: make(chan struct{}), App: svc, Hub: hub, Sessions: sessions, echo: e,
-		http: &http.Server{Handler: e, ReadHeaderTimeout: 10 * time.Second}}
+		http: timeouts.server(e)}
 	go func() {
 		if err := router.Run(rctx); err != nil {
 			log.Error("event router stopped", "err", err)

@@ -4,6 +4,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/danielgtaylor/huma/v2/adapters/humaecho"
@@ -89,3 +90,16 @@ func (s *Server) secureCookies(ctx huma.Context) bool { return s.secure(request(
 
 // request is the HTTP request of a huma request.
 func request(ctx huma.Context) *http.Request { return humaecho.Unwrap(ctx).Request() }
+
+// streamWriteTimeout bounds one write of a response that outlives the server's write timeout
+// (long-polls, event streams, exports): a client that has read nothing for this long is cut
+// off, however long the response as a whole has run.
+const streamWriteTimeout = 30 * time.Second
+
+// extendWriteDeadline gives the next write on w streamWriteTimeout from now, whatever the
+// server's write timeout. WebSockets need nothing: a hijacked connection has no deadline.
+func extendWriteDeadline(w any) {
+	if rw, ok := w.(http.ResponseWriter); ok {
+		_ = http.NewResponseController(rw).SetWriteDeadline(time.Now().Add(streamWriteTimeout))
+	}
+}
