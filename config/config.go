@@ -37,6 +37,48 @@ type Config struct {
 	// PublicURL is the base of the links the server hands out, e.g. https://auth.example.com.
 	// Empty: the origin of each request.
 	PublicURL string
+	// TrustedProxies are the addresses (CIDRs or single IPs, comma-separated) of the reverse
+	// proxies whose forwarding headers (X-Forwarded-For, X-Real-IP, X-Forwarded-Proto) are
+	// believed. Empty: no header is believed, and the client is the TCP peer.
+	TrustedProxies string
+}
+
+// TrustedProxyNets parses TrustedProxies; a single IP is a network of one address. The error
+// names every entry that is neither a CIDR nor an IP address.
+func (c *Config) TrustedProxyNets() ([]*net.IPNet, error) {
+	var nets []*net.IPNet
+	var errs []error
+	for _, f := range strings.Split(c.TrustedProxies, ",") {
+		f = strings.TrimSpace(f)
+		if f == "" {
+			continue
+		}
+		if n := parseNet(f); n != nil {
+			nets = append(nets, n)
+			continue
+		}
+		errs = append(errs, fmt.Errorf("server: option 'trusted-proxies' must be a comma-separated list of CIDRs or IP addresses such as '10.0.0.0/8,192.0.2.7' but it's configured with the entry '%s'", f))
+	}
+	return nets, errors.Join(errs...)
+}
+
+// parseNet reads a CIDR, or an IP address as the network of that one address; nil if neither.
+func parseNet(s string) *net.IPNet {
+	if strings.Contains(s, "/") {
+		_, n, err := net.ParseCIDR(s)
+		if err != nil {
+			return nil
+		}
+		return n
+	}
+	ip := net.ParseIP(s)
+	if ip == nil {
+		return nil
+	}
+	if ip4 := ip.To4(); ip4 != nil {
+		return &net.IPNet{IP: ip4, Mask: net.CIDRMask(32, 32)}
+	}
+	return &net.IPNet{IP: ip, Mask: net.CIDRMask(128, 128)}
 }
 
 // Defaults returns the configuration used when nothing is set.
@@ -68,6 +110,7 @@ var Options = []Option{
 	{"eventstore", "ASSENT_EVENTSTORE", "empty for the embedded store in --data-dir, or an EventStoreDB connection string (esdb://host:2113?tls=false)"},
 	{"auditor-tokens", "ASSENT_AUDITOR_TOKENS", "auditors' credentials as name:sha256hex, comma-separated (see assent audit token)"},
 	{"public-url", "ASSENT_PUBLIC_URL", "base URL of links the server hands out (default: each request's origin)"},
+	{"trusted-proxies", "ASSENT_TRUSTED_PROXIES", "CIDRs or IPs of reverse proxies whose X-Forwarded-For, X-Real-IP and X-Forwarded-Proto are believed, comma-separated (default: none)"},
 }
 
 // Set assigns the raw value of the named option; a value that cannot be parsed is an error
@@ -96,6 +139,8 @@ func (c *Config) Set(name, value string) error {
 		c.EventStore = value
 	case "auditor-tokens":
 		c.AuditorTokens = value
+	case "trusted-proxies":
+		c.TrustedProxies = value
 	default:
 		return fmt.Errorf("config: unknown option '%s'", name)
 	}
@@ -123,6 +168,8 @@ func (c *Config) Get(name string) string {
 		return "" // may hold a password
 	case "auditor-tokens":
 		return c.AuditorTokens
+	case "trusted-proxies":
+		return c.TrustedProxies
 	}
 	return ""
 }
@@ -176,6 +223,9 @@ func (c *Config) Validate() error {
 		if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			bad("public-url", "be an http or https URL such as 'https://auth.example.com'", c.PublicURL)
 		}
+	}
+	if _, err := c.TrustedProxyNets(); err != nil {
+		errs = append(errs, err)
 	}
 	if c.ShutdownTimeout < time.Second || c.ShutdownTimeout > 10*time.Minute {
 		bad("shutdown-timeout", "be between 1s and 10m", c.ShutdownTimeout.String())

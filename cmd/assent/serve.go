@@ -141,16 +141,17 @@ func (s *server) Addr() string { return s.ln.Addr().String() }
 // start opens the store, catches the read models up, and starts serving.
 // startOptions adjust a node for tests and benchmarks.
 type startOptions struct {
-	tuneApp func(*app.Config)
-	limits  *httpapi.RateLimits
+	tuneApp  func(*app.Config)
+	limits   *httpapi.RateLimits
+	timeouts *httpTimeouts
 }
 
 func start(ctx context.Context, cfg config.Config, log *slog.Logger, opts startOptions) (_ *server, err error) {
 	if gc := tuneGC(os.Getenv); gc != 0 {
 		log.Info("garbage collector target set (GOGC is not set)", "gc_percent", gc)
 	}
-	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
-		return nil, fmt.Errorf("create data directory: %w", err)
+	if err := ownerOnlyDataDir(cfg.DataDir, log); err != nil {
+		return nil, err
 	}
 	store, head, err := openStore(ctx, cfg, log)
 	if err != nil {
@@ -206,7 +207,11 @@ func start(ctx context.Context, cfg config.Config, log *slog.Logger, opts startO
 	if err != nil {
 		return nil, err
 	}
-	httpapi.New(e, httpapi.Config{App: svc, Hub: hub, Sessions: sessions, Limits: limits, Log: log, PublicURL: cfg.PublicURL, Audit: aud.routes()})
+	proxies, err := cfg.TrustedProxyNets()
+	if err != nil {
+		return nil, err
+	}
+	httpapi.New(e, httpapi.Config{App: svc, Hub: hub, Sessions: sessions, Limits: limits, Log: log, PublicURL: cfg.PublicURL, Audit: aud.routes(), TrustedProxies: proxies})
 	httpapi.Health{Checks: map[string]httpapi.ReadinessCheck{
 		"eventstore": func(ctx context.Context) error {
 			_, err := store.ReadAll(ctx, eventstore.Start, 1)
@@ -228,9 +233,13 @@ func start(ctx context.Context, cfg config.Config, log *slog.Logger, opts startO
 		return nil, fmt.Errorf("listen on %s: %w", cfg.Listen, err)
 	}
 	rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	timeouts := defaultHTTPTimeouts()
+	if opts.timeouts != nil {
+		timeouts = *opts.timeouts
+	}
 	s := &server{log: log, store: store, router: router, ln: ln, errc: make(chan error, 1), cancel: cancel,
 		done: make(chan struct{}), App: svc, Hub: hub, Sessions: sessions, echo: e,
-		http: &http.Server{Handler: e, ReadHeaderTimeout: 10 * time.Second}}
+		http: timeouts.server(e)}
 	go func() {
 		if err := router.Run(rctx); err != nil {
 			log.Error("event router stopped", "err", err)
@@ -264,6 +273,9 @@ func openStore(ctx context.Context, cfg config.Config, log *slog.Logger) (events
 	sq, err := sqlite.Open(ctx, path, sqlite.Options{})
 	if err != nil {
 		return nil, 0, fmt.Errorf("open event store: %w", err)
+	}
+	for _, f := range sq.Tightened() {
+		log.Warn("store file was readable by others: its mode is now 0600", "path", f)
 	}
 	log.Info("event store open", "backend", "sqlite", "path", path, "head", uint64(sq.Head()))
 	return sq, sq.Head(), nil

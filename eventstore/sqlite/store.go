@@ -93,6 +93,8 @@ type Store struct {
 	wdb  *sql.DB // the writer's single connection; nil when read-only
 	// unlock releases the writer lock (lock_flock.go); nil when read-only.
 	unlock func() error
+	// tightened lists the files whose modes Open made owner-only (perm.go).
+	tightened []string
 
 	checkpoints, checkpointErrors atomic.Uint64
 
@@ -134,6 +136,10 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	var err error
 	if !opts.ReadOnly {
 		if s.unlock, err = lockWriter(path); err != nil {
+			return nil, err
+		}
+		if s.tightened, err = ownerOnly(path); err != nil {
+			s.unlock()
 			return nil, err
 		}
 		s.wdb, err = openDB(path, false)

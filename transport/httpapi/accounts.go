@@ -143,14 +143,14 @@ func (s *Server) registerAccounts() {
 		if err := s.cfg.App.SignOut(ctx, sess.AccountID, sess.ID, sess.Expires); err != nil {
 			return nil, s.fail(err)
 		}
-		return &signOutOutput{SetCookie: s.cfg.Sessions.Clear(isTLS(humaCtx(ctx)))}, nil
+		return &signOutOutput{SetCookie: s.cfg.Sessions.Clear(s.secureCookies(humaCtx(ctx)))}, nil
 	})
 }
 
 // signInOutput is a session when there is no challenge, else the challenge and its login token.
 func (s *Server) signInOutput(hctx huma.Context, account uuid.UUID, ch *app.IssuedChallenge) *signInOutput {
 	if ch == nil {
-		sess, cookie := s.cfg.Sessions.Issue(account, s.cfg.Now(), isTLS(hctx))
+		sess, cookie := s.cfg.Sessions.Issue(account, s.cfg.Now(), s.secureCookies(hctx))
 		return &signInOutput{Status: http.StatusOK, SetCookie: cookie, Body: signInBody{
 			Status: "signed_in", AccountID: account, CSRFToken: s.cfg.Sessions.CSRFToken(sess),
 		}}

@@ -295,6 +295,7 @@ func (s *Server) ndjson(after uint64, limit int, chained bool) *huma.StreamRespo
 				return
 			}
 			for i := range evs {
+				extendWriteDeadline(w)
 				v := audit.View(&evs[i].RecordedEvent)
 				if chained {
 					v = audit.ExportView(&evs[i])
@@ -325,6 +326,7 @@ func (s *Server) tail(hctx huma.Context, after eventstore.Position) {
 	hctx.SetHeader("Content-Type", "text/event-stream")
 	hctx.SetStatus(http.StatusOK)
 	w := hctx.BodyWriter()
+	extendWriteDeadline(w)
 	flush := func() {
 		if f, ok := w.(http.Flusher); ok {
 			f.Flush()
@@ -336,6 +338,7 @@ func (s *Server) tail(hctx huma.Context, after eventstore.Position) {
 		if err != nil {
 			return
 		}
+		extendWriteDeadline(w)
 		if m.CaughtUp {
 			fmt.Fprint(w, "event: caught-up\ndata: {}\n\n")
 			flush()

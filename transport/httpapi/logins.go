@@ -121,6 +121,7 @@ func (s *Server) registerLogins() {
 		wctx, cancel := context.WithTimeout(ctx, wait)
 		defer cancel()
 		o, err := s.cfg.Hub.WaitOutcome(wctx, in.ID)
+		extendWriteDeadline(humaCtx(ctx).BodyWriter()) // the wait may outlast the server's write timeout
 		if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
 			return &statusOutput{Body: statusOf(in.ID, nil)}, nil
 		}

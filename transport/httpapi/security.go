@@ -246,9 +246,5 @@ func (s *Server) baseURL(hctx huma.Context) string {
 	if s.cfg.PublicURL != "" {
 		return strings.TrimRight(s.cfg.PublicURL, "/")
 	}
-	scheme := "http"
-	if isTLS(hctx) {
-		scheme = "https"
-	}
-	return scheme + "://" + hctx.Host()
+	return s.scheme(request(hctx)) + "://" + hctx.Host()
 }

@@ -32,6 +32,9 @@ type Config struct {
 	PublicURL string
 	// Audit serves the auditor's routes (see audit.go); nil leaves them out.
 	Audit *Audit
+	// TrustedProxies are the networks of the reverse proxies whose X-Forwarded-For, X-Real-IP
+	// and X-Forwarded-Proto are believed (see proxy.go). Empty: the client is the TCP peer.
+	TrustedProxies []*net.IPNet
 }
 
 // Server is the HTTP API under /v1, on echo, described by the OpenAPI document that huma
@@ -70,9 +73,10 @@ func New(e *echo.Echo, cfg Config) *Server {
 	s.limits.enrollIP = newLimiter(cfg.Limits.EnrollmentPerIP)
 	s.limits.answerIP = newLimiter(cfg.Limits.DeviceAnswerPerIP)
 
+	e.IPExtractor = ipExtractor(cfg.TrustedProxies)
 	e.Use(middleware.RequestID())
 	e.Use(middleware.BodyLimit("64K"))
-	e.Use(securityHeaders)
+	e.Use(s.securityHeaders)
 	e.HTTPErrorHandler = s.echoErrors
 
 	hc := huma.DefaultConfig("Assent", "1.0.0")
@@ -155,9 +159,12 @@ func writeProblem(w http.ResponseWriter, p *apierror.Problem) {
 	_ = json.NewEncoder(w).Encode(p)
 }
 
-func securityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
+func (s *Server) securityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		h := c.Response().Header()
+		if s.secure(c.Request()) {
+			h.Set("Strict-Transport-Security", hstsValue)
+		}
 		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("Referrer-Policy", "no-referrer")
 		h.Set("X-Frame-Options", "DENY")
@@ -209,16 +216,6 @@ func (s *Server) writeHuma(ctx huma.Context, p *apierror.Problem) {
 	_ = json.NewEncoder(ctx.BodyWriter()).Encode(p)
 }
 
-// clientIP is the peer's address. Assent trusts no forwarding header: put it behind a proxy
-// that connects from a known address and rate-limit there too.
-func clientIP(ctx huma.Context) string {
-	host, _, err := net.SplitHostPort(ctx.RemoteAddr())
-	if err != nil {
-		return ctx.RemoteAddr()
-	}
-	return host
-}
-
 // limit takes a token from l for key, or returns the refusal with its Retry-After.
 func (s *Server) limit(l *limiter, key string) error {
 	if ok, wait := l.allow(key, s.cfg.Now()); !ok {
@@ -226,7 +223,5 @@ func (s *Server) limit(l *limiter, key string) error {
 	}
 	return nil
 }
-
-func isTLS(ctx huma.Context) bool { return ctx.TLS() != nil }
 
 var sessionSecurity = []map[string][]string{{"session": {}}}
