@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"mime"
 	"net/http"
 	"regexp"
 	"strconv"
@@ -17,23 +18,23 @@ type recorder struct {
 }
 
 type exchange struct {
-	method, path string
-	status       int
+	method, path, contentType string
+	status                    int
 }
 
 func (r *recorder) RoundTrip(req *http.Request) (*http.Response, error) {
 	resp, err := http.DefaultTransport.RoundTrip(req)
 	if err == nil {
 		r.mu.Lock()
-		r.seen = append(r.seen, exchange{req.Method, req.URL.Path, resp.StatusCode})
+		r.seen = append(r.seen, exchange{req.Method, req.URL.Path, resp.Header.Get("Content-Type"), resp.StatusCode})
 		r.mu.Unlock()
 	}
 	return resp, err
 }
 
 // checkDocumented fails the test when the server gave a response that its OpenAPI document,
-// served at /v1/openapi.json, does not describe: an unknown path or method, or a status the
-// operation does not list.
+// served at /v1/openapi.json, does not describe: an unknown path or method, a status the
+// operation does not list, or a content type the status does not list.
 func checkDocumented(t *testing.T, n *node) {
 	t.Helper()
 	resp, err := http.Get(n.url + "/v1/openapi.json")
@@ -44,7 +45,9 @@ func checkDocumented(t *testing.T, n *node) {
 	defer resp.Body.Close()
 	var doc struct {
 		Paths map[string]map[string]struct {
-			Responses map[string]json.RawMessage `json:"responses"`
+			Responses map[string]struct {
+				Content map[string]json.RawMessage `json:"content"`
+			} `json:"responses"`
 		} `json:"paths"`
 	}
 	if err := json.NewDecoder(resp.Body).Decode(&doc); err != nil {
@@ -68,7 +71,9 @@ func checkDocumented(t *testing.T, n *node) {
 			continue
 		}
 		var ops map[string]struct {
-			Responses map[string]json.RawMessage `json:"responses"`
+			Responses map[string]struct {
+				Content map[string]json.RawMessage `json:"content"`
+			} `json:"responses"`
 		}
 		for _, r := range routes {
 			if r.re.MatchString(x.path) {
@@ -81,10 +86,13 @@ func checkDocumented(t *testing.T, n *node) {
 			t.Errorf("%s %s answered %d but the document has no such operation", x.method, x.path, x.status)
 			continue
 		}
-		if _, ok := op.Responses[strconv.Itoa(x.status)]; !ok {
-			if _, ok := op.Responses["default"]; !ok {
-				t.Errorf("%s %s answered %d, which the document does not describe", x.method, x.path, x.status)
-			}
+		r, ok := op.Responses[strconv.Itoa(x.status)]
+		if !ok {
+			t.Errorf("%s %s answered %d, which the document does not describe", x.method, x.path, x.status)
+			continue
+		}
+		if mt, _, _ := mime.ParseMediaType(x.contentType); x.contentType != "" && r.Content[mt] == nil {
+			t.Errorf("%s %s answered %d as %q, which the document does not describe", x.method, x.path, x.status, x.contentType)
 		}
 	}
 	if len(n.rec.seen) == 0 {

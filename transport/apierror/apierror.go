@@ -125,6 +125,8 @@ func CodeForStatus(status int) string {
 		return "not_found"
 	case 405:
 		return "method_not_allowed"
+	case 408:
+		return "request_timeout"
 	case 409:
 		return "conflict"
 	case 410:

@@ -3,6 +3,7 @@ package httpapi
 import (
 	"context"
 	"net/http"
+	"reflect"
 	"strings"
 	"time"
 
@@ -97,7 +98,8 @@ func (s *Server) registerAccounts() {
 		Description: "Without 2FA the password is enough and a session cookie is set. With 2FA a challenge is issued and pushed to the linked devices: the login page shows its number and awaits its result.",
 		Errors:      []int{401, 422, 429},
 		Responses: map[string]*huma.Response{
-			"202": {Description: "A challenge was issued: approve it on a device, or type a code."},
+			"202": {Description: "A challenge was issued: approve it on a device, or type a code.", Content: map[string]*huma.MediaType{
+				"application/json": {Schema: s.api.OpenAPI().Components.Schemas.Schema(reflect.TypeFor[signInBody](), true, "")}}},
 		},
 	}, func(ctx context.Context, in *signInInput) (*signInOutput, error) {
 		hctx := humaCtx(ctx)

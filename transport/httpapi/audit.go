@@ -68,6 +68,12 @@ func (s *Server) registerAudit() {
 		return huma.Operation{OperationID: id, Method: http.MethodGet, Path: path, Summary: summary, Tags: []string{"audit"},
 			Security: auditSecurity, Middlewares: huma.Middlewares{s.requireAuditor}, Errors: []int{401, 404, 422, 503}}
 	}
+	// stream describes the body of a route that streams its answer.
+	stream := func(op huma.Operation, contentType, body string) huma.Operation {
+		op.Responses = map[string]*huma.Response{"200": {Description: "OK: " + body,
+			Content: map[string]*huma.MediaType{contentType: {Schema: &huma.Schema{Type: "string", Description: body}}}}}
+		return op
+	}
 
 	huma.Register(s.api, huma.Operation{OperationID: "audit-key", Method: http.MethodGet, Path: "/v1/audit/key", Tags: []string{"audit"},
 		Summary: "The server's public key that signs checkpoints (no credential needed)"},
@@ -95,7 +101,8 @@ func (s *Server) registerAudit() {
 			return &auditCheckpointOutput{Body: *cp}, nil
 		})
 
-	huma.Register(s.api, op("audit-log", "/v1/audit/log", "The global log after a position, as NDJSON"),
+	huma.Register(s.api, stream(op("audit-log", "/v1/audit/log", "The global log after a position, as NDJSON"),
+		"application/x-ndjson", "one event per line, as JSON"),
 		func(ctx context.Context, in *auditLogInput) (*huma.StreamResponse, error) {
 			if err := s.recordRead(ctx, "log", fmt.Sprintf("after %d", in.After)); err != nil {
 				return nil, err
@@ -103,7 +110,8 @@ func (s *Server) registerAudit() {
 			return s.ndjson(in.After, in.Limit, false), nil
 		})
 
-	huma.Register(s.api, op("audit-export", "/v1/audit/export", "The global log with its hash chain, secrets withheld, as NDJSON"),
+	huma.Register(s.api, stream(op("audit-export", "/v1/audit/export", "The global log with its hash chain, secrets withheld, as NDJSON"),
+		"application/x-ndjson", "one event per line, as JSON, with its place in the hash chain"),
 		func(ctx context.Context, in *auditLogInput) (*huma.StreamResponse, error) {
 			if err := s.recordRead(ctx, "export", fmt.Sprintf("after %d", in.After)); err != nil {
 				return nil, err
@@ -111,7 +119,8 @@ func (s *Server) registerAudit() {
 			return s.ndjson(in.After, in.Limit, true), nil
 		})
 
-	huma.Register(s.api, op("audit-tail", "/v1/audit/tail", "The global log after a position, then live, as Server-Sent Events"),
+	huma.Register(s.api, stream(op("audit-tail", "/v1/audit/tail", "The global log after a position, then live, as Server-Sent Events"),
+		"text/event-stream", "Server-Sent Events: `event` (id: the position, data: the event as JSON) for each event, and `caught-up` once the history is sent"),
 		func(ctx context.Context, in *auditTailInput) (*huma.StreamResponse, error) {
 			after := in.After
 			if in.LastEventID != "" {

@@ -2,8 +2,10 @@ package httpapi
 
 import (
 	"errors"
+	"net/http"
 
 	"github.com/danielgtaylor/huma/v2"
+	"github.com/labstack/echo/v4"
 
 	"github.com/assent-dev/assent/transport/apierror"
 )
@@ -15,6 +17,11 @@ func newProblem(status int, msg string, errs ...error) huma.StatusError {
 	for _, err := range errs {
 		if err == nil {
 			continue
+		}
+		// A body without a length that outgrows echo's limit fails while huma reads it.
+		var he *echo.HTTPError
+		if errors.As(err, &he) && he.Code == http.StatusRequestEntityTooLarge {
+			return apierror.New(he.Code, apierror.CodeForStatus(he.Code), "The request body is too large.")
 		}
 		var d huma.ErrorDetailer
 		if errors.As(err, &d) {

@@ -97,29 +97,14 @@ func New(e *echo.Echo, cfg Config) *Server {
 		rid := humaecho.Unwrap(ctx).Response().Header().Get(echo.HeaderXRequestID)
 		next(huma.WithContext(hc, app.WithCorrelationID(hc.Context(), rid)))
 	})
+	s.api.UseMiddleware(s.checkHandshake)
 	s.registerAccounts()
 	s.registerLogins()
 	s.registerSecurity()
 	s.registerDevices()
 	s.registerAudit()
-	s.documentContention()
+	s.documentAnswers()
 	return s
-}
-
-// documentContention adds to every operation the 503 that a command gets when its account
-// changes too fast to decide (app.ErrContention) or when too many password checks wait for
-// their turn (app.ErrBusy), described like the operation's 500.
-func (s *Server) documentContention() {
-	for _, item := range s.api.OpenAPI().Paths {
-		for _, op := range []*huma.Operation{item.Get, item.Post, item.Put, item.Patch, item.Delete} {
-			if op == nil || op.Responses["500"] == nil || op.Responses["503"] != nil {
-				continue
-			}
-			r := *op.Responses["500"]
-			r.Description = "Service Unavailable: too many changes at once, or too many password checks at once (codes contention, busy); try again."
-			op.Responses["503"] = &r
-		}
-	}
 }
 
 // echoErrors answers in the problem format for what echo refuses before huma sees it:
