@@ -242,3 +242,24 @@ func (s *Service) ExpireDueChallenges(ctx context.Context) (int, error) {
 	}
 	return n, errors.Join(errs...)
 }
+
+// RedeemChallenge spends a passed challenge on one purpose, once (domain.ChallengeRedeemed at
+// the challenge's exact version): a session for the browser that started the sign-in
+// (domain.RedeemSession, with the SHA-256 of the new session's ID), or a step-up of accountID.
+// Of two redemptions racing, exactly one wins; the other, and every later one, gets
+// domain.ErrChallengeRedeemed. A challenge that has not passed, passed more than
+// domain.RedeemWindow ago or is another account's gives domain.ErrSecondFactorNeeded.
+func (s *Service) RedeemChallenge(ctx context.Context, challengeID, accountID uuid.UUID, purpose domain.RedeemPurpose, sessionDigest []byte) error {
+	ctx = correlated(ctx)
+	c, first, err := s.readChallenge(ctx, challengeID)
+	if err != nil {
+		return fmt.Errorf("redeem challenge: %w", err)
+	}
+	cmd := domain.RedeemChallenge{Purpose: purpose, AccountID: accountID, SessionDigest: sessionDigest}
+	if _, err := s.op(ctx, accountActor(c.AccountID())).updateChallengeFrom(challengeID, first, func(c *domain.Challenge, now time.Time) domain.Decision {
+		return c.Redeem(cmd, now)
+	}); err != nil {
+		return fmt.Errorf("redeem challenge: %w", err)
+	}
+	return nil
+}

@@ -230,7 +230,8 @@ type PhoneLinkRequest struct {
 
 // PhoneLinkAuthorize links the phone after PhoneLinkBegin: the password is verified again,
 // the device registered if new, and, when 2FA is on, the challenge must have passed
-// (domain.ErrSecondFactorNeeded otherwise). The first link turns 2FA on, as in
+// (domain.ErrSecondFactorNeeded otherwise); it is spent on the link, once
+// (domain.ErrChallengeRedeemed when it was already exchanged or spent). The first link turns 2FA on, as in
 // CompleteEnrollment.
 func (s *Service) PhoneLinkAuthorize(ctx context.Context, req PhoneLinkRequest) (EnrollmentResult, error) {
 	ctx = correlated(ctx)
@@ -250,6 +251,11 @@ func (s *Service) PhoneLinkAuthorize(ctx context.Context, req PhoneLinkRequest) 
 	if err != nil {
 		return EnrollmentResult{}, fmt.Errorf("phone link: %w", err)
 	}
+	if second != nil {
+		if err := s.spendOnPhoneLink(ctx, a.ID(), dev, second); err != nil {
+			return EnrollmentResult{}, fmt.Errorf("phone link: %w", err)
+		}
+	}
 	res, err := s.link(o, a.ID(), func(a *domain.Account, sealed []byte, now time.Time) domain.Decision {
 		return a.AuthorizePhoneLink(domain.AuthorizePhoneLink{Device: dev, PasswordVerified: true, SecondFactor: second, SealedTOTPSecret: sealed}, now, s.policy)
 	})
@@ -258,4 +264,20 @@ func (s *Service) PhoneLinkAuthorize(ctx context.Context, req PhoneLinkRequest) 
 	}
 	res.DeviceID = deviceID
 	return res, nil
+}
+
+// spendOnPhoneLink redeems the second factor of a phone link when the account needs one, after
+// checking that the account would take the link, so that a refusal leaves it unspent.
+func (s *Service) spendOnPhoneLink(ctx context.Context, accountID uuid.UUID, dev *domain.Device, second *domain.Challenge) error {
+	a, err := s.loadAccount(ctx, accountID)
+	if err != nil {
+		return err
+	}
+	if !a.MFAEnabled() {
+		return nil
+	}
+	if d := a.AuthorizePhoneLink(domain.AuthorizePhoneLink{Device: dev, PasswordVerified: true, SecondFactor: second, SealedTOTPSecret: []byte{0}}, s.now(), s.policy); d.Err != nil {
+		return d.Err
+	}
+	return s.RedeemChallenge(ctx, second.ID(), a.ID(), domain.RedeemPhoneLink, nil)
 }

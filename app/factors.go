@@ -142,16 +142,22 @@ func (s *Service) UnlinkAllDevices(ctx context.Context, accountID uuid.UUID) err
 
 // DisableMFA turns 2FA off (every device unlinked, TOTP apps and backup codes dropped) and
 // cancels the account's pending challenge. It needs a fresh second factor: challengeID must
-// be a challenge of this account that passed at most the policy's EnrollmentTTL ago
-// (domain.ErrSecondFactorNeeded otherwise), and the second factor must not be locked.
+// be a challenge of this account that passed at most domain.RedeemWindow ago
+// (domain.ErrSecondFactorNeeded otherwise), and the second factor must not be locked. The
+// challenge is spent on it (RedeemChallenge): a challenge already exchanged for a session or
+// spent on another step-up gives domain.ErrChallengeRedeemed. The account is checked first,
+// so that a refusal of the account leaves the challenge unspent.
 func (s *Service) DisableMFA(ctx context.Context, accountID, challengeID uuid.UUID) error {
 	ctx = correlated(ctx)
-	c, err := s.loadChallenge(ctx, challengeID)
+	a, err := s.loadAccount(ctx, accountID)
 	if err != nil {
 		return fmt.Errorf("disable mfa: %w", err)
 	}
-	if c.AccountID() != accountID || !c.Passed() || s.now().Sub(c.DecidedAt()) > s.policy.EnrollmentTTL {
-		return fmt.Errorf("disable mfa: %w", domain.ErrSecondFactorNeeded)
+	if d := a.DisableMFA(domain.DisableMFA{}, s.now()); d.Err != nil {
+		return fmt.Errorf("disable mfa: %w", d.Err)
+	}
+	if err := s.RedeemChallenge(ctx, challengeID, accountID, domain.RedeemDisableMFA, nil); err != nil {
+		return fmt.Errorf("disable mfa: %w", err)
 	}
 	o := s.op(ctx, accountActor(accountID))
 	var pending uuid.UUID

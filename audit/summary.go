@@ -122,6 +122,11 @@ func summarize(e domain.Event) string {
 		return fmt.Sprintf("challenge passed with a TOTP code of secret %s", short(e.SecretID))
 	case domain.ChallengeCompletedBackupCode:
 		return fmt.Sprintf("challenge passed with backup code #%d of set %s", e.Index+1, short(e.SetID))
+	case domain.ChallengeRedeemed:
+		if e.Purpose == domain.RedeemSession {
+			return "passed challenge exchanged for a session (once)"
+		}
+		return fmt.Sprintf("passed challenge spent on %s (once)", strings.ReplaceAll(e.Purpose.String(), "_", " "))
 	}
 	return e.EventType()
 }

@@ -193,7 +193,8 @@ type LoginStatus struct {
 	Approved    bool      `json:"approved"`
 }
 
-// AwaitLogin waits for a sign-in's outcome by long-polling, as simple clients do.
+// AwaitLogin waits for a sign-in's outcome by long-polling, as simple clients do. The login
+// token travels in the X-Login-Token header, never in the URL.
 func (c *Client) AwaitLogin(ctx context.Context, challenge uuid.UUID, loginToken string) (LoginStatus, error) {
 	h := http.Header{"X-Login-Token": {loginToken}}
 	for {
@@ -207,7 +208,24 @@ func (c *Client) AwaitLogin(ctx context.Context, challenge uuid.UUID, loginToken
 	}
 }
 
-// RedeemLogin exchanges an approved sign-in for the session cookie.
+// StreamTicket is a short-lived ticket that opens a sign-in's result streams.
+type StreamTicket struct {
+	Ticket    string    `json:"ticket"`
+	ExpiresAt time.Time `json:"expires_at"`
+}
+
+// LoginStreamTicket returns a ticket for the URLs of a sign-in's result streams (?ticket= on
+// /v1/logins/{id}, /events and /socket), for a page or program that cannot set the
+// X-Login-Token header there. The login token itself never goes in a URL: the server refuses
+// it there (400 login_token_in_url). A ticket opens a stream for 60 seconds.
+func (c *Client) LoginStreamTicket(ctx context.Context, challenge uuid.UUID, loginToken string) (StreamTicket, error) {
+	var out StreamTicket
+	_, err := c.do(ctx, http.MethodPost, "/v1/logins/"+challenge.String()+"/ticket", http.Header{"X-Login-Token": {loginToken}}, nil, &out)
+	return out, err
+}
+
+// RedeemLogin exchanges an approved sign-in for the session cookie. The exchange happens once:
+// a second one gets 409 challenge_redeemed.
 func (c *Client) RedeemLogin(ctx context.Context, challenge uuid.UUID, loginToken string) error {
 	var out SignInResponse
 	_, err := c.do(ctx, http.MethodPost, "/v1/logins/"+challenge.String()+"/session", http.Header{"X-Login-Token": {loginToken}}, nil, &out)
@@ -219,15 +237,29 @@ func (c *Client) RedeemLogin(ctx context.Context, challenge uuid.UUID, loginToke
 
 // LoginWithCode completes a sign-in with an app code or a backup code and keeps the session.
 func (c *Client) LoginWithCode(ctx context.Context, challenge uuid.UUID, loginToken, code string) error {
-	var out SignInResponse
-	in := struct {
-		Code string `json:"code"`
-	}{code}
-	_, err := c.do(ctx, http.MethodPost, "/v1/logins/"+challenge.String()+"/code", http.Header{"X-Login-Token": {loginToken}}, in, &out)
+	out, err := c.passWithCode(ctx, challenge, loginToken, code, "session")
 	if err == nil {
 		c.CSRFToken = out.CSRFToken
 	}
 	return err
+}
+
+// PassWithCode passes a challenge with an app code or a backup code without making a session:
+// the passed challenge is left for the step that asked for it (linking from the phone, turning
+// 2FA off), which spends it.
+func (c *Client) PassWithCode(ctx context.Context, challenge uuid.UUID, loginToken, code string) error {
+	_, err := c.passWithCode(ctx, challenge, loginToken, code, "step_up")
+	return err
+}
+
+func (c *Client) passWithCode(ctx context.Context, challenge uuid.UUID, loginToken, code, purpose string) (SignInResponse, error) {
+	var out SignInResponse
+	in := struct {
+		Code    string `json:"code"`
+		Purpose string `json:"purpose"`
+	}{code, purpose}
+	_, err := c.do(ctx, http.MethodPost, "/v1/logins/"+challenge.String()+"/code", http.Header{"X-Login-Token": {loginToken}}, in, &out)
+	return out, err
 }
 
 // PhoneLinkStart is the first step of linking from the phone.

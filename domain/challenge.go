@@ -23,6 +23,7 @@ type Challenge struct {
 	expiresAt time.Time
 	outcome   string
 	decidedAt time.Time
+	redeemed  RedeemPurpose
 }
 
 // LoadChallenge folds the events of a challenge stream.
@@ -39,6 +40,8 @@ func LoadChallenge(events []Event) (*Challenge, error) {
 		case ChallengeApproved, ChallengeDenied, FraudReported, ChallengeExpired, ChallengeCancelled,
 			ChallengeCompletedTOTP, ChallengeCompletedBackupCode:
 			c.outcome, c.decidedAt = e.EventType(), e.OccurredAt()
+		case ChallengeRedeemed:
+			c.redeemed = e.Purpose
 		default:
 			return nil, fmt.Errorf("load challenge: %w: %q does not belong to a challenge stream", ErrMalformedEvent, e.EventType())
 		}
@@ -92,6 +95,10 @@ func (c *Challenge) Passed() bool {
 	}
 	return false
 }
+
+// Redeemed returns what the passed challenge was spent on, or the zero purpose while it is
+// unspent.
+func (c *Challenge) Redeemed() RedeemPurpose { return c.redeemed }
 
 // DecidedAt returns the time of the final outcome, or the zero time.
 func (c *Challenge) DecidedAt() time.Time { return c.decidedAt }

@@ -61,6 +61,7 @@ var (
 	ErrChallengeAlreadyDecided = errors.New("challenge already decided")
 	ErrChallengeExpired        = errors.New("challenge expired")
 	ErrChallengeNotExpired     = errors.New("challenge not yet expired")
+	ErrChallengeRedeemed       = errors.New("challenge already redeemed")
 	ErrWrongNumber             = errors.New("wrong number")
 	ErrBadSignature            = errors.New("bad device signature")
 )

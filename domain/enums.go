@@ -82,6 +82,32 @@ func (m *LinkMethod) UnmarshalText(b []byte) error {
 	return unmarshalEnum(b, linkMethods, m, "link method")
 }
 
+// RedeemPurpose says what a passed challenge was spent on. A challenge is spent once, on
+// one purpose.
+type RedeemPurpose struct{ slug string }
+
+// Redeem purposes.
+var (
+	// RedeemSession: the browser that started the sign-in exchanged it for a session.
+	RedeemSession = RedeemPurpose{"session"}
+	// RedeemDisableMFA: the account proved its second factor to turn 2FA off.
+	RedeemDisableMFA = RedeemPurpose{"disable_mfa"}
+	// RedeemPhoneLink: the account proved its second factor to link a device from the phone.
+	RedeemPhoneLink = RedeemPurpose{"phone_link"}
+)
+
+var redeemPurposes = []RedeemPurpose{RedeemSession, RedeemDisableMFA, RedeemPhoneLink}
+
+func (r RedeemPurpose) String() string { return r.slug }
+
+// MarshalText encodes the purpose's slug.
+func (r RedeemPurpose) MarshalText() ([]byte, error) { return marshalEnum(r.slug, "redeem purpose") }
+
+// UnmarshalText accepts only a listed slug.
+func (r *RedeemPurpose) UnmarshalText(b []byte) error {
+	return unmarshalEnum(b, redeemPurposes, r, "redeem purpose")
+}
+
 // Answer is a device's answer to a challenge, as it signs it.
 type Answer struct{ slug string }
 

@@ -146,6 +146,17 @@ type ChallengeCompletedBackupCode struct {
 	At          time.Time `json:"at"`
 }
 
+// ChallengeRedeemed: a passed challenge was spent, once, on Purpose. For RedeemSession,
+// SessionDigest is the SHA-256 of the new session's ID (as account.signed_out names it).
+// After it, the challenge opens nothing more.
+type ChallengeRedeemed struct {
+	ChallengeID   uuid.UUID     `json:"challenge_id"`
+	AccountID     uuid.UUID     `json:"account_id"`
+	Purpose       RedeemPurpose `json:"purpose"`
+	SessionDigest []byte        `json:"session_digest,omitempty"`
+	At            time.Time     `json:"at"`
+}
+
 func (DeviceRegistered) EventType() string             { return "device.registered" }
 func (EnrollmentStarted) EventType() string            { return "enrollment.started" }
 func (EnrollmentCompleted) EventType() string          { return "enrollment.completed" }
@@ -160,6 +171,7 @@ func (ChallengeExpired) EventType() string             { return "challenge.expir
 func (ChallengeCancelled) EventType() string           { return "challenge.cancelled" }
 func (ChallengeCompletedTOTP) EventType() string       { return "challenge.completed.totp" }
 func (ChallengeCompletedBackupCode) EventType() string { return "challenge.completed.backupcode" }
+func (ChallengeRedeemed) EventType() string            { return "challenge.redeemed" }
 
 func (e DeviceRegistered) OccurredAt() time.Time             { return e.At }
 func (e EnrollmentStarted) OccurredAt() time.Time            { return e.At }
@@ -175,3 +187,4 @@ func (e ChallengeExpired) OccurredAt() time.Time             { return e.At }
 func (e ChallengeCancelled) OccurredAt() time.Time           { return e.At }
 func (e ChallengeCompletedTOTP) OccurredAt() time.Time       { return e.At }
 func (e ChallengeCompletedBackupCode) OccurredAt() time.Time { return e.At }
+func (e ChallengeRedeemed) OccurredAt() time.Time            { return e.At }

@@ -183,6 +183,7 @@ func newEvents() *Registry {
 	Register[ChallengeCancelled](r, 1)
 	Register[ChallengeCompletedTOTP](r, 1)
 	Register[ChallengeCompletedBackupCode](r, 1)
+	Register[ChallengeRedeemed](r, 1)
 	return r
 }
 

@@ -48,6 +48,7 @@ var samples = []domain.Event{
 	domain.ChallengeCancelled{ChallengeID: challengeID, AccountID: accountID, Reason: domain.CancelAbandoned, At: t0},
 	domain.ChallengeCompletedTOTP{ChallengeID: challengeID, AccountID: accountID, SecretID: appID, Step: step0, At: t0},
 	domain.ChallengeCompletedBackupCode{ChallengeID: challengeID, AccountID: accountID, SetID: setID, Index: 1, At: t0},
+	domain.ChallengeRedeemed{ChallengeID: challengeID, AccountID: accountID, Purpose: domain.RedeemSession, SessionDigest: make([]byte, 32), At: t0},
 }
 
 func TestEveryRegisteredTypeRoundTrips(t *testing.T) {

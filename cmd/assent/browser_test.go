@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 
 	"github.com/assent-dev/assent/app"
@@ -44,8 +45,9 @@ type browser struct {
 	ctx  context.Context
 	base string
 
-	mu      sync.Mutex
-	console []chromedp.ConsoleMessage
+	mu       sync.Mutex
+	console  []chromedp.ConsoleMessage
+	requests []string // "METHOD URL" of every request the page sent
 }
 
 // requireChromium returns the browser's path, or skips the test saying how to install one
@@ -96,8 +98,31 @@ func newBrowser(t *testing.T, base string) *browser {
 			b.mu.Unlock()
 		}
 	}()
+	if err := chromedp.Listen(ctx, func(ev any) {
+		if e, ok := ev.(*network.EventRequestWillBeSent); ok && e.Request != nil {
+			b.mu.Lock()
+			b.requests = append(b.requests, e.Request.Method+" "+e.Request.URL)
+			b.mu.Unlock()
+		}
+	}); err != nil {
+		t.Fatal(err)
+	}
 	t.Cleanup(b.saveOnFailure) // runs before the browser is closed
 	return b
+}
+
+// requested returns the requests the page sent ("METHOD URL") that match pattern.
+func (b *browser) requested(pattern string) []string {
+	re := regexp.MustCompile(pattern)
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	var out []string
+	for _, r := range b.requests {
+		if re.MatchString(r) {
+			out = append(out, r)
+		}
+	}
+	return out
 }
 
 // saveOnFailure keeps a screenshot and the HTML of the page of a failed test in
@@ -378,6 +403,17 @@ func TestBrowserRegisterActivateApproveCodesAndRemove(t *testing.T) {
 	b.visible("home-account")
 	if got := b.text("home-mfa"); got != "on" {
 		t.Fatalf("2FA is %q after approving", got)
+	}
+	// The page awaited the result on the event stream, whose URL carried a ticket; the login
+	// token never went in a URL.
+	if got := b.requested(`^POST .*/v1/logins/[^/]+/ticket$`); len(got) == 0 {
+		t.Fatal("the sign-in page asked for no stream ticket")
+	}
+	if got := b.requested(`^GET .*/v1/logins/[^/?]+/events\?ticket=[^&]+$`); len(got) == 0 {
+		t.Fatalf("the sign-in page opened no event stream with a ticket; it sent %q", b.requested(`/v1/logins/`))
+	}
+	if got := b.requested(`/v1/logins/.*[?&]token=`); len(got) > 0 {
+		t.Fatalf("the login token went in a URL: %q", got)
 	}
 
 	// Denied on the device: the page says so in plain words.

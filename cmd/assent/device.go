@@ -257,7 +257,7 @@ func passSecondFactor(ctx context.Context, out io.Writer, in *lines, c *client.C
 			if code == "" {
 				continue
 			}
-			if err := c.LoginWithCode(ctx, ch.ID, start.LoginToken, code); err != nil {
+			if err := c.PassWithCode(ctx, ch.ID, start.LoginToken, code); err != nil {
 				fmt.Fprintln(out, describe(err))
 				continue
 			}

@@ -70,15 +70,19 @@ func TestLoginResultStreams(t *testing.T) {
 	r := recv(t, p.requests, "challenge")
 	base := n.url + "/v1/logins/" + si.Challenge.ID.String()
 
-	// Only the browser holding the login token may listen.
-	if resp := openSSE(t, base+"/events?token=guess", ""); resp.StatusCode != http.StatusForbidden {
-		t.Fatalf("SSE with a wrong token: %d", resp.StatusCode)
+	// Only the browser holding the login token may listen: with it, or with a ticket it got.
+	if resp := openSSE(t, base+"/events?ticket=guess", ""); resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("SSE with a wrong ticket: %d", resp.StatusCode)
 	}
-	sse := readSSE(t, openSSE(t, base+"/events?token="+si.LoginToken, ""))
+	tk, err := n.client().LoginStreamTicket(ctx, si.Challenge.ID, si.LoginToken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sse := readSSE(t, openSSE(t, base+"/events?ticket="+tk.Ticket, ""))
 	if ev := recv(t, sse, "pending event"); ev.id != "1" || ev.event != "status" || !strings.Contains(ev.data, `"pending"`) {
 		t.Fatalf("first SSE event %+v", ev)
 	}
-	wsURL := "ws" + strings.TrimPrefix(base, "http") + "/socket?token=" + si.LoginToken
+	wsURL := "ws" + strings.TrimPrefix(base, "http") + "/socket?ticket=" + tk.Ticket
 	ws, _, err := websocket.Dial(ctx, wsURL, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -109,7 +113,7 @@ func TestLoginResultStreams(t *testing.T) {
 	// A page that reconnects after id 1 (or comes late) gets the outcome at once.
 	rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	late := readSSE(t, openSSE(t, base+"/events?token="+si.LoginToken, "1"))
+	late := readSSE(t, openSSE(t, base+"/events?ticket="+tk.Ticket, "1"))
 	select {
 	case ev := <-late:
 		var body struct{ Status string }

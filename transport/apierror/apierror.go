@@ -82,6 +82,7 @@ var refusals = []refusal{
 	{domain.ErrChallengeNotPending, 409, "challenge_superseded", "A newer sign-in request replaced this one."},
 	{domain.ErrChallengeAlreadyDecided, 409, "challenge_decided", "This sign-in request has already been answered."},
 	{domain.ErrChallengeExpired, 410, "challenge_expired", "This sign-in request has expired."},
+	{domain.ErrChallengeRedeemed, 409, "challenge_redeemed", "This sign-in has already been used. Sign in again."},
 	{domain.ErrWrongNumber, 422, "wrong_number", "That is not the number shown on the login page."},
 	{domain.ErrBadSignature, 401, "bad_signature", "The device's signature does not verify."},
 	{domain.ErrLocked, 429, "locked", "Too many failed attempts: the second factor is locked for a while."},

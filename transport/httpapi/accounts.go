@@ -46,7 +46,7 @@ type ChallengeInfo struct {
 }
 
 type signInBody struct {
-	Status    string         `json:"status" enum:"signed_in,challenge" doc:"signed_in: the password was enough; challenge: approve on the device or type a code"`
+	Status    string         `json:"status" enum:"signed_in,challenge,passed" doc:"signed_in: a session cookie is set; challenge: approve on the device or type a code; passed: a code passed the challenge for a step-up (POST /v1/logins/{id}/code with purpose step_up)"`
 	AccountID uuid.UUID      `json:"account_id"`
 	CSRFToken string         `json:"csrf_token,omitempty" doc:"Send it as X-CSRF-Token with every state-changing request of the session"`
 	Challenge *ChallengeInfo `json:"challenge,omitempty"`

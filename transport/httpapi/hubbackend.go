@@ -53,8 +53,9 @@ func (b HubBackend) Outcome(ctx context.Context, challenge uuid.UUID) (push.Outc
 	if err != nil {
 		return push.Outcome{}, false, err
 	}
-	if !st.State.Final() {
+	o := outcomeOf(st)
+	if o == nil {
 		return push.Outcome{}, false, nil
 	}
-	return push.Outcome{ChallengeID: challenge, Status: st.State.String(), DeviceID: st.DecidedBy, At: st.DecidedAt}, true, nil
+	return *o, true, nil
 }

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"net/http"
 	"strconv"
@@ -15,6 +16,8 @@ import (
 	"github.com/danielgtaylor/huma/v2/sse"
 	"github.com/google/uuid"
 
+	"github.com/assent-dev/assent/domain"
+	"github.com/assent-dev/assent/projections"
 	"github.com/assent-dev/assent/transport/apierror"
 	"github.com/assent-dev/assent/transport/push"
 )
@@ -38,31 +41,36 @@ func statusOf(id uuid.UUID, o *push.Outcome) LoginStatus {
 type loginInput struct {
 	ID    uuid.UUID `path:"id" doc:"The challenge"`
 	Token string    `header:"X-Login-Token" doc:"The login token returned with the challenge"`
-	Query string    `query:"token" doc:"The login token, for clients that cannot set headers (EventSource, WebSocket)"`
 }
 
 // Huma reads parameters from the fields of the input struct itself, so the inputs that add
-// to loginInput repeat its fields. requireLoginToken checks the token of them all.
+// to loginInput repeat its fields. The middlewares check the token or the ticket of them all.
+type socketParams struct {
+	ID     uuid.UUID `path:"id" doc:"The challenge"`
+	Token  string    `header:"X-Login-Token" doc:"The login token returned with the challenge (or a ticket in the URL)"`
+	Ticket string    `query:"ticket" doc:"A stream ticket of POST /v1/logins/{id}/ticket, for clients that cannot set headers (WebSocket in a browser)"`
+}
+
 type pollParams struct {
-	ID    uuid.UUID `path:"id" doc:"The challenge"`
-	Token string    `header:"X-Login-Token" doc:"The login token returned with the challenge"`
-	Query string    `query:"token" doc:"The login token, for clients that cannot set headers"`
-	Wait  string    `query:"wait" doc:"Hold the request up to this long (Go duration, at most 30s) for the outcome" example:"25s"`
+	ID     uuid.UUID `path:"id" doc:"The challenge"`
+	Token  string    `header:"X-Login-Token" doc:"The login token returned with the challenge (or a ticket in the URL)"`
+	Ticket string    `query:"ticket" doc:"A stream ticket of POST /v1/logins/{id}/ticket, instead of the header"`
+	Wait   string    `query:"wait" doc:"Hold the request up to this long (Go duration, at most 30s) for the outcome" example:"25s"`
 }
 
 type sseParams struct {
 	ID          uuid.UUID `path:"id" doc:"The challenge"`
-	Token       string    `header:"X-Login-Token" doc:"The login token returned with the challenge"`
-	Query       string    `query:"token" doc:"The login token (EventSource cannot set headers)"`
+	Token       string    `header:"X-Login-Token" doc:"The login token returned with the challenge (or a ticket in the URL)"`
+	Ticket      string    `query:"ticket" doc:"A stream ticket of POST /v1/logins/{id}/ticket (EventSource cannot set headers)"`
 	LastEventID string    `header:"Last-Event-ID"`
 }
 
 type codeParams struct {
 	ID    uuid.UUID `path:"id" doc:"The challenge"`
 	Token string    `header:"X-Login-Token" doc:"The login token returned with the challenge"`
-	Query string    `query:"token" doc:"The login token, for clients that cannot set headers"`
 	Body  struct {
-		Code string `json:"code" maxLength:"64" doc:"A 6-digit code of the app, or a backup code"`
+		Code    string `json:"code" maxLength:"64" doc:"A 6-digit code of the app, or a backup code"`
+		Purpose string `json:"purpose,omitempty" enum:"session,step_up" default:"session" doc:"session: pass the challenge and exchange it for the session cookie at once; step_up: only pass it, for the step that asked for it (turning 2FA off, linking from the phone), which spends it"`
 	}
 }
 
@@ -70,19 +78,76 @@ type statusOutput struct {
 	Body LoginStatus
 }
 
-// requireLoginToken admits only the browser that holds the challenge's login token. It runs
-// before the handler of every login route, so that a stream refuses before it starts.
-func (s *Server) requireLoginToken(ctx huma.Context, next func(huma.Context)) {
-	id, err := uuid.Parse(ctx.Param("id"))
-	token := ctx.Header("X-Login-Token")
-	if token == "" {
-		token = ctx.Query("token")
+type ticketOutput struct {
+	Status int
+	Body   struct {
+		Ticket    string    `json:"ticket" doc:"Opens this challenge's result streams: ?ticket= on /v1/logins/{id}, /events and /socket"`
+		ExpiresAt time.Time `json:"expires_at" doc:"The ticket opens a stream until then (60 s); a stream already open stays open"`
 	}
-	if err != nil || !s.cfg.Sessions.CheckLoginToken(id, token) {
+}
+
+// Refusals of the login token and the stream ticket.
+var (
+	errTokenInURL = apierror.New(http.StatusBadRequest, "login_token_in_url",
+		"The login token goes in the X-Login-Token header, never in a URL. A stream URL takes a ticket: POST /v1/logins/{id}/ticket.")
+	errTicketInvalid = apierror.New(http.StatusUnauthorized, "stream_ticket_invalid",
+		"This stream ticket is not valid for this sign-in. Get one with POST /v1/logins/{id}/ticket.")
+	errTicketExpired = apierror.New(http.StatusUnauthorized, "stream_ticket_expired",
+		"This stream ticket has expired. Get a new one with POST /v1/logins/{id}/ticket.")
+)
+
+// tokenInURL reports whether a request carries a login token in its query string, which
+// proxies and browsers log: it is refused whatever else the request carries.
+func tokenInURL(ctx huma.Context) bool {
+	u := ctx.URL()
+	return u.Query().Has("token")
+}
+
+// requireLoginToken admits only the browser that holds the challenge's login token, in the
+// X-Login-Token header. It runs before the handler, so nothing happens for a refused request.
+func (s *Server) requireLoginToken(ctx huma.Context, next func(huma.Context)) {
+	if tokenInURL(ctx) {
+		s.writeHuma(ctx, errTokenInURL)
+		return
+	}
+	id, err := uuid.Parse(ctx.Param("id"))
+	if err != nil || !s.cfg.Sessions.CheckLoginToken(id, ctx.Header("X-Login-Token")) {
 		s.writeHuma(ctx, errBadLoginToken)
 		return
 	}
 	next(ctx)
+}
+
+// requireStreamAccess admits to a challenge's result (long-poll, SSE, WebSocket) the holder of
+// its login token, in the header, or of a fresh stream ticket, in ?ticket=. It runs before the
+// handler, so that a stream refuses before it starts.
+func (s *Server) requireStreamAccess(ctx huma.Context, next func(huma.Context)) {
+	if tokenInURL(ctx) {
+		s.writeHuma(ctx, errTokenInURL)
+		return
+	}
+	id, err := uuid.Parse(ctx.Param("id"))
+	if err != nil {
+		s.writeHuma(ctx, errBadLoginToken)
+		return
+	}
+	token, ticket := ctx.Header("X-Login-Token"), ctx.Query("ticket")
+	if token != "" || ticket == "" {
+		if !s.cfg.Sessions.CheckLoginToken(id, token) {
+			s.writeHuma(ctx, errBadLoginToken)
+			return
+		}
+		next(ctx)
+		return
+	}
+	switch err := s.cfg.Sessions.CheckStreamTicket(id, ticket, s.cfg.Now()); {
+	case errors.Is(err, ErrTicketExpired):
+		s.writeHuma(ctx, errTicketExpired)
+	case err != nil:
+		s.writeHuma(ctx, errTicketInvalid)
+	default:
+		next(ctx)
+	}
 }
 
 // outcomeNow returns the outcome if it is already known.
@@ -95,13 +160,14 @@ func (s *Server) outcomeNow(ctx context.Context, id uuid.UUID) (*push.Outcome, e
 }
 
 func (s *Server) registerLogins() {
-	loginErrors := []int{403, 404, 422}
+	streamErrors := []int{400, 401, 403, 404, 422}
+	streamAuth := huma.Middlewares{s.requireStreamAccess}
 	loginAuth := huma.Middlewares{s.requireLoginToken}
 	huma.Register(s.api, huma.Operation{
-		OperationID: "login-status", Method: http.MethodGet, Path: "/v1/logins/{id}", Middlewares: loginAuth, Tags: []string{"logins"},
+		OperationID: "login-status", Method: http.MethodGet, Path: "/v1/logins/{id}", Middlewares: streamAuth, Tags: []string{"logins"},
 		Summary:     "A pending sign-in's status (long-poll)",
-		Description: "Answers at once when the outcome is known; otherwise holds the request up to `wait` for it.",
-		Errors:      loginErrors,
+		Description: "Answers at once when the outcome is known; otherwise holds the request up to `wait` for it. Takes the login token in X-Login-Token, or a stream ticket in `?ticket=`; never the token in the URL (400 login_token_in_url).",
+		Errors:      streamErrors,
 	}, func(ctx context.Context, in *pollParams) (*statusOutput, error) {
 		wait := time.Duration(0)
 		if in.Wait != "" {
@@ -134,9 +200,9 @@ func (s *Server) registerLogins() {
 	sse.Register(s.api, huma.Operation{
 		OperationID: "login-events", Method: http.MethodGet, Path: "/v1/logins/{id}/events", Tags: []string{"logins"},
 		Summary:     "A pending sign-in's status as Server-Sent Events",
-		Description: "Sends `status` at once (id 1, pending or final) and, when it is still pending, the final `status` (id 2) as soon as the log states it. A client that reconnects with Last-Event-ID 1 gets only the outcome.",
-		Errors:      loginErrors,
-		Middlewares: loginAuth,
+		Description: "Sends `status` at once (id 1, pending or final) and, when it is still pending, the final `status` (id 2) as soon as the log states it. A client that reconnects with Last-Event-ID 1 gets only the outcome. A browser opens it with a stream ticket in `?ticket=`.",
+		Errors:      streamErrors,
+		Middlewares: streamAuth,
 	}, map[string]any{"status": LoginStatus{}}, func(ctx context.Context, in *sseParams, send sse.Sender) {
 		wait, stop := s.cfg.Hub.Await(in.ID)
 		defer stop()
@@ -161,12 +227,12 @@ func (s *Server) registerLogins() {
 	})
 
 	huma.Register(s.api, huma.Operation{
-		OperationID: "login-socket", Method: http.MethodGet, Path: "/v1/logins/{id}/socket", Middlewares: loginAuth, Tags: []string{"logins"},
+		OperationID: "login-socket", Method: http.MethodGet, Path: "/v1/logins/{id}/socket", Middlewares: streamAuth, Tags: []string{"logins"},
 		Summary:     "A pending sign-in's status over a WebSocket",
-		Description: "Upgrades to a WebSocket that sends the status as JSON at once, then the final status, then closes normally.",
-		Errors:      loginErrors,
+		Description: "Upgrades to a WebSocket that sends the status as JSON at once, then the final status, then closes normally. A browser opens it with a stream ticket in `?ticket=`.",
+		Errors:      streamErrors,
 		Responses:   map[string]*huma.Response{"101": {Description: "Switching to the WebSocket protocol."}},
-	}, func(ctx context.Context, in *loginInput) (*huma.StreamResponse, error) {
+	}, func(ctx context.Context, in *socketParams) (*huma.StreamResponse, error) {
 		return &huma.StreamResponse{Body: func(hctx huma.Context) {
 			ec := humaecho.Unwrap(hctx)
 			ws, err := websocket.Accept(ec.Response(), ec.Request(), nil)
@@ -200,28 +266,37 @@ func (s *Server) registerLogins() {
 	})
 
 	huma.Register(s.api, huma.Operation{
+		OperationID: "login-ticket", Method: http.MethodPost, Path: "/v1/logins/{id}/ticket", Middlewares: loginAuth, Tags: []string{"logins"},
+		Summary:       "A short-lived ticket that opens the sign-in's result streams",
+		Description:   "For the URLs of EventSource and WebSocket, which cannot carry the X-Login-Token header: the ticket is bound to this challenge, opens only its result streams, and expires after 60 seconds.",
+		DefaultStatus: http.StatusCreated, Errors: []int{400, 403},
+	}, func(ctx context.Context, in *loginInput) (*ticketOutput, error) {
+		out := &ticketOutput{Status: http.StatusCreated}
+		out.Body.Ticket, out.Body.ExpiresAt = s.cfg.Sessions.StreamTicket(in.ID, s.cfg.Now())
+		return out, nil
+	})
+
+	huma.Register(s.api, huma.Operation{
 		OperationID: "login-session", Method: http.MethodPost, Path: "/v1/logins/{id}/session", Middlewares: loginAuth, Tags: []string{"logins"},
-		Summary: "Exchange an approved sign-in for a session", Errors: []int{403, 404, 409, 410, 422},
+		Summary:     "Exchange an approved sign-in for a session, once",
+		Description: "The exchange is recorded on the challenge (challenge.redeemed) at its exact version: it happens once, within 5 minutes of the approval; a second exchange gets 409 challenge_redeemed.",
+		Errors:      []int{400, 403, 404, 409, 410, 422},
 	}, func(ctx context.Context, in *loginInput) (*signInOutput, error) {
-		o, err := s.outcomeNow(ctx, in.ID)
-		if err != nil {
-			return nil, s.fail(err)
-		}
-		if err := refusalOf(o); err != nil {
-			return nil, err
-		}
 		st, err := s.cfg.App.ChallengeStatus(ctx, in.ID)
 		if err != nil {
 			return nil, s.fail(err)
 		}
-		return s.signInOutput(humaCtx(ctx), st.AccountID, nil), nil
+		if err := refusalOf(outcomeOf(st)); err != nil {
+			return nil, err
+		}
+		return s.exchange(ctx, in.ID, st.AccountID)
 	})
 
 	huma.Register(s.api, huma.Operation{
 		OperationID: "login-code", Method: http.MethodPost, Path: "/v1/logins/{id}/code", Middlewares: loginAuth, Tags: []string{"logins"},
 		Summary:     "Complete a sign-in with a code instead of the push",
-		Description: "A 6-digit code of the app (offline code of a linked device, or a TOTP app) or a backup code. Sets the session cookie.",
-		Errors:      []int{403, 404, 409, 410, 422, 429},
+		Description: "A 6-digit code of the app (offline code of a linked device, or a TOTP app) or a backup code. With purpose session (the default) the passed challenge is exchanged for the session cookie at once; with step_up it is left for the step that asked for it.",
+		Errors:      []int{400, 403, 404, 409, 410, 422, 429},
 	}, func(ctx context.Context, in *codeParams) (*signInOutput, error) {
 		if err := s.limit(s.limits.codesIP, "code:"+clientIP(humaCtx(ctx))); err != nil {
 			return nil, err
@@ -243,8 +318,35 @@ func (s *Server) registerLogins() {
 		if err != nil {
 			return nil, s.fail(err)
 		}
-		return s.signInOutput(humaCtx(ctx), st.AccountID, nil), nil
+		if in.Body.Purpose == "step_up" {
+			return &signInOutput{Status: http.StatusOK, Body: signInBody{Status: "passed", AccountID: st.AccountID}}, nil
+		}
+		return s.exchange(ctx, in.ID, st.AccountID)
 	})
+}
+
+// exchange spends a passed challenge on a new session of account and answers its cookie. The
+// session is made first and sent only once the challenge is spent on it; the event names it
+// by the SHA-256 of its ID, as a sign-out does.
+func (s *Server) exchange(ctx context.Context, id, account uuid.UUID) (*signInOutput, error) {
+	out := s.signInOutput(humaCtx(ctx), account, nil)
+	sess, ok := s.cfg.Sessions.Check(out.SetCookie.Value, s.cfg.Now())
+	if !ok {
+		return nil, s.fail(errors.New("exchange: a session just issued does not check"))
+	}
+	digest := sha256.Sum256(sess.ID[:])
+	if err := s.cfg.App.RedeemChallenge(ctx, id, account, domain.RedeemSession, digest[:]); err != nil {
+		return nil, s.fail(err)
+	}
+	return out, nil
+}
+
+// outcomeOf is the outcome a challenge's status states, or nil while it is pending.
+func outcomeOf(st projections.ChallengeStatus) *push.Outcome {
+	if !st.State.Final() {
+		return nil
+	}
+	return &push.Outcome{ChallengeID: st.ChallengeID, Status: st.State.String(), DeviceID: st.DecidedBy, At: st.DecidedAt}
 }
 
 func isTOTP(code string) bool {

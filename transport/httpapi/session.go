@@ -173,3 +173,42 @@ func (s *Sessions) LoginToken(challenge uuid.UUID) string {
 func (s *Sessions) CheckLoginToken(challenge uuid.UUID, token string) bool {
 	return s.verify(token, []byte("login"), challenge[:])
 }
+
+// StreamTicketTTL is how long a stream ticket opens a login-result stream.
+const StreamTicketTTL = 60 * time.Second
+
+// Stream ticket refusals.
+var (
+	// ErrTicketInvalid: the ticket is malformed, forged or another challenge's.
+	ErrTicketInvalid = errors.New("stream ticket invalid")
+	// ErrTicketExpired: the ticket is genuine but its minute is over.
+	ErrTicketExpired = errors.New("stream ticket expired")
+)
+
+// StreamTicket returns a ticket that opens the result streams of challenge (long-poll, SSE,
+// WebSocket) until now+StreamTicketTTL, and that expiry. It stands in for the login token in
+// URLs, which proxies and browsers log: it is bound to one challenge, good only for awaiting
+// its result, and short-lived. It is the expiry and the MAC of ("stream-ticket", challenge,
+// expiry) under the primary session key, naming that key like every other token.
+func (s *Sessions) StreamTicket(challenge uuid.UUID, now time.Time) (string, time.Time) {
+	exp := now.Add(StreamTicketTTL).Truncate(time.Second)
+	payload := binary.BigEndian.AppendUint64(nil, uint64(exp.Unix()))
+	return b64.EncodeToString(payload) + "." + s.sign([]byte("stream-ticket"), challenge[:], payload), exp
+}
+
+// CheckStreamTicket returns nil when ticket is a stream ticket of challenge that has not
+// expired at now, else ErrTicketInvalid or ErrTicketExpired.
+func (s *Sessions) CheckStreamTicket(challenge uuid.UUID, ticket string, now time.Time) error {
+	p, sig, ok := strings.Cut(ticket, ".")
+	if !ok {
+		return ErrTicketInvalid
+	}
+	payload, err := b64.DecodeString(p)
+	if err != nil || len(payload) != 8 || !s.verify(sig, []byte("stream-ticket"), challenge[:], payload) {
+		return ErrTicketInvalid
+	}
+	if !now.Before(time.Unix(int64(binary.BigEndian.Uint64(payload)), 0)) {
+		return ErrTicketExpired
+	}
+	return nil
+}

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -134,5 +135,44 @@ func TestSessionsSurviveRotationUntilTheKeyIsRetired(t *testing.T) {
 	}
 	if _, ok := rotated.Check(legacy, now); ok {
 		t.Fatal("a cookie without a key ID checks with a key other than the primary")
+	}
+}
+
+func TestStreamTickets(t *testing.T) {
+	t.Parallel()
+	s, err := NewSessions([]secrets.DerivedKey{{ID: "k7", Key: bytes.Repeat([]byte{7}, 32)}}, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
+	ch := uuid.New()
+	ticket, exp := s.StreamTicket(ch, now)
+	if !exp.Equal(now.Add(StreamTicketTTL)) {
+		t.Fatalf("ticket expires at %v, want %v", exp, now.Add(StreamTicketTTL))
+	}
+	if err := s.CheckStreamTicket(ch, ticket, now.Add(StreamTicketTTL-time.Second)); err != nil {
+		t.Fatalf("a fresh ticket: %v", err)
+	}
+	if err := s.CheckStreamTicket(ch, ticket, exp); !errors.Is(err, ErrTicketExpired) {
+		t.Fatalf("a ticket at its expiry: %v, want ErrTicketExpired", err)
+	}
+	if err := s.CheckStreamTicket(uuid.New(), ticket, now); !errors.Is(err, ErrTicketInvalid) {
+		t.Fatalf("a ticket of another challenge: %v, want ErrTicketInvalid", err)
+	}
+	if err := s.CheckStreamTicket(ch, s.LoginToken(ch), now); !errors.Is(err, ErrTicketInvalid) {
+		t.Fatalf("the login token as a ticket: %v, want ErrTicketInvalid", err)
+	}
+	if s.CheckLoginToken(ch, ticket) {
+		t.Fatal("a ticket checks as the login token")
+	}
+	// A ticket whose expiry was moved forward no longer carries its signature.
+	later, _ := s.StreamTicket(ch, now.Add(time.Hour))
+	forged := later[:strings.IndexByte(later, '.')] + ticket[strings.IndexByte(ticket, '.'):]
+	if err := s.CheckStreamTicket(ch, forged, now); !errors.Is(err, ErrTicketInvalid) {
+		t.Fatalf("a ticket with a moved expiry: %v, want ErrTicketInvalid", err)
+	}
+	other, _ := NewSessions([]secrets.DerivedKey{{ID: "k8", Key: bytes.Repeat([]byte{8}, 32)}}, time.Hour)
+	if err := other.CheckStreamTicket(ch, ticket, now); !errors.Is(err, ErrTicketInvalid) {
+		t.Fatalf("a ticket signed with another key: %v, want ErrTicketInvalid", err)
 	}
 }

@@ -50,8 +50,6 @@ window.Assent = (() => {
     return s;
   }
 
-  function setCSRF(token) { if (token) csrf = token; }
-
   async function signOut() {
     try { await call('DELETE', '/v1/session'); } catch (err) { /* signed out already */ }
     window.location.assign('/signin');
@@ -70,6 +68,7 @@ window.Assent = (() => {
       case 'code_reused': return 'That code has already been used. Wait for the next code, or use a backup code.';
       case 'challenge_expired': return 'This sign-in request has expired. Sign in again.';
       case 'challenge_superseded': return 'A newer sign-in request replaced this one. Sign in again.';
+      case 'challenge_redeemed': return 'This sign-in has already been used. Sign in again.';
       case 'unauthenticated': return 'Your session has ended. Sign in again.';
       case 'csrf_failed': return 'This page is out of date. Reload it and try again.';
       default:
@@ -88,7 +87,8 @@ window.Assent = (() => {
 
   // awaitLogin follows a pending sign-in on its result stream (Server-Sent Events) and calls
   // onFinal once with its final status. If the stream cannot be held it long-polls instead.
-  // It returns a function that stops waiting.
+  // It returns a function that stops waiting. The login token travels only in the
+  // X-Login-Token header: the stream's URL carries a one-minute ticket for this challenge.
   function awaitLogin(challengeID, loginToken, onFinal, onTrouble) {
     let stopped = false;
     let es = null;
@@ -109,14 +109,27 @@ window.Assent = (() => {
         }
       }
     };
-    if (window.EventSource) {
-      es = new EventSource(base + '/events?token=' + encodeURIComponent(loginToken));
+    const listen = async () => {
+      let t;
+      try {
+        t = await call('POST', base + '/ticket', undefined, { 'X-Login-Token': loginToken });
+      } catch (err) {
+        if (err.status && err.status < 500) { stopped = true; if (onTrouble) onTrouble(err); return; }
+        poll();
+        return;
+      }
+      if (stopped) return;
+      es = new EventSource(base + '/events?ticket=' + encodeURIComponent(t.ticket));
       es.addEventListener('status', (ev) => finish(JSON.parse(ev.data)));
       es.onerror = () => {
         // The browser reconnects by itself while the stream is CONNECTING; a closed stream
-        // was refused, so fall back to long-polling, which reports a refusal in words.
+        // was refused (its ticket may have expired since it opened), so fall back to
+        // long-polling with the header, which reports a refusal in words.
         if (es.readyState === EventSource.CLOSED && !stopped) poll();
       };
+    };
+    if (window.EventSource) {
+      listen();
     } else {
       poll();
     }
@@ -137,5 +150,5 @@ window.Assent = (() => {
 
   function focus(el) { if (el) el.focus(); }
 
-  return { call, session, requireSession, setCSRF, signOut, words, outcomes, awaitLogin, downloadURL, backupCodesText, focus };
+  return { call, session, requireSession, signOut, words, outcomes, awaitLogin, downloadURL, backupCodesText, focus };
 })();

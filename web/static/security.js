@@ -272,8 +272,8 @@
     $('disable-error').textContent = '';
     disabling.viaCode = true;
     try {
-      const res = await Assent.call('POST', '/v1/logins/' + id + '/code', { code: $('disable-code').value.trim() }, { 'X-Login-Token': token });
-      Assent.setCSRF(res.csrf_token); // the code renewed the session, and its CSRF token
+      // step_up: the code only passes the challenge; turning 2FA off spends it, once.
+      await Assent.call('POST', '/v1/logins/' + id + '/code', { code: $('disable-code').value.trim(), purpose: 'step_up' }, { 'X-Login-Token': token });
       stopWaiting();
       $('disable-code').value = '';
       await disableWith(id);
