@@ -86,7 +86,7 @@ func (h *Hub) ServeDevice(w http.ResponseWriter, r *http.Request, log *slog.Logg
 	if !closed.CompareAndSwap(false, true) {
 		return
 	}
-	h.authenticated()
+	h.authenticated(peer.Addr)
 	waiting = false
 
 	c := &deviceConn{hub: h, ws: ws, device: device, peer: peer, cancel: cancel, out: make(chan outbound, h.opts.SendQueue),

@@ -52,10 +52,12 @@ type Hub struct {
 	// watchers are security pages waiting for news of their account.
 	watchers map[uuid.UUID]map[chan AccountNews]struct{}
 	// perAddr counts the device sockets of each client address; waiting counts those that
-	// have not authenticated yet; seq orders a device's sockets, oldest first.
-	perAddr map[string]int
-	waiting int
-	seq     uint64
+	// have not authenticated yet, waitingFrom those of each address; seq orders a device's
+	// sockets, oldest first.
+	perAddr     map[string]int
+	waiting     int
+	waitingFrom map[string]int
+	seq         uint64
 
 	// stopping ends when the node shuts down; active counts the sockets and streams that
 	// Shutdown waits for. Add is called under mu and only before stopped is set.
@@ -84,13 +86,15 @@ type Options struct {
 	// the oldest (wire.CloseReplaced). Default 3.
 	MaxPerDevice int
 	// MaxPerAddress caps the sockets from one client address (wire.CloseTooManyFromAddress).
-	// Default 256.
+	// Default 1024: phones behind one carrier or office NAT share an address.
 	MaxPerAddress int
-	// MaxWaiting caps the sockets of this node that have not authenticated yet
-	// (wire.CloseTooManyWaiting). Default 256.
-	MaxWaiting    int
-	OnDelivered   func(challenge uuid.UUID, device uuid.UUID)
-	OnOutcomeSent func(challenge uuid.UUID)
+	// MaxWaiting caps the sockets of this node that have not authenticated yet, and
+	// MaxWaitingPerAddress those of one address, so that one address cannot take every place
+	// (wire.CloseTooManyWaiting). Defaults 256 and 32.
+	MaxWaiting           int
+	MaxWaitingPerAddress int
+	OnDelivered          func(challenge uuid.UUID, device uuid.UUID)
+	OnOutcomeSent        func(challenge uuid.UUID)
 }
 
 func (o *Options) setDefaults() {
@@ -113,10 +117,13 @@ func (o *Options) setDefaults() {
 		o.MaxPerDevice = 3
 	}
 	if o.MaxPerAddress <= 0 {
-		o.MaxPerAddress = 256
+		o.MaxPerAddress = 1024
 	}
 	if o.MaxWaiting <= 0 {
 		o.MaxWaiting = 256
+	}
+	if o.MaxWaitingPerAddress <= 0 {
+		o.MaxWaitingPerAddress = 32
 	}
 }
 
@@ -132,8 +139,10 @@ func NewHub(backend Backend, opts Options) *Hub {
 		shown:    make(map[uuid.UUID]map[*deviceConn]struct{}),
 		watchers: make(map[uuid.UUID]map[chan AccountNews]struct{}),
 		perAddr:  make(map[string]int),
-		stopping: stopping,
-		stop:     stop,
+
+		waitingFrom: make(map[string]int),
+		stopping:    stopping,
+		stop:        stop,
 	}
 }
 

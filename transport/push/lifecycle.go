@@ -21,20 +21,28 @@ func (h *Hub) admit(addr string) (bool, wire.Close) {
 		return false, wire.CloseShuttingDown
 	case h.perAddr[addr] >= h.opts.MaxPerAddress:
 		return false, wire.CloseTooManyFromAddress
-	case h.waiting >= h.opts.MaxWaiting:
+	case h.waiting >= h.opts.MaxWaiting, h.waitingFrom[addr] >= h.opts.MaxWaitingPerAddress:
 		return false, wire.CloseTooManyWaiting
 	}
 	h.perAddr[addr]++
 	h.waiting++
+	h.waitingFrom[addr]++
 	h.active.Add(1)
 	return true, wire.Close{}
 }
 
-// authenticated moves an admitted socket out of the waiting count.
-func (h *Hub) authenticated() {
+// authenticated moves an admitted socket out of the waiting counts.
+func (h *Hub) authenticated(addr string) {
 	h.mu.Lock()
-	h.waiting--
+	h.unwait(addr)
 	h.mu.Unlock()
+}
+
+func (h *Hub) unwait(addr string) {
+	h.waiting--
+	if h.waitingFrom[addr]--; h.waitingFrom[addr] <= 0 {
+		delete(h.waitingFrom, addr)
+	}
 }
 
 // leave releases what admit counted; waiting tells whether the socket never authenticated.
@@ -44,7 +52,7 @@ func (h *Hub) leave(addr string, waiting bool) {
 		delete(h.perAddr, addr)
 	}
 	if waiting {
-		h.waiting--
+		h.unwait(addr)
 	}
 	h.mu.Unlock()
 	h.active.Done()

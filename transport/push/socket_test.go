@@ -73,7 +73,7 @@ func rawDial(ctx context.Context, url string) (*websocket.Conn, *net.TCPConn, er
 func TestDroppedSocketsAreClosed(t *testing.T) {
 	const n = 300
 	b, ds := newDevices(t, 10)
-	hub := push.NewHub(b, push.Options{MaxPerDevice: n, MaxPerAddress: n, MaxWaiting: n})
+	hub := push.NewHub(b, push.Options{MaxPerDevice: n, MaxPerAddress: n, MaxWaiting: n, MaxWaitingPerAddress: n})
 	url := serve(t, hub, push.Peer{})
 	baseline := openFDs(t)
 
@@ -200,6 +200,21 @@ func TestSocketsPerAddressAreCapped(t *testing.T) {
 	}
 	if _, m := hello(t, url); m.Type != closedWith(wire.CloseTooManyFromAddress) {
 		t.Fatalf("socket beyond the cap: %+v", m)
+	}
+
+	// One address cannot take every place of the sockets waiting to authenticate.
+	hub = push.NewHub(b, push.Options{MaxWaitingPerAddress: 2})
+	url = serve(t, hub, push.Peer{Addr: "203.0.113.8"})
+	for range 2 {
+		if _, m := hello(t, url); m.Type != wire.TypeHello {
+			t.Fatalf("waiting socket within the cap: %+v", m)
+		}
+	}
+	if _, m := hello(t, url); m.Type != closedWith(wire.CloseTooManyWaiting) {
+		t.Fatalf("waiting socket beyond the cap of its address: %+v", m)
+	}
+	if _, m := connect(t, serve(t, hub, push.Peer{Addr: "198.51.100.1"}), ds[0]); m.Type != wire.TypeReady {
+		t.Fatalf("a socket from another address: %+v", m)
 	}
 }
 
