@@ -44,7 +44,7 @@ func deviceRunCommand(state *string) *cobra.Command {
 
 // What the socket's handlers hand to the runner's loop.
 type (
-	readyEvent    struct{ accounts []uuid.UUID }
+	readyEvent    struct{}
 	unlinkedEvent struct{ account uuid.UUID }
 	closedEvent   struct{ reason string }
 )
@@ -82,7 +82,7 @@ func (r *runner) run(ctx context.Context, d *client.Device, in *lines) error {
 		}
 	}
 	r.sock = client.NewSocket(d, r.server, client.Handlers{
-		Ready:    func(a []uuid.UUID) { send(readyEvent{a}) },
+		Ready:    func([]uuid.UUID) { send(readyEvent{}) },
 		Request:  func(q client.Request) { send(q) },
 		Outcome:  func(o client.Outcome) { send(o) },
 		Unlinked: func(a uuid.UUID) { send(unlinkedEvent{a}) },
