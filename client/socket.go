@@ -4,52 +4,28 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/cenkalti/backoff/v5"
 	"github.com/coder/websocket"
 	"github.com/coder/websocket/wsjson"
 	"github.com/google/uuid"
 
-	"github.com/assent-dev/assent/domain"
+	"github.com/assent-dev/assent/transport/push/wire"
 )
 
-// Request is a challenge shown to the device: "Is this you signing in?".
-type Request struct {
-	ID        uuid.UUID           `json:"id"`
-	AccountID uuid.UUID           `json:"account_id"`
-	Context   domain.LoginContext `json:"context"`
-	ExpiresAt time.Time           `json:"expires_at"`
-}
-
-// Outcome is a challenge's final state, as the server tells every device that was shown it.
-type Outcome struct {
-	ChallengeID uuid.UUID `json:"challenge_id"`
-	Status      string    `json:"status"`
-	DeviceID    uuid.UUID `json:"device_id"`
-}
-
-// frame is one message of the device socket (see docs/api.md).
-type frame struct {
-	Type        string      `json:"type"`
-	Nonce       []byte      `json:"nonce,omitempty"`
-	DeviceID    uuid.UUID   `json:"device_id,omitzero"`
-	Signature   []byte      `json:"signature,omitempty"`
-	Accounts    []uuid.UUID `json:"accounts,omitempty"`
-	Challenge   *Request    `json:"challenge,omitempty"`
-	Outcome     *Outcome    `json:"outcome,omitempty"`
-	AccountID   uuid.UUID   `json:"account_id,omitzero"`
-	ChallengeID uuid.UUID   `json:"challenge_id,omitzero"`
-	Answer      string      `json:"answer,omitempty"`
-	Number      int         `json:"number,omitempty"`
-	Ref         string      `json:"ref,omitempty"`
-	OK          bool        `json:"ok,omitempty"`
-	Error       *Error      `json:"error,omitempty"`
-}
+// Request is a challenge shown to the device: "Is this you signing in?". Outcome is a
+// challenge's final state, as the server tells every device that was shown it. Both are the
+// socket's wire types.
+type (
+	Request = wire.Challenge
+	Outcome = wire.Outcome
+)
 
 // Handlers receive what the socket brings. They are called from one goroutine, in order;
 // they must not block for long. Any may be nil.
@@ -60,10 +36,13 @@ type Handlers struct {
 	Request func(Request)
 	// Outcome tells that a challenge shown here was decided, here or elsewhere.
 	Outcome func(Outcome)
-	// Unlinked tells that an account was unlinked from this device on the server.
+	// Unlinked tells that an account was unlinked from this device on the server: while the
+	// socket was open, or while the device was offline (learnt from the accounts the server
+	// lists on connection). The link is already gone from the Device; persist it.
 	Unlinked func(account uuid.UUID)
-	// Closed is called when the server closes the socket for good (no linked account left, or
-	// authentication refused) with its reason; Run then returns.
+	// Closed is called when the server closes the socket for good (a permanent close code:
+	// no linked account left, or authentication refused) with its reason; Run then returns.
+	// After any other close, Run connects again with backoff.
 	Closed func(reason string)
 }
 
@@ -75,7 +54,7 @@ type Socket struct {
 
 	mu      sync.Mutex
 	ws      *websocket.Conn
-	pending map[string]chan frame
+	pending map[string]chan wire.Message
 	seen    map[uuid.UUID]bool
 	ref     atomic.Uint64
 	conns   atomic.Int64
@@ -88,16 +67,19 @@ var ErrClosedByServer = errors.New("assent: the server closed the device socket"
 func NewSocket(d *Device, baseURL string, h Handlers) *Socket {
 	u := strings.TrimRight(baseURL, "/")
 	u = "ws" + strings.TrimPrefix(u, "http") + "/v1/devices/socket"
-	return &Socket{device: d, url: u, handlers: h, pending: make(map[string]chan frame), seen: make(map[uuid.UUID]bool)}
+	return &Socket{device: d, url: u, handlers: h, pending: make(map[string]chan wire.Message), seen: make(map[uuid.UUID]bool)}
 }
 
 // Connections counts the connections made so far (reconnects included).
 func (s *Socket) Connections() int { return int(s.conns.Load()) }
 
-// Run keeps the socket open until ctx ends or the server closes it for good. A dropped
-// connection is made again after a backoff from 100 ms to 5 s with jitter.
+// Run keeps the socket open until ctx ends or the server closes it for good (a permanent
+// close code, see wire.Close). After any other close, or a lost connection, it connects again
+// after an exponential backoff from 100 ms to 5 s with jitter, reset once a connection lasted.
 func (s *Socket) Run(ctx context.Context) error {
-	backoff := 100 * time.Millisecond
+	b := &backoff.ExponentialBackOff{InitialInterval: 100 * time.Millisecond, RandomizationFactor: 0.5,
+		Multiplier: 2, MaxInterval: 5 * time.Second}
+	b.Reset()
 	for {
 		started := time.Now()
 		err := s.session(ctx)
@@ -108,31 +90,30 @@ func (s *Socket) Run(ctx context.Context) error {
 			return err
 		}
 		if time.Since(started) > 10*time.Second {
-			backoff = 100 * time.Millisecond
+			b.Reset()
 		}
-		wait := backoff/2 + time.Duration(rand.Int64N(int64(backoff)))
 		select {
-		case <-time.After(wait):
+		case <-time.After(b.NextBackOff()):
 		case <-ctx.Done():
 			return ctx.Err()
 		}
-		backoff = min(2*backoff, 5*time.Second)
 	}
 }
 
 // session runs one connection.
 func (s *Socket) session(ctx context.Context) error {
+	dialed := time.Now()
 	ws, _, err := websocket.Dial(ctx, s.url, nil)
 	if err != nil {
 		return err
 	}
 	defer ws.CloseNow()
 	ws.SetReadLimit(1 << 20)
-	var hello frame
-	if err := wsjson.Read(ctx, ws, &hello); err != nil || hello.Type != "hello" {
-		return fmt.Errorf("assent: no hello: %w", err)
+	var hello wire.Message
+	if err := wsjson.Read(ctx, ws, &hello); err != nil || hello.Type != wire.TypeHello {
+		return fmt.Errorf("assent: no hello: %w", s.closed(err))
 	}
-	if err := wsjson.Write(ctx, ws, frame{Type: "auth", DeviceID: s.device.ID, Signature: s.device.SignAuth(hello.Nonce)}); err != nil {
+	if err := wsjson.Write(ctx, ws, wire.Message{Type: wire.TypeAuth, DeviceID: s.device.ID, Signature: s.device.SignAuth(hello.Nonce)}); err != nil {
 		return err
 	}
 	s.conns.Add(1)
@@ -149,32 +130,62 @@ func (s *Socket) session(ctx context.Context) error {
 		s.mu.Unlock()
 	}()
 	for {
-		var f frame
+		var f wire.Message
 		if err := wsjson.Read(ctx, ws, &f); err != nil {
-			var ce websocket.CloseError
-			if errors.As(err, &ce) && ce.Reason != "" && ce.Code != websocket.StatusGoingAway {
-				if s.handlers.Closed != nil {
-					s.handlers.Closed(ce.Reason)
-				}
-				return fmt.Errorf("%w: %s", ErrClosedByServer, ce.Reason)
-			}
-			return err
+			return s.closed(err)
+		}
+		if f.Type == wire.TypeReady {
+			s.forgetUnlisted(f.Accounts, dialed)
 		}
 		s.dispatch(ctx, ws, f)
 	}
 }
 
-func (s *Socket) dispatch(ctx context.Context, ws *websocket.Conn, f frame) {
+// closed turns a permanent close of the server into ErrClosedByServer, after telling the
+// Closed handler; any other error is returned as it is, to connect again.
+func (s *Socket) closed(err error) error {
+	var ce websocket.CloseError
+	if !errors.As(err, &ce) {
+		return err
+	}
+	if c := (wire.Close{Code: ce.Code, Reason: ce.Reason}); c.Permanent() {
+		if s.handlers.Closed != nil {
+			s.handlers.Closed(c.Reason)
+		}
+		return fmt.Errorf("%w: %s", ErrClosedByServer, c.Reason)
+	}
+	return err
+}
+
+// forgetUnlisted drops the links the server no longer lists: they were unlinked while the
+// device was offline. Links made since the connection was dialed are kept, as the server's
+// list may predate them.
+func (s *Socket) forgetUnlisted(accounts []uuid.UUID, dialed time.Time) {
+	var gone []uuid.UUID
+	for _, l := range s.device.Links {
+		if !slices.Contains(accounts, l.AccountID) && l.LinkedAt.Before(dialed) {
+			gone = append(gone, l.AccountID)
+		}
+	}
+	for _, a := range gone {
+		s.device.RemoveLink(a)
+		if s.handlers.Unlinked != nil {
+			s.handlers.Unlinked(a)
+		}
+	}
+}
+
+func (s *Socket) dispatch(ctx context.Context, ws *websocket.Conn, f wire.Message) {
 	switch f.Type {
-	case "ready":
+	case wire.TypeReady:
 		if s.handlers.Ready != nil {
 			s.handlers.Ready(f.Accounts)
 		}
-	case "challenge":
+	case wire.TypeChallenge:
 		if f.Challenge == nil {
 			return
 		}
-		_ = wsjson.Write(ctx, ws, frame{Type: "ack", ChallengeID: f.Challenge.ID})
+		_ = wsjson.Write(ctx, ws, wire.Message{Type: wire.TypeAck, ChallengeID: f.Challenge.ID})
 		s.mu.Lock()
 		dup := s.seen[f.Challenge.ID]
 		s.seen[f.Challenge.ID] = true
@@ -182,16 +193,16 @@ func (s *Socket) dispatch(ctx context.Context, ws *websocket.Conn, f frame) {
 		if !dup && s.handlers.Request != nil {
 			s.handlers.Request(*f.Challenge)
 		}
-	case "outcome":
+	case wire.TypeOutcome:
 		if f.Outcome != nil && s.handlers.Outcome != nil {
 			s.handlers.Outcome(*f.Outcome)
 		}
-	case "unlinked":
+	case wire.TypeUnlinked:
 		s.device.RemoveLink(f.AccountID)
 		if s.handlers.Unlinked != nil {
 			s.handlers.Unlinked(f.AccountID)
 		}
-	case "result":
+	case wire.TypeResult:
 		s.mu.Lock()
 		ch := s.pending[f.Ref]
 		delete(s.pending, f.Ref)
@@ -213,7 +224,7 @@ func (s *Socket) Answer(ctx context.Context, r Request, answer string, number in
 		return err
 	}
 	ref := strconv.FormatUint(s.ref.Add(1), 10)
-	ch := make(chan frame, 1)
+	ch := make(chan wire.Message, 1)
 	s.mu.Lock()
 	ws := s.ws
 	if ws == nil {
@@ -222,7 +233,7 @@ func (s *Socket) Answer(ctx context.Context, r Request, answer string, number in
 	}
 	s.pending[ref] = ch
 	s.mu.Unlock()
-	if err := wsjson.Write(ctx, ws, frame{Type: "answer", Ref: ref, ChallengeID: r.ID, Answer: answer, Number: number, Signature: sig}); err != nil {
+	if err := wsjson.Write(ctx, ws, wire.Message{Type: wire.TypeAnswer, Ref: ref, ChallengeID: r.ID, Answer: answer, Number: number, Signature: sig}); err != nil {
 		return err
 	}
 	select {
@@ -231,8 +242,8 @@ func (s *Socket) Answer(ctx context.Context, r Request, answer string, number in
 			return ErrNotConnected
 		}
 		if !f.OK {
-			if f.Error != nil {
-				return f.Error
+			if p := f.Error; p != nil {
+				return &Error{Status: p.Status, Code: p.Code, Message: p.Message, RetryAfter: time.Duration(f.RetryAfter) * time.Second}
 			}
 			return errors.New("assent: answer refused")
 		}

@@ -44,7 +44,7 @@ func deviceRunCommand(state *string) *cobra.Command {
 
 // What the socket's handlers hand to the runner's loop.
 type (
-	readyEvent    struct{ accounts []uuid.UUID }
+	readyEvent    struct{}
 	unlinkedEvent struct{ account uuid.UUID }
 	closedEvent   struct{ reason string }
 )
@@ -82,7 +82,7 @@ func (r *runner) run(ctx context.Context, d *client.Device, in *lines) error {
 		}
 	}
 	r.sock = client.NewSocket(d, r.server, client.Handlers{
-		Ready:    func(a []uuid.UUID) { send(readyEvent{a}) },
+		Ready:    func([]uuid.UUID) { send(readyEvent{}) },
 		Request:  func(q client.Request) { send(q) },
 		Outcome:  func(o client.Outcome) { send(o) },
 		Unlinked: func(a uuid.UUID) { send(unlinkedEvent{a}) },
@@ -129,7 +129,7 @@ func (r *runner) handle(ctx context.Context, ev any) {
 	switch e := ev.(type) {
 	case readyEvent:
 		r.ready++
-		r.dropUnknown(e.accounts)
+		r.learnEmails()
 		if r.ready == 1 {
 			fmt.Fprintf(r.out, "Connected. Accounts on this device: %s.\nWaiting for sign-in requests (Ctrl-C to stop).\n", r.accountList())
 		} else {
@@ -185,22 +185,6 @@ func (r *runner) unlink(account uuid.UUID) {
 		return
 	}
 	r.reprompt()
-}
-
-// dropUnknown removes links the server no longer knows: they were unlinked while this
-// device was offline. Links made after the server's list was sent are kept.
-func (r *runner) dropUnknown(accounts []uuid.UUID) {
-	d, err := loadDevice(r.state)
-	if err != nil {
-		return
-	}
-	at := time.Now()
-	for _, l := range d.Links {
-		r.emails[l.AccountID] = l.Email
-		if !slices.Contains(accounts, l.AccountID) && l.LinkedAt.Before(at.Add(-2*time.Second)) {
-			r.unlink(l.AccountID)
-		}
-	}
 }
 
 // learnEmails rereads the state file, for accounts linked by another command meanwhile.

@@ -62,9 +62,11 @@ func TestLoginTokenOnlyInTheHeaderAndStreamTickets(t *testing.T) {
 	token := http.Header{"X-Login-Token": {si.LoginToken}}
 
 	// The login token is refused in a URL, on every login route, even with the header too.
-	for _, u := range []string{base + "?token=" + si.LoginToken, base + "/events?token=" + si.LoginToken, base + "/socket?token=" + si.LoginToken} {
+	for _, u := range []string{base + "?token=" + si.LoginToken, base + "/events?token=" + si.LoginToken} {
 		wantRefusal(t, n, http.MethodGet, u, nil, http.StatusBadRequest, "login_token_in_url")
 	}
+	handshake := http.Header{"Connection": {"Upgrade"}, "Upgrade": {"websocket"}, "Sec-WebSocket-Version": {"13"}, "Sec-WebSocket-Key": {"dGhlIHNhbXBsZSBub25jZQ=="}}
+	wantRefusal(t, n, http.MethodGet, base+"/socket?token="+si.LoginToken, handshake, http.StatusBadRequest, "login_token_in_url")
 	for _, u := range []string{base + "/session?token=" + si.LoginToken, base + "/ticket?token=" + si.LoginToken, base + "/code?token=" + si.LoginToken} {
 		wantRefusal(t, n, http.MethodPost, u, token, http.StatusBadRequest, "login_token_in_url")
 	}

@@ -300,9 +300,14 @@ func (s *server) sweep(ctx context.Context) {
 	}
 }
 
-// Stop shuts the HTTP server down, then the router and the sweeper, then closes the store.
+// Stop ends the streams and sockets (which the HTTP server's shutdown would otherwise wait
+// for until its deadline), shuts the HTTP server down, then the router and the sweeper, then
+// closes the store.
 func (s *server) Stop(ctx context.Context) error {
 	var errs []error
+	if err := s.Hub.Shutdown(ctx); err != nil {
+		errs = append(errs, fmt.Errorf("end streams and sockets: %w", err))
+	}
 	if err := s.http.Shutdown(ctx); err != nil {
 		errs = append(errs, fmt.Errorf("http shutdown: %w", err))
 		s.http.Close()

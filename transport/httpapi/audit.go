@@ -325,7 +325,8 @@ func (s *Server) ndjson(after uint64, limit int, chained bool) *huma.StreamRespo
 // tail streams the log after 'after' and then live events as Server-Sent Events: event
 // "event" with the event's position as id, and "caught-up" once the history is sent.
 func (s *Server) tail(hctx huma.Context, after eventstore.Position) {
-	ctx := hctx.Context()
+	ctx, release := s.cfg.Hub.Stream(hctx.Context()) // ends the stream when the node shuts down
+	defer release()
 	sub, err := s.cfg.Audit.Log.Subscribe(ctx, eventstore.After(after))
 	if err != nil {
 		s.cfg.Log.Error("audit tail", "err", err)

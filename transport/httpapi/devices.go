@@ -12,6 +12,7 @@ import (
 
 	"github.com/assent-dev/assent/app"
 	"github.com/assent-dev/assent/domain"
+	"github.com/assent-dev/assent/transport/push"
 )
 
 type completeEnrollmentInput struct {
@@ -148,7 +149,7 @@ func (s *Server) registerDevices() {
 		Description: "The signature authenticates the device: no session is needed.",
 		Errors:      []int{401, 403, 404, 409, 410, 422, 429},
 	}, func(ctx context.Context, in *answerInput) (*answerOutput, error) {
-		if err := s.limit(s.limits.answerIP, "answer:"+clientIP(humaCtx(ctx))); err != nil {
+		if err := s.limitAnswer(clientIP(humaCtx(ctx)), in.DeviceID); err != nil {
 			return nil, err
 		}
 		a, err := domain.ParseAnswer(in.Body.Answer)
@@ -172,7 +173,18 @@ func (s *Server) registerDevices() {
 	}, func(ctx context.Context, _ *struct{}) (*huma.StreamResponse, error) {
 		return &huma.StreamResponse{Body: func(hctx huma.Context) {
 			ec := humaecho.Unwrap(hctx)
-			s.cfg.Hub.ServeDevice(s.cfg.Log)(ec.Response(), ec.Request())
+			ip := clientIP(hctx)
+			s.cfg.Hub.ServeDevice(ec.Response(), ec.Request(), s.cfg.Log, push.Peer{Addr: ip,
+				AllowAnswer: func(device uuid.UUID) error { return s.limitAnswer(ip, device) }})
 		}}, nil
 	})
+}
+
+// limitAnswer takes a token of the device answer limits, per client IP and per device: the
+// same for answers over HTTP and over the socket.
+func (s *Server) limitAnswer(ip string, device uuid.UUID) error {
+	if err := s.limit(s.limits.answerIP, "answer:"+ip); err != nil {
+		return err
+	}
+	return s.limit(s.limits.answerDevice, "answer:"+device.String())
 }

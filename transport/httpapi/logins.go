@@ -20,6 +20,7 @@ import (
 	"github.com/assent-dev/assent/projections"
 	"github.com/assent-dev/assent/transport/apierror"
 	"github.com/assent-dev/assent/transport/push"
+	"github.com/assent-dev/assent/transport/push/wire"
 )
 
 // LoginStatus is a pending sign-in's state as its login page sees it.
@@ -186,10 +187,12 @@ func (s *Server) registerLogins() {
 		}
 		wctx, cancel := context.WithTimeout(ctx, wait)
 		defer cancel()
+		wctx, release := s.cfg.Hub.Stream(wctx)
+		defer release()
 		o, err := s.cfg.Hub.WaitOutcome(wctx, in.ID)
 		extendWriteDeadline(humaCtx(ctx).BodyWriter()) // the wait may outlast the server's write timeout
-		if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
-			return &statusOutput{Body: statusOf(in.ID, nil)}, nil
+		if err != nil && ctx.Err() == nil && (errors.Is(err, context.DeadlineExceeded) || push.ShuttingDown(wctx)) {
+			return &statusOutput{Body: statusOf(in.ID, nil)}, nil // still pending: poll again
 		}
 		if err != nil {
 			return nil, s.fail(err)
@@ -204,6 +207,8 @@ func (s *Server) registerLogins() {
 		Errors:      streamErrors,
 		Middlewares: streamAuth,
 	}, map[string]any{"status": LoginStatus{}}, func(ctx context.Context, in *sseParams, send sse.Sender) {
+		ctx, release := s.cfg.Hub.Stream(ctx) // ends the stream when the node shuts down
+		defer release()
 		wait, stop := s.cfg.Hub.Await(in.ID)
 		defer stop()
 		o, err := s.outcomeNow(ctx, in.ID)
@@ -241,6 +246,8 @@ func (s *Server) registerLogins() {
 			}
 			defer ws.CloseNow()
 			rctx := ws.CloseRead(ec.Request().Context())
+			sctx, release := s.cfg.Hub.Stream(rctx)
+			defer release()
 			wait, stop := s.cfg.Hub.Await(in.ID)
 			defer stop()
 			o, err := s.outcomeNow(rctx, in.ID)
@@ -255,7 +262,10 @@ func (s *Server) registerLogins() {
 				select {
 				case got := <-wait:
 					o = &got
-				case <-rctx.Done():
+				case <-sctx.Done():
+					if push.ShuttingDown(sctx) {
+						ws.Close(wire.CloseShuttingDown.Code, wire.CloseShuttingDown.Reason)
+					}
 					return
 				}
 			}

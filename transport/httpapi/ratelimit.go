@@ -22,6 +22,8 @@ type RateLimits struct {
 	CodesPerAccount   Limit
 	EnrollmentPerIP   Limit
 	DeviceAnswerPerIP Limit
+	// DeviceAnswerPerDevice holds each device, over HTTP and the socket together.
+	DeviceAnswerPerDevice Limit
 }
 
 // DefaultRateLimits are generous for people and tight for scripts.
@@ -33,6 +35,9 @@ func DefaultRateLimits() RateLimits {
 		CodesPerAccount:   Limit{PerMinute: 10, Burst: 5},
 		EnrollmentPerIP:   Limit{PerMinute: 20, Burst: 10},
 		DeviceAnswerPerIP: Limit{PerMinute: 600, Burst: 100},
+		// A person answers a few requests a minute; a script that answers more only grows
+		// the log.
+		DeviceAnswerPerDevice: Limit{PerMinute: 30, Burst: 10},
 	}
 }
 

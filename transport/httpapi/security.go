@@ -142,6 +142,8 @@ func (s *Server) registerSecurity() {
 		OperationID: "security-events", Method: http.MethodGet, Path: "/v1/security/events",
 		Summary: "Live news of the account for the security page (device linked, device unlinked)",
 	}), map[string]any{"news": push.AccountNews{}}, func(ctx context.Context, _ *struct{}, send sse.Sender) {
+		ctx, release := s.cfg.Hub.Stream(ctx) // ends the stream when the node shuts down
+		defer release()
 		news, stop := s.cfg.Hub.WatchAccount(session(ctx).AccountID)
 		defer stop()
 		if send(sse.Message{Data: push.AccountNews{Kind: "watching"}, Retry: 2000}) != nil {

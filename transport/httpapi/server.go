@@ -44,7 +44,7 @@ type Server struct {
 	echo   *echo.Echo
 	api    huma.API
 	limits struct {
-		signInIP, signInAccount, codesIP, codesAccount, enrollIP, answerIP *limiter
+		signInIP, signInAccount, codesIP, codesAccount, enrollIP, answerIP, answerDevice *limiter
 	}
 }
 
@@ -72,6 +72,7 @@ func New(e *echo.Echo, cfg Config) *Server {
 	s.limits.codesAccount = newLimiter(cfg.Limits.CodesPerAccount)
 	s.limits.enrollIP = newLimiter(cfg.Limits.EnrollmentPerIP)
 	s.limits.answerIP = newLimiter(cfg.Limits.DeviceAnswerPerIP)
+	s.limits.answerDevice = newLimiter(cfg.Limits.DeviceAnswerPerDevice)
 
 	e.IPExtractor = ipExtractor(cfg.TrustedProxies)
 	e.Use(middleware.RequestID())

@@ -13,36 +13,15 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/assent-dev/assent/domain"
+	"github.com/assent-dev/assent/transport/push/wire"
 )
 
-// Challenge is what a device is shown of a sign-in request. It never holds the number to
-// match: the person reads that on the login page.
-type Challenge struct {
-	ID        uuid.UUID           `json:"id"`
-	AccountID uuid.UUID           `json:"account_id"`
-	Context   domain.LoginContext `json:"context"`
-	ExpiresAt time.Time           `json:"expires_at"`
-}
-
-// Outcome is the final state of a challenge.
-type Outcome struct {
-	ChallengeID uuid.UUID `json:"challenge_id"`
-	// Status is approved, denied, fraud_reported, expired, cancelled, completed_totp or
-	// completed_backup_code.
-	Status string `json:"status"`
-	// DeviceID is the device that answered, if one did.
-	DeviceID uuid.UUID `json:"device_id,omitzero"`
-	At       time.Time `json:"at"`
-}
-
-// Approved reports whether the outcome lets the sign-in go on.
-func (o Outcome) Approved() bool {
-	switch o.Status {
-	case "approved", "completed_totp", "completed_backup_code":
-		return true
-	}
-	return false
-}
+// Challenge and Outcome are the wire's: what a device is shown of a sign-in request, and a
+// challenge's final state.
+type (
+	Challenge = wire.Challenge
+	Outcome   = wire.Outcome
+)
 
 // Backend is what the hub asks of the application. Every method is safe for concurrent use.
 type Backend interface {
@@ -72,6 +51,20 @@ type Hub struct {
 	shown map[uuid.UUID]map[*deviceConn]struct{}
 	// watchers are security pages waiting for news of their account.
 	watchers map[uuid.UUID]map[chan AccountNews]struct{}
+	// perAddr counts the device sockets of each client address; waiting counts those that
+	// have not authenticated yet, waitingFrom those of each address; seq orders a device's
+	// sockets, oldest first.
+	perAddr     map[string]int
+	waiting     int
+	waitingFrom map[string]int
+	seq         uint64
+
+	// stopping ends when the node shuts down; active counts the sockets and streams that
+	// Shutdown waits for. Add is called under mu and only before stopped is set.
+	stopping context.Context
+	stop     context.CancelFunc
+	stopped  bool
+	active   sync.WaitGroup
 }
 
 // AccountNews is what a security page hears live about its account.
@@ -84,13 +77,24 @@ type AccountNews struct {
 
 // Options tune the hub's sockets.
 type Options struct {
-	PingInterval  time.Duration // default 20s
-	WriteTimeout  time.Duration // default 10s
-	AuthTimeout   time.Duration // default 10s
-	ReadLimit     int64         // bytes per message, default 16 KiB
-	SendQueue     int           // messages queued per socket before it is dropped as too slow, default 256
-	OnDelivered   func(challenge uuid.UUID, device uuid.UUID)
-	OnOutcomeSent func(challenge uuid.UUID)
+	PingInterval time.Duration // default 20s
+	WriteTimeout time.Duration // default 10s
+	AuthTimeout  time.Duration // time a new socket has to authenticate, default 10s
+	ReadLimit    int64         // bytes per message, default 16 KiB
+	SendQueue    int           // messages queued per socket before it is dropped as too slow, default 256
+	// MaxPerDevice is the number of sockets a device keeps on this node; a newer one closes
+	// the oldest (wire.CloseReplaced). Default 3.
+	MaxPerDevice int
+	// MaxPerAddress caps the sockets from one client address (wire.CloseTooManyFromAddress).
+	// Default 1024: phones behind one carrier or office NAT share an address.
+	MaxPerAddress int
+	// MaxWaiting caps the sockets of this node that have not authenticated yet, and
+	// MaxWaitingPerAddress those of one address, so that one address cannot take every place
+	// (wire.CloseTooManyWaiting). Defaults 256 and 32.
+	MaxWaiting           int
+	MaxWaitingPerAddress int
+	OnDelivered          func(challenge uuid.UUID, device uuid.UUID)
+	OnOutcomeSent        func(challenge uuid.UUID)
 }
 
 func (o *Options) setDefaults() {
@@ -109,19 +113,36 @@ func (o *Options) setDefaults() {
 	if o.SendQueue <= 0 {
 		o.SendQueue = 256
 	}
+	if o.MaxPerDevice <= 0 {
+		o.MaxPerDevice = 3
+	}
+	if o.MaxPerAddress <= 0 {
+		o.MaxPerAddress = 1024
+	}
+	if o.MaxWaiting <= 0 {
+		o.MaxWaiting = 256
+	}
+	if o.MaxWaitingPerAddress <= 0 {
+		o.MaxWaitingPerAddress = 32
+	}
 }
 
 // NewHub returns a hub over backend.
 func NewHub(backend Backend, opts Options) *Hub {
 	opts.setDefaults()
+	stopping, stop := context.WithCancel(context.Background())
 	return &Hub{
-		backend: backend,
-		opts:    opts,
-		devices: make(map[uuid.UUID]map[*deviceConn]struct{}),
-		waiters: make(map[uuid.UUID]map[chan Outcome]struct{}),
-		shown:   make(map[uuid.UUID]map[*deviceConn]struct{}),
-
+		backend:  backend,
+		opts:     opts,
+		devices:  make(map[uuid.UUID]map[*deviceConn]struct{}),
+		waiters:  make(map[uuid.UUID]map[chan Outcome]struct{}),
+		shown:    make(map[uuid.UUID]map[*deviceConn]struct{}),
 		watchers: make(map[uuid.UUID]map[chan AccountNews]struct{}),
+		perAddr:  make(map[string]int),
+
+		waitingFrom: make(map[string]int),
+		stopping:    stopping,
+		stop:        stop,
 	}
 }
 
@@ -297,7 +318,9 @@ func (h *Hub) conns(device uuid.UUID) []*deviceConn {
 	return out
 }
 
-func (h *Hub) add(c *deviceConn) {
+// add registers an authenticated socket and returns the oldest sockets of the same device
+// beyond MaxPerDevice, which the caller closes: they receive nothing more.
+func (h *Hub) add(c *deviceConn) (replaced []*deviceConn) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	set := h.devices[c.device]
@@ -305,7 +328,20 @@ func (h *Hub) add(c *deviceConn) {
 		set = make(map[*deviceConn]struct{})
 		h.devices[c.device] = set
 	}
+	h.seq++
+	c.seq = h.seq
 	set[c] = struct{}{}
+	for len(set) > h.opts.MaxPerDevice {
+		var oldest *deviceConn
+		for o := range set {
+			if oldest == nil || o.seq < oldest.seq {
+				oldest = o
+			}
+		}
+		delete(set, oldest)
+		replaced = append(replaced, oldest)
+	}
+	return replaced
 }
 
 func (h *Hub) remove(c *deviceConn) {

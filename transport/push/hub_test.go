@@ -4,7 +4,10 @@ import (
 	"context"
 	"crypto/ed25519"
 	"errors"
+	"fmt"
 	"log/slog"
+	"net"
+	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
@@ -17,6 +20,7 @@ import (
 
 	"github.com/assent-dev/assent/domain"
 	"github.com/assent-dev/assent/transport/push"
+	"github.com/assent-dev/assent/transport/push/wire"
 )
 
 // backend is an in-memory stand-in for the application, so that these tests exercise the
@@ -73,7 +77,7 @@ type device struct {
 	priv ed25519.PrivateKey
 }
 
-func dial(t *testing.T, url string, d device, sign bool) (*websocket.Conn, push.Message) {
+func dial(t *testing.T, url string, d device, sign bool) (*websocket.Conn, wire.Message) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
@@ -81,7 +85,7 @@ func dial(t *testing.T, url string, d device, sign bool) (*websocket.Conn, push.
 	if err != nil {
 		t.Fatal(err)
 	}
-	var hello push.Message
+	var hello wire.Message
 	if err := wsjson.Read(ctx, ws, &hello); err != nil || hello.Type != "hello" || len(hello.Nonce) != 32 {
 		t.Fatalf("hello: %+v %v", hello, err)
 	}
@@ -89,32 +93,48 @@ func dial(t *testing.T, url string, d device, sign bool) (*websocket.Conn, push.
 	if !sign {
 		sig = ed25519.Sign(d.priv, []byte("something else"))
 	}
-	if err := wsjson.Write(ctx, ws, push.Message{Type: "auth", DeviceID: d.id, Signature: sig}); err != nil {
+	if err := wsjson.Write(ctx, ws, wire.Message{Type: "auth", DeviceID: d.id, Signature: sig}); err != nil {
 		t.Fatal(err)
 	}
-	var first push.Message
+	var first wire.Message
 	err = wsjson.Read(ctx, ws, &first)
 	if err != nil {
-		return ws, push.Message{Type: "closed:" + websocket.CloseStatus(err).String() + ":" + closeReason(err)}
+		return ws, wire.Message{Type: closedBy(err)}
 	}
 	return ws, first
 }
 
-func closeReason(err error) string {
-	var ce websocket.CloseError
-	if errors.As(err, &ce) {
-		return ce.Reason
-	}
-	return err.Error()
+// serve runs the hub's device socket on loopback; peer.Addr defaults to the client's host.
+func serve(t *testing.T, hub *push.Hub, peer push.Peer) string {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p := peer
+		if p.Addr == "" {
+			p.Addr, _, _ = net.SplitHostPort(r.RemoteAddr)
+		}
+		hub.ServeDevice(w, r, slog.New(slog.DiscardHandler), p)
+	}))
+	t.Cleanup(srv.Close)
+	return "ws" + strings.TrimPrefix(srv.URL, "http")
 }
 
-func read(t *testing.T, ws *websocket.Conn) push.Message {
+// closedBy describes how a read ended: the close code and reason, or the error.
+func closedBy(err error) string {
+	var ce websocket.CloseError
+	if errors.As(err, &ce) {
+		return fmt.Sprintf("closed:%d:%s", ce.Code, ce.Reason)
+	}
+	return "closed:" + err.Error()
+}
+
+func closedWith(c wire.Close) string { return fmt.Sprintf("closed:%d:%s", c.Code, c.Reason) }
+
+func read(t *testing.T, ws *websocket.Conn) wire.Message {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	var m push.Message
+	var m wire.Message
 	if err := wsjson.Read(ctx, ws, &m); err != nil {
-		return push.Message{Type: "closed:" + closeReason(err)}
+		return wire.Message{Type: closedBy(err)}
 	}
 	return m
 }
@@ -131,12 +151,10 @@ func TestDeviceSocketProtocol(t *testing.T) {
 		pending:  map[uuid.UUID][]push.Challenge{d.id: {old}},
 	}
 	hub := push.NewHub(b, push.Options{})
-	srv := httptest.NewServer(hub.ServeDevice(slog.New(slog.DiscardHandler)))
-	defer srv.Close()
-	url := "ws" + strings.TrimPrefix(srv.URL, "http")
+	url := serve(t, hub, push.Peer{})
 
 	// A wrong signature is refused with a clear close reason.
-	if _, m := dial(t, url, d, false); m.Type != "closed:StatusPolicyViolation:"+push.ReasonAuthFailed {
+	if _, m := dial(t, url, d, false); m.Type != closedWith(wire.CloseAuthFailed) {
 		t.Fatalf("bad signature: %+v", m)
 	}
 
@@ -161,11 +179,11 @@ func TestDeviceSocketProtocol(t *testing.T) {
 	wait, stop := hub.Await(issued.ChallengeID)
 	defer stop()
 	ctx := context.Background()
-	wsjson.Write(ctx, ws, push.Message{Type: "answer", Ref: "r1", ChallengeID: issued.ChallengeID, Answer: "approve", Number: 17})
+	wsjson.Write(ctx, ws, wire.Message{Type: "answer", Ref: "r1", ChallengeID: issued.ChallengeID, Answer: "approve", Number: 17})
 	if m := read(t, ws); m.Type != "result" || m.OK || m.Error == nil || m.Error.Code != "wrong_number" || m.Ref != "r1" {
 		t.Fatalf("wrong number result: %+v", m)
 	}
-	wsjson.Write(ctx, ws, push.Message{Type: "answer", Ref: "r2", ChallengeID: issued.ChallengeID, Answer: "approve", Number: 42})
+	wsjson.Write(ctx, ws, wire.Message{Type: "answer", Ref: "r2", ChallengeID: issued.ChallengeID, Answer: "approve", Number: 42})
 	if m := read(t, ws); m.Type != "result" || !m.OK {
 		t.Fatalf("answer result: %+v", m)
 	}
@@ -186,7 +204,7 @@ func TestDeviceSocketProtocol(t *testing.T) {
 	if m := read(t, ws); m.Type != "unlinked" || m.AccountID != acct {
 		t.Fatalf("unlinked: %+v", m)
 	}
-	if m := read(t, ws); m.Type != "closed:"+push.ReasonNoAccount {
+	if m := read(t, ws); m.Type != closedWith(wire.CloseNoAccount) {
 		t.Fatalf("after the last unlink: %+v", m)
 	}
 }
