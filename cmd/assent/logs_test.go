@@ -3,11 +3,16 @@ package main
 import (
 	"context"
 	"log/slog"
+	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/assent-dev/assent/app"
 	"github.com/assent-dev/assent/config"
+	"github.com/assent-dev/assent/eventstore"
+	"github.com/assent-dev/assent/eventstore/sqlite"
 )
 
 // logRecords is a slog.Handler that keeps every record, for tests that check what the server
@@ -118,5 +123,51 @@ func TestServedStoreLogsNoErrorWhileEventsFlow(t *testing.T) {
 		if r.Level >= slog.LevelError {
 			t.Errorf("ERROR logged while events flowed: %s %v", r.Msg, r.Attrs)
 		}
+	}
+}
+
+// unchainedStore hides every capability of the store but the port's, as EventStoreDB's
+// backend has no hash chain.
+type unchainedStore struct{ eventstore.Store }
+
+// TestAuditOffIsWarnedNamingWhatIsOff: on a store without a hash chain the node serves no
+// audit trail, and says so at start, naming each thing that is off.
+func TestAuditOffIsWarnedNamingWhatIsOff(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	sq, err := sqlite.Open(context.Background(), filepath.Join(dir, "events.db"), sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sq.Close()
+	keyring, err := app.LoadOrCreateKeyring(dir, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := config.Defaults()
+	cfg.DataDir = dir
+	cfg.AuditorTokens = "alice:" + strings.Repeat("ab", 32)
+	logs := &logRecords{}
+	n, err := newAuditNode(cfg, unchainedStore{sq}, keyring, slog.New(logs))
+	if err != nil || n != nil {
+		t.Fatalf("audit node on a store without chains: %v, %v", n, err)
+	}
+	var warned []logLine
+	for _, r := range logs.records() {
+		if r.Level == slog.LevelWarn {
+			warned = append(warned, r)
+		}
+	}
+	if len(warned) != 1 {
+		t.Fatalf("want one warning, got %+v", logs.records())
+	}
+	text := warned[0].Msg + " " + warned[0].Attrs["off"]
+	for _, want := range []string{"audit trail is OFF", "hash chain", "signed checkpoints", "/v1/audit", "verify", "auditors' reads"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("the warning %q does not name %q", text, want)
+		}
+	}
+	if warned[0].Attrs["auditor_tokens_ignored"] != "true" {
+		t.Errorf("the warning does not say the configured auditor tokens are ignored: %v", warned[0].Attrs)
 	}
 }
