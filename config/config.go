@@ -37,6 +37,9 @@ type Config struct {
 	// PublicURL is the base of the links the server hands out, e.g. https://auth.example.com.
 	// Empty: the origin of each request.
 	PublicURL string
+	// MetricsListen is the host:port of the Prometheus /metrics listener, apart from the API's.
+	// Empty: no metrics listener.
+	MetricsListen string
 }
 
 // Defaults returns the configuration used when nothing is set.
@@ -68,6 +71,7 @@ var Options = []Option{
 	{"eventstore", "ASSENT_EVENTSTORE", "empty for the embedded store in --data-dir, or an EventStoreDB connection string (esdb://host:2113?tls=false)"},
 	{"auditor-tokens", "ASSENT_AUDITOR_TOKENS", "auditors' credentials as name:sha256hex, comma-separated (see assent audit token)"},
 	{"public-url", "ASSENT_PUBLIC_URL", "base URL of links the server hands out (default: each request's origin)"},
+	{"metrics-listen", "ASSENT_METRICS_LISTEN", "host:port of the Prometheus /metrics listener, apart from --listen (default: none)"},
 }
 
 // Set assigns the raw value of the named option; a value that cannot be parsed is an error
@@ -96,6 +100,8 @@ func (c *Config) Set(name, value string) error {
 		c.EventStore = value
 	case "auditor-tokens":
 		c.AuditorTokens = value
+	case "metrics-listen":
+		c.MetricsListen = value
 	default:
 		return fmt.Errorf("config: unknown option '%s'", name)
 	}
@@ -123,6 +129,8 @@ func (c *Config) Get(name string) string {
 		return "" // may hold a password
 	case "auditor-tokens":
 		return c.AuditorTokens
+	case "metrics-listen":
+		return c.MetricsListen
 	}
 	return ""
 }
@@ -158,6 +166,13 @@ func (c *Config) Validate() error {
 		bad("listen", "have a port between 0 and 65535", c.Listen)
 	} else if host != "" && net.ParseIP(host) == nil && strings.ContainsAny(host, " /") {
 		bad("listen", "have a valid host", c.Listen)
+	}
+	if c.MetricsListen != "" {
+		if _, port, err := net.SplitHostPort(c.MetricsListen); err != nil {
+			bad("metrics-listen", "be empty or a host:port address such as '127.0.0.1:9464'", c.MetricsListen)
+		} else if p, err := strconv.Atoi(port); err != nil || p < 0 || p > 65535 {
+			bad("metrics-listen", "have a port between 0 and 65535", c.MetricsListen)
+		}
 	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":
