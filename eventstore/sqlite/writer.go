@@ -168,9 +168,6 @@ func (s *Store) commit(batch []*writeReq) {
 			cs.Events += len(req.events)
 		}
 	}
-	if s.opts.OnCommit != nil {
-		s.opts.OnCommit(cs)
-	}
 	// The tail learns of the events before readers can see them (head), so that a reader
 	// finds every event at or below the head in stream_index or in the tail.
 	s.tail.add(live)
@@ -181,5 +178,8 @@ func (s *Store) commit(batch []*writeReq) {
 	}
 	for _, req := range live {
 		close(req.done)
+	}
+	if s.opts.OnCommit != nil {
+		s.opts.OnCommit(cs) // after the appenders are answered
 	}
 }
