@@ -17,8 +17,8 @@ const unmatched = "unmatched"
 // Middleware counts every request by route pattern (never the raw path), method and status,
 // observes its duration, and writes one access-log line per request to log: method, route,
 // path (never the query, which may carry a token), status, duration, bytes, client address
-// and request ID. A 5xx is logged at ERROR with the same fields; a 429 counts as a rate-limit
-// refusal. Register it with echo's Use, so that the route is known when it reads it.
+// and request ID. A 5xx is logged at ERROR with the same fields, and the error when the handler
+// returned one to echo; a 429 counts as a rate-limit refusal. Register it with echo's Use, so that the route is known when it reads it.
 func (m *Metrics) Middleware(log *slog.Logger) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
@@ -43,7 +43,7 @@ func (m *Metrics) Middleware(log *slog.Logger) echo.MiddlewareFunc {
 			if status >= 500 {
 				level = slog.LevelError
 			}
-			log.LogAttrs(req.Context(), level, "request",
+			attrs := []slog.Attr{
 				slog.String("method", req.Method),
 				slog.String("route", route),
 				slog.String("path", req.URL.Path),
@@ -52,7 +52,11 @@ func (m *Metrics) Middleware(log *slog.Logger) echo.MiddlewareFunc {
 				slog.Int64("bytes", res.Size),
 				slog.String("client", clientAddr(c)),
 				slog.String("request_id", res.Header().Get(echo.HeaderXRequestID)),
-			)
+			}
+			if err != nil && status >= 500 {
+				attrs = append(attrs, slog.String("err", err.Error()))
+			}
+			log.LogAttrs(req.Context(), level, "request", attrs...)
 			return nil
 		}
 	}

@@ -45,7 +45,7 @@ func TestMiddlewareLogsA500WithRouteAndRequestID(t *testing.T) {
 	}
 	rid := resp.Header.Get(echo.HeaderXRequestID)
 	if line["level"] != "ERROR" || line["route"] != "/v1/things/:id" || line["path"] != "/v1/things/42" ||
-		line["status"] != float64(500) || rid == "" || line["request_id"] != rid {
+		line["status"] != float64(500) || rid == "" || line["request_id"] != rid || line["err"] != "disk on fire" {
 		t.Fatalf("log line %v (request ID %q)", line, rid)
 	}
 	if strings.Contains(buf.String(), "abc") {
