@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"sync/atomic"
 	"time"
 
 	"github.com/assent-dev/assent/secrets"
@@ -19,10 +20,26 @@ const passwordQueueWait = 5 * time.Second
 type passwordGate struct {
 	turns chan struct{} // one element per computation running
 	wait  time.Duration // passwordQueueWait; shorter in tests
+	// waiting counts the computations waiting for a turn, busy those refused (PasswordChecks).
+	waiting *atomic.Int64
+	busy    *atomic.Uint64
 }
 
 func newPasswordGate(n int) passwordGate {
-	return passwordGate{turns: make(chan struct{}, n), wait: passwordQueueWait}
+	return passwordGate{turns: make(chan struct{}, n), wait: passwordQueueWait, waiting: new(atomic.Int64), busy: new(atomic.Uint64)}
+}
+
+// PasswordCheckStats describe the queue of password checks (argon2id) of a Service.
+type PasswordCheckStats struct {
+	Running, Capacity, Waiting int
+	// Busy counts the checks refused with ErrBusy since the service started.
+	Busy uint64
+}
+
+// PasswordChecks returns the state of the password-check queue, for metrics.
+func (s *Service) PasswordChecks() PasswordCheckStats {
+	g := s.passwords
+	return PasswordCheckStats{Running: len(g.turns), Capacity: cap(g.turns), Waiting: int(g.waiting.Load()), Busy: g.busy.Load()}
 }
 
 // run runs f in its turn, or returns ErrBusy or the context's error without running it.
@@ -30,13 +47,18 @@ func (g passwordGate) run(ctx context.Context, f func()) error {
 	select {
 	case g.turns <- struct{}{}:
 	default:
+		g.waiting.Add(1)
 		t := time.NewTimer(g.wait)
 		defer t.Stop()
 		select {
 		case g.turns <- struct{}{}:
+			g.waiting.Add(-1)
 		case <-ctx.Done():
+			g.waiting.Add(-1)
 			return ctx.Err()
 		case <-t.C:
+			g.waiting.Add(-1)
+			g.busy.Add(1)
 			return ErrBusy
 		}
 	}

@@ -73,6 +73,10 @@ func TestPasswordChecksWaitTheirTurn(t *testing.T) {
 	if got := f.types(domain.AccountStream(id)); !equal(got, before) {
 		t.Fatalf("the account stream went from %v to %v while no check ran", before, got)
 	}
+	// The queue's state, as the metrics read it: one running, none waiting, six refused.
+	if st := f.s.PasswordChecks(); st != (PasswordCheckStats{Running: 1, Capacity: 1, Waiting: 0, Busy: 6}) {
+		t.Errorf("password checks: %+v", st)
+	}
 	if _, err := f.s.store.ReadStream(f.ctx, domain.EmailStream(mustEmail("new@example.com")), eventstore.ReadStreamOptions{}); err == nil {
 		t.Fatal("a registration that got no turn claimed its email")
 	}

@@ -41,6 +41,9 @@ type Config struct {
 	// proxies whose forwarding headers (X-Forwarded-For, X-Real-IP, X-Forwarded-Proto) are
 	// believed. Empty: no header is believed, and the client is the TCP peer.
 	TrustedProxies string
+	// MetricsListen is the host:port of the Prometheus /metrics listener, apart from the API's.
+	// Empty: no metrics listener.
+	MetricsListen string
 }
 
 // TrustedProxyNets parses TrustedProxies; a single IP is a network of one address. The error
@@ -111,6 +114,7 @@ var Options = []Option{
 	{"auditor-tokens", "ASSENT_AUDITOR_TOKENS", "auditors' credentials as name:sha256hex, comma-separated (see assent audit token)"},
 	{"public-url", "ASSENT_PUBLIC_URL", "base URL of links the server hands out (default: each request's origin)"},
 	{"trusted-proxies", "ASSENT_TRUSTED_PROXIES", "CIDRs or IPs of reverse proxies whose X-Forwarded-For, X-Real-IP and X-Forwarded-Proto are believed, comma-separated (default: none)"},
+	{"metrics-listen", "ASSENT_METRICS_LISTEN", "host:port of the Prometheus /metrics listener, apart from --listen (default: none)"},
 }
 
 // Set assigns the raw value of the named option; a value that cannot be parsed is an error
@@ -141,6 +145,8 @@ func (c *Config) Set(name, value string) error {
 		c.AuditorTokens = value
 	case "trusted-proxies":
 		c.TrustedProxies = value
+	case "metrics-listen":
+		c.MetricsListen = value
 	default:
 		return fmt.Errorf("config: unknown option '%s'", name)
 	}
@@ -170,6 +176,8 @@ func (c *Config) Get(name string) string {
 		return c.AuditorTokens
 	case "trusted-proxies":
 		return c.TrustedProxies
+	case "metrics-listen":
+		return c.MetricsListen
 	}
 	return ""
 }
@@ -205,6 +213,13 @@ func (c *Config) Validate() error {
 		bad("listen", "have a port between 0 and 65535", c.Listen)
 	} else if host != "" && net.ParseIP(host) == nil && strings.ContainsAny(host, " /") {
 		bad("listen", "have a valid host", c.Listen)
+	}
+	if c.MetricsListen != "" {
+		if _, port, err := net.SplitHostPort(c.MetricsListen); err != nil {
+			bad("metrics-listen", "be empty or a host:port address such as '127.0.0.1:9464'", c.MetricsListen)
+		} else if p, err := strconv.Atoi(port); err != nil || p < 0 || p > 65535 {
+			bad("metrics-listen", "have a port between 0 and 65535", c.MetricsListen)
+		}
 	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":

@@ -33,7 +33,8 @@ var auditInterval = time.Minute
 func newAuditNode(cfg config.Config, store eventstore.Store, keyring *secrets.Keyring, log *slog.Logger) (*auditNode, error) {
 	chained, ok := store.(httpapi.AuditLog)
 	if !ok {
-		log.Warn("audit: this event store keeps no hash chain; the audit routes and checkpoints are off")
+		log.Warn("audit trail is OFF: this event store keeps no hash chain per stream",
+			"off", auditOff, "auditor_tokens_ignored", cfg.AuditorTokens != "")
 		return nil, nil
 	}
 	auditors, err := audit.ParseAuditors(cfg.AuditorTokens, filepath.Join(cfg.DataDir, audit.AuditorsFile))
@@ -72,6 +73,12 @@ func checkpointKeys(keyring *secrets.Keyring) ([]ed25519.PublicKey, error) {
 	}
 	return out, nil
 }
+
+// auditOff names what a node without a hash-chained store does not have, for the warning at
+// start; README.md's cluster section says the same.
+const auditOff = "hash chains per stream, signed checkpoints and the anchor file, " +
+	"the /v1/audit routes (replay, timeline, state at a moment, live tail, verify), " +
+	"and the recording of auditors' reads"
 
 // routes is the httpapi side, nil when audit is off.
 func (n *auditNode) routes() *httpapi.Audit {

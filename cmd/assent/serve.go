@@ -124,6 +124,7 @@ type server struct {
 	Sessions *httpapi.Sessions
 	echo     *echo.Echo
 	audit    *auditNode // see audit_serve.go
+	metrics  *metricsNode
 }
 
 // echoRoutes lists the paths the HTTP server routes.
@@ -153,7 +154,8 @@ func start(ctx context.Context, cfg config.Config, log *slog.Logger, opts startO
 	if err := ownerOnlyDataDir(cfg.DataDir, log); err != nil {
 		return nil, err
 	}
-	store, head, err := openStore(ctx, cfg, log)
+	mn := newMetricsNode() // metrics_serve.go
+	store, head, err := openStore(ctx, cfg, log, mn.onCommit)
 	if err != nil {
 		return nil, err
 	}
@@ -182,7 +184,7 @@ func start(ctx context.Context, cfg config.Config, log *slog.Logger, opts startO
 	if err != nil {
 		return nil, err
 	}
-	hub := push.NewHub(httpapi.HubBackend{App: svc}, push.Options{})
+	hub := push.NewHub(httpapi.HubBackend{App: svc}, mn.hubOptions())
 
 	wlog := watermill.NewSlogLogger(log.With("component", "router"))
 	router, err := projections.NewRouter(views, store, wlog)
@@ -191,6 +193,7 @@ func start(ctx context.Context, cfg config.Config, log *slog.Logger, opts startO
 	}
 	hubSub := bridge.NewSubscriber(store, &push.LiveCheckpoints{Head: func() eventstore.Position { return head }}, bridge.Config{Logger: wlog})
 	router.AddConsumerHandler("push-hub", "push-hub", hubSub, hub.Handler)
+	mn.observe(store, svc, hub, views, router, bridge.NewSubscriber(store, &push.LiveCheckpoints{Head: func() eventstore.Position { return head }}, bridge.Config{Logger: wlog}))
 
 	sessions, err := httpapi.NewSessions(keyring.DeriveKeys("session"), 12*time.Hour)
 	if err != nil {
@@ -199,6 +202,7 @@ func start(ctx context.Context, cfg config.Config, log *slog.Logger, opts startO
 	sessions.UseSignOuts(views.SignOuts)
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
+	e.Use(mn.m.Middleware(log.With("component", "http"))) // access log and HTTP metrics
 	limits := httpapi.DefaultRateLimits()
 	if opts.limits != nil {
 		limits = *opts.limits
@@ -228,8 +232,12 @@ func start(ctx context.Context, cfg config.Config, log *slog.Logger, opts startO
 	}}.Register(e)
 	web.Register(e)
 
+	if err := mn.listen(cfg.MetricsListen, log); err != nil {
+		return nil, err
+	}
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
+		mn.stop(ctx)
 		return nil, fmt.Errorf("listen on %s: %w", cfg.Listen, err)
 	}
 	rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
@@ -247,6 +255,7 @@ func start(ctx context.Context, cfg config.Config, log *slog.Logger, opts startO
 	}()
 	go s.sweep(rctx)
 	s.audit = aud
+	s.metrics = mn
 	aud.run(rctx)
 	go func() { s.errc <- s.http.Serve(ln) }()
 	<-router.Running()
@@ -255,7 +264,7 @@ func start(ctx context.Context, cfg config.Config, log *slog.Logger, opts startO
 
 // openStore opens the embedded store in the data directory, or the EventStoreDB cluster the
 // configuration names, and returns it with the position of the log's head.
-func openStore(ctx context.Context, cfg config.Config, log *slog.Logger) (eventstore.Store, eventstore.Position, error) {
+func openStore(ctx context.Context, cfg config.Config, log *slog.Logger, onCommit func(sqlite.CommitStats)) (eventstore.Store, eventstore.Position, error) {
 	if cfg.EventStore != "" {
 		es, err := esdb.Open(ctx, cfg.EventStore, esdb.Options{Logger: log.With("component", "esdb")})
 		if err != nil {
@@ -270,7 +279,7 @@ func openStore(ctx context.Context, cfg config.Config, log *slog.Logger) (events
 		return es, head, nil
 	}
 	path := filepath.Join(cfg.DataDir, "events.db")
-	sq, err := sqlite.Open(ctx, path, sqlite.Options{})
+	sq, err := sqlite.Open(ctx, path, sqlite.Options{OnCommit: onCommit})
 	if err != nil {
 		return nil, 0, fmt.Errorf("open event store: %w", err)
 	}
@@ -311,6 +320,9 @@ func (s *server) Stop(ctx context.Context) error {
 	if err := s.http.Shutdown(ctx); err != nil {
 		errs = append(errs, fmt.Errorf("http shutdown: %w", err))
 		s.http.Close()
+	}
+	if err := s.metrics.stop(ctx); err != nil {
+		errs = append(errs, fmt.Errorf("metrics shutdown: %w", err))
 	}
 	if err := s.router.Close(); err != nil {
 		errs = append(errs, fmt.Errorf("router close: %w", err))

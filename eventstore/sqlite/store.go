@@ -51,6 +51,8 @@ type Options struct {
 	// IndexDelay is the longest an event's stream entry waits in memory before it is moved,
 	// with or without appends to carry it. Default one second.
 	IndexDelay time.Duration
+	// OnCommit, if set, is called by the writer after every commit (observe.go).
+	OnCommit func(CommitStats)
 }
 
 func (o *Options) setDefaults() {

@@ -145,6 +145,7 @@ func (s *Store) commit(batch []*writeReq) {
 	if len(live) == 0 {
 		return
 	}
+	began := time.Now()
 	last, err := s.commitTx(live)
 	if err != nil && len(live) > 1 {
 		for _, req := range live {
@@ -158,10 +159,13 @@ func (s *Store) commit(batch []*writeReq) {
 		return
 	}
 	s.commits.Add(1)
+	cs := CommitStats{Took: time.Since(began), Sync: s.writer.syncTook}
 	for _, req := range live {
 		if req.checkpoint == nil && req.err == nil {
 			s.appends.Add(1)
 			s.events.Add(uint64(len(req.events)))
+			cs.Appends++
+			cs.Events += len(req.events)
 		}
 	}
 	// The tail learns of the events before readers can see them (head), so that a reader
@@ -174,5 +178,8 @@ func (s *Store) commit(batch []*writeReq) {
 	}
 	for _, req := range live {
 		close(req.done)
+	}
+	if s.opts.OnCommit != nil {
+		s.opts.OnCommit(cs) // after the appenders are answered
 	}
 }

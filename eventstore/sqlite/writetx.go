@@ -24,6 +24,8 @@ type writerState struct {
 	next int64
 	// inserts holds a prepared INSERT per row count, as batches come in a few sizes.
 	inserts [maxRowsPerInsert + 1]*sql.Stmt
+	// syncTook is how long the last COMMIT statement took (CommitStats.Sync).
+	syncTook time.Duration
 }
 
 const (
@@ -158,9 +160,11 @@ func (s *Store) commitTx(batch []*writeReq) (last uint64, err error) {
 	if err := b.flush(alone); err != nil {
 		return 0, err
 	}
+	synced := time.Now()
 	if err := tx.Commit(); err != nil {
 		return 0, err
 	}
+	w.syncTook = time.Since(synced)
 	w.recordedAt = b.recordedAt
 	if len(w.heads) > maxCachedHeads {
 		clear(w.heads)

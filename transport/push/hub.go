@@ -95,6 +95,9 @@ type Options struct {
 	MaxWaitingPerAddress int
 	OnDelivered          func(challenge uuid.UUID, device uuid.UUID)
 	OnOutcomeSent        func(challenge uuid.UUID)
+	// OnPushSent, if set, is called for each socket a new challenge is handed to, with the
+	// time the challenge was issued (stats.go).
+	OnPushSent func(challenge uuid.UUID, issuedAt time.Time)
 }
 
 func (o *Options) setDefaults() {
@@ -158,6 +161,7 @@ func (h *Hub) HandleEvent(ev domain.Event) {
 		for _, d := range e.Devices {
 			for _, conn := range h.conns(d.DeviceID) {
 				conn.sendChallenge(c)
+				h.pushSent(e.ChallengeID, e.At)
 			}
 		}
 	case domain.DeviceUnlinked:
