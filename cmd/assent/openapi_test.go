@@ -15,6 +15,8 @@ import (
 type recorder struct {
 	mu   sync.Mutex
 	seen []exchange
+	// base makes the requests; nil is http.DefaultTransport.
+	base http.RoundTripper
 }
 
 type exchange struct {
@@ -23,7 +25,11 @@ type exchange struct {
 }
 
 func (r *recorder) RoundTrip(req *http.Request) (*http.Response, error) {
-	resp, err := http.DefaultTransport.RoundTrip(req)
+	base := r.base
+	if base == nil {
+		base = http.DefaultTransport
+	}
+	resp, err := base.RoundTrip(req)
 	if err == nil {
 		r.mu.Lock()
 		r.seen = append(r.seen, exchange{req.Method, req.URL.Path, resp.Header.Get("Content-Type"), resp.StatusCode})

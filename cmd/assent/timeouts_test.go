@@ -31,6 +31,9 @@ func TestIdleConnectionsCloseAndLongResponsesOutliveTheWriteTimeout(t *testing.T
 	n := startNodeWith(t, func(c *config.Config) { c.DataDir = dir }, startOptions{timeouts: &httpTimeouts{
 		ReadHeader: 5 * time.Second, Read: 5 * time.Second, Write: write, Idle: 300 * time.Millisecond,
 	}})
+	// The test's clients drop a kept-alive connection before the server's short idle timeout
+	// does, so that no request is sent on a connection the server is closing.
+	n.rec.base = &http.Transport{IdleConnTimeout: 100 * time.Millisecond}
 
 	// An idle keep-alive connection is closed.
 	conn, err := net.Dial("tcp", n.srv.Addr())
