@@ -116,8 +116,8 @@ func (s *Service) IssueBackupCodes(ctx context.Context, accountID uuid.UUID) ([]
 }
 
 // UnlinkDevice unlinks one device from the account (device.unlinked: its session for the
-// account is closed and it gets no further challenge for it). Unlinking the last second
-// factor turns 2FA off.
+// account is closed and it gets no further challenge for it). With 2FA on, the last second
+// factor is not unlinked (domain.ErrLastSecondFactor): DisableMFA removes it, with its proof.
 func (s *Service) UnlinkDevice(ctx context.Context, accountID, deviceID uuid.UUID) error {
 	_, err := s.op(ctx, accountActor(accountID)).updateAccount(accountID, func(a *domain.Account, _ []domain.Event, now time.Time) (domain.Decision, error) {
 		return a.UnlinkDevice(domain.UnlinkDevice{DeviceID: deviceID}, now), nil
@@ -128,8 +128,8 @@ func (s *Service) UnlinkDevice(ctx context.Context, accountID, deviceID uuid.UUI
 	return nil
 }
 
-// UnlinkAllDevices turns the app method off: every device is unlinked; with no confirmed TOTP
-// app left, 2FA turns off.
+// UnlinkAllDevices turns the app method off: every device is unlinked. Without a confirmed
+// TOTP app that would leave no second factor, and it is refused (domain.ErrLastSecondFactor).
 func (s *Service) UnlinkAllDevices(ctx context.Context, accountID uuid.UUID) error {
 	_, err := s.op(ctx, accountActor(accountID)).updateAccount(accountID, func(a *domain.Account, _ []domain.Event, now time.Time) (domain.Decision, error) {
 		return a.UnlinkAllDevices(domain.UnlinkAllDevices{}, now), nil

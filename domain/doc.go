@@ -38,6 +38,7 @@ var (
 	ErrLocked             = errors.New("second factor locked")
 	ErrPasswordNotChecked = errors.New("password not verified")
 	ErrSecondFactorNeeded = errors.New("second factor required")
+	ErrLastSecondFactor   = errors.New("last second factor")
 
 	ErrDeviceExists        = errors.New("device already registered")
 	ErrDeviceNotFound      = errors.New("device not found")

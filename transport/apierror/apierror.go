@@ -64,6 +64,7 @@ var refusals = []refusal{
 	{domain.ErrMFANotEnabled, 409, "mfa_not_enabled", "Two-factor authentication is not on."},
 	{domain.ErrNoSecondFactor, 409, "no_second_factor", "The account has no confirmed second factor."},
 	{domain.ErrPasswordNotChecked, 401, "wrong_credentials", "The email address or the password is wrong."},
+	{domain.ErrLastSecondFactor, 409, "last_second_factor", "This is the account's last second factor. To remove it, turn two-factor authentication off, with the password and a second factor."},
 	{domain.ErrSecondFactorNeeded, 403, "second_factor_required", "A second factor is needed first."},
 	{domain.ErrDeviceExists, 409, "device_exists", "This device is already registered."},
 	{domain.ErrDeviceNotFound, 404, "device_not_found", "No such device."},

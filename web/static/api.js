@@ -70,6 +70,7 @@ window.Assent = (() => {
       case 'code_reused': return 'That code has already been used. Wait for the next code, or use a backup code.';
       case 'challenge_expired': return 'This sign-in request has expired. Sign in again.';
       case 'challenge_superseded': return 'A newer sign-in request replaced this one. Sign in again.';
+      case 'last_second_factor': return 'This is your last second factor. To remove it, turn two-factor authentication off below: confirm with your password and your second factor.';
       case 'unauthenticated': return 'Your session has ended. Sign in again.';
       case 'csrf_failed': return 'This page is out of date. Reload it and try again.';
       default:
