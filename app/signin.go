@@ -254,7 +254,7 @@ func (s *Service) cancel(o *op, id uuid.UUID, reason domain.CancelReason) error 
 	})
 	switch {
 	case err == nil, errors.Is(err, domain.ErrChallengeAlreadyDecided), errors.Is(err, domain.ErrChallengeExpired),
-		errors.Is(err, domain.ErrChallengeNotFound):
+		errors.Is(err, domain.ErrChallengeNotFound), errors.Is(err, domain.ErrChallengeLocked):
 		return nil
 	}
 	return fmt.Errorf("cancel challenge: %w", err)

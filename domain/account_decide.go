@@ -243,13 +243,7 @@ func (a *Account) failure(e Event, now time.Time, p Policy) []Event {
 	if locked, _ := a.Locked(now); locked {
 		return events
 	}
-	count := 1
-	for _, at := range a.failures {
-		if at.After(now.Add(-p.LockoutWindow)) && !at.After(now) {
-			count++
-		}
-	}
-	if count >= p.LockoutThreshold {
+	if count := a.recentFailures(now, p) + 1; count >= p.LockoutThreshold {
 		events = append(events, MFALocked{AccountID: a.id, Failures: count, Until: now.Add(p.LockoutDuration), At: now})
 	}
 	return events

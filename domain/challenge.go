@@ -23,6 +23,7 @@ type Challenge struct {
 	expiresAt time.Time
 	outcome   string
 	decidedAt time.Time
+	locked    bool // cancelled because the account's second factor locked
 }
 
 // LoadChallenge folds the events of a challenge stream.
@@ -36,7 +37,9 @@ func LoadChallenge(events []Event) (*Challenge, error) {
 		case ChallengeDelivered:
 			c.delivered = append(c.delivered, e.DeviceID)
 		case NumberMismatched:
-		case ChallengeApproved, ChallengeDenied, FraudReported, ChallengeExpired, ChallengeCancelled,
+		case ChallengeCancelled:
+			c.outcome, c.decidedAt, c.locked = e.EventType(), e.At, e.Reason == CancelLocked
+		case ChallengeApproved, ChallengeDenied, FraudReported, ChallengeExpired,
 			ChallengeCompletedTOTP, ChallengeCompletedBackupCode:
 			c.outcome, c.decidedAt = e.EventType(), e.OccurredAt()
 		default:

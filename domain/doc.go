@@ -62,6 +62,7 @@ var (
 	ErrChallengeAlreadyDecided = errors.New("challenge already decided")
 	ErrChallengeExpired        = errors.New("challenge expired")
 	ErrChallengeNotExpired     = errors.New("challenge not yet expired")
+	ErrChallengeLocked         = errors.New("challenge ended by a lockout")
 	ErrWrongNumber             = errors.New("wrong number")
 	ErrBadSignature            = errors.New("bad device signature")
 )

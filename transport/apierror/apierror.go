@@ -82,6 +82,7 @@ var refusals = []refusal{
 	{domain.ErrChallengeNotFound, 404, "challenge_not_found", "No such sign-in request."},
 	{domain.ErrChallengeNotPending, 409, "challenge_superseded", "A newer sign-in request replaced this one."},
 	{domain.ErrChallengeAlreadyDecided, 409, "challenge_decided", "This sign-in request has already been answered."},
+	{domain.ErrChallengeLocked, 409, "challenge_locked", "Too many failed attempts ended this sign-in request; the second factor is locked for a while."},
 	{domain.ErrChallengeExpired, 410, "challenge_expired", "This sign-in request has expired."},
 	{domain.ErrWrongNumber, 422, "wrong_number", "That is not the number shown on the login page."},
 	{domain.ErrBadSignature, 401, "bad_signature", "The device's signature does not verify."},
