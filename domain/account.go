@@ -22,12 +22,16 @@ type Account struct {
 	devices      []linkedDevice
 	apps         []totpApp
 	backup       *backupSet
-	failures     []time.Time
+	failures     []time.Time // second-factor failures since the last lock
 	lockedUntil  time.Time
-	mutedUntil   time.Time
-	pending      uuid.UUID
-	pendingUntil time.Time
-	enrollments  []EnrollmentTokenID
+	// signInFailures are wrong passwords by source since that source's last lock; sourceLocks
+	// the sign-in locks of sources, oldest first.
+	signInFailures []sourceFailure
+	sourceLocks    []sourceLock
+	mutedUntil     time.Time
+	pending        uuid.UUID
+	pendingUntil   time.Time
+	enrollments    []EnrollmentTokenID
 }
 
 type linkedDevice struct {
@@ -72,7 +76,9 @@ func (a *Account) apply(e Event) error {
 	case PasswordChanged:
 		a.passwordHash = e.PasswordHash
 	case SignInFailed:
-		a.recordFailure(e.At)
+		a.recordSignInFailure(e)
+	case SignInLocked:
+		a.recordSignInLock(e)
 	case SignedOut:
 		// Sessions live outside the aggregate: the event is for every node's read model.
 	case TOTPCheckFailed:

@@ -133,7 +133,7 @@ func (a *Account) AuthorizePhoneLink(cmd AuthorizePhoneLink, now time.Time, p Po
 	}
 	if a.mfa {
 		if locked, _ := a.Locked(now); locked {
-			return refuse(ErrLocked)
+			return refuse(a.lockedErr())
 		}
 		ch := cmd.SecondFactor
 		if ch == nil || ch.accountID != a.id || !ch.Passed() || now.Sub(ch.decidedAt) > p.EnrollmentTTL {
@@ -232,7 +232,7 @@ func (a *Account) ConfirmTOTPApp(cmd ConfirmTOTPApp, now time.Time, p Policy) De
 		return refuse(ErrTOTPAppAlreadyConfirmed)
 	}
 	if locked, _ := a.Locked(now); locked {
-		return refuse(ErrLocked)
+		return refuse(a.lockedErr())
 	}
 	if cmd.Match == nil || cmd.Match.SecretID != app.id || !stepNear(cmd.Match.Step, now) {
 		return fail(ErrWrongCode, a.failure(TOTPCheckFailed{AccountID: a.id, SecretID: cmd.AppID, Reason: FailureWrongCode, At: now}, now, p)...)
@@ -263,7 +263,7 @@ func (a *Account) checkSecondFactor(challengeID uuid.UUID, now time.Time) error 
 		return ErrMFANotEnabled
 	}
 	if locked, _ := a.Locked(now); locked {
-		return ErrLocked
+		return a.lockedErr()
 	}
 	if pending, ok := a.PendingChallenge(now); !ok || pending != challengeID {
 		return ErrChallengeNotPending

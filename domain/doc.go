@@ -36,6 +36,7 @@ var (
 	ErrMFANotEnabled      = errors.New("two-factor authentication not enabled")
 	ErrNoSecondFactor     = errors.New("no confirmed second factor")
 	ErrLocked             = errors.New("second factor locked")
+	ErrSignInLocked       = errors.New("sign-in from this source locked")
 	ErrPasswordNotChecked = errors.New("password not verified")
 	ErrSecondFactorNeeded = errors.New("second factor required")
 	ErrLastSecondFactor   = errors.New("last second factor")

@@ -1,14 +1,22 @@
 package main
 
 import (
+	"context"
 	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 
 	"github.com/assent-dev/assent/client"
+	"github.com/assent-dev/assent/config"
 	"github.com/assent-dev/assent/domain"
 	"github.com/assent-dev/assent/eventstore"
+	"github.com/assent-dev/assent/transport/httpapi"
 )
 
 type securityState struct {
@@ -103,5 +111,152 @@ func TestNumberMatchingLockEndsTheChallenge(t *testing.T) {
 	}
 	if counts["challenge.number.mismatched"] != 10 || counts["challenge.cancelled"] != 1 || counts["challenge.approved"] != 0 {
 		t.Fatalf("the challenge stream holds %v; want 10 mismatches, one cancellation, no approval", counts)
+	}
+}
+
+// startNodeWithLimits is startNode with the HTTP rate limits given.
+func startNodeWithLimits(t *testing.T, limits httpapi.RateLimits) *node {
+	t.Helper()
+	cfg := config.Defaults()
+	cfg.DataDir = t.TempDir()
+	cfg.Listen = "127.0.0.1:0"
+	srv, err := start(context.Background(), cfg, slog.New(slog.DiscardHandler), startOptions{limits: &limits})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := srv.Stop(ctx); err != nil {
+			t.Errorf("stop: %v", err)
+		}
+	})
+	n := &node{t: t, srv: srv, url: "http://" + srv.Addr(), rec: &recorder{}}
+	t.Cleanup(func() { checkDocumented(t, n) })
+	return n
+}
+
+// fromAddr returns an API client whose connections come from the loopback address ip (any of
+// 127.0.0.0/8 reaches the server), recorded like n.client()'s.
+func (n *node) fromAddr(t *testing.T, ip string) *client.Client {
+	t.Helper()
+	d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}}
+	c := client.New(n.url)
+	c.HTTP.Transport = &sourcedTransport{rec: n.rec, base: &http.Transport{DialContext: d.DialContext}}
+	return c
+}
+
+type sourcedTransport struct {
+	rec  *recorder
+	base http.RoundTripper
+}
+
+func (s *sourcedTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := s.base.RoundTrip(req)
+	if err == nil {
+		s.rec.mu.Lock()
+		s.rec.seen = append(s.rec.seen, exchange{req.Method, req.URL.Path, resp.StatusCode})
+		s.rec.mu.Unlock()
+	}
+	return resp, err
+}
+
+// TestWrongPasswordsLockTheirSourceNotTheOwner is the lock-out attack: ten wrong passwords for
+// someone else's email. They lock the attacker's address out of that account, with
+// Retry-After; from there a right password gets exactly the refusal a wrong one gets; the
+// owner, from their own address, signs in and approves the push as always.
+func TestWrongPasswordsLockTheirSourceNotTheOwner(t *testing.T) {
+	t.Parallel()
+	loose := httpapi.Limit{PerMinute: 6000, Burst: 100} // the domain's lock is under test here
+	n := startNodeWithLimits(t, httpapi.RateLimits{SignInPerIP: loose, SignInPerAccount: loose, CodesPerIP: loose, CodesPerAccount: loose, EnrollmentPerIP: loose, DeviceAnswerPerIP: loose})
+	ctx := ctxT(t)
+	const email, password = "victim@example.com", "correct horse battery staple"
+	b := n.account(t, email)
+	p := newPhone(t, "phone")
+	link(t, n, b, p)
+	p.connect(t, n)
+
+	attacker := n.fromAddr(t, "127.0.0.2")
+	for i := range 10 {
+		_, err := attacker.SignIn(ctx, email, fmt.Sprintf("guess %d", i))
+		wantCode(t, err, "wrong_credentials")
+	}
+	var refusals []client.Error
+	for _, pw := range []string{"guess 10", password} {
+		_, err := attacker.SignIn(ctx, email, pw)
+		var e *client.Error
+		if !errors.As(err, &e) || e.Status != http.StatusTooManyRequests || e.Code != "locked" || e.RetryAfter < 14*time.Minute || e.RetryAfter > 15*time.Minute {
+			t.Fatalf("a password from the locked address: %v (Retry-After %v); want 429 locked with Retry-After of about 15 minutes", err, e)
+		}
+		refusals = append(refusals, *e)
+	}
+	if refusals[0].Message != refusals[1].Message {
+		t.Fatalf("while locked, a wrong and a right password are told apart: %q, %q", refusals[0].Message, refusals[1].Message)
+	}
+	_, err := attacker.PhoneLinkBegin(ctx, email, password)
+	wantCode(t, err, "locked")
+
+	owner := n.fromAddr(t, "127.0.0.3")
+	si, err := owner.SignIn(ctx, email, password)
+	if err != nil || si.Challenge == nil || si.Challenge.Devices != 1 {
+		t.Fatalf("the owner from their own address: %+v, %v; want a challenge pushed to the phone", si, err)
+	}
+	r := recv(t, p.requests, "the owner's push")
+	if err := p.sock.Answer(ctx, r, "approve", number(t, si.Challenge)); err != nil {
+		t.Fatal(err)
+	}
+	if err := owner.RedeemLogin(ctx, si.Challenge.ID, si.LoginToken); err != nil {
+		t.Fatalf("the owner's approved sign-in: %v", err)
+	}
+
+	counts := map[string]int{}
+	evs, err := n.srv.store.ReadAll(ctx, eventstore.Start, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ev := range evs {
+		counts[ev.Type]++
+	}
+	if counts["account.signin.failed"] != 10 || counts["account.signin.locked"] != 1 || counts["account.mfa.locked"] != 0 {
+		t.Fatalf("the log holds %v; want 10 wrong passwords, one sign-in lock and no second-factor lock", counts)
+	}
+}
+
+// TestEveryPasswordCheckCountsAgainstTheAccountLimit guesses one account's password from a new
+// address each time, by sign-in, phone-link and its authorize step in turn: the per-account
+// limit holds across all three.
+func TestEveryPasswordCheckCountsAgainstTheAccountLimit(t *testing.T) {
+	t.Parallel()
+	n := startNode(t)
+	ctx := ctxT(t)
+	const email = "target@example.com"
+	n.account(t, email) // one sign-in already taken
+	dev := newPhone(t, "guesser")
+	var refused *client.Error
+	for i := range 12 {
+		c := n.fromAddr(t, fmt.Sprintf("127.0.0.%d", 10+i))
+		var err error
+		switch i % 3 {
+		case 0:
+			_, err = c.SignIn(ctx, email, "guess")
+		case 1:
+			_, err = c.PhoneLinkBegin(ctx, email, "guess")
+		default:
+			_, err = c.PhoneLinkAuthorize(ctx, dev.dev, email, "guess", uuid.Nil)
+		}
+		var e *client.Error
+		if !errors.As(err, &e) {
+			t.Fatalf("guess %d: %v, want a refusal", i, err)
+		}
+		if e.Code == "rate_limited" {
+			refused = e
+			break
+		}
+		if e.Code != "wrong_credentials" {
+			t.Fatalf("guess %d: %v", i, err)
+		}
+	}
+	if refused == nil || refused.Status != http.StatusTooManyRequests || refused.RetryAfter <= 0 {
+		t.Fatalf("twelve guesses at one account from twelve addresses: last refusal %+v, want 429 rate_limited with Retry-After", refused)
 	}
 }

@@ -87,6 +87,7 @@ var refusals = []refusal{
 	{domain.ErrWrongNumber, 422, "wrong_number", "That is not the number shown on the login page."},
 	{domain.ErrBadSignature, 401, "bad_signature", "The device's signature does not verify."},
 	{domain.ErrLocked, 429, "locked", "Too many failed attempts: the second factor is locked for a while."},
+	{domain.ErrSignInLocked, 429, "locked", "Too many wrong passwords for this account from your network: signing in from here is paused for a while."},
 }
 
 // Add registers how more errors are told to clients. Call it at init time only.

@@ -3,7 +3,6 @@ package httpapi
 import (
 	"context"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
@@ -102,10 +101,7 @@ func (s *Server) registerAccounts() {
 	}, func(ctx context.Context, in *signInInput) (*signInOutput, error) {
 		hctx := humaCtx(ctx)
 		ip := clientIP(hctx)
-		if err := s.limit(s.limits.signInIP, "signin:"+ip); err != nil {
-			return nil, err
-		}
-		if err := s.limit(s.limits.signInAccount, "signin:"+strings.ToLower(strings.TrimSpace(in.Body.Email))); err != nil {
+		if err := s.limitPassword(ip, in.Body.Email); err != nil {
 			return nil, err
 		}
 		lc := domain.LoginContext{UserAgent: in.UserAgent, IP: ip, At: s.cfg.Now().UTC().Truncate(time.Second)}

@@ -3,9 +3,11 @@ package httpapi
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
@@ -14,6 +16,7 @@ import (
 	"github.com/labstack/echo/v4/middleware"
 
 	"github.com/assent-dev/assent/app"
+	"github.com/assent-dev/assent/domain"
 	"github.com/assent-dev/assent/transport/apierror"
 	"github.com/assent-dev/assent/transport/push"
 )
@@ -166,8 +169,26 @@ func securityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
-// fail maps an error of the application to its refusal.
-func (s *Server) fail(err error) error { return apierror.From(s.cfg.Log, err) }
+// fail maps an error of the application to its refusal. A refusal while a lock holds says when
+// the lock ends in Retry-After, as every 429 does.
+func (s *Server) fail(err error) error {
+	refusal := apierror.From(s.cfg.Log, err)
+	var p *apierror.Problem
+	if le, ok := domain.AsLocked(err); ok && errors.As(refusal, &p) {
+		return apierror.RetryAfter(p, le.RetryAfter(s.cfg.Now()))
+	}
+	return refusal
+}
+
+// limitPassword takes a token for a password check from the sign-in limits, per client IP and
+// per account: sign-in, linking from the phone and its authorization share them, so that no
+// route checks passwords outside the per-account limit.
+func (s *Server) limitPassword(ip, email string) error {
+	if err := s.limit(s.limits.signInIP, "signin:"+ip); err != nil {
+		return err
+	}
+	return s.limit(s.limits.signInAccount, "signin:"+strings.ToLower(strings.TrimSpace(email)))
+}
 
 type ctxKey int
 

@@ -61,7 +61,10 @@ window.Assent = (() => {
   function words(err) {
     switch (err.code) {
       case 'wrong_credentials': return 'The email address or the password is wrong.';
-      case 'locked': return 'Too many failed attempts: signing in to this account is locked for a while. Try again later.';
+      case 'locked':
+        return err.retryAfter > 0
+          ? `Too many failed attempts: this is paused for ${Math.ceil(err.retryAfter / 60)} minutes. Try again then.`
+          : 'Too many failed attempts: this is paused for a while. Try again later.';
       case 'rate_limited':
         return err.retryAfter > 0
           ? `Too many attempts. Wait ${err.retryAfter} seconds and try again.`
