@@ -260,3 +260,38 @@ func TestEveryPasswordCheckCountsAgainstTheAccountLimit(t *testing.T) {
 		t.Fatalf("twelve guesses at one account from twelve addresses: last refusal %+v, want 429 rate_limited with Retry-After", refused)
 	}
 }
+
+// TestAnAddressThatSignedInBeforeKeepsItsOwnAccountLimit drains an account's sign-in limit from
+// many addresses: a new address is then refused, but the owner's, from which the password
+// passed before, still signs in.
+func TestAnAddressThatSignedInBeforeKeepsItsOwnAccountLimit(t *testing.T) {
+	t.Parallel()
+	n := startNode(t)
+	ctx := ctxT(t)
+	const email, password = "owner@example.com", "correct horse battery staple"
+	owner := n.fromAddr(t, "127.0.0.4")
+	if _, err := owner.Register(ctx, email, password); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := owner.SignIn(ctx, email, password); err != nil {
+		t.Fatal(err)
+	}
+	drained := false
+	for i := range 12 {
+		_, err := n.fromAddr(t, fmt.Sprintf("127.0.0.%d", 30+i)).SignIn(ctx, email, "guess")
+		var e *client.Error
+		if errors.As(err, &e) && e.Code == "rate_limited" {
+			drained = true
+			break
+		}
+		wantCode(t, err, "wrong_credentials")
+	}
+	if !drained {
+		t.Fatal("twelve guesses from twelve addresses never met the per-account limit")
+	}
+	_, err := n.fromAddr(t, "127.0.0.60").SignIn(ctx, email, password)
+	wantCode(t, err, "rate_limited")
+	if res, err := owner.SignIn(ctx, email, password); err != nil || res.Status != "signed_in" {
+		t.Fatalf("the owner's address while strangers drain the limit: %+v, %v", res, err)
+	}
+}

@@ -109,6 +109,7 @@ func (s *Server) registerAccounts() {
 		if err != nil {
 			return nil, s.fail(err)
 		}
+		s.passwordPassed(ip, in.Body.Email)
 		return s.signInOutput(hctx, res.AccountID, res.Challenge), nil
 	})
 

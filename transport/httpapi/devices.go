@@ -114,6 +114,7 @@ func (s *Server) registerDevices() {
 		if err != nil {
 			return nil, s.fail(err)
 		}
+		s.passwordPassed(ip, in.Body.Email)
 		out := &phoneLinkBeginOutput{}
 		out.Body.AccountID = r.AccountID
 		if r.Challenge != nil {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/danielgtaylor/huma/v2/adapters/humaecho"
+	lru "github.com/hashicorp/golang-lru/v2"
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
 
@@ -46,7 +47,17 @@ type Server struct {
 	limits struct {
 		signInIP, signInAccount, codesIP, codesAccount, enrollIP, answerIP *limiter
 	}
+	// known remembers, per account and address, the last time a password check from that
+	// address passed (see limitPassword).
+	known *lru.Cache[string, time.Time]
 }
+
+// Bounds of the memory of addresses that signed in: how many (account, address) pairs, and
+// for how long after their last successful password check.
+const (
+	knownSources   = 100_000
+	knownSourceTTL = 30 * 24 * time.Hour
+)
 
 func init() {
 	huma.NewError = newProblem
@@ -66,6 +77,7 @@ func New(e *echo.Echo, cfg Config) *Server {
 		cfg.Log = slog.Default()
 	}
 	s := &Server{cfg: cfg, echo: e}
+	s.known, _ = lru.New[string, time.Time](knownSources) // only a size below 1 fails
 	s.limits.signInIP = newLimiter(cfg.Limits.SignInPerIP)
 	s.limits.signInAccount = newLimiter(cfg.Limits.SignInPerAccount)
 	s.limits.codesIP = newLimiter(cfg.Limits.CodesPerIP)
@@ -182,12 +194,23 @@ func (s *Server) fail(err error) error {
 
 // limitPassword takes a token for a password check from the sign-in limits, per client IP and
 // per account: sign-in, linking from the phone and its authorization share them, so that no
-// route checks passwords outside the per-account limit.
+// route checks passwords outside the per-account limit. An address from which a password check
+// of the account passed before (passwordPassed) has a bucket of its own for the account: many
+// addresses guessing at it drain the bucket of strangers, not the owner's.
 func (s *Server) limitPassword(ip, email string) error {
 	if err := s.limit(s.limits.signInIP, "signin:"+ip); err != nil {
 		return err
 	}
-	return s.limit(s.limits.signInAccount, "signin:"+strings.ToLower(strings.TrimSpace(email)))
+	key := "signin:" + strings.ToLower(strings.TrimSpace(email))
+	if at, ok := s.known.Get(key + " " + ip); ok && s.cfg.Now().Sub(at) < knownSourceTTL {
+		key += " " + ip
+	}
+	return s.limit(s.limits.signInAccount, key)
+}
+
+// passwordPassed remembers that a password check of the account of email passed from ip.
+func (s *Server) passwordPassed(ip, email string) {
+	s.known.Add("signin:"+strings.ToLower(strings.TrimSpace(email))+" "+ip, s.cfg.Now())
 }
 
 type ctxKey int
