@@ -290,7 +290,7 @@ func boolInt(b bool) int {
 
 func TestDevicePhoneLinkPassesTheSecondFactorAndAsksToAuthorize(t *testing.T) {
 	t.Parallel()
-	n := startNode(t)
+	n := startNodeWithLimits(t, roomyLimits()) // seven password checks of one account in a row
 	n.account(t, "phone@example.com")
 	dir := t.TempDir()
 	first, second := filepath.Join(dir, "first.json"), filepath.Join(dir, "second.json")

@@ -500,7 +500,7 @@ func TestJourneyOneDeviceThreeAccountsReconnectAndUnlink(t *testing.T) {
 
 func TestJourneyPhoneLinkTOTPAppAndRefusals(t *testing.T) {
 	t.Parallel()
-	n := startNode(t)
+	n := startNodeWithLimits(t, roomyLimits()) // seven password checks of one account in a row
 	ctx := ctxT(t)
 	b := n.account(t, "hedy@example.com")
 

@@ -114,6 +114,15 @@ func TestNumberMatchingLockEndsTheChallenge(t *testing.T) {
 	}
 }
 
+// roomyLimits are the default limits with a per-account burst of 10 password checks instead of
+// 5, for journeys that check one account's password more often in a row than a person would
+// (each step of linking from the phone checks it, and counts against the per-account limit).
+func roomyLimits() httpapi.RateLimits {
+	l := httpapi.DefaultRateLimits()
+	l.SignInPerAccount.Burst = 10
+	return l
+}
+
 // startNodeWithLimits is startNode with the HTTP rate limits given.
 func startNodeWithLimits(t *testing.T, limits httpapi.RateLimits) *node {
 	t.Helper()
