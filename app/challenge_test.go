@@ -272,7 +272,7 @@ func TestChangeFeedAnnouncesChallengesAndLinks(t *testing.T) {
 	if err := f.answer(phone, ch.ID, domain.AnswerApprove, ch.Number); err != nil {
 		t.Fatal(err)
 	}
-	if err := f.s.UnlinkDevice(f.ctx, id, phone.id); err != nil {
+	if err := f.s.DisableMFA(f.ctx, id, ch.ID); err != nil { // unlinks the phone
 		t.Fatal(err)
 	}
 	want := []projections.ChangeKind{projections.ChangeDeviceLinked, projections.ChangeChallengeIssued, projections.ChangeChallengeDecided, projections.ChangeDeviceUnlinked}

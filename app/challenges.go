@@ -85,12 +85,14 @@ func (s *Service) AnswerChallenge(ctx context.Context, deviceID, challengeID uui
 	o := s.op(ctx, deviceActor(deviceID))
 	var failure domain.FailureReason
 	// The first attempt decides on the challenge as read above; its exact version guards the
-	// append, so a challenge that moved meanwhile conflicts and is read again.
+	// append, so a challenge that moved meanwhile conflicts and is read again. The account's
+	// lockout state goes with an approval: a locked account, or a wrong number that locks it,
+	// ends the challenge in the same append.
 	res, err := o.updateChallengeFrom(challengeID, first, func(c *domain.Challenge, now time.Time) domain.Decision {
 		var d domain.Decision
 		switch answer {
 		case domain.AnswerApprove:
-			d = c.Approve(domain.ApproveChallenge{DeviceID: deviceID, Number: n, Signature: signature}, now)
+			d = c.Approve(domain.ApproveChallenge{DeviceID: deviceID, Number: n, Signature: signature, Lockout: a.Lockout(now, s.policy)}, now)
 		case domain.AnswerDeny:
 			d = c.Deny(domain.DenyChallenge{DeviceID: deviceID, Signature: signature}, now)
 		default:
@@ -100,16 +102,33 @@ func (s *Service) AnswerChallenge(ctx context.Context, deviceID, challengeID uui
 		return d
 	})
 	if res.Position != 0 && failure != (domain.FailureReason{}) {
+		locked := false
 		if _, ferr := o.updateAccount(c.AccountID(), func(a *domain.Account, _ []domain.Event, now time.Time) (domain.Decision, error) {
-			return a.RecordChallengeFailure(domain.RecordChallengeFailure{ChallengeID: challengeID, DeviceID: deviceID, Reason: failure}, now, s.policy), nil
+			d := a.RecordChallengeFailure(domain.RecordChallengeFailure{ChallengeID: challengeID, DeviceID: deviceID, Reason: failure}, now, s.policy)
+			locked = locks(d)
+			return d, nil
 		}); ferr != nil {
 			err = errors.Join(err, ferr)
+		}
+		if locked { // the challenge ended with the failure already, unless the count moved meanwhile
+			if lerr := s.cancel(o, challengeID, domain.CancelLocked); lerr != nil {
+				err = errors.Join(err, lerr)
+			}
 		}
 	}
 	if err != nil {
 		return fmt.Errorf("answer challenge: %w", err)
 	}
 	return nil
+}
+
+// locks reports whether an account decision locks the second factor (or found it locked): then
+// the account's pending challenge must end, so that no answer to it is evaluated any more.
+func locks(d domain.Decision) bool {
+	if errors.Is(d.Err, domain.ErrLocked) {
+		return true
+	}
+	return slices.ContainsFunc(d.Events, func(e domain.Event) bool { _, ok := e.(domain.MFALocked); return ok })
 }
 
 // failureOf returns the account failure that a challenge's events call for, or the zero reason.
@@ -200,13 +219,18 @@ func (s *Service) completeWithCode(ctx context.Context, challengeID uuid.UUID,
 	}
 	o.actor = accountActor(accountID)
 	var spent domain.Event
+	locked := false
 	if _, err := o.updateAccount(accountID, func(a *domain.Account, _ []domain.Event, now time.Time) (domain.Decision, error) {
 		d, err := spend(a, now)
 		if err == nil && d.Err == nil && len(d.Events) > 0 {
 			spent = d.Events[0]
 		}
+		locked = err == nil && locks(d)
 		return d, err
 	}); err != nil {
+		if locked { // the lock ends the challenge: no further code or answer is evaluated
+			err = errors.Join(err, s.cancel(o, challengeID, domain.CancelLocked))
+		}
 		return err
 	}
 	_, err := o.updateChallenge(challengeID, func(c *domain.Challenge, now time.Time) domain.Decision {

@@ -197,11 +197,11 @@ type PhoneLinkStart struct {
 }
 
 // PhoneLinkBegin is the first step of linking a phone from the phone itself: the device
-// signs in with the account's email and password (a wrong password is recorded, as in
-// SignIn); when 2FA is on, a challenge is issued that must pass before PhoneLinkAuthorize.
+// signs in with the account's email and password (checked, recorded and locked out per source
+// as in SignIn); when 2FA is on, a challenge is issued that must pass before PhoneLinkAuthorize.
 func (s *Service) PhoneLinkBegin(ctx context.Context, email, password string, lc domain.LoginContext) (PhoneLinkStart, error) {
 	ctx = correlated(ctx)
-	a, err := s.checkPassword(ctx, email, password)
+	a, err := s.checkPassword(ctx, email, password, domain.SourceOfIP(lc.IP))
 	if err != nil {
 		return PhoneLinkStart{}, fmt.Errorf("phone link: %w", err)
 	}
@@ -226,6 +226,8 @@ type PhoneLinkRequest struct {
 	// ChallengeID is PhoneLinkStart's challenge, passed at most the policy's EnrollmentTTL
 	// ago; zero when 2FA is off.
 	ChallengeID uuid.UUID
+	// IP is the device's address: the source of the password check, as in SignIn.
+	IP string
 }
 
 // PhoneLinkAuthorize links the phone after PhoneLinkBegin: the password is verified again,
@@ -235,7 +237,7 @@ type PhoneLinkRequest struct {
 // CompleteEnrollment.
 func (s *Service) PhoneLinkAuthorize(ctx context.Context, req PhoneLinkRequest) (EnrollmentResult, error) {
 	ctx = correlated(ctx)
-	a, err := s.checkPassword(ctx, req.Email, req.Password)
+	a, err := s.checkPassword(ctx, req.Email, req.Password, domain.SourceOfIP(req.IP))
 	if err != nil {
 		return EnrollmentResult{}, fmt.Errorf("phone link: %w", err)
 	}

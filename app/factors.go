@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -54,7 +55,9 @@ func (s *Service) ConfirmTOTPApp(ctx context.Context, accountID, secretID uuid.U
 		return nil, fmt.Errorf("confirm totp app: %w", err)
 	}
 	enabled := false
-	_, err = s.op(ctx, accountActor(accountID)).updateAccount(accountID, func(a *domain.Account, events []domain.Event, now time.Time) (domain.Decision, error) {
+	var lockedOut uuid.UUID // the pending challenge a lock ends
+	o := s.op(ctx, accountActor(accountID))
+	_, err = o.updateAccount(accountID, func(a *domain.Account, events []domain.Event, now time.Time) (domain.Decision, error) {
 		var match *domain.TOTPMatch
 		if sealed, ok := a.UnconfirmedTOTPApp(secretID); ok {
 			m, err := s.match(accountID, []domain.SealedTOTPSecret{sealed}, code, now)
@@ -64,6 +67,9 @@ func (s *Service) ConfirmTOTPApp(ctx context.Context, accountID, secretID uuid.U
 			match = m
 		}
 		d := a.ConfirmTOTPApp(domain.ConfirmTOTPApp{AppID: secretID, Match: match}, now, s.policy)
+		if lockedOut = uuid.Nil; locks(d) {
+			lockedOut, _ = a.PendingChallenge(now)
+		}
 		enabled = !a.MFAEnabled()
 		if !enabled {
 			return d, nil
@@ -72,6 +78,9 @@ func (s *Service) ConfirmTOTPApp(ctx context.Context, accountID, secretID uuid.U
 			return a.EnableMFA(domain.EnableMFA{BackupCodes: set}, now)
 		})
 	})
+	if lockedOut != uuid.Nil {
+		err = errors.Join(err, s.cancel(o, lockedOut, domain.CancelLocked))
+	}
 	if err != nil {
 		return nil, fmt.Errorf("confirm totp app: %w", err)
 	}
@@ -116,8 +125,8 @@ func (s *Service) IssueBackupCodes(ctx context.Context, accountID uuid.UUID) ([]
 }
 
 // UnlinkDevice unlinks one device from the account (device.unlinked: its session for the
-// account is closed and it gets no further challenge for it). Unlinking the last second
-// factor turns 2FA off.
+// account is closed and it gets no further challenge for it). With 2FA on, the last second
+// factor is not unlinked (domain.ErrLastSecondFactor): DisableMFA removes it, with its proof.
 func (s *Service) UnlinkDevice(ctx context.Context, accountID, deviceID uuid.UUID) error {
 	_, err := s.op(ctx, accountActor(accountID)).updateAccount(accountID, func(a *domain.Account, _ []domain.Event, now time.Time) (domain.Decision, error) {
 		return a.UnlinkDevice(domain.UnlinkDevice{DeviceID: deviceID}, now), nil
@@ -128,8 +137,8 @@ func (s *Service) UnlinkDevice(ctx context.Context, accountID, deviceID uuid.UUI
 	return nil
 }
 
-// UnlinkAllDevices turns the app method off: every device is unlinked; with no confirmed TOTP
-// app left, 2FA turns off.
+// UnlinkAllDevices turns the app method off: every device is unlinked. Without a confirmed
+// TOTP app that would leave no second factor, and it is refused (domain.ErrLastSecondFactor).
 func (s *Service) UnlinkAllDevices(ctx context.Context, accountID uuid.UUID) error {
 	_, err := s.op(ctx, accountActor(accountID)).updateAccount(accountID, func(a *domain.Account, _ []domain.Event, now time.Time) (domain.Decision, error) {
 		return a.UnlinkAllDevices(domain.UnlinkAllDevices{}, now), nil

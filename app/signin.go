@@ -87,12 +87,16 @@ type IssuedChallenge struct {
 }
 
 // SignIn checks the password. A wrong one (or an unknown email) is ErrInvalidCredentials;
-// for a known account it is recorded (account.signin.failed), and repeated failures lock the
-// second factor. With 2FA on, it issues a challenge pushed to the linked devices, supersedes
-// the account's previous pending challenge and cancels it; domain.ErrLocked while locked.
+// for a known account it is recorded with its source, the client's address lc.IP
+// (account.signin.failed), and repeated failures from one source lock that source out of the
+// account (account.signin.locked). While a lock holds, no password is checked: a
+// *domain.LockedError (domain.ErrSignInLocked for the source, domain.ErrLocked for a second
+// factor locked by failed codes or answers) answers right and wrong passwords alike. With 2FA
+// on, it issues a challenge pushed to the linked devices, supersedes the account's previous
+// pending challenge and cancels it.
 func (s *Service) SignIn(ctx context.Context, email, password string, lc domain.LoginContext) (SignInResult, error) {
 	ctx = correlated(ctx)
-	a, err := s.checkPassword(ctx, email, password)
+	a, err := s.checkPassword(ctx, email, password, domain.SourceOfIP(lc.IP))
 	if err != nil {
 		return SignInResult{}, fmt.Errorf("sign in: %w", err)
 	}
@@ -124,8 +128,11 @@ func (s *Service) SignOut(ctx context.Context, accountID uuid.UUID, sessionID [1
 	return nil
 }
 
+// sessionSource is the source of password checks made within a session (ChangePassword).
+const sessionSource domain.SignInSource = "session"
+
 // ChangePassword replaces the password after checking the current one (a wrong one is
-// recorded as a failed sign-in and returns ErrInvalidCredentials).
+// recorded as a failed sign-in from the source "session" and returns ErrInvalidCredentials).
 func (s *Service) ChangePassword(ctx context.Context, accountID uuid.UUID, current, next string) error {
 	if len(next) < minPasswordLen || len(next) > maxPasswordLen {
 		return fmt.Errorf("change password: %w", ErrInvalidPassword)
@@ -135,7 +142,7 @@ func (s *Service) ChangePassword(ctx context.Context, accountID uuid.UUID, curre
 		return fmt.Errorf("change password: %w", err)
 	}
 	o := s.op(ctx, accountActor(accountID))
-	if err := s.verify(o, a, current); err != nil {
+	if err := s.verify(o, a, current, sessionSource); err != nil {
 		return fmt.Errorf("change password: %w", err)
 	}
 	hash, err := s.hashPassword(ctx, next)
@@ -151,9 +158,9 @@ func (s *Service) ChangePassword(ctx context.Context, accountID uuid.UUID, curre
 	return nil
 }
 
-// checkPassword finds the account of email and verifies password against it. Unknown emails
-// cost the same argon2id work as known ones, and wait for their turn the same way.
-func (s *Service) checkPassword(ctx context.Context, email, password string) (*domain.Account, error) {
+// checkPassword finds the account of email and verifies password against it, from src. Unknown
+// emails cost the same argon2id work as known ones, and wait for their turn the same way.
+func (s *Service) checkPassword(ctx context.Context, email, password string, src domain.SignInSource) (*domain.Account, error) {
 	addr, err := domain.ParseEmail(email)
 	if err != nil {
 		return nil, s.unknownAccount(ctx, password)
@@ -176,7 +183,7 @@ func (s *Service) checkPassword(ctx context.Context, email, password string) (*d
 	if err != nil {
 		return nil, err
 	}
-	if err := s.verify(s.op(ctx, accountActor(a.ID())), a, password); err != nil {
+	if err := s.verify(s.op(ctx, accountActor(a.ID())), a, password, src); err != nil {
 		return nil, err
 	}
 	return a, nil
@@ -191,8 +198,13 @@ func (s *Service) unknownAccount(ctx context.Context, password string) error {
 	return ErrInvalidCredentials
 }
 
-// verify checks password against the account's hash and records a failure when it is wrong.
-func (s *Service) verify(o *op, a *domain.Account, password string) error {
+// verify checks password against the account's hash and records a failure from src when it is
+// wrong. While a lock holds (domain.Account.CheckSignIn) the password is not checked at all, so
+// that a right one and a wrong one get the same refusal.
+func (s *Service) verify(o *op, a *domain.Account, password string, src domain.SignInSource) error {
+	if err := a.CheckSignIn(src, s.now()); err != nil {
+		return err
+	}
 	ok, err := s.verifyPassword(o.ctx, password, a.PasswordHash())
 	if err != nil {
 		return fmt.Errorf("verify password: %w", err)
@@ -201,7 +213,7 @@ func (s *Service) verify(o *op, a *domain.Account, password string) error {
 		return nil
 	}
 	if _, err := o.updateAccount(a.ID(), func(a *domain.Account, _ []domain.Event, now time.Time) (domain.Decision, error) {
-		return a.RecordFailedSignIn(domain.RecordFailedSignIn{}, now, s.policy), nil
+		return a.RecordFailedSignIn(domain.RecordFailedSignIn{Source: src}, now, s.policy), nil
 	}); err != nil {
 		return err
 	}
@@ -254,7 +266,7 @@ func (s *Service) cancel(o *op, id uuid.UUID, reason domain.CancelReason) error 
 	})
 	switch {
 	case err == nil, errors.Is(err, domain.ErrChallengeAlreadyDecided), errors.Is(err, domain.ErrChallengeExpired),
-		errors.Is(err, domain.ErrChallengeNotFound):
+		errors.Is(err, domain.ErrChallengeNotFound), errors.Is(err, domain.ErrChallengeLocked):
 		return nil
 	}
 	return fmt.Errorf("cancel challenge: %w", err)

@@ -77,31 +77,57 @@ func TestConcurrentRegistrationsOfOneEmailHaveOneWinner(t *testing.T) {
 	}
 }
 
-func TestWrongPasswordsLockTheSecondFactor(t *testing.T) {
+// TestWrongPasswordsLockOnlyTheirSource checks the sign-in lock: wrong passwords from one
+// address lock that address out of the account, for a time that doubles with each lock, and
+// nothing else; while locked, a right and a wrong password get the same refusal and neither is
+// checked nor recorded; the owner elsewhere still signs in and gets the push.
+func TestWrongPasswordsLockOnlyTheirSource(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, domain.Policy{LockoutThreshold: 3})
-	id := f.account("lock@example.com")
+	const email = "lock@example.com"
+	id := f.account(email)
 	f.enroll(id, newDevice(t))
+	attacker, owner := lc, lc
+	attacker.IP, owner.IP = "198.51.100.7", "203.0.113.9"
 	for i := range 3 {
-		if _, err := f.s.SignIn(f.ctx, "lock@example.com", "wrong password", lc); !errors.Is(err, ErrInvalidCredentials) {
+		if _, err := f.s.SignIn(f.ctx, email, "wrong password", attacker); !errors.Is(err, ErrInvalidCredentials) {
 			t.Fatalf("wrong password %d: %v, want ErrInvalidCredentials", i, err)
 		}
 	}
 	stream := domain.AccountStream(id)
-	if f.count(stream, "account.signin.failed") != 3 || f.count(stream, "account.mfa.locked") != 1 {
-		t.Fatalf("account stream %v: want 3 failures and one lockout", f.types(stream))
+	if f.count(stream, "account.signin.failed") != 3 || f.count(stream, "account.signin.locked") != 1 || f.count(stream, "account.mfa.locked") != 0 {
+		t.Fatalf("account stream %v: want 3 failures, one sign-in lock, no second-factor lock", f.types(stream))
 	}
-	if _, err := f.s.SignIn(f.ctx, "lock@example.com", testPassword, lc); !errors.Is(err, domain.ErrLocked) {
-		t.Fatalf("right password while locked: %v, want ErrLocked", err)
+	before := len(f.types(stream))
+	for _, pw := range []string{testPassword, "wrong password"} {
+		_, err := f.s.SignIn(f.ctx, email, pw, attacker)
+		le, ok := domain.AsLocked(err)
+		if !ok || !errors.Is(err, domain.ErrSignInLocked) || !le.Until.Equal(f.clock.Now().Add(15*time.Minute)) {
+			t.Fatalf("a password from the locked address: %v, want ErrSignInLocked until 15 minutes from now", err)
+		}
+		if _, err := f.s.PhoneLinkBegin(f.ctx, email, pw, attacker); !errors.Is(err, domain.ErrSignInLocked) {
+			t.Fatalf("phone link from the locked address: %v, want ErrSignInLocked", err)
+		}
 	}
-	view, err := f.s.Account(f.ctx, id)
-	if err != nil || !view.LockedUntil.After(f.clock.Now()) {
-		t.Fatalf("account view %+v, %v: want locked until after now", view, err)
+	if after := len(f.types(stream)); after != before {
+		t.Fatalf("the refused attempts appended %d events, want none", after-before)
 	}
-	f.clock.Advance(domain.DefaultPolicy().LockoutDuration)
-	res, err := f.s.SignIn(f.ctx, "lock@example.com", testPassword, lc)
+	res, err := f.s.SignIn(f.ctx, email, testPassword, owner)
 	if err != nil || res.Challenge == nil || res.Challenge.Devices != 1 {
-		t.Fatalf("after the lockout: %+v, %v; want a challenge pushed to 1 device", res, err)
+		t.Fatalf("the owner from another address: %+v, %v; want a challenge pushed to 1 device", res, err)
+	}
+
+	// After the lock, the address may try again; its next lock lasts twice as long.
+	f.clock.Advance(15 * time.Minute)
+	if _, err := f.s.SignIn(f.ctx, email, testPassword, attacker); err != nil {
+		t.Fatalf("after the lock: %v", err)
+	}
+	for range 3 {
+		_, _ = f.s.SignIn(f.ctx, email, "wrong password", attacker)
+	}
+	_, err = f.s.SignIn(f.ctx, email, testPassword, attacker)
+	if le, ok := domain.AsLocked(err); !ok || !le.Until.Equal(f.clock.Now().Add(30*time.Minute)) {
+		t.Fatalf("second lock: %v, want it until 30 minutes from now", err)
 	}
 }
 

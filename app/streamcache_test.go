@@ -380,7 +380,7 @@ func TestStreamCacheConflictRetries(t *testing.T) {
 				return domain.Decision{}, err
 			}
 		}
-		return a.RecordFailedSignIn(domain.RecordFailedSignIn{}, now, f.s.policy), nil
+		return a.RecordFailedSignIn(domain.RecordFailedSignIn{Source: domain.SourceOfIP(lc.IP)}, now, f.s.policy), nil
 	})
 	if err != nil {
 		t.Fatal(err)

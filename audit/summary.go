@@ -50,6 +50,8 @@ func summarize(e domain.Event) string {
 		return "password changed (new hash stored, not shown)"
 	case domain.SignInFailed:
 		return "sign-in failed: wrong password"
+	case domain.SignInLocked:
+		return fmt.Sprintf("sign-in from %s locked after %d wrong passwords until %s", e.Source, e.Failures, e.Until.UTC().Format("2006-01-02 15:04:05Z"))
 	case domain.SignedOut:
 		return fmt.Sprintf("signed out of a session that would have lasted until %s", e.Until.UTC().Format("2006-01-02 15:04:05Z"))
 	case domain.MFAEnabled:

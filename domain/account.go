@@ -22,12 +22,16 @@ type Account struct {
 	devices      []linkedDevice
 	apps         []totpApp
 	backup       *backupSet
-	failures     []time.Time
+	failures     []time.Time // second-factor failures since the last lock
 	lockedUntil  time.Time
-	mutedUntil   time.Time
-	pending      uuid.UUID
-	pendingUntil time.Time
-	enrollments  []EnrollmentTokenID
+	// signInFailures are wrong passwords by source since that source's last lock; sourceLocks
+	// the sign-in locks of sources, oldest first.
+	signInFailures []sourceFailure
+	sourceLocks    []sourceLock
+	mutedUntil     time.Time
+	pending        uuid.UUID
+	pendingUntil   time.Time
+	enrollments    []EnrollmentTokenID
 }
 
 type linkedDevice struct {
@@ -72,7 +76,9 @@ func (a *Account) apply(e Event) error {
 	case PasswordChanged:
 		a.passwordHash = e.PasswordHash
 	case SignInFailed:
-		a.recordFailure(e.At)
+		a.recordSignInFailure(e)
+	case SignInLocked:
+		a.recordSignInLock(e)
 	case SignedOut:
 		// Sessions live outside the aggregate: the event is for every node's read model.
 	case TOTPCheckFailed:
@@ -169,6 +175,33 @@ func (a *Account) MFAEnabled() bool { return a.mfa }
 // Locked reports whether the second factor is locked at now, and until when.
 func (a *Account) Locked(now time.Time) (bool, time.Time) {
 	return now.Before(a.lockedUntil), a.lockedUntil
+}
+
+// Lockout is the state of the second factor's lockout at a moment: whether it is locked and
+// until when, and how many more failures it takes before it locks (1: the next one locks it).
+type Lockout struct {
+	Locked       bool
+	Until        time.Time
+	FailuresLeft int
+}
+
+// Lockout returns the second factor's lockout state at now under p.
+func (a *Account) Lockout(now time.Time, p Policy) Lockout {
+	if locked, until := a.Locked(now); locked {
+		return Lockout{Locked: true, Until: until}
+	}
+	return Lockout{FailuresLeft: max(p.LockoutThreshold-a.recentFailures(now, p), 1)}
+}
+
+// recentFailures counts the failures within p.LockoutWindow before now, since the last lock.
+func (a *Account) recentFailures(now time.Time, p Policy) int {
+	n := 0
+	for _, at := range a.failures {
+		if at.After(now.Add(-p.LockoutWindow)) && !at.After(now) {
+			n++
+		}
+	}
+	return n
 }
 
 // PushMuted reports whether pushes are muted at now, and until when.

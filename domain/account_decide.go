@@ -34,8 +34,8 @@ type SignOut struct {
 	Until         time.Time
 }
 
-// RecordFailedSignIn records a wrong password, checked by the caller.
-type RecordFailedSignIn struct{}
+// RecordFailedSignIn records a wrong password from Source, checked by the caller.
+type RecordFailedSignIn struct{ Source SignInSource }
 
 // EnableMFA turns two-factor authentication on and issues the first set of backup codes.
 type EnableMFA struct {
@@ -87,13 +87,18 @@ func (a *Account) ChangePassword(cmd ChangePassword, now time.Time) Decision {
 	return accept(PasswordChanged{AccountID: a.id, PasswordHash: cmd.PasswordHash, At: now})
 }
 
-// RecordFailedSignIn records a wrong password and, past the threshold, locks the second
-// factor. The caller returns its own "wrong password" error: Err is nil.
-func (a *Account) RecordFailedSignIn(_ RecordFailedSignIn, now time.Time, p Policy) Decision {
+// RecordFailedSignIn records a wrong password and, when the source's failures reach the
+// threshold within the window, locks passwords from that source out of the account
+// (SignInLocked). Wrong passwords do not lock the second factor: nobody who merely knows the
+// email can lock its owner out. The caller returns its own "wrong password" error: Err is nil.
+func (a *Account) RecordFailedSignIn(cmd RecordFailedSignIn, now time.Time, p Policy) Decision {
 	if !a.Exists() {
 		return refuse(ErrAccountNotFound)
 	}
-	return accept(a.failure(SignInFailed{AccountID: a.id, At: now}, now, p)...)
+	if cmd.Source == "" {
+		return refuse(fmt.Errorf("record failed sign-in: %w: a source is required", ErrInvalidCommand))
+	}
+	return accept(a.signInFailed(cmd.Source, now, p)...)
 }
 
 // SignOut decides SignOut: a session that has expired already needs no event.
@@ -137,7 +142,7 @@ func (a *Account) DisableMFA(_ DisableMFA, now time.Time) Decision {
 		return refuse(ErrMFANotEnabled)
 	}
 	if locked, _ := a.Locked(now); locked {
-		return refuse(ErrLocked)
+		return refuse(a.lockedErr())
 	}
 	var events []Event
 	for _, d := range a.devices {
@@ -168,7 +173,7 @@ func (a *Account) IssueChallenge(cmd IssueChallenge, now time.Time, p Policy) (C
 		return ChallengeIssue{}, ErrMFANotEnabled
 	}
 	if locked, _ := a.Locked(now); locked {
-		return ChallengeIssue{}, ErrLocked
+		return ChallengeIssue{}, a.lockedErr()
 	}
 	ctx, err := cmd.validate(now)
 	if err != nil {
@@ -243,13 +248,7 @@ func (a *Account) failure(e Event, now time.Time, p Policy) []Event {
 	if locked, _ := a.Locked(now); locked {
 		return events
 	}
-	count := 1
-	for _, at := range a.failures {
-		if at.After(now.Add(-p.LockoutWindow)) && !at.After(now) {
-			count++
-		}
-	}
-	if count >= p.LockoutThreshold {
+	if count := a.recentFailures(now, p) + 1; count >= p.LockoutThreshold {
 		events = append(events, MFALocked{AccountID: a.id, Failures: count, Until: now.Add(p.LockoutDuration), At: now})
 	}
 	return events

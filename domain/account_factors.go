@@ -133,7 +133,7 @@ func (a *Account) AuthorizePhoneLink(cmd AuthorizePhoneLink, now time.Time, p Po
 	}
 	if a.mfa {
 		if locked, _ := a.Locked(now); locked {
-			return refuse(ErrLocked)
+			return refuse(a.lockedErr())
 		}
 		ch := cmd.SecondFactor
 		if ch == nil || ch.accountID != a.id || !ch.Passed() || now.Sub(ch.decidedAt) > p.EnrollmentTTL {
@@ -164,7 +164,9 @@ func (a *Account) linked(d *Device, m LinkMethod, enrollment EnrollmentTokenID, 
 	}
 }
 
-// UnlinkDevice decides UnlinkDevice. Unlinking the last second factor turns 2FA off.
+// UnlinkDevice decides UnlinkDevice. With 2FA on, the last second factor is not unlinked
+// (ErrLastSecondFactor): that would turn 2FA off, which needs the password and a fresh second
+// factor (DisableMFA), not a session alone.
 func (a *Account) UnlinkDevice(cmd UnlinkDevice, now time.Time) Decision {
 	if !a.Exists() {
 		return refuse(ErrAccountNotFound)
@@ -172,10 +174,11 @@ func (a *Account) UnlinkDevice(cmd UnlinkDevice, now time.Time) Decision {
 	if a.device(cmd.DeviceID) == nil {
 		return refuse(ErrDeviceNotLinked)
 	}
-	return accept(a.unlink([]uuid.UUID{cmd.DeviceID}, now)...)
+	return a.unlink([]uuid.UUID{cmd.DeviceID}, now)
 }
 
-// UnlinkAllDevices decides UnlinkAllDevices. With no confirmed TOTP app left, 2FA turns off.
+// UnlinkAllDevices decides UnlinkAllDevices. With 2FA on and no confirmed TOTP app, it is
+// refused as UnlinkDevice refuses the last device (ErrLastSecondFactor).
 func (a *Account) UnlinkAllDevices(_ UnlinkAllDevices, now time.Time) Decision {
 	if !a.Exists() {
 		return refuse(ErrAccountNotFound)
@@ -187,22 +190,20 @@ func (a *Account) UnlinkAllDevices(_ UnlinkAllDevices, now time.Time) Decision {
 	for _, d := range a.devices {
 		ids = append(ids, d.id)
 	}
-	return accept(a.unlink(ids, now)...)
+	return a.unlink(ids, now)
 }
 
-func (a *Account) unlink(ids []uuid.UUID, now time.Time) []Event {
+// unlink unlinks ids, unless that leaves an account with 2FA on without a second factor.
+func (a *Account) unlink(ids []uuid.UUID, now time.Time) Decision {
+	hasApp := slices.ContainsFunc(a.apps, func(app totpApp) bool { return app.confirmed })
+	if a.mfa && len(ids) == len(a.devices) && !hasApp {
+		return refuse(ErrLastSecondFactor)
+	}
 	var events []Event
 	for _, id := range ids {
 		events = append(events, DeviceUnlinked{AccountID: a.id, DeviceID: id, At: now})
 	}
-	hasApp := false
-	for _, app := range a.apps {
-		hasApp = hasApp || app.confirmed
-	}
-	if a.mfa && len(ids) == len(a.devices) && !hasApp {
-		events = append(events, MFADisabled{AccountID: a.id, At: now})
-	}
-	return events
+	return accept(events...)
 }
 
 // AddTOTPApp decides AddTOTPApp. Name is 1 to 64 printable characters.
@@ -231,7 +232,7 @@ func (a *Account) ConfirmTOTPApp(cmd ConfirmTOTPApp, now time.Time, p Policy) De
 		return refuse(ErrTOTPAppAlreadyConfirmed)
 	}
 	if locked, _ := a.Locked(now); locked {
-		return refuse(ErrLocked)
+		return refuse(a.lockedErr())
 	}
 	if cmd.Match == nil || cmd.Match.SecretID != app.id || !stepNear(cmd.Match.Step, now) {
 		return fail(ErrWrongCode, a.failure(TOTPCheckFailed{AccountID: a.id, SecretID: cmd.AppID, Reason: FailureWrongCode, At: now}, now, p)...)
@@ -262,7 +263,7 @@ func (a *Account) checkSecondFactor(challengeID uuid.UUID, now time.Time) error 
 		return ErrMFANotEnabled
 	}
 	if locked, _ := a.Locked(now); locked {
-		return ErrLocked
+		return a.lockedErr()
 	}
 	if pending, ok := a.PendingChallenge(now); !ok || pending != challengeID {
 		return ErrChallengeNotPending

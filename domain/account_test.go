@@ -1,6 +1,7 @@
 package domain_test
 
 import (
+	"errors"
 	"testing"
 	"time"
 
@@ -71,62 +72,122 @@ func TestAccountLifecycle(t *testing.T) {
 
 func TestRecordFailedSignInAndLockout(t *testing.T) {
 	t.Parallel()
-	lockedUntil := t0.Add(policy.LockoutDuration)
+	src, other := domain.SourceOfIP("198.51.100.7"), domain.SourceOfIP("203.0.113.9")
+	record := func(s domain.SignInSource) func(a *domain.Account) domain.Decision {
+		return func(a *domain.Account) domain.Decision {
+			return a.RecordFailedSignIn(domain.RecordFailedSignIn{Source: s}, t0, policy)
+		}
+	}
+	failed := domain.SignInFailed{AccountID: accountID, Source: src, At: t0}
+	lockAt := func(at time.Time, d time.Duration) domain.SignInLocked {
+		return domain.SignInLocked{AccountID: accountID, Source: src, Failures: 10, Until: at.Add(d), At: at}
+	}
 	run(t, domain.LoadAccount, []gwt[*domain.Account]{
 		{
-			name:  "a wrong password is recorded",
+			name:  "a wrong password is recorded with its source",
 			given: []domain.Event{registered},
-			when: func(a *domain.Account) domain.Decision {
-				return a.RecordFailedSignIn(domain.RecordFailedSignIn{}, t0, policy)
-			},
-			then: []domain.Event{domain.SignInFailed{AccountID: accountID, At: t0}},
+			when:  record(src),
+			then:  []domain.Event{failed},
 		},
 		{
-			name:  "the tenth failure in the window locks the second factor",
-			given: concat([]domain.Event{registered}, failures(9, t0.Add(-10*time.Minute))),
-			when: func(a *domain.Account) domain.Decision {
-				return a.RecordFailedSignIn(domain.RecordFailedSignIn{}, t0, policy)
-			},
-			then: []domain.Event{
-				domain.SignInFailed{AccountID: accountID, At: t0},
-				domain.MFALocked{AccountID: accountID, Failures: 10, Until: lockedUntil, At: t0},
-			},
+			name:  "the tenth from one source in the window locks that source, not the second factor",
+			given: concat([]domain.Event{registered}, wrongPasswords(9, src, t0.Add(-10*time.Minute))),
+			when:  record(src),
+			then:  []domain.Event{failed, lockAt(t0, policy.LockoutDuration)},
+		},
+		{
+			name:  "failures of other sources do not count",
+			given: concat([]domain.Event{registered}, wrongPasswords(9, other, t0.Add(-10*time.Minute))),
+			when:  record(src),
+			then:  []domain.Event{failed},
 		},
 		{
 			name:  "failures older than the window do not count",
-			given: concat([]domain.Event{registered}, failures(9, t0.Add(-16*time.Minute))),
-			when: func(a *domain.Account) domain.Decision {
-				return a.RecordFailedSignIn(domain.RecordFailedSignIn{}, t0, policy)
-			},
-			then: []domain.Event{domain.SignInFailed{AccountID: accountID, At: t0}},
+			given: concat([]domain.Event{registered}, wrongPasswords(9, src, t0.Add(-16*time.Minute))),
+			when:  record(src),
+			then:  []domain.Event{failed},
 		},
 		{
-			name: "a failure while locked does not lock again",
-			given: concat([]domain.Event{registered}, failures(9, t0.Add(-time.Minute)),
-				[]domain.Event{domain.MFALocked{AccountID: accountID, Failures: 10, Until: t0.Add(time.Minute), At: t0.Add(-time.Minute)}},
-				failures(9, t0.Add(-time.Second))),
-			when: func(a *domain.Account) domain.Decision {
-				return a.RecordFailedSignIn(domain.RecordFailedSignIn{}, t0, policy)
-			},
-			then: []domain.Event{domain.SignInFailed{AccountID: accountID, At: t0}},
+			name: "each lock of a source within a day doubles the next",
+			given: concat([]domain.Event{registered}, wrongPasswords(9, src, t0.Add(-3*time.Hour)),
+				[]domain.Event{lockAt(t0.Add(-3*time.Hour), 15*time.Minute)}, wrongPasswords(9, src, t0.Add(-2*time.Hour)),
+				[]domain.Event{lockAt(t0.Add(-2*time.Hour), 30*time.Minute)}, wrongPasswords(9, src, t0.Add(-time.Minute))),
+			when: record(src),
+			then: []domain.Event{failed, lockAt(t0, time.Hour)},
 		},
 		{
-			name: "a lockout clears the count",
-			given: concat([]domain.Event{registered}, failures(9, t0.Add(-5*time.Minute)),
-				[]domain.Event{domain.MFALocked{AccountID: accountID, Failures: 10, Until: t0.Add(-time.Minute), At: t0.Add(-5 * time.Minute)}}),
-			when: func(a *domain.Account) domain.Decision {
-				return a.RecordFailedSignIn(domain.RecordFailedSignIn{}, t0, policy)
-			},
-			then: []domain.Event{domain.SignInFailed{AccountID: accountID, At: t0}},
+			name:  "a failure while the source is locked does not lock again",
+			given: concat([]domain.Event{registered}, []domain.Event{lockAt(t0.Add(-time.Minute), time.Hour)}, wrongPasswords(9, src, t0.Add(-time.Second))),
+			when:  record(src),
+			then:  []domain.Event{failed},
+		},
+		{
+			name:  "a source is required",
+			given: []domain.Event{registered},
+			when:  record(""),
+			err:   domain.ErrInvalidCommand,
 		},
 		{
 			name: "an unknown account",
-			when: func(a *domain.Account) domain.Decision {
-				return a.RecordFailedSignIn(domain.RecordFailedSignIn{}, t0, policy)
-			},
-			err: domain.ErrAccountNotFound,
+			when: record(src),
+			err:  domain.ErrAccountNotFound,
 		},
 	})
+}
+
+func TestCheckSignIn(t *testing.T) {
+	t.Parallel()
+	src, other := domain.SourceOfIP("198.51.100.7"), domain.SourceOfIP("203.0.113.9")
+	srcLock := domain.SignInLocked{AccountID: accountID, Source: src, Failures: 10, Until: t0.Add(time.Minute), At: t0.Add(-time.Minute)}
+	mfaLock := domain.MFALocked{AccountID: accountID, Failures: 10, Until: t0.Add(2 * time.Minute), At: t0.Add(-time.Minute)}
+	for _, c := range []struct {
+		name  string
+		given []domain.Event
+		src   domain.SignInSource
+		lock  error
+		until time.Time
+	}{
+		{"no lock", []domain.Event{registered}, src, nil, time.Time{}},
+		{"the locked source", []domain.Event{registered, srcLock}, src, domain.ErrSignInLocked, srcLock.Until},
+		{"another source", []domain.Event{registered, srcLock}, other, nil, time.Time{}},
+		{"the source's lock has ended", []domain.Event{registered, srcLock}, src, nil, time.Time{}},
+		{"the second factor is locked", []domain.Event{registered, deviceLinked, mfaEnabled, mfaLock}, other, domain.ErrLocked, mfaLock.Until},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			a, err := domain.LoadAccount(c.given)
+			if err != nil {
+				t.Fatal(err)
+			}
+			now := t0
+			if c.name == "the source's lock has ended" {
+				now = srcLock.Until
+			}
+			err = a.CheckSignIn(c.src, now)
+			le, ok := domain.AsLocked(err)
+			switch {
+			case c.lock == nil && err != nil:
+				t.Fatalf("CheckSignIn = %v, want nil", err)
+			case c.lock != nil && (!ok || !errors.Is(err, c.lock) || !le.Until.Equal(c.until)):
+				t.Fatalf("CheckSignIn = %v, want a LockedError of %v until %s", err, c.lock, c.until)
+			}
+		})
+	}
+}
+
+func TestSourceOfIP(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]domain.SignInSource{
+		"192.0.2.7":            "ip:192.0.2.7",
+		"::ffff:192.0.2.7":     "ip:192.0.2.7",
+		"2001:db8:1:2:3:4:5:6": "ip:2001:db8:1:2::/64",
+		"2001:db8:1:2:ffff::1": "ip:2001:db8:1:2::/64",
+		"fe80::1%eth0":         "ip:fe80::/64",
+		"not an address":       "ip:unknown",
+	} {
+		if got := domain.SourceOfIP(in); got != want {
+			t.Errorf("SourceOfIP(%q) = %q, want %q", in, got, want)
+		}
+	}
 }
 
 func TestEnableAndDisableMFA(t *testing.T) {

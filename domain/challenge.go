@@ -24,6 +24,7 @@ type Challenge struct {
 	outcome   string
 	decidedAt time.Time
 	redeemed  RedeemPurpose
+	locked    bool // cancelled because the account's second factor locked
 }
 
 // LoadChallenge folds the events of a challenge stream.
@@ -37,7 +38,9 @@ func LoadChallenge(events []Event) (*Challenge, error) {
 		case ChallengeDelivered:
 			c.delivered = append(c.delivered, e.DeviceID)
 		case NumberMismatched:
-		case ChallengeApproved, ChallengeDenied, FraudReported, ChallengeExpired, ChallengeCancelled,
+		case ChallengeCancelled:
+			c.outcome, c.decidedAt, c.locked = e.EventType(), e.At, e.Reason == CancelLocked
+		case ChallengeApproved, ChallengeDenied, FraudReported, ChallengeExpired,
 			ChallengeCompletedTOTP, ChallengeCompletedBackupCode:
 			c.outcome, c.decidedAt = e.EventType(), e.OccurredAt()
 		case ChallengeRedeemed:

@@ -13,11 +13,15 @@ import (
 type AcknowledgeDelivery struct{ DeviceID uuid.UUID }
 
 // ApproveChallenge is a device's YES: the number typed on the device and its signature
-// over SignedAnswerPayload(challenge, AnswerApprove, Number, context digest).
+// over SignedAnswerPayload(challenge, AnswerApprove, Number, context digest). Lockout is the
+// account's lockout state at the answer (Account.Lockout): while it is locked the challenge
+// ends, and a wrong number that takes the account's last failure ends it too, in the same
+// append, so that no later answer, right or wrong, is evaluated.
 type ApproveChallenge struct {
 	DeviceID  uuid.UUID
 	Number    MatchNumber
 	Signature []byte
+	Lockout   Lockout
 }
 
 // DenyChallenge is a device's NO, signed over SignedAnswerPayload(challenge, AnswerDeny, 0, digest).
@@ -60,6 +64,8 @@ func (c *Challenge) open(now time.Time) (Decision, bool) {
 	switch {
 	case !c.Exists():
 		return refuse(ErrChallengeNotFound), false
+	case c.locked:
+		return refuse(ErrChallengeLocked), false
 	case c.outcome != "":
 		return refuse(ErrChallengeAlreadyDecided), false
 	case !now.Before(c.expiresAt):
@@ -98,15 +104,25 @@ func (c *Challenge) AcknowledgeDelivery(cmd AcknowledgeDelivery, now time.Time) 
 }
 
 // Approve decides ApproveChallenge. A valid signature over a wrong number returns the
-// NumberMismatched event with ErrWrongNumber and leaves the challenge open.
+// NumberMismatched event with ErrWrongNumber and leaves the challenge open, unless that
+// failure locks the account: then the challenge is cancelled (CancelLocked) in the same
+// decision. While the account is locked, any approval cancels the challenge unevaluated and
+// returns ErrChallengeLocked.
 func (c *Challenge) Approve(cmd ApproveChallenge, now time.Time) Decision {
 	if d, ok := c.answerable(cmd.DeviceID, AnswerApprove, cmd.Number, cmd.Signature, now); !ok {
 		return d
 	}
+	if cmd.Lockout.Locked {
+		return fail(ErrChallengeLocked, c.lockedOut(now))
+	}
 	if cmd.Number != c.number {
-		return fail(ErrWrongNumber, NumberMismatched{
+		mismatch := NumberMismatched{
 			ChallengeID: c.id, AccountID: c.accountID, DeviceID: cmd.DeviceID, Typed: cmd.Number, Signature: cmd.Signature, At: now,
-		})
+		}
+		if cmd.Lockout.FailuresLeft <= 1 {
+			return fail(ErrWrongNumber, mismatch, c.lockedOut(now))
+		}
+		return fail(ErrWrongNumber, mismatch)
 	}
 	return accept(ChallengeApproved{ChallengeID: c.id, AccountID: c.accountID, DeviceID: cmd.DeviceID, Number: cmd.Number, Signature: cmd.Signature, At: now})
 }
@@ -136,6 +152,10 @@ func (c *Challenge) Expire(_ ExpireChallenge, now time.Time) Decision {
 		return d
 	}
 	return refuse(ErrChallengeNotExpired)
+}
+
+func (c *Challenge) lockedOut(now time.Time) Event {
+	return ChallengeCancelled{ChallengeID: c.id, AccountID: c.accountID, Reason: CancelLocked, At: now}
 }
 
 // Cancel decides CancelChallenge.

@@ -115,10 +115,39 @@ func TestChallengeAnswers(t *testing.T) {
 			name:  "a wrong number is recorded and refused; the challenge stays open",
 			given: []domain.Event{issued},
 			when: func(c *domain.Challenge) domain.Decision {
-				return c.Approve(domain.ApproveChallenge{DeviceID: deviceID, Number: 24, Signature: sign(devKey, domain.AnswerApprove, 24)}, t0)
+				return c.Approve(domain.ApproveChallenge{DeviceID: deviceID, Number: 24, Signature: sign(devKey, domain.AnswerApprove, 24), Lockout: domain.Lockout{FailuresLeft: 2}}, t0)
 			},
 			then: []domain.Event{domain.NumberMismatched{ChallengeID: challengeID, AccountID: accountID, DeviceID: deviceID, Typed: 24, Signature: sign(devKey, domain.AnswerApprove, 24), At: t0}},
 			err:  domain.ErrWrongNumber,
+		},
+		{
+			name:  "a wrong number that locks the account ends the challenge in the same decision",
+			given: []domain.Event{issued},
+			when: func(c *domain.Challenge) domain.Decision {
+				return c.Approve(domain.ApproveChallenge{DeviceID: deviceID, Number: 24, Signature: sign(devKey, domain.AnswerApprove, 24), Lockout: domain.Lockout{FailuresLeft: 1}}, t0)
+			},
+			then: []domain.Event{
+				domain.NumberMismatched{ChallengeID: challengeID, AccountID: accountID, DeviceID: deviceID, Typed: 24, Signature: sign(devKey, domain.AnswerApprove, 24), At: t0},
+				domain.ChallengeCancelled{ChallengeID: challengeID, AccountID: accountID, Reason: domain.CancelLocked, At: t0},
+			},
+			err: domain.ErrWrongNumber,
+		},
+		{
+			name:  "while the account is locked, even the right number ends the challenge unevaluated",
+			given: []domain.Event{issued},
+			when: func(c *domain.Challenge) domain.Decision {
+				return c.Approve(domain.ApproveChallenge{DeviceID: deviceID, Number: 42, Signature: sign(devKey, domain.AnswerApprove, 42), Lockout: domain.Lockout{Locked: true, Until: t0.Add(time.Minute)}}, t0)
+			},
+			then: []domain.Event{domain.ChallengeCancelled{ChallengeID: challengeID, AccountID: accountID, Reason: domain.CancelLocked, At: t0}},
+			err:  domain.ErrChallengeLocked,
+		},
+		{
+			name:  "a challenge the lockout ended refuses the right number",
+			given: []domain.Event{issued, domain.ChallengeCancelled{ChallengeID: challengeID, AccountID: accountID, Reason: domain.CancelLocked, At: t0}},
+			when: func(c *domain.Challenge) domain.Decision {
+				return c.Approve(domain.ApproveChallenge{DeviceID: deviceID, Number: 42, Signature: sign(devKey, domain.AnswerApprove, 42), Lockout: domain.Lockout{FailuresLeft: 10}}, t0)
+			},
+			err: domain.ErrChallengeLocked,
 		},
 		{
 			name:  "approve after a mismatch",

@@ -36,8 +36,10 @@ var (
 	ErrMFANotEnabled      = errors.New("two-factor authentication not enabled")
 	ErrNoSecondFactor     = errors.New("no confirmed second factor")
 	ErrLocked             = errors.New("second factor locked")
+	ErrSignInLocked       = errors.New("sign-in from this source locked")
 	ErrPasswordNotChecked = errors.New("password not verified")
 	ErrSecondFactorNeeded = errors.New("second factor required")
+	ErrLastSecondFactor   = errors.New("last second factor")
 
 	ErrDeviceExists        = errors.New("device already registered")
 	ErrDeviceNotFound      = errors.New("device not found")
@@ -62,6 +64,7 @@ var (
 	ErrChallengeExpired        = errors.New("challenge expired")
 	ErrChallengeNotExpired     = errors.New("challenge not yet expired")
 	ErrChallengeRedeemed       = errors.New("challenge already redeemed")
+	ErrChallengeLocked         = errors.New("challenge ended by a lockout")
 	ErrWrongNumber             = errors.New("wrong number")
 	ErrBadSignature            = errors.New("bad device signature")
 )

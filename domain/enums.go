@@ -45,9 +45,11 @@ var (
 	CancelAbandoned = CancelReason{"abandoned"}
 	// CancelMFADisabled: the account turned two-factor authentication off.
 	CancelMFADisabled = CancelReason{"mfa_disabled"}
+	// CancelLocked: failed attempts locked the account's second factor.
+	CancelLocked = CancelReason{"locked"}
 )
 
-var cancelReasons = []CancelReason{CancelSuperseded, CancelAbandoned, CancelMFADisabled}
+var cancelReasons = []CancelReason{CancelSuperseded, CancelAbandoned, CancelMFADisabled, CancelLocked}
 
 func (r CancelReason) String() string { return r.slug }
 

@@ -39,10 +39,22 @@ type PasswordChanged struct {
 	At           time.Time `json:"at"`
 }
 
-// SignInFailed: a wrong password was given for the account. It counts toward the lockout.
+// SignInFailed: a wrong password was given for the account, from Source (empty in events
+// older than the field). It counts toward that source's sign-in lock, not the second factor's.
 type SignInFailed struct {
-	AccountID uuid.UUID `json:"account_id"`
-	At        time.Time `json:"at"`
+	AccountID uuid.UUID    `json:"account_id"`
+	Source    SignInSource `json:"source,omitempty"`
+	At        time.Time    `json:"at"`
+}
+
+// SignInLocked: wrong passwords from Source reached the threshold: until Until, no password
+// for the account from that source is checked. Other sources are not affected.
+type SignInLocked struct {
+	AccountID uuid.UUID    `json:"account_id"`
+	Source    SignInSource `json:"source"`
+	Failures  int          `json:"failures"`
+	Until     time.Time    `json:"until"`
+	At        time.Time    `json:"at"`
 }
 
 // SignedOut: a session of the account was signed out before it expired. Every node refuses
@@ -193,6 +205,7 @@ func (EmailClaimed) EventType() string          { return "email.claimed" }
 func (AccountRegistered) EventType() string     { return "account.registered" }
 func (PasswordChanged) EventType() string       { return "account.password.changed" }
 func (SignInFailed) EventType() string          { return "account.signin.failed" }
+func (SignInLocked) EventType() string          { return "account.signin.locked" }
 func (SignedOut) EventType() string             { return "account.signed_out" }
 func (MFAEnabled) EventType() string            { return "account.mfa.enabled" }
 func (MFADisabled) EventType() string           { return "account.mfa.disabled" }
@@ -214,6 +227,7 @@ func (e EmailClaimed) OccurredAt() time.Time          { return e.At }
 func (e AccountRegistered) OccurredAt() time.Time     { return e.At }
 func (e PasswordChanged) OccurredAt() time.Time       { return e.At }
 func (e SignInFailed) OccurredAt() time.Time          { return e.At }
+func (e SignInLocked) OccurredAt() time.Time          { return e.At }
 func (e SignedOut) OccurredAt() time.Time             { return e.At }
 func (e MFAEnabled) OccurredAt() time.Time            { return e.At }
 func (e MFADisabled) OccurredAt() time.Time           { return e.At }

@@ -209,15 +209,26 @@ func TestUnlinkDevices(t *testing.T) {
 			then: []domain.Event{domain.DeviceUnlinked{AccountID: accountID, DeviceID: deviceID, At: t0}},
 		},
 		{
-			name:  "unlinking the last factor turns 2FA off",
+			name:  "the last factor is not unlinked: turning 2FA off needs its own proof",
 			given: []domain.Event{registered, deviceLinked, mfaEnabled},
 			when: func(a *domain.Account) domain.Decision {
 				return a.UnlinkDevice(domain.UnlinkDevice{DeviceID: deviceID}, t0)
 			},
-			then: []domain.Event{
-				domain.DeviceUnlinked{AccountID: accountID, DeviceID: deviceID, At: t0},
-				domain.MFADisabled{AccountID: accountID, At: t0},
+			err: domain.ErrLastSecondFactor,
+		},
+		{
+			name:  "nor every device when no TOTP app is confirmed",
+			given: []domain.Event{registered, deviceLinked, device2Linked, appAdded, mfaEnabled},
+			when:  func(a *domain.Account) domain.Decision { return a.UnlinkAllDevices(domain.UnlinkAllDevices{}, t0) },
+			err:   domain.ErrLastSecondFactor,
+		},
+		{
+			name:  "the last device when a TOTP app is confirmed",
+			given: []domain.Event{registered, deviceLinked, appAdded, appConfirmed, mfaEnabled},
+			when: func(a *domain.Account) domain.Decision {
+				return a.UnlinkDevice(domain.UnlinkDevice{DeviceID: deviceID}, t0)
 			},
+			then: []domain.Event{domain.DeviceUnlinked{AccountID: accountID, DeviceID: deviceID, At: t0}},
 		},
 		{
 			name:  "unlink a device that is not linked",

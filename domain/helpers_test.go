@@ -72,10 +72,20 @@ func concat(parts ...[]domain.Event) []domain.Event {
 	return out
 }
 
+// failures returns n failures of the second factor (wrong codes) at at.
 func failures(n int, at time.Time) []domain.Event {
 	out := make([]domain.Event, n)
 	for i := range out {
-		out[i] = domain.SignInFailed{AccountID: accountID, At: at}
+		out[i] = domain.TOTPCheckFailed{AccountID: accountID, Reason: domain.FailureWrongCode, At: at}
+	}
+	return out
+}
+
+// wrongPasswords returns n wrong passwords from src at at.
+func wrongPasswords(n int, src domain.SignInSource, at time.Time) []domain.Event {
+	out := make([]domain.Event, n)
+	for i := range out {
+		out[i] = domain.SignInFailed{AccountID: accountID, Source: src, At: at}
 	}
 	return out
 }

@@ -9,12 +9,14 @@ import (
 // Policy holds the limits the decisions apply. Zero fields take their defaults with
 // SetDefaults; Validate reports every problem at once.
 type Policy struct {
-	// LockoutThreshold is the number of failures (passwords, codes, numbers, denials) within
-	// LockoutWindow that locks the account's second factor. Default 10.
+	// LockoutThreshold is the number of failures within LockoutWindow that locks: wrong
+	// passwords from one source lock that source out of the account (SignInLocked); wrong
+	// codes, numbers and denials lock the account's second factor (MFALocked). Default 10.
 	LockoutThreshold int
 	// LockoutWindow is how far back failures count. Default 15 minutes.
 	LockoutWindow time.Duration
-	// LockoutDuration is how long a lockout lasts. Default 15 minutes.
+	// LockoutDuration is how long a lockout lasts; a source's sign-in lock doubles with each
+	// earlier lock of that source within a day, up to 24 hours. Default 15 minutes.
 	LockoutDuration time.Duration
 	// PushMuteDuration is how long a fraud report mutes pushes for the account. Default 20 minutes.
 	PushMuteDuration time.Duration

@@ -153,6 +153,7 @@ func newEvents() *Registry {
 	Register[AccountRegistered](r, 1)
 	Register[PasswordChanged](r, 1)
 	Register[SignInFailed](r, 1)
+	Register[SignInLocked](r, 1)
 	Register[SignedOut](r, 1)
 	Register[MFAEnabled](r, 1)
 	Register[MFADisabled](r, 1)

@@ -344,7 +344,7 @@ func outcomeWords(status string) string {
 	case "expired":
 		return "left unanswered and has expired"
 	case "cancelled":
-		return "replaced by a newer sign-in"
+		return "withdrawn: a newer sign-in replaced it, or failed attempts locked the second factor"
 	case "completed_totp", "completed_backup_code":
 		return "completed with a code"
 	default:

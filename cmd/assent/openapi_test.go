@@ -31,11 +31,15 @@ func (r *recorder) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	resp, err := base.RoundTrip(req)
 	if err == nil {
-		r.mu.Lock()
-		r.seen = append(r.seen, exchange{req.Method, req.URL.Path, resp.Header.Get("Content-Type"), resp.StatusCode})
-		r.mu.Unlock()
+		r.record(req, resp)
 	}
 	return resp, err
+}
+
+func (r *recorder) record(req *http.Request, resp *http.Response) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.seen = append(r.seen, exchange{req.Method, req.URL.Path, resp.Header.Get("Content-Type"), resp.StatusCode})
 }
 
 // checkDocumented fails the test when the server gave a response that its OpenAPI document,

@@ -64,6 +64,7 @@ var refusals = []refusal{
 	{domain.ErrMFANotEnabled, 409, "mfa_not_enabled", "Two-factor authentication is not on."},
 	{domain.ErrNoSecondFactor, 409, "no_second_factor", "The account has no confirmed second factor."},
 	{domain.ErrPasswordNotChecked, 401, "wrong_credentials", "The email address or the password is wrong."},
+	{domain.ErrLastSecondFactor, 409, "last_second_factor", "This is the account's last second factor. To remove it, turn two-factor authentication off, with the password and a second factor."},
 	{domain.ErrSecondFactorNeeded, 403, "second_factor_required", "A second factor is needed first."},
 	{domain.ErrDeviceExists, 409, "device_exists", "This device is already registered."},
 	{domain.ErrDeviceNotFound, 404, "device_not_found", "No such device."},
@@ -81,11 +82,13 @@ var refusals = []refusal{
 	{domain.ErrChallengeNotFound, 404, "challenge_not_found", "No such sign-in request."},
 	{domain.ErrChallengeNotPending, 409, "challenge_superseded", "A newer sign-in request replaced this one."},
 	{domain.ErrChallengeAlreadyDecided, 409, "challenge_decided", "This sign-in request has already been answered."},
+	{domain.ErrChallengeLocked, 409, "challenge_locked", "Too many failed attempts ended this sign-in request; the second factor is locked for a while."},
 	{domain.ErrChallengeExpired, 410, "challenge_expired", "This sign-in request has expired."},
 	{domain.ErrChallengeRedeemed, 409, "challenge_redeemed", "This sign-in has already been used. Sign in again."},
 	{domain.ErrWrongNumber, 422, "wrong_number", "That is not the number shown on the login page."},
 	{domain.ErrBadSignature, 401, "bad_signature", "The device's signature does not verify."},
 	{domain.ErrLocked, 429, "locked", "Too many failed attempts: the second factor is locked for a while."},
+	{domain.ErrSignInLocked, 429, "locked", "Too many wrong passwords for this account from your network: signing in from here is paused for a while."},
 }
 
 // Add registers how more errors are told to clients. Call it at init time only.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"net/http"
 	"reflect"
-	"strings"
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
@@ -104,10 +103,7 @@ func (s *Server) registerAccounts() {
 	}, func(ctx context.Context, in *signInInput) (*signInOutput, error) {
 		hctx := humaCtx(ctx)
 		ip := clientIP(hctx)
-		if err := s.limit(s.limits.signInIP, "signin:"+ip); err != nil {
-			return nil, err
-		}
-		if err := s.limit(s.limits.signInAccount, "signin:"+strings.ToLower(strings.TrimSpace(in.Body.Email))); err != nil {
+		if err := s.limitPassword(ip, in.Body.Email); err != nil {
 			return nil, err
 		}
 		lc := domain.LoginContext{UserAgent: in.UserAgent, IP: ip, At: s.cfg.Now().UTC().Truncate(time.Second)}
@@ -115,6 +111,7 @@ func (s *Server) registerAccounts() {
 		if err != nil {
 			return nil, s.fail(err)
 		}
+		s.passwordPassed(ip, in.Body.Email)
 		return s.signInOutput(hctx, res.AccountID, res.Challenge), nil
 	})
 

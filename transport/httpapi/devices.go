@@ -107,7 +107,7 @@ func (s *Server) registerDevices() {
 	}, func(ctx context.Context, in *phoneLinkBeginInput) (*phoneLinkBeginOutput, error) {
 		hctx := humaCtx(ctx)
 		ip := clientIP(hctx)
-		if err := s.limit(s.limits.signInIP, "signin:"+ip); err != nil {
+		if err := s.limitPassword(ip, in.Body.Email); err != nil {
 			return nil, err
 		}
 		lc := domain.LoginContext{UserAgent: in.UserAgent, IP: ip, At: s.cfg.Now().UTC().Truncate(time.Second)}
@@ -115,6 +115,7 @@ func (s *Server) registerDevices() {
 		if err != nil {
 			return nil, s.fail(err)
 		}
+		s.passwordPassed(ip, in.Body.Email)
 		out := &phoneLinkBeginOutput{}
 		out.Body.AccountID = r.AccountID
 		if r.Challenge != nil {
@@ -129,13 +130,14 @@ func (s *Server) registerDevices() {
 		Summary: "Link from the phone, step 2: the person taps Authorize", DefaultStatus: http.StatusCreated,
 		Errors: []int{401, 403, 409, 422, 429},
 	}, func(ctx context.Context, in *phoneLinkAuthorizeInput) (*linkOutput, error) {
-		if err := s.limit(s.limits.signInIP, "signin:"+clientIP(humaCtx(ctx))); err != nil {
+		ip := clientIP(humaCtx(ctx))
+		if err := s.limitPassword(ip, in.Body.Email); err != nil {
 			return nil, err
 		}
 		b := in.Body
 		r, err := s.cfg.App.PhoneLinkAuthorize(ctx, app.PhoneLinkRequest{
 			Email: b.Email, Password: b.Password, PublicKey: ed25519.PublicKey(b.PublicKey),
-			Name: b.Name, Platform: b.Platform, ChallengeID: b.ChallengeID,
+			Name: b.Name, Platform: b.Platform, ChallengeID: b.ChallengeID, IP: ip,
 		})
 		if err != nil {
 			return nil, s.fail(err)

@@ -223,14 +223,18 @@ func (s *Server) registerSecurity() {
 
 	huma.Register(s.api, authed(huma.Operation{
 		OperationID: "remove-device", Method: http.MethodDelete, Path: "/v1/security/devices/{id}",
-		Summary: "Unlink one device: its socket is told, and it gets no more challenges for the account", DefaultStatus: http.StatusNoContent, Errors: []int{404},
+		Summary:       "Unlink one device: its socket is told, and it gets no more challenges for the account",
+		Description:   "The account's last second factor is not unlinked while 2FA is on (409 last_second_factor): turning 2FA off removes it, with the password and a fresh second factor.",
+		DefaultStatus: http.StatusNoContent, Errors: []int{404, 409},
 	}), func(ctx context.Context, in *deviceInput) (*struct{}, error) {
 		return nil, s.fail(s.cfg.App.UnlinkDevice(ctx, session(ctx).AccountID, in.ID))
 	})
 
 	huma.Register(s.api, authed(huma.Operation{
 		OperationID: "remove-app-method", Method: http.MethodDelete, Path: "/v1/security/devices",
-		Summary: "Turn the app method off: unlink every device", DefaultStatus: http.StatusNoContent, Errors: []int{409},
+		Summary:       "Turn the app method off: unlink every device",
+		Description:   "Refused while 2FA is on and no authenticator app is confirmed (409 last_second_factor): turning 2FA off removes the last second factor, with the password and a fresh second factor.",
+		DefaultStatus: http.StatusNoContent, Errors: []int{409},
 	}), func(ctx context.Context, _ *struct{}) (*struct{}, error) {
 		return nil, s.fail(s.cfg.App.UnlinkAllDevices(ctx, session(ctx).AccountID))
 	})

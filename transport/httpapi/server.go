@@ -3,17 +3,21 @@ package httpapi
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/danielgtaylor/huma/v2/adapters/humaecho"
+	lru "github.com/hashicorp/golang-lru/v2"
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
 
 	"github.com/assent-dev/assent/app"
+	"github.com/assent-dev/assent/domain"
 	"github.com/assent-dev/assent/transport/apierror"
 	"github.com/assent-dev/assent/transport/push"
 )
@@ -46,7 +50,17 @@ type Server struct {
 	limits struct {
 		signInIP, signInAccount, codesIP, codesAccount, enrollIP, answerIP, answerDevice *limiter
 	}
+	// known remembers, per account and address, the last time a password check from that
+	// address passed (see limitPassword).
+	known *lru.Cache[string, time.Time]
 }
+
+// Bounds of the memory of addresses that signed in: how many (account, address) pairs, and
+// for how long after their last successful password check.
+const (
+	knownSources   = 100_000
+	knownSourceTTL = 30 * 24 * time.Hour
+)
 
 func init() {
 	huma.NewError = newProblem
@@ -66,6 +80,7 @@ func New(e *echo.Echo, cfg Config) *Server {
 		cfg.Log = slog.Default()
 	}
 	s := &Server{cfg: cfg, echo: e}
+	s.known, _ = lru.New[string, time.Time](knownSources) // only a size below 1 fails
 	s.limits.signInIP = newLimiter(cfg.Limits.SignInPerIP)
 	s.limits.signInAccount = newLimiter(cfg.Limits.SignInPerAccount)
 	s.limits.codesIP = newLimiter(cfg.Limits.CodesPerIP)
@@ -159,8 +174,37 @@ func (s *Server) securityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
-// fail maps an error of the application to its refusal.
-func (s *Server) fail(err error) error { return apierror.From(s.cfg.Log, err) }
+// fail maps an error of the application to its refusal. A refusal while a lock holds says when
+// the lock ends in Retry-After, as every 429 does.
+func (s *Server) fail(err error) error {
+	refusal := apierror.From(s.cfg.Log, err)
+	var p *apierror.Problem
+	if le, ok := domain.AsLocked(err); ok && errors.As(refusal, &p) {
+		return apierror.RetryAfter(p, le.RetryAfter(s.cfg.Now()))
+	}
+	return refusal
+}
+
+// limitPassword takes a token for a password check from the sign-in limits, per client IP and
+// per account: sign-in, linking from the phone and its authorization share them, so that no
+// route checks passwords outside the per-account limit. An address from which a password check
+// of the account passed before (passwordPassed) has a bucket of its own for the account: many
+// addresses guessing at it drain the bucket of strangers, not the owner's.
+func (s *Server) limitPassword(ip, email string) error {
+	if err := s.limit(s.limits.signInIP, "signin:"+ip); err != nil {
+		return err
+	}
+	key := "signin:" + strings.ToLower(strings.TrimSpace(email))
+	if at, ok := s.known.Get(key + " " + ip); ok && s.cfg.Now().Sub(at) < knownSourceTTL {
+		key += " " + ip
+	}
+	return s.limit(s.limits.signInAccount, key)
+}
+
+// passwordPassed remembers that a password check of the account of email passed from ip.
+func (s *Server) passwordPassed(ip, email string) {
+	s.known.Add("signin:"+strings.ToLower(strings.TrimSpace(email))+" "+ip, s.cfg.Now())
+}
 
 type ctxKey int
 

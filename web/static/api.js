@@ -59,7 +59,10 @@ window.Assent = (() => {
   function words(err) {
     switch (err.code) {
       case 'wrong_credentials': return 'The email address or the password is wrong.';
-      case 'locked': return 'Too many failed attempts: signing in to this account is locked for a while. Try again later.';
+      case 'locked':
+        return err.retryAfter > 0
+          ? `Too many failed attempts: this is paused for ${Math.ceil(err.retryAfter / 60)} minutes. Try again then.`
+          : 'Too many failed attempts: this is paused for a while. Try again later.';
       case 'rate_limited':
         return err.retryAfter > 0
           ? `Too many attempts. Wait ${err.retryAfter} seconds and try again.`
@@ -67,8 +70,10 @@ window.Assent = (() => {
       case 'wrong_code': return 'That code is not right. Check it and try again.';
       case 'code_reused': return 'That code has already been used. Wait for the next code, or use a backup code.';
       case 'challenge_expired': return 'This sign-in request has expired. Sign in again.';
+      case 'challenge_locked': return 'Too many failed attempts ended this sign-in request, and the second factor is locked for a while. Try again later.';
       case 'challenge_superseded': return 'A newer sign-in request replaced this one. Sign in again.';
       case 'challenge_redeemed': return 'This sign-in has already been used. Sign in again.';
+      case 'last_second_factor': return 'This is your last second factor. To remove it, turn two-factor authentication off below: confirm with your password and your second factor.';
       case 'unauthenticated': return 'Your session has ended. Sign in again.';
       case 'csrf_failed': return 'This page is out of date. Reload it and try again.';
       default:
@@ -82,7 +87,9 @@ window.Assent = (() => {
     denied: ['Sign-in denied', 'You answered No on your device, so this sign-in was refused. If that was a mistake, sign in again.'],
     fraud_reported: ['Sign-in refused and reported', 'You said on your device that this sign-in was not you. It was refused and recorded, and requests to your device are paused for a while. If someone else knows your password, change it.'],
     expired: ['Sign-in request expired', 'Nobody answered the request on your device in time. Sign in again to get a new one.'],
-    cancelled: ['Sign-in request replaced', 'A newer sign-in to this account replaced this one. Sign in again.'],
+    // A newer sign-in replaced the request, or failed attempts locked the second factor (the
+    // outcome does not say which).
+    cancelled: ['Sign-in request ended', 'A newer sign-in to this account replaced this request, or too many failed attempts ended it and locked the second factor for a while. Sign in again.'],
   };
 
   // awaitLogin follows a pending sign-in on its result stream (Server-Sent Events) and calls

@@ -214,6 +214,9 @@
     } catch (err) {
       removedHere.delete(d.id);
       fail(err);
+      // The last second factor goes only with 2FA itself, which takes the password and a
+      // second factor: the page leads there.
+      if (err.code === 'last_second_factor') Assent.focus($('disable-password'));
     }
   }
 

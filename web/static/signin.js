@@ -97,7 +97,7 @@
       await Assent.call('POST', '/v1/logins/' + pending.id + '/code', { code }, { 'X-Login-Token': pending.token });
       signedIn();
     } catch (err) {
-      if (err.code === 'challenge_expired' || err.code === 'challenge_superseded' || err.code === 'challenge_decided' || err.code === 'challenge_redeemed') {
+      if (['challenge_expired', 'challenge_superseded', 'challenge_decided', 'challenge_redeemed', 'challenge_locked'].includes(err.code)) {
         outcome('Sign-in not completed', Assent.words(err));
       } else {
         $('code-error').textContent = Assent.words(err);
