@@ -9,11 +9,16 @@ import (
 	"syscall"
 )
 
-// lockWriter takes the store's writer lock: an exclusive flock on the file path+".lock", held
-// until release is called (or the process ends, which releases it whatever the way it ended).
-// It fails with ErrInUse when another Store, in this process or another, holds it.
+// lockWriter takes the store's writer lock: an exclusive flock on the database file itself,
+// held until release is called (or the process ends, which releases it whatever the way it
+// ended). It fails with ErrInUse when another Store, in this process or another, holds it.
+// The lock is on the file that holds the log, not on a file beside it, so that it cannot be
+// sidestepped by deleting a lock file. SQLite's own locks are fcntl locks, which are
+// independent of flock on the systems this file builds for, so the two do not interfere.
+// Opening the file changes nothing in it; an absent file is created empty, which SQLite
+// takes as a new database.
 func lockWriter(path string) (release func() error, err error) {
-	f, err := os.OpenFile(path+".lock", os.O_RDWR|os.O_CREATE, 0o600)
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite open %s: writer lock: %w", path, err)
 	}

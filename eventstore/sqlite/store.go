@@ -133,6 +133,9 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	}
 	var err error
 	if !opts.ReadOnly {
+		if err := lookFirst(ctx, path); err != nil {
+			return nil, err
+		}
 		if s.unlock, err = lockWriter(path); err != nil {
 			return nil, err
 		}
