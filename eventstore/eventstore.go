@@ -193,3 +193,20 @@ func (e *ConflictError) Error() string {
 
 // Is makes errors.Is(err, ErrConflict) true.
 func (e *ConflictError) Is(target error) bool { return target == ErrConflict }
+
+// IndexVerifier is implemented by a store that keeps an index of its streams beside its log
+// (the SQLite backend's stream_index): the index is what stream reads go through, so a verifier
+// checks it against the log it indexes.
+type IndexVerifier interface {
+	// VerifyIndex compares the stream index with the log and returns what disagrees: an empty
+	// list when every event of the log is indexed once, under its own stream and version.
+	VerifyIndex(ctx context.Context) ([]IndexProblem, error)
+}
+
+// IndexProblem is one disagreement between a stream index and the log.
+type IndexProblem struct {
+	Stream   string
+	Version  int64 // -1 when the problem is not about one version
+	Position Position
+	Message  string
+}

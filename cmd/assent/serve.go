@@ -265,6 +265,9 @@ func openStore(ctx context.Context, cfg config.Config, log *slog.Logger) (events
 	if err != nil {
 		return nil, 0, fmt.Errorf("open event store: %w", err)
 	}
+	if n := sq.Stats().Reindexed; n > 0 {
+		log.Warn("event store: the stream index disagreed with the log and was rebuilt from it", "events", n)
+	}
 	log.Info("event store open", "backend", "sqlite", "path", path, "head", uint64(sq.Head()))
 	return sq, sq.Head(), nil
 }

@@ -103,6 +103,9 @@ func (s *Store) readStream(ctx context.Context, stream string, opts eventstore.R
 		}
 		evs = append(evs, got...)
 	}
+	if err := s.checkRead(stream, opts, evs, head); err != nil {
+		return nil, err
+	}
 	if len(evs) == 0 && len(tail) == 0 {
 		// Tell an empty range of a stream that exists from a stream that does not.
 		var one int
