@@ -120,6 +120,26 @@ type Store interface {
 	Close() error
 }
 
+// StreamAppend is one stream's share of an AppendMulti.
+type StreamAppend struct {
+	Stream   string
+	Expected ExpectedVersion
+	Events   []EventData
+}
+
+// MultiStreamAppender is implemented by a store that can append to several streams in one
+// atomic write (the SQLite backend: one log, one transaction). A command that must change two
+// streams together (an email claim and the account it is claimed for) uses it where it exists,
+// so that no failure between two appends can leave one without the other.
+type MultiStreamAppender interface {
+	// AppendMulti appends each part to its stream, all or nothing: when a part's expected
+	// version does not match, it returns that part's *ConflictError and writes nothing. The
+	// streams must differ. Unlike Append it is not idempotent: an event ID already stored is
+	// refused with ErrDuplicateEventID. The results are in the order of the parts; when it
+	// returns without error, every part is durable.
+	AppendMulti(ctx context.Context, parts ...StreamAppend) ([]AppendResult, error)
+}
+
 // KnownHeads is implemented by a store that knows, from memory, the last event of streams it
 // wrote, because it is the only writer of its log (the SQLite backend, which holds a lock on its
 // file). A caller that caches a stream uses it to tell, without a read, that nothing was

@@ -16,6 +16,9 @@ type writeReq struct {
 	events   []eventstore.EventData
 
 	checkpoint *checkpointWrite
+	// parts are the per-stream requests of an AppendMulti, written in one transaction or not
+	// at all (multi.go); such a request has no stream or events of its own.
+	parts []*writeReq
 	// chain holds, for each event, its position and the hash of the previous event of the
 	// stream: set by the writer when the request passes its check.
 	chain []chainLink
@@ -40,7 +43,11 @@ func (r *writeReq) size() int {
 	if r.checkpoint != nil {
 		return 1
 	}
-	return len(r.events)
+	n := len(r.events)
+	for _, p := range r.parts {
+		n += len(p.events)
+	}
+	return n
 }
 
 // Append implements eventstore.Store.
@@ -158,17 +165,18 @@ func (s *Store) commit(batch []*writeReq) {
 		return
 	}
 	s.commits.Add(1)
-	for _, req := range live {
-		if req.checkpoint == nil && req.err == nil {
+	written := flattenParts(live)
+	for _, req := range written {
+		if req.wrote() {
 			s.appends.Add(1)
 			s.events.Add(uint64(len(req.events)))
 		}
 	}
 	// The tail learns of the events before readers can see them (head), so that a reader
 	// finds every event at or below the head in stream_index or in the tail.
-	s.tail.add(live)
-	s.recent.add(live, s.writer.recordedAt)
-	s.known.add(live, knownHeadsMax)
+	s.tail.add(written)
+	s.recent.add(written, s.writer.recordedAt)
+	s.known.add(written, knownHeadsMax)
 	if last > s.head.Load() {
 		s.advanceHead(last)
 	}
