@@ -33,6 +33,10 @@ var (
 	ErrDuplicateEventID = errors.New("eventstore: event ID already used")
 	// ErrClosed is returned by a store or a subscription that has been closed.
 	ErrClosed = errors.New("eventstore: closed")
+	// ErrUnavailable is matched by the errors of a store that cannot read or write its storage
+	// (a full disk, an I/O error, a damaged or read-only file): the request was sound and may
+	// succeed later, once an operator has acted. The error's text names the cause.
+	ErrUnavailable = errors.New("eventstore: the storage cannot be read or written")
 )
 
 // Metadata travels with every event. RecordedAt is set by the store when the event is written.
@@ -118,6 +122,13 @@ type Store interface {
 	Subscribe(ctx context.Context, from SubscribeFrom) (Subscription, error)
 	// Close releases the store. Appends in flight complete or fail before it returns.
 	Close() error
+}
+
+// HealthChecker is implemented by a store that can tell whether it is able to serve: nil, or
+// an error (matching ErrUnavailable when the storage is at fault) whose text says why in words.
+// A readiness probe calls it; it must return quickly.
+type HealthChecker interface {
+	Health(ctx context.Context) error
 }
 
 // StreamAppend is one stream's share of an AppendMulti.

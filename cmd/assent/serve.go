@@ -209,6 +209,9 @@ func start(ctx context.Context, cfg config.Config, log *slog.Logger, opts startO
 	httpapi.New(e, httpapi.Config{App: svc, Hub: hub, Sessions: sessions, Limits: limits, Log: log, PublicURL: cfg.PublicURL, Audit: aud.routes()})
 	httpapi.Health{Checks: map[string]httpapi.ReadinessCheck{
 		"eventstore": func(ctx context.Context) error {
+			if h, ok := store.(eventstore.HealthChecker); ok {
+				return h.Health(ctx) // says in words what is wrong: a full disk, an I/O error
+			}
 			_, err := store.ReadAll(ctx, eventstore.Start, 1)
 			return err
 		},

@@ -119,6 +119,8 @@ type Store struct {
 	recent      recentLog // the last events committed, for live subscriptions (recent.go)
 	known       knownHeads
 	indexErrors atomic.Uint64
+	// fault is the storage fault of the last write, until a write succeeds (health.go).
+	fault atomic.Pointer[storageError]
 
 	commits, appends, events atomic.Uint64
 	// reindexed is the number of events whose stream_index rows were rebuilt at open, because

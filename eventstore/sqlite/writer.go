@@ -19,6 +19,8 @@ type writeReq struct {
 	// parts are the per-stream requests of an AppendMulti, written in one transaction or not
 	// at all (multi.go); such a request has no stream or events of its own.
 	parts []*writeReq
+	// probe is a health probe's write (health.go).
+	probe bool
 	// chain holds, for each event, its position and the hash of the previous event of the
 	// stream: set by the writer when the request passes its check.
 	chain []chainLink
@@ -40,7 +42,7 @@ func (r *writeReq) wrote() bool {
 }
 
 func (r *writeReq) size() int {
-	if r.checkpoint != nil {
+	if r.checkpoint != nil || r.probe {
 		return 1
 	}
 	n := len(r.events)
@@ -142,7 +144,7 @@ func (s *Store) writeLoop() {
 func (s *Store) commit(batch []*writeReq) {
 	live := batch[:0:0]
 	for _, req := range batch {
-		if req.checkpoint == nil && req.ctx.Err() != nil {
+		if req.checkpoint == nil && !req.probe && req.ctx.Err() != nil {
 			req.err = req.ctx.Err()
 			close(req.done)
 			continue
@@ -160,10 +162,17 @@ func (s *Store) commit(batch []*writeReq) {
 		return
 	}
 	if err != nil {
-		live[0].err = fmt.Errorf("sqlite append: %w", err)
+		err = classify(err)
+		s.noteWrite(err)
+		if live[0].probe {
+			live[0].err = err
+		} else {
+			live[0].err = fmt.Errorf("sqlite append: %w", err)
+		}
 		close(live[0].done)
 		return
 	}
+	s.noteWrite(nil)
 	s.commits.Add(1)
 	written := flattenParts(live)
 	for _, req := range written {

@@ -179,6 +179,9 @@ func (b *batchTx) add(req *writeReq, alone bool) error {
 	if len(req.parts) > 0 {
 		return b.addMulti(req, alone)
 	}
+	if req.probe {
+		return b.probe()
+	}
 	req.err, req.result = nil, eventstore.AppendResult{}
 	// chain is set again if the request is accepted: a request that writes nothing has none,
 	// whatever an earlier, rolled back try of its batch set.
