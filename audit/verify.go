@@ -6,6 +6,7 @@ import (
 	"crypto/ed25519"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -29,7 +30,9 @@ const (
 	FindIndexMismatch    = "index_mismatch"       // the stream index disagrees with the log
 	FindUncovered        = "not_yet_checkpointed" // info: events after the last checkpoint
 	FindNoCheckpoint     = "no_checkpoint"        // info
+	FindLossAccepted     = "loss_accepted"        // warning: an operator accepted a loss of events
 	SeverityError        = "error"
+	SeverityWarning      = "warning" // something an auditor must know, which does not fail verify
 	SeverityInfo         = "info"
 )
 
@@ -101,8 +104,11 @@ func (v *verifier) find(kind, stream string, version int64, pos eventstore.Posit
 	if version >= 0 {
 		f.Version = &version
 	}
-	if kind == FindUncovered || kind == FindNoCheckpoint {
+	switch kind {
+	case FindUncovered, FindNoCheckpoint:
 		f.Severity = SeverityInfo
+	case FindLossAccepted:
+		f.Severity = SeverityWarning
 	}
 	v.rep.Findings = append(v.rep.Findings, f)
 }
@@ -244,6 +250,8 @@ func (v *verifier) event(ev *eventstore.ChainedEvent) {
 	switch {
 	case ev.Stream == CheckpointStream:
 		v.checkpoint(ev)
+	case ev.Stream == LossStream:
+		v.loss(ev)
 	case ev.Type == "device.registered" || ev.Type == "challenge.issued" || ev.Type == "challenge.approved" ||
 		ev.Type == "challenge.denied" || ev.Type == "challenge.fraud.reported" || ev.Type == "challenge.number.mismatched":
 		v.answer(ev)
@@ -279,6 +287,19 @@ func (v *verifier) checkpoint(ev *eventstore.ChainedEvent) {
 		v.find(FindCheckpointBad, ev.Stream, int64(ev.Version), ev.Position, "checkpoint #%d in the log differs from the anchor's", cp.Seq)
 	}
 	v.logLast = &cp
+}
+
+// loss reports an operator's acceptance of lost events: the log after it is signed again, but
+// what was lost stays lost, and an auditor must be told.
+func (v *verifier) loss(ev *eventstore.ChainedEvent) {
+	a, err := decodeLoss(&ev.RecordedEvent)
+	if err != nil {
+		v.find(FindCheckpointBad, ev.Stream, int64(ev.Version), ev.Position, "%v", err)
+		return
+	}
+	v.find(FindLossAccepted, ev.Stream, int64(ev.Version), ev.Position,
+		"on %s operator %q accepted the loss of the events after position %d (the last signed checkpoint then was #%d of position %d; the log's own last was #%d): %s",
+		a.At.Format(time.RFC3339), a.Operator, a.LogHead, a.AnchorSeq, a.AnchorPosition, a.LogCheckpointSeq, a.Reason)
 }
 
 func (v *verifier) verifySignature(cp CheckpointSigned, stream string, version int64, pos eventstore.Position) bool {

@@ -161,6 +161,9 @@ func start(ctx context.Context, cfg config.Config, log *slog.Logger, opts startO
 			store.Close()
 		}
 	}()
+	if err := checkLogAgainstAnchor(ctx, cfg, store, head); err != nil {
+		return nil, err
+	}
 	keyring, err := app.LoadOrCreateKeyring(cfg.DataDir, cfg.SecretKeys)
 	if err != nil {
 		return nil, err
