@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"path/filepath"
 	"strings"
@@ -143,5 +144,71 @@ func TestUnfinishedClaimIsTakenOver(t *testing.T) {
 	}
 	if id == uuid.Nil {
 		t.Fatal("no account ID")
+	}
+}
+
+// TestUsedBackupCodeStaysUsedAfterItsIndexEntryIsDeleted uses a backup code, stops, deletes
+// the stream_index row of the backup code's use with SQL (as the operator's trial did), and
+// starts again on the same file: the store rebuilds the index from the log at open, so the
+// used code is refused, not accepted a second time.
+func TestUsedBackupCodeStaysUsedAfterItsIndexEntryIsDeleted(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "events.db")
+	kr, err := secrets.ParseKeyring("k1:" + strings.Repeat("A", 43))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &clock{now: t0}
+	open := func() *fixture {
+		store, err := sqlite.Open(context.Background(), path, sqlite.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := New(Config{Store: store, Keyring: kr, Clock: c.Now})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return &fixture{t: t, ctx: context.Background(), s: s, store: store, clock: c}
+	}
+	f := open()
+	id := f.account("backup@example.com")
+	codes := f.enroll(id, newDevice(t)).BackupCodes
+	if err := f.s.CompleteWithBackupCode(f.ctx, f.challenge(id).ID, codes[0]); err != nil {
+		t.Fatal(err)
+	}
+	evs, err := f.store.ReadStream(f.ctx, domain.AccountStream(id), eventstore.ReadStreamOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	used := -1
+	for _, ev := range evs {
+		if ev.Type == "backupcodes.used" {
+			used = int(ev.Version)
+		}
+	}
+	if used < 0 {
+		t.Fatal("no backupcodes.used event in the account stream")
+	}
+	if err := f.store.Close(); err != nil { // moves every entry into stream_index
+		t.Fatal(err)
+	}
+
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := db.Exec(`DELETE FROM stream_index WHERE stream = ? AND version = ?`, domain.AccountStream(id), used)
+	if n, _ := res.RowsAffected(); err != nil || n != 1 {
+		t.Fatalf("delete the index row: %d rows, %v", n, err)
+	}
+	db.Close()
+
+	f = open()
+	defer f.store.Close()
+	if f.store.Stats().Reindexed == 0 {
+		t.Error("the store opened without rebuilding the index it found short")
+	}
+	if err := f.s.CompleteWithBackupCode(f.ctx, f.challenge(id).ID, codes[0]); !errors.Is(err, domain.ErrCodeReused) {
+		t.Fatalf("the used backup code after its index row was deleted: %v, want ErrCodeReused", err)
 	}
 }
