@@ -1,8 +1,11 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -16,6 +19,7 @@ import (
 
 	"github.com/assent-dev/assent/client"
 	"github.com/assent-dev/assent/config"
+	"github.com/assent-dev/assent/eventstore/sqlite"
 )
 
 // TestFullDiskAnswers503AndReadyzSaysWhy runs a node whose data directory is a tiny tmpfs,
@@ -118,3 +122,45 @@ func readyz(t *testing.T, url string) (int, map[string]string) {
 type zeroReader struct{}
 
 func (zeroReader) Read(p []byte) (int, error) { clear(p); return len(p), nil }
+
+// TestServeLeavesAForeignDatabaseUntouched puts another application's SQLite database where
+// the event store goes: the start is refused with ErrNotAssentStore, and the file is byte for
+// byte what it was (it used to be switched to WAL before the refusal), with no WAL beside it.
+func TestServeLeavesAForeignDatabaseUntouched(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "events.db")
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(`CREATE TABLE invoices (id INTEGER PRIMARY KEY, total INTEGER); INSERT INTO invoices (total) VALUES (42)`); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	before, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := config.Defaults()
+	cfg.DataDir = dir
+	cfg.Listen = "127.0.0.1:0"
+	srv, err := start(context.Background(), cfg, slog.New(slog.DiscardHandler), startOptions{})
+	if err == nil {
+		srv.Stop(context.Background())
+		t.Fatal("the server started on another application's database")
+	}
+	if !errors.Is(err, sqlite.ErrNotAssentStore) {
+		t.Fatalf("start: %v, want ErrNotAssentStore", err)
+	}
+	after, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(before, after) {
+		t.Fatal("the refused start changed the foreign database")
+	}
+	if _, err := os.Stat(path + "-wal"); err == nil {
+		t.Fatal("the refused start left a WAL beside the foreign database")
+	}
+}
