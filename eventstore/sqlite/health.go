@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	sqlitedriver "modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
@@ -61,6 +62,26 @@ func classify(err error) error {
 	return err
 }
 
+// readFaultMemory is how long Health reports a read that failed for a storage fault: a damaged
+// page stays damaged, but only a read of it tells, so a recent failure is what there is to go by.
+const readFaultMemory = time.Minute
+
+// readFault is a storage fault met by a read, and when.
+type readFault struct {
+	err *storageError
+	at  time.Time
+}
+
+// noteRead classifies a read's error and remembers a storage fault for Health.
+func (s *Store) noteRead(err error) error {
+	err = classify(err)
+	var se *storageError
+	if errors.As(err, &se) {
+		s.readFault.Store(&readFault{err: se, at: time.Now()})
+	}
+	return err
+}
+
 // noteWrite records the outcome of a write transaction: a storage fault is kept for Health
 // until a later write succeeds. Writer only.
 func (s *Store) noteWrite(err error) {
@@ -74,11 +95,15 @@ func (s *Store) noteWrite(err error) {
 
 // Health implements eventstore.HealthChecker. After a write failed for a storage fault, it
 // writes one row (store_state.write_probe) through the writer, so that a node out of a load
-// balancer's rotation, which gets no appends, still finds out when space is back; otherwise
-// it reads the log's first event. The error says what is wrong in words.
+// balancer's rotation, which gets no appends, still finds out when space is back; a read that
+// failed for a storage fault in the last minute is reported as it is; otherwise it reads the
+// log's first event. The error says what is wrong in words.
 func (s *Store) Health(ctx context.Context) error {
 	if s.closed.Load() {
 		return eventstore.ErrClosed
+	}
+	if f := s.readFault.Load(); f != nil && time.Since(f.at) < readFaultMemory {
+		return f.err
 	}
 	if !s.opts.ReadOnly && s.fault.Load() != nil {
 		req := &writeReq{ctx: ctx, probe: true}

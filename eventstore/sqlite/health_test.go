@@ -101,3 +101,51 @@ func TestFullDiskIsUnavailableAndRecovers(t *testing.T) {
 		t.Fatalf("stream after the full disk: %d events, %v; want the %d acknowledged", len(evs), err, acked)
 	}
 }
+
+// TestDamagedFileIsNamedInWords damages a page of the log in the file: a read fails with an
+// error that matches eventstore.ErrUnavailable, and Health says in words that the file reads
+// as damaged, instead of SQLite's "database disk image is malformed" alone.
+func TestDamagedFileIsNamedInWords(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "events.db")
+	s, err := sqlite.Open(ctx, path, sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 200 {
+		ev := storetest.Event("test.pad", i)
+		ev.Data = []byte(`{"pad":"` + strings.Repeat("y", 1000) + `"}`)
+		if _, err := s.Append(ctx, "s", eventstore.Any(), ev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Most of the file is the events table's leaf pages: scribble over a few in the middle,
+	// as a disk that returned garbage would.
+	if len(raw) < 40*4096 {
+		t.Fatalf("the file has %d bytes, fewer than expected", len(raw))
+	}
+	for i := 20 * 4096; i < 24*4096; i++ {
+		raw[i] = 0xA5
+	}
+	if err := os.WriteFile(path, raw, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ro, err := sqlite.Open(ctx, path, sqlite.Options{ReadOnly: true})
+	if err != nil {
+		t.Fatalf("open of a file damaged in the middle of its log: %v", err)
+	}
+	defer ro.Close()
+	_, rerr := ro.ReadAll(ctx, eventstore.Start, 1000)
+	herr := ro.Health(ctx)
+	if !errors.Is(rerr, eventstore.ErrUnavailable) || !errors.Is(herr, eventstore.ErrUnavailable) || !strings.Contains(herr.Error(), "reads as damaged") {
+		t.Fatalf("read of a damaged file: %v; health: %v; want ErrUnavailable saying the file reads as damaged", rerr, herr)
+	}
+}

@@ -28,7 +28,7 @@ func (s *Store) ReadStream(ctx context.Context, stream string, opts eventstore.R
 	}
 	evs, err := s.readStream(ctx, stream, opts)
 	if err != nil {
-		return nil, fmt.Errorf("sqlite read stream %q: %w", stream, classify(err))
+		return nil, fmt.Errorf("sqlite read stream %q: %w", stream, s.noteRead(err))
 	}
 	return evs, nil
 }
@@ -130,11 +130,11 @@ func (s *Store) ReadAll(ctx context.Context, after eventstore.Position, limit in
 	}
 	rows, err := s.query(ctx, `SELECT `+columns+` FROM events WHERE position > ? AND position <= ? ORDER BY position LIMIT ?`, int64(after), int64(s.head.Load()), limit)
 	if err != nil {
-		return nil, fmt.Errorf("sqlite read all: %w", classify(err))
+		return nil, fmt.Errorf("sqlite read all: %w", s.noteRead(err))
 	}
 	evs, err := scanEvents(rows, make([]eventstore.RecordedEvent, 0, min(limit, 1024)))
 	if err != nil {
-		return nil, fmt.Errorf("sqlite read all: %w", classify(err))
+		return nil, fmt.Errorf("sqlite read all: %w", s.noteRead(err))
 	}
 	return evs, nil
 }

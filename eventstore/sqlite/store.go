@@ -121,6 +121,8 @@ type Store struct {
 	indexErrors atomic.Uint64
 	// fault is the storage fault of the last write, until a write succeeds (health.go).
 	fault atomic.Pointer[storageError]
+	// readFault is the last storage fault a read met (health.go).
+	readFault atomic.Pointer[readFault]
 
 	commits, appends, events atomic.Uint64
 	// reindexed is the number of events whose stream_index rows were rebuilt at open, because
