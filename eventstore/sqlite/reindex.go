@@ -116,18 +116,33 @@ func (s *Store) VerifyIndex(ctx context.Context) ([]eventstore.IndexProblem, err
 	if s.closed.Load() {
 		return nil, eventstore.ErrClosed
 	}
-	var through int64
-	if err := s.rdb.QueryRowContext(ctx, `SELECT value FROM store_state WHERE name = 'indexed_through'`).Scan(&through); err != nil {
+	// One read transaction: the writer may move its tail into the index meanwhile, and every
+	// query must see the same snapshot.
+	tx, err := s.rdb.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
 		return nil, fmt.Errorf("sqlite verify index: %w", err)
+	}
+	defer tx.Rollback()
+	problems, err := verifyIndex(ctx, tx)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite verify index: %w", s.noteRead(err))
+	}
+	return problems, nil
+}
+
+func verifyIndex(ctx context.Context, tx *sql.Tx) ([]eventstore.IndexProblem, error) {
+	var through int64
+	if err := tx.QueryRowContext(ctx, `SELECT value FROM store_state WHERE name = 'indexed_through'`).Scan(&through); err != nil {
+		return nil, err
 	}
 	var problems []eventstore.IndexProblem
 	report := func(stream string, version, pos int64, format string, args ...any) {
 		problems = append(problems, eventstore.IndexProblem{Stream: stream, Version: version, Position: eventstore.Position(pos), Message: fmt.Sprintf(format, args...)})
 	}
-	rows, err := s.rdb.QueryContext(ctx, `SELECT i.stream, i.version, i.position, e.body FROM stream_index i
+	rows, err := tx.QueryContext(ctx, `SELECT i.stream, i.version, i.position, e.body FROM stream_index i
 		LEFT JOIN events e ON e.position = i.position ORDER BY i.stream, i.version`)
 	if err != nil {
-		return nil, fmt.Errorf("sqlite verify index: %w", err)
+		return nil, err
 	}
 	var (
 		positions []int64
@@ -140,7 +155,7 @@ func (s *Store) VerifyIndex(ctx context.Context) ([]eventstore.IndexProblem, err
 		var raw []byte
 		if err := rows.Scan(&st, &version, &pos, &raw); err != nil {
 			rows.Close()
-			return nil, fmt.Errorf("sqlite verify index: %w", err)
+			return nil, err
 		}
 		if st != stream {
 			stream, next = st, 0
@@ -168,38 +183,40 @@ func (s *Store) VerifyIndex(ctx context.Context) ([]eventstore.IndexProblem, err
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("sqlite verify index: %w", err)
+		return nil, err
 	}
 	// Events at or below the watermark without a row: found by walking the log beside the
-	// sorted positions the index holds.
+	// sorted positions the index holds, when the counts tell that some are missing.
 	slices.Sort(positions)
 	var logged int64
-	if err := s.rdb.QueryRowContext(ctx, `SELECT count(*) FROM events WHERE position <= ?`, through).Scan(&logged); err != nil {
-		return nil, fmt.Errorf("sqlite verify index: %w", err)
+	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM events WHERE position <= ?`, through).Scan(&logged); err != nil {
+		return nil, err
 	}
 	if logged == int64(len(positions)) {
 		return problems, nil
 	}
-	var after int64
-	for {
-		evs, err := s.ReadAll(ctx, eventstore.Position(after), 2000)
-		if err != nil {
-			return nil, fmt.Errorf("sqlite verify index: %w", err)
-		}
-		for _, ev := range evs {
-			p := int64(ev.Position)
-			if p > through {
-				return problems, nil
-			}
-			if _, found := slices.BinarySearch(positions, p); !found {
-				report(ev.Stream, int64(ev.Version), p, "version %d of the stream (position %d) has no index entry: stream reads do not see it", ev.Version, p)
-			}
-		}
-		if len(evs) < 2000 {
-			return problems, nil
-		}
-		after = int64(evs[len(evs)-1].Position)
+	erows, err := tx.QueryContext(ctx, `SELECT `+columns+` FROM events WHERE position <= ? ORDER BY position`, through)
+	if err != nil {
+		return nil, err
 	}
+	defer erows.Close()
+	for erows.Next() {
+		var pos int64
+		var raw []byte
+		if err := erows.Scan(&pos, &raw); err != nil {
+			return nil, err
+		}
+		if _, found := slices.BinarySearch(positions, pos); found {
+			continue
+		}
+		b, err := decodeBody(raw)
+		if err != nil {
+			report("", -1, pos, "the event at position %d has no index entry and does not decode: %v", pos, err)
+			continue
+		}
+		report(string(b.stream), int64(b.version), pos, "version %d of the stream (position %d) has no index entry: stream reads do not see it", b.version, pos)
+	}
+	return problems, erows.Err()
 }
 
 // checkRead refuses a stream read whose events do not follow from what was asked: an event of

@@ -172,3 +172,47 @@ func TestReadRefusesAnIndexThatLostItsLastRow(t *testing.T) {
 		t.Fatalf("backwards read with the last row gone: %v; want ErrIndexMismatch", err)
 	}
 }
+
+// TestVerifyIndexOfALiveStoreFindsNothing verifies the index of a store whose writer keeps
+// appending and moving its tail into stream_index meanwhile: a whole index is never reported,
+// whatever moves between the queries of one verification.
+func TestVerifyIndexOfALiveStoreFindsNothing(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "events.db"), sqlite.Options{IndexBatch: 3, IndexDelay: time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	stop := make(chan struct{})
+	done := make(chan error, 1)
+	go func() {
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				done <- nil
+				return
+			default:
+			}
+			if _, err := s.Append(ctx, []string{"a", "b", "c", "d"}[i%4], eventstore.Any(), storetest.Event("test.live", i)); err != nil {
+				done <- err
+				return
+			}
+		}
+	}()
+	for range 30 {
+		problems, err := s.VerifyIndex(ctx)
+		if err != nil || len(problems) != 0 {
+			close(stop)
+			<-done
+			t.Fatalf("verify index of a live store: %+v, %v", problems, err)
+		}
+	}
+	close(stop)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if s.Stats().Events == 0 {
+		t.Fatal("nothing was appended while the index was verified")
+	}
+}
