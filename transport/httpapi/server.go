@@ -106,7 +106,8 @@ func New(e *echo.Echo, cfg Config) *Server {
 
 // documentContention adds to every operation the 503 that a command gets when its account
 // changes too fast to decide (app.ErrContention) or when too many password checks wait for
-// their turn (app.ErrBusy), described like the operation's 500.
+// their turn (app.ErrBusy), or when the event store cannot be written (storage_unavailable),
+// described like the operation's 500.
 func (s *Server) documentContention() {
 	for _, item := range s.api.OpenAPI().Paths {
 		for _, op := range []*huma.Operation{item.Get, item.Post, item.Put, item.Patch, item.Delete} {
@@ -114,7 +115,7 @@ func (s *Server) documentContention() {
 				continue
 			}
 			r := *op.Responses["500"]
-			r.Description = "Service Unavailable: too many changes at once, or too many password checks at once (codes contention, busy); try again."
+			r.Description = "Service Unavailable: too many changes at once, too many password checks at once, or the server cannot write its data (codes contention, busy, storage_unavailable with Retry-After); try again."
 			op.Responses["503"] = &r
 		}
 	}
