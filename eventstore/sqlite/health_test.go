@@ -28,7 +28,9 @@ func tinyDisk(t *testing.T, size string) string {
 		t.Skipf("cannot mount a tmpfs here: %v: %s", err, out)
 	}
 	t.Cleanup(func() {
-		if out, err := exec.Command("umount", dir).CombinedOutput(); err != nil {
+		// Lazily: the process keeps the descriptor that carried the writer's lock open
+		// (lock_flock.go), so the file system stays busy until the process ends.
+		if out, err := exec.Command("umount", "-l", dir).CombinedOutput(); err != nil {
 			t.Errorf("umount %s: %v: %s", dir, err, out)
 		}
 	})
