@@ -135,6 +135,21 @@ func Verify(ctx context.Context, log ChainLog, opts VerifyOptions) (*Report, err
 	if a := opts.Anchor; a != nil && (v.target == nil || a.Seq > v.target.Seq) {
 		v.target, rep.AnchorUsed, rep.AnchorSource = a, true, opts.AnchorSource
 	}
+	// Stream reads go through the store's index: a row lost there hides an event from every
+	// command (a used backup code would read as unused), so the index is checked as well, beside
+	// the pass over the log.
+	type indexResult struct {
+		problems []eventstore.IndexProblem
+		err      error
+	}
+	var index chan indexResult
+	if iv, ok := log.(eventstore.IndexVerifier); ok {
+		index = make(chan indexResult, 1)
+		go func() {
+			p, err := iv.VerifyIndex(ctx)
+			index <- indexResult{p, err}
+		}()
+	}
 	next := pipeline(ctx, log)
 	for {
 		evs, err := next()
@@ -149,14 +164,12 @@ func Verify(ctx context.Context, log ChainLog, opts VerifyOptions) (*Report, err
 		}
 	}
 	v.finish()
-	// Stream reads go through the store's index: a row lost there hides an event from every
-	// command (a used backup code would read as unused), so the index is checked as well.
-	if iv, ok := log.(eventstore.IndexVerifier); ok {
-		problems, err := iv.VerifyIndex(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("audit verify: %w", err)
+	if index != nil {
+		r := <-index
+		if r.err != nil {
+			return nil, fmt.Errorf("audit verify: %w", r.err)
 		}
-		for _, p := range problems {
+		for _, p := range r.problems {
 			v.find(FindIndexMismatch, p.Stream, p.Version, p.Position, "%s", p.Message)
 		}
 	}
