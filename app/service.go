@@ -306,19 +306,9 @@ func (s *Service) remember(stream string, expected eventstore.ExpectedVersion, d
 // append encodes events and appends them with expected, with new UUIDv7 IDs and the op's
 // metadata; the op's next append is caused by the last of them.
 func (o *op) append(stream string, expected eventstore.ExpectedVersion, events []domain.Event) (eventstore.AppendResult, error) {
-	data := make([]eventstore.EventData, len(events))
-	for i, e := range events {
-		typ, ver, raw, err := domain.Encode(e)
-		if err != nil {
-			return eventstore.AppendResult{}, fmt.Errorf("append to %s: %w", stream, err)
-		}
-		id, err := uuid.NewV7()
-		if err != nil {
-			return eventstore.AppendResult{}, fmt.Errorf("append to %s: event ID: %w", stream, err)
-		}
-		data[i] = eventstore.EventData{ID: id, Type: typ, SchemaVersion: ver, Data: raw, Metadata: eventstore.Metadata{
-			CorrelationID: o.correlation, CausationID: o.causation, Actor: o.actor,
-		}}
+	data, err := o.encode(stream, events)
+	if err != nil {
+		return eventstore.AppendResult{}, err
 	}
 	res, err := o.s.store.Append(o.ctx, stream, expected, data...)
 	if err != nil {
@@ -328,6 +318,56 @@ func (o *op) append(stream string, expected eventstore.ExpectedVersion, events [
 	o.s.noteWritten(res.Position)
 	o.s.remember(stream, expected, data, res)
 	return res, nil
+}
+
+// encode gives events new UUIDv7 IDs and the op's metadata.
+func (o *op) encode(stream string, events []domain.Event) ([]eventstore.EventData, error) {
+	data := make([]eventstore.EventData, len(events))
+	for i, e := range events {
+		typ, ver, raw, err := domain.Encode(e)
+		if err != nil {
+			return nil, fmt.Errorf("append to %s: %w", stream, err)
+		}
+		id, err := uuid.NewV7()
+		if err != nil {
+			return nil, fmt.Errorf("append to %s: event ID: %w", stream, err)
+		}
+		data[i] = eventstore.EventData{ID: id, Type: typ, SchemaVersion: ver, Data: raw, Metadata: eventstore.Metadata{
+			CorrelationID: o.correlation, CausationID: o.causation, Actor: o.actor,
+		}}
+	}
+	return data, nil
+}
+
+// streamEvents is one stream's share of an appendAll.
+type streamEvents struct {
+	stream   string
+	expected eventstore.ExpectedVersion
+	events   []domain.Event
+}
+
+// appendAll appends to several streams in one atomic write of m (see
+// eventstore.MultiStreamAppender); the events of every part share the op's metadata.
+func (o *op) appendAll(m eventstore.MultiStreamAppender, parts ...streamEvents) error {
+	out := make([]eventstore.StreamAppend, len(parts))
+	for i, p := range parts {
+		data, err := o.encode(p.stream, p.events)
+		if err != nil {
+			return err
+		}
+		out[i] = eventstore.StreamAppend{Stream: p.stream, Expected: p.expected, Events: data}
+	}
+	res, err := m.AppendMulti(o.ctx, out...)
+	if err != nil {
+		return fmt.Errorf("append to %s and %d more: %w", parts[0].stream, len(parts)-1, err)
+	}
+	for i, p := range out {
+		o.s.noteWritten(res[i].Position)
+		o.s.remember(p.Stream, p.Expected, p.Events, res[i])
+	}
+	last := out[len(out)-1].Events
+	o.causation = last[len(last)-1].ID.String()
+	return nil
 }
 
 // decideFunc decides on the events of a stream at now. An error it returns is returned as is,

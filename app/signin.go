@@ -20,9 +20,9 @@ const (
 	maxPasswordLen = secrets.MaxPasswordLen
 )
 
-// Register creates an account. The email is claimed first in its own stream with expected
-// version "no stream", so that of two registrations of one address exactly one wins on every
-// backend; the other gets domain.ErrEmailTaken. The password is stored as an argon2id hash.
+// Register creates an account. The email is claimed in its own stream with the version
+// loaded, so that of two registrations of one address exactly one wins on every backend; the
+// other gets domain.ErrEmailTaken. The password is stored as an argon2id hash.
 func (s *Service) Register(ctx context.Context, email, password string) (uuid.UUID, error) {
 	addr, err := domain.ParseEmail(email)
 	if err != nil {
@@ -38,28 +38,71 @@ func (s *Service) Register(ctx context.Context, email, password string) (uuid.UU
 	return s.register(ctx, addr, hash)
 }
 
-// register claims the email and creates the account with a password hash already made.
+// register claims the email and creates the account with a password hash already made. On a
+// store that appends to several streams at once, the claim and the account are one atomic
+// write: no failure can leave one without the other. On another store they are two appends,
+// and a failure between them leaves a claim whose account does not exist; a later registration
+// takes such a claim over once it is domain.UnfinishedClaimTakeover old (as it does a claim
+// left so by an earlier version).
 func (s *Service) register(ctx context.Context, addr domain.Email, hash string) (uuid.UUID, error) {
 	id, err := uuid.NewV7()
 	if err != nil {
 		return uuid.Nil, fmt.Errorf("register: %w", err)
 	}
 	o := s.op(correlated(ctx), accountActor(id))
-	if _, err := o.update(domain.EmailStream(addr), func(events []domain.Event, now time.Time) (domain.Decision, error) {
-		c, err := domain.LoadEmailClaim(events)
+	multi, atomic := s.store.(eventstore.MultiStreamAppender)
+	emailStream := domain.EmailStream(addr)
+	for range s.tries {
+		events, expected, err := s.load(o.ctx, emailStream)
 		if err != nil {
-			return domain.Decision{}, err
+			return uuid.Nil, fmt.Errorf("register: %w", err)
 		}
-		return c.Claim(domain.ClaimEmail{AccountID: id}, now), nil
-	}); err != nil {
-		return uuid.Nil, fmt.Errorf("register: %w", err)
+		claim, err := domain.LoadEmailClaim(events)
+		if err != nil {
+			return uuid.Nil, fmt.Errorf("register: %w", err)
+		}
+		cmd := domain.ClaimEmail{AccountID: id}
+		if holder := claim.AccountID(); holder != uuid.Nil {
+			_, err := s.loadAccount(o.ctx, holder)
+			switch {
+			case errors.Is(err, domain.ErrAccountNotFound):
+				cmd.HolderMissing = true
+			case err != nil:
+				return uuid.Nil, fmt.Errorf("register: %w", err)
+			}
+		}
+		now := s.now()
+		d := claim.Claim(cmd, now)
+		if d.Err != nil {
+			return uuid.Nil, fmt.Errorf("register: %w", d.Err)
+		}
+		account, err := domain.LoadAccount(nil)
+		if err != nil {
+			return uuid.Nil, fmt.Errorf("register: %w", err)
+		}
+		ad := account.Register(domain.RegisterAccount{AccountID: id, Email: addr, PasswordHash: hash}, now)
+		if ad.Err != nil {
+			return uuid.Nil, fmt.Errorf("register: %w", ad.Err)
+		}
+		if atomic {
+			err = o.appendAll(multi,
+				streamEvents{emailStream, expected, d.Events},
+				streamEvents{domain.AccountStream(id), eventstore.NoStream(), ad.Events})
+		} else {
+			_, err = o.append(emailStream, expected, d.Events)
+			if err == nil {
+				_, err = o.append(domain.AccountStream(id), eventstore.NoStream(), ad.Events)
+			}
+		}
+		if errors.Is(err, eventstore.ErrConflict) {
+			continue // the email stream moved: decide again on what it holds now
+		}
+		if err != nil {
+			return uuid.Nil, fmt.Errorf("register: %w", err)
+		}
+		return id, nil
 	}
-	if _, err := o.updateAccount(id, func(a *domain.Account, _ []domain.Event, now time.Time) (domain.Decision, error) {
-		return a.Register(domain.RegisterAccount{AccountID: id, Email: addr, PasswordHash: hash}, now), nil
-	}); err != nil {
-		return uuid.Nil, fmt.Errorf("register: %w", err)
-	}
-	return id, nil
+	return uuid.Nil, fmt.Errorf("register: %w: %s", ErrContention, emailStream)
 }
 
 // SignInResult is the outcome of a correct password: either a session (2FA is off) or a

@@ -6,6 +6,7 @@ import (
 	"crypto/ed25519"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -26,9 +27,12 @@ const (
 	FindTailCut          = "tail_cut"           // the log ends before what a checkpoint covers
 	FindCheckpointBad    = "checkpoint_invalid" // bad signature, key, sequence or root
 	FindSignatureBad     = "answer_signature_invalid"
+	FindIndexMismatch    = "index_mismatch"       // the stream index disagrees with the log
 	FindUncovered        = "not_yet_checkpointed" // info: events after the last checkpoint
 	FindNoCheckpoint     = "no_checkpoint"        // info
+	FindLossAccepted     = "loss_accepted"        // warning: an operator accepted a loss of events
 	SeverityError        = "error"
+	SeverityWarning      = "warning" // something an auditor must know, which does not fail verify
 	SeverityInfo         = "info"
 )
 
@@ -101,8 +105,11 @@ func (v *verifier) find(kind, stream string, version int64, pos eventstore.Posit
 	if version >= 0 {
 		f.Version = &version
 	}
-	if kind == FindUncovered || kind == FindNoCheckpoint {
+	switch kind {
+	case FindUncovered, FindNoCheckpoint:
 		f.Severity = SeverityInfo
+	case FindLossAccepted:
+		f.Severity = SeverityWarning
 	}
 	v.rep.Findings = append(v.rep.Findings, f)
 }
@@ -129,6 +136,21 @@ func Verify(ctx context.Context, log ChainLog, opts VerifyOptions) (*Report, err
 	if a := opts.Anchor; a != nil && (v.target == nil || a.Seq > v.target.Seq) {
 		v.target, rep.AnchorUsed, rep.AnchorSource = a, true, opts.AnchorSource
 	}
+	// Stream reads go through the store's index: a row lost there hides an event from every
+	// command (a used backup code would read as unused), so the index is checked as well, beside
+	// the pass over the log.
+	type indexResult struct {
+		problems []eventstore.IndexProblem
+		err      error
+	}
+	var index chan indexResult
+	if iv, ok := log.(eventstore.IndexVerifier); ok {
+		index = make(chan indexResult, 1)
+		go func() {
+			p, err := iv.VerifyIndex(ctx)
+			index <- indexResult{p, err}
+		}()
+	}
 	next := pipeline(ctx, log)
 	for {
 		evs, err := next()
@@ -143,6 +165,15 @@ func Verify(ctx context.Context, log ChainLog, opts VerifyOptions) (*Report, err
 		}
 	}
 	v.finish()
+	if index != nil {
+		r := <-index
+		if r.err != nil {
+			return nil, fmt.Errorf("audit verify: %w", r.err)
+		}
+		for _, p := range r.problems {
+			v.find(FindIndexMismatch, p.Stream, p.Version, p.Position, "%s", p.Message)
+		}
+	}
 	rep.OK = !slices.ContainsFunc(rep.Findings, func(f Finding) bool { return f.Severity == SeverityError })
 	return rep, nil
 }
@@ -233,6 +264,8 @@ func (v *verifier) event(ev *eventstore.ChainedEvent) {
 	switch {
 	case ev.Stream == CheckpointStream:
 		v.checkpoint(ev)
+	case ev.Stream == LossStream:
+		v.loss(ev)
 	case ev.Type == "device.registered" || ev.Type == "challenge.issued" || ev.Type == "challenge.approved" ||
 		ev.Type == "challenge.denied" || ev.Type == "challenge.fraud.reported" || ev.Type == "challenge.number.mismatched":
 		v.answer(ev)
@@ -268,6 +301,19 @@ func (v *verifier) checkpoint(ev *eventstore.ChainedEvent) {
 		v.find(FindCheckpointBad, ev.Stream, int64(ev.Version), ev.Position, "checkpoint #%d in the log differs from the anchor's", cp.Seq)
 	}
 	v.logLast = &cp
+}
+
+// loss reports an operator's acceptance of lost events: the log after it is signed again, but
+// what was lost stays lost, and an auditor must be told.
+func (v *verifier) loss(ev *eventstore.ChainedEvent) {
+	a, err := decodeLoss(&ev.RecordedEvent)
+	if err != nil {
+		v.find(FindCheckpointBad, ev.Stream, int64(ev.Version), ev.Position, "%v", err)
+		return
+	}
+	v.find(FindLossAccepted, ev.Stream, int64(ev.Version), ev.Position,
+		"on %s operator %q accepted the loss of the events after position %d (the last signed checkpoint then was #%d of position %d; the log's own last was #%d): %s",
+		a.At.Format(time.RFC3339), a.Operator, a.LogHead, a.AnchorSeq, a.AnchorPosition, a.LogCheckpointSeq, a.Reason)
 }
 
 func (v *verifier) verifySignature(cp CheckpointSigned, stream string, version int64, pos eventstore.Position) bool {

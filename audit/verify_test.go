@@ -131,6 +131,19 @@ func TestVerifyNamesEachTampering(t *testing.T) {
 			}
 		},
 	}, {
+		name: "the index row of the account's last event deleted",
+		setup: func(t *testing.T, h *history) func(db execer) {
+			return func(db execer) {
+				mustExec(t, db, `DELETE FROM stream_index WHERE stream = ? AND version = (SELECT max(version) FROM stream_index WHERE stream = ?)`,
+					domain.AccountStream(h.account), domain.AccountStream(h.account))
+			}
+		},
+		check: func(t *testing.T, h *history, rep *audit.Report) {
+			if !hasFinding(rep, audit.FindIndexMismatch, domain.AccountStream(h.account), -1) {
+				t.Fatalf("want index_mismatch naming the account stream: %+v", rep.Findings)
+			}
+		},
+	}, {
 		name: "a whole stream deleted",
 		setup: func(t *testing.T, h *history) func(db execer) {
 			return func(db execer) {

@@ -73,21 +73,34 @@ func (d *Device) Register(cmd RegisterDevice, now time.Time) Decision {
 // EmailClaim is the aggregate of an email's uniqueness stream (EmailStream).
 type EmailClaim struct {
 	accountID uuid.UUID
+	claimedAt time.Time
 }
+
+// UnfinishedClaimTakeover is how old a claim whose account was never written must be before a
+// new registration may take it over. A registration writes its claim and its account together
+// where the store can (one atomic append); where it cannot, or in a log written before it could,
+// a failure between the two left a claim without an account, which would block the address for
+// ever. The wait covers a registration that is still between its two appends on another node:
+// no request lives that long.
+const UnfinishedClaimTakeover = time.Minute
 
 // ClaimEmail reserves an email for an account. The caller appends the result to
-// EmailStream(email) with expected version "no stream" and maps a conflict to ErrEmailTaken.
+// EmailStream(email) with the version it loaded and maps a conflict to ErrEmailTaken.
+// HolderMissing says that the account the email is claimed for does not exist (the caller
+// looked): the claim is then an unfinished registration's, and may be taken over once it is
+// UnfinishedClaimTakeover old.
 type ClaimEmail struct {
-	AccountID uuid.UUID
+	AccountID     uuid.UUID
+	HolderMissing bool
 }
 
-// LoadEmailClaim folds the events of an email stream.
+// LoadEmailClaim folds the events of an email stream; the last claim holds the email.
 func LoadEmailClaim(events []Event) (*EmailClaim, error) {
 	c := &EmailClaim{}
 	for _, e := range events {
 		switch e := e.(type) {
 		case EmailClaimed:
-			c.accountID = e.AccountID
+			c.accountID, c.claimedAt = e.AccountID, e.At
 		default:
 			return nil, fmt.Errorf("load email claim: %w: %q does not belong to an email stream", ErrMalformedEvent, e.EventType())
 		}
@@ -98,13 +111,16 @@ func LoadEmailClaim(events []Event) (*EmailClaim, error) {
 // AccountID returns the account that holds the email, or uuid.Nil.
 func (c *EmailClaim) AccountID() uuid.UUID { return c.accountID }
 
-// Claim decides ClaimEmail: ErrEmailTaken when the email is held.
+// Claim decides ClaimEmail: ErrEmailTaken when the email is held, unless its holder was never
+// written and the claim is old enough to be taken over (a new EmailClaimed then holds it).
 func (c *EmailClaim) Claim(cmd ClaimEmail, now time.Time) Decision {
 	switch {
-	case c.accountID != uuid.Nil:
-		return refuse(ErrEmailTaken)
 	case cmd.AccountID == uuid.Nil:
 		return refuse(fmt.Errorf("claim email: %w: account ID is required", ErrInvalidCommand))
+	case c.accountID == cmd.AccountID:
+		return refuse(ErrEmailTaken)
+	case c.accountID != uuid.Nil && !(cmd.HolderMissing && now.Sub(c.claimedAt) >= UnfinishedClaimTakeover):
+		return refuse(ErrEmailTaken)
 	}
 	return accept(EmailClaimed{AccountID: cmd.AccountID, At: now})
 }

@@ -65,6 +65,30 @@ func TestClaimEmail(t *testing.T) {
 			err: domain.ErrEmailTaken,
 		},
 		{
+			name:  "a taken email whose account exists, long after",
+			given: []domain.Event{domain.EmailClaimed{AccountID: accountID, At: t0}},
+			when: func(c *domain.EmailClaim) domain.Decision {
+				return c.Claim(domain.ClaimEmail{AccountID: device2ID}, t0.Add(time.Hour))
+			},
+			err: domain.ErrEmailTaken,
+		},
+		{
+			name:  "an unfinished registration's claim, too young to take over",
+			given: []domain.Event{domain.EmailClaimed{AccountID: accountID, At: t0}},
+			when: func(c *domain.EmailClaim) domain.Decision {
+				return c.Claim(domain.ClaimEmail{AccountID: device2ID, HolderMissing: true}, t0.Add(domain.UnfinishedClaimTakeover-time.Second))
+			},
+			err: domain.ErrEmailTaken,
+		},
+		{
+			name:  "an unfinished registration's claim taken over",
+			given: []domain.Event{domain.EmailClaimed{AccountID: accountID, At: t0}},
+			when: func(c *domain.EmailClaim) domain.Decision {
+				return c.Claim(domain.ClaimEmail{AccountID: device2ID, HolderMissing: true}, t0.Add(domain.UnfinishedClaimTakeover))
+			},
+			then: []domain.Event{domain.EmailClaimed{AccountID: device2ID, At: t0.Add(domain.UnfinishedClaimTakeover)}},
+		},
+		{
 			name: "no account",
 			when: func(c *domain.EmailClaim) domain.Decision { return c.Claim(domain.ClaimEmail{}, t0) },
 			err:  domain.ErrInvalidCommand,

@@ -33,6 +33,10 @@ var (
 	ErrDuplicateEventID = errors.New("eventstore: event ID already used")
 	// ErrClosed is returned by a store or a subscription that has been closed.
 	ErrClosed = errors.New("eventstore: closed")
+	// ErrUnavailable is matched by the errors of a store that cannot read or write its storage
+	// (a full disk, an I/O error, a damaged or read-only file): the request was sound and may
+	// succeed later, once an operator has acted. The error's text names the cause.
+	ErrUnavailable = errors.New("eventstore: the storage cannot be read or written")
 )
 
 // Metadata travels with every event. RecordedAt is set by the store when the event is written.
@@ -120,6 +124,33 @@ type Store interface {
 	Close() error
 }
 
+// HealthChecker is implemented by a store that can tell whether it is able to serve: nil, or
+// an error (matching ErrUnavailable when the storage is at fault) whose text says why in words.
+// A readiness probe calls it; it must return quickly.
+type HealthChecker interface {
+	Health(ctx context.Context) error
+}
+
+// StreamAppend is one stream's share of an AppendMulti.
+type StreamAppend struct {
+	Stream   string
+	Expected ExpectedVersion
+	Events   []EventData
+}
+
+// MultiStreamAppender is implemented by a store that can append to several streams in one
+// atomic write (the SQLite backend: one log, one transaction). A command that must change two
+// streams together (an email claim and the account it is claimed for) uses it where it exists,
+// so that no failure between two appends can leave one without the other.
+type MultiStreamAppender interface {
+	// AppendMulti appends each part to its stream, all or nothing: when a part's expected
+	// version does not match, it returns that part's *ConflictError and writes nothing. The
+	// streams must differ. Unlike Append it is not idempotent: an event ID already stored is
+	// refused with ErrDuplicateEventID. The results are in the order of the parts; when it
+	// returns without error, every part is durable.
+	AppendMulti(ctx context.Context, parts ...StreamAppend) ([]AppendResult, error)
+}
+
 // KnownHeads is implemented by a store that knows, from memory, the last event of streams it
 // wrote, because it is the only writer of its log (the SQLite backend, which holds a lock on its
 // file). A caller that caches a stream uses it to tell, without a read, that nothing was
@@ -193,3 +224,20 @@ func (e *ConflictError) Error() string {
 
 // Is makes errors.Is(err, ErrConflict) true.
 func (e *ConflictError) Is(target error) bool { return target == ErrConflict }
+
+// IndexVerifier is implemented by a store that keeps an index of its streams beside its log
+// (the SQLite backend's stream_index): the index is what stream reads go through, so a verifier
+// checks it against the log it indexes.
+type IndexVerifier interface {
+	// VerifyIndex compares the stream index with the log and returns what disagrees: an empty
+	// list when every event of the log is indexed once, under its own stream and version.
+	VerifyIndex(ctx context.Context) ([]IndexProblem, error)
+}
+
+// IndexProblem is one disagreement between a stream index and the log.
+type IndexProblem struct {
+	Stream   string
+	Version  int64 // -1 when the problem is not about one version
+	Position Position
+	Message  string
+}

@@ -37,7 +37,7 @@ type auditSource struct {
 // auditCommand groups the auditor's tools.
 func auditCommand() *cobra.Command {
 	src := &auditSource{dataDir: envOr("ASSENT_DATA_DIR", "./data"), server: os.Getenv("ASSENT_AUDIT_SERVER"), token: os.Getenv("ASSENT_AUDITOR_TOKEN")}
-	cmd := &cobra.Command{Use: "audit", Short: "Replay, rebuild and verify the event log (read-only)",
+	cmd := &cobra.Command{Use: "audit", Short: "Replay, rebuild and verify the event log; record an accepted loss",
 		Long: "Replay, rebuild and verify the event log. With --server (or ASSENT_AUDIT_SERVER) the commands read the HTTP API " +
 			"with an auditor token (--token or ASSENT_AUDITOR_TOKEN), and the server records each read; otherwise they open the " +
 			"data directory's event store read-only."}
@@ -182,7 +182,7 @@ func auditCommand() *cobra.Command {
 		}}
 	export.Flags().Uint64Var(&after, "after", 0, "export events after this position")
 
-	cmd.AddCommand(replay, timeline, stateAt, verify, export, auditTokenCommand(src))
+	cmd.AddCommand(replay, timeline, stateAt, verify, export, auditTokenCommand(src), acceptLossCommand(src))
 	return cmd
 }
 
@@ -375,4 +375,42 @@ func printReport(w io.Writer, rep *audit.Report) {
 		}
 		fmt.Fprintf(w, "%-5s %s%s: %s\n", f.Severity, f.Kind, loc, f.Message)
 	}
+}
+
+// acceptLossCommand records that an operator accepts the loss of events the anchor reveals, so
+// that the server starts again on the cut log. It writes to the data directory's store (the
+// server must be stopped) and the acceptance stays in the log, where verify reports it.
+func acceptLossCommand(src *auditSource) *cobra.Command {
+	var reason, operator string
+	cmd := &cobra.Command{Use: "accept-loss", Args: cobra.NoArgs,
+		Short: "Record that the log lost events a signed checkpoint covers, so that the server starts again (the server must be stopped)",
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			anchorPath := filepath.Join(src.dataDir, audit.AnchorFile)
+			anchor, err := audit.ReadAnchor(anchorPath)
+			if err != nil {
+				return fmt.Errorf("audit accept-loss: %w", err)
+			}
+			path := filepath.Join(src.dataDir, "events.db")
+			if _, err := os.Stat(path); err != nil {
+				return fmt.Errorf("audit accept-loss: no event store in '%s': %w", src.dataDir, err)
+			}
+			s, err := sqlite.Open(ctx, path, sqlite.Options{})
+			if err != nil {
+				return fmt.Errorf("audit accept-loss: open event store: %w", err)
+			}
+			defer s.Close()
+			a, err := audit.AcceptLoss(ctx, s, s, anchor, s.Head(), operator, reason, time.Now())
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "recorded in %s: operator %q accepted the loss of the events after position %d "+
+				"(the anchor held checkpoint #%d of position %d); `assent audit verify` reports it from now on\n",
+				audit.LossStream, a.Operator, a.LogHead, a.AnchorSeq, a.AnchorPosition)
+			return nil
+		}}
+	cmd.Flags().StringVar(&reason, "reason", "", "why the loss is accepted (recorded)")
+	cmd.Flags().StringVar(&operator, "operator", envOr("USER", "operator"), "who accepts it (recorded)")
+	_ = cmd.MarkFlagRequired("reason")
+	return cmd
 }

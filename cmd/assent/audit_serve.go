@@ -3,7 +3,9 @@ package main
 import (
 	"context"
 	"crypto/ed25519"
+	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"path/filepath"
 	"time"
@@ -79,6 +81,31 @@ func checkpointKeys(keyring *secrets.Keyring) ([]ed25519.PublicKey, error) {
 const auditOff = "hash chains per stream, signed checkpoints and the anchor file, " +
 	"the /v1/audit routes (replay, timeline, state at a moment, live tail, verify), " +
 	"and the recording of auditors' reads"
+
+// checkLogAgainstAnchor refuses to start a node on a log that lost events a signed checkpoint
+// covers: the anchor file, kept outside the log, holds a checkpoint the log no longer reaches.
+// Starting would sign new checkpoints over the cut log and overwrite the anchor, erasing the
+// evidence; the operator must restore a backup, or record the loss (assent audit accept-loss).
+func checkLogAgainstAnchor(ctx context.Context, cfg config.Config, store eventstore.Store, head eventstore.Position) error {
+	if _, ok := store.(httpapi.AuditLog); !ok {
+		return nil
+	}
+	path := filepath.Join(cfg.DataDir, audit.AnchorFile)
+	anchor, err := audit.ReadAnchor(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("%w (the anchor file cannot be read: restore it from a backup, or move it aside to start without it)", err)
+	}
+	err = audit.CheckAgainstAnchor(ctx, store, anchor, head)
+	if errors.Is(err, audit.ErrLogCut) {
+		return fmt.Errorf("%w.\nThe server does not sign new checkpoints over a log that lost events, as that would erase the evidence (the anchor is %s). "+
+			"Restore the data directory from a backup; or, to go on without the lost events, record the loss with "+
+			"`assent audit accept-loss --data-dir %s --reason TEXT` and start again", err, path, cfg.DataDir)
+	}
+	return err
+}
 
 // routes is the httpapi side, nil when audit is off.
 func (n *auditNode) routes() *httpapi.Audit {

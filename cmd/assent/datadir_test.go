@@ -43,7 +43,7 @@ func TestDataDirectoryAndStoreAreOwnerOnly(t *testing.T) {
 	if m := mode(dir); m != 0o700 {
 		t.Errorf("new data directory: mode %#o, want 0700", m)
 	}
-	for _, f := range []string{"events.db", "events.db-wal", "events.db-shm", "events.db.lock", "keys.json"} {
+	for _, f := range []string{"events.db", "events.db-wal", "events.db-shm", "keys.json"} {
 		if m := mode(filepath.Join(dir, f)); m != 0o600 {
 			t.Errorf("%s: mode %#o, want 0600", f, m)
 		}

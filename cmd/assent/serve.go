@@ -164,6 +164,9 @@ func start(ctx context.Context, cfg config.Config, log *slog.Logger, opts startO
 			store.Close()
 		}
 	}()
+	if err := checkLogAgainstAnchor(ctx, cfg, store, head); err != nil {
+		return nil, err
+	}
 	keyring, err := app.LoadOrCreateKeyring(cfg.DataDir, cfg.SecretKeys)
 	if err != nil {
 		return nil, err
@@ -218,6 +221,9 @@ func start(ctx context.Context, cfg config.Config, log *slog.Logger, opts startO
 	httpapi.New(e, httpapi.Config{App: svc, Hub: hub, Sessions: sessions, Limits: limits, Log: log, PublicURL: cfg.PublicURL, Audit: aud.routes(), TrustedProxies: proxies})
 	httpapi.Health{Checks: map[string]httpapi.ReadinessCheck{
 		"eventstore": func(ctx context.Context) error {
+			if h, ok := store.(eventstore.HealthChecker); ok {
+				return h.Health(ctx) // says in words what is wrong: a full disk, an I/O error
+			}
 			_, err := store.ReadAll(ctx, eventstore.Start, 1)
 			return err
 		},
@@ -285,6 +291,9 @@ func openStore(ctx context.Context, cfg config.Config, log *slog.Logger, onCommi
 	}
 	for _, f := range sq.Tightened() {
 		log.Warn("store file was readable by others: its mode is now 0600", "path", f)
+	}
+	if n := sq.Stats().Reindexed; n > 0 {
+		log.Warn("event store: the stream index disagreed with the log and was rebuilt from it", "events", n)
 	}
 	log.Info("event store open", "backend", "sqlite", "path", path, "head", uint64(sq.Head()))
 	return sq, sq.Head(), nil

@@ -26,8 +26,9 @@ type knownHeads struct {
 }
 
 type knownHead struct {
-	version uint64
-	id      uuid.UUID
+	version  uint64
+	id       uuid.UUID
+	position eventstore.Position // of the head event: a reader compares it with its own head
 }
 
 // add records the heads a committed batch left. Writer only.
@@ -47,7 +48,7 @@ func (k *knownHeads) add(batch []*writeReq, max int) {
 				break
 			}
 		}
-		k.m[req.stream] = knownHead{version: req.result.Version, id: req.events[len(req.events)-1].ID}
+		k.m[req.stream] = knownHead{version: req.result.Version, id: req.events[len(req.events)-1].ID, position: req.result.Position}
 	}
 }
 

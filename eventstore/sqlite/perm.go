@@ -17,11 +17,15 @@ func ownerOnly(path string) (tightened []string, err error) {
 	if runtime.GOOS == "windows" {
 		return nil, nil // permission bits do not apply
 	}
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
-	if err != nil {
+	// Only a file that does not exist yet is opened (and closed): closing a descriptor of a file
+	// this process's SQLite connections hold would drop their locks (see lockWriter).
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	switch {
+	case err == nil:
+		f.Close()
+	case !errors.Is(err, fs.ErrExist):
 		return nil, fmt.Errorf("sqlite open %s: %w", path, err)
 	}
-	f.Close()
 	for _, p := range []string{path, path + "-wal", path + "-shm", path + ".lock"} {
 		fi, err := os.Stat(p)
 		if errors.Is(err, fs.ErrNotExist) {

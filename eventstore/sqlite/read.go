@@ -28,7 +28,7 @@ func (s *Store) ReadStream(ctx context.Context, stream string, opts eventstore.R
 	}
 	evs, err := s.readStream(ctx, stream, opts)
 	if err != nil {
-		return nil, fmt.Errorf("sqlite read stream %q: %w", stream, err)
+		return nil, fmt.Errorf("sqlite read stream %q: %w", stream, s.noteRead(err))
 	}
 	return evs, nil
 }
@@ -103,6 +103,9 @@ func (s *Store) readStream(ctx context.Context, stream string, opts eventstore.R
 		}
 		evs = append(evs, got...)
 	}
+	if err := s.checkRead(stream, opts, evs, head); err != nil {
+		return nil, err
+	}
 	if len(evs) == 0 && len(tail) == 0 {
 		// Tell an empty range of a stream that exists from a stream that does not.
 		var one int
@@ -127,11 +130,11 @@ func (s *Store) ReadAll(ctx context.Context, after eventstore.Position, limit in
 	}
 	rows, err := s.query(ctx, `SELECT `+columns+` FROM events WHERE position > ? AND position <= ? ORDER BY position LIMIT ?`, int64(after), int64(s.head.Load()), limit)
 	if err != nil {
-		return nil, fmt.Errorf("sqlite read all: %w", err)
+		return nil, fmt.Errorf("sqlite read all: %w", s.noteRead(err))
 	}
 	evs, err := scanEvents(rows, make([]eventstore.RecordedEvent, 0, min(limit, 1024)))
 	if err != nil {
-		return nil, fmt.Errorf("sqlite read all: %w", err)
+		return nil, fmt.Errorf("sqlite read all: %w", s.noteRead(err))
 	}
 	return evs, nil
 }

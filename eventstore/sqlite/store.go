@@ -85,6 +85,10 @@ type Stats struct {
 	Unindexed int
 	// Checkpoints counts the WAL checkpoints the writer ran; CheckpointErrors the failed ones.
 	Checkpoints, CheckpointErrors uint64
+	// Reindexed is the number of events reindexed when the store was opened: not 0 when the
+	// stream index had lost entries (a row deleted, a second writer's events) and was rebuilt
+	// from the log.
+	Reindexed int
 }
 
 // Store is the SQLite event store. Open it with Open; it is safe for concurrent use.
@@ -119,8 +123,15 @@ type Store struct {
 	recent      recentLog // the last events committed, for live subscriptions (recent.go)
 	known       knownHeads
 	indexErrors atomic.Uint64
+	// fault is the storage fault of the last write, until a write succeeds (health.go).
+	fault atomic.Pointer[storageError]
+	// readFault is the last storage fault a read met (health.go).
+	readFault atomic.Pointer[readFault]
 
 	commits, appends, events atomic.Uint64
+	// reindexed is the number of events whose stream_index rows were rebuilt at open, because
+	// the index disagreed with the log (reindex.go).
+	reindexed int
 }
 
 // Open opens or creates the store in the file at path.
@@ -137,6 +148,9 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	}
 	var err error
 	if !opts.ReadOnly {
+		if err := lookFirst(ctx, path); err != nil {
+			return nil, err
+		}
 		if s.unlock, err = lockWriter(path); err != nil {
 			return nil, err
 		}
@@ -151,6 +165,11 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		}
 		s.wdb.SetMaxOpenConns(1)
 		if err := migrate(ctx, s.wdb); err != nil {
+			s.wdb.Close()
+			s.unlock()
+			return nil, err
+		}
+		if s.reindexed, err = checkIndex(ctx, s.wdb); err != nil {
 			s.wdb.Close()
 			s.unlock()
 			return nil, err
@@ -226,7 +245,7 @@ func (s *Store) Stats() Stats {
 	s.tail.mu.RUnlock()
 	return Stats{Commits: s.commits.Load(), Appends: s.appends.Load(), Events: s.events.Load(),
 		IndexErrors: s.indexErrors.Load(), Unindexed: unindexed,
-		Checkpoints: s.checkpoints.Load(), CheckpointErrors: s.checkpointErrors.Load()}
+		Checkpoints: s.checkpoints.Load(), CheckpointErrors: s.checkpointErrors.Load(), Reindexed: s.reindexed}
 }
 
 // Head returns the position of the last committed event.

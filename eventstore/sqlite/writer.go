@@ -16,6 +16,11 @@ type writeReq struct {
 	events   []eventstore.EventData
 
 	checkpoint *checkpointWrite
+	// parts are the per-stream requests of an AppendMulti, written in one transaction or not
+	// at all (multi.go); such a request has no stream or events of its own.
+	parts []*writeReq
+	// probe is a health probe's write (health.go).
+	probe bool
 	// chain holds, for each event, its position and the hash of the previous event of the
 	// stream: set by the writer when the request passes its check.
 	chain []chainLink
@@ -37,10 +42,14 @@ func (r *writeReq) wrote() bool {
 }
 
 func (r *writeReq) size() int {
-	if r.checkpoint != nil {
+	if r.checkpoint != nil || r.probe {
 		return 1
 	}
-	return len(r.events)
+	n := len(r.events)
+	for _, p := range r.parts {
+		n += len(p.events)
+	}
+	return n
 }
 
 // Append implements eventstore.Store.
@@ -135,7 +144,7 @@ func (s *Store) writeLoop() {
 func (s *Store) commit(batch []*writeReq) {
 	live := batch[:0:0]
 	for _, req := range batch {
-		if req.checkpoint == nil && req.ctx.Err() != nil {
+		if req.checkpoint == nil && !req.probe && req.ctx.Err() != nil {
 			req.err = req.ctx.Err()
 			close(req.done)
 			continue
@@ -154,14 +163,22 @@ func (s *Store) commit(batch []*writeReq) {
 		return
 	}
 	if err != nil {
-		live[0].err = fmt.Errorf("sqlite append: %w", err)
+		err = classify(err)
+		s.noteWrite(err)
+		if live[0].probe {
+			live[0].err = err
+		} else {
+			live[0].err = fmt.Errorf("sqlite append: %w", err)
+		}
 		close(live[0].done)
 		return
 	}
+	s.noteWrite(nil)
 	s.commits.Add(1)
 	cs := CommitStats{Took: time.Since(began), Sync: s.writer.syncTook}
-	for _, req := range live {
-		if req.checkpoint == nil && req.err == nil {
+	written := flattenParts(live)
+	for _, req := range written {
+		if req.wrote() {
 			s.appends.Add(1)
 			s.events.Add(uint64(len(req.events)))
 			cs.Appends++
@@ -170,9 +187,9 @@ func (s *Store) commit(batch []*writeReq) {
 	}
 	// The tail learns of the events before readers can see them (head), so that a reader
 	// finds every event at or below the head in stream_index or in the tail.
-	s.tail.add(live)
-	s.recent.add(live, s.writer.recordedAt)
-	s.known.add(live, knownHeadsMax)
+	s.tail.add(written)
+	s.recent.add(written, s.writer.recordedAt)
+	s.known.add(written, knownHeadsMax)
 	if last > s.head.Load() {
 		s.advanceHead(last)
 	}

@@ -116,6 +116,9 @@ type batchTx struct {
 	pending          []*writeReq
 	rows             int
 	last             uint64
+	// multi is set once an AppendMulti's parts are pending: its writes span INSERTs, so a
+	// failed one must fail the transaction.
+	multi bool
 }
 
 // errRetryAlone abandons a batch whose INSERT met an event ID that is already stored: the
@@ -176,6 +179,12 @@ func (b *batchTx) add(req *writeReq, alone bool) error {
 	if cp := req.checkpoint; cp != nil {
 		_, err := b.checkpoint.ExecContext(b.ctx, cp.name, int64(cp.position), b.now)
 		return err
+	}
+	if len(req.parts) > 0 {
+		return b.addMulti(req, alone)
+	}
+	if req.probe {
+		return b.probe()
 	}
 	req.err, req.result = nil, eventstore.AppendResult{}
 	// chain is set again if the request is accepted: a request that writes nothing has none,
@@ -289,6 +298,10 @@ func (b *batchTx) flush(alone bool) error {
 	if isDuplicateID(err) {
 		if !alone {
 			return errRetryAlone
+		}
+		if b.multi {
+			// The parts of one AppendMulti may span several INSERTs: fail the transaction.
+			return fmt.Errorf("%w: an event ID of this append is already stored", eventstore.ErrDuplicateEventID)
 		}
 		req := b.pending[0]
 		b.pending, b.rows = nil, 0

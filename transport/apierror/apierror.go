@@ -50,6 +50,15 @@ type refusal struct {
 	message string
 }
 
+// unavailable are refusals of the server's own trouble, not the client's: told with a
+// Retry-After header, and logged.
+var unavailable []unavailableRefusal
+
+type unavailableRefusal struct {
+	refusal
+	retry time.Duration
+}
+
 // refusals maps every error a client can cause to its status, code and sentence. Codes are
 // part of the API: never change one, add a new one.
 var refusals = []refusal{
@@ -94,6 +103,13 @@ var refusals = []refusal{
 // Add registers how more errors are told to clients. Call it at init time only.
 func Add(err error, status int, code, message string) {
 	refusals = append(refusals, refusal{err, status, code, message})
+}
+
+// AddUnavailable registers an error of the server's own state that a client can only wait out
+// (its storage cannot be written, say): told with status, code and message and a Retry-After
+// of retry, and logged with its cause, since an operator must act. Call it at init time only.
+func AddUnavailable(err error, status int, code, message string, retry time.Duration) {
+	unavailable = append(unavailable, unavailableRefusal{refusal{err, status, code, message}, retry})
 }
 
 // Refusals of the transport itself.
@@ -165,6 +181,12 @@ func From(log *slog.Logger, err error) error {
 	var se interface{ GetStatus() int }
 	if errors.As(err, &se) {
 		return err
+	}
+	for _, r := range unavailable {
+		if errors.Is(err, r.err) {
+			log.Error("request refused", "code", r.code, "err", err)
+			return RetryAfter(&Problem{Status: r.status, Code: r.code, Message: r.message}, r.retry)
+		}
 	}
 	for _, r := range refusals {
 		if errors.Is(err, r.err) {

@@ -27,7 +27,7 @@ const (
 	why403Auditor   = "an auditor token can only read (code auditor_read_only)"
 	why429          = "too many attempts (code rate_limited), or the second factor is locked for a while (code locked); Retry-After says how many seconds to wait"
 	why500          = "something went wrong on the server's side (code internal)"
-	why503          = "too many changes at once to one account, too many password checks at once, or a part of the server is not available (codes contention, busy, …); try again, after Retry-After seconds when it is sent"
+	why503          = "too many changes at once to one account, too many password checks at once, or a part of the server is not available, such as storage that cannot be written (codes contention, busy, storage_unavailable, …); try again, after Retry-After seconds when it is sent"
 	why426Handshake = "the request is not a WebSocket handshake (code upgrade_required)"
 	why400Handshake = "the WebSocket handshake is malformed: Sec-WebSocket-Version must be 13 and Sec-WebSocket-Key 16 bytes in base64 (code bad_handshake)"
 	why403Origin    = "the handshake's Origin is not this server (code origin_forbidden)"

@@ -18,6 +18,7 @@ import (
 
 	"github.com/assent-dev/assent/app"
 	"github.com/assent-dev/assent/domain"
+	"github.com/assent-dev/assent/eventstore"
 	"github.com/assent-dev/assent/transport/apierror"
 	"github.com/assent-dev/assent/transport/push"
 )
@@ -69,6 +70,7 @@ func init() {
 	apierror.Add(app.ErrInvalidAnswer, 422, "invalid_answer", "The answer must be approve, deny or fraud.")
 	apierror.Add(app.ErrContention, 503, "contention", "Too many changes at once to this account. Try again.")
 	apierror.Add(app.ErrBusy, 503, "busy", "The server is checking too many passwords at once. Try again in a moment.")
+	apierror.AddUnavailable(eventstore.ErrUnavailable, 503, "storage_unavailable", "The server cannot write its data right now. Try again in a little while.", 30*time.Second)
 }
 
 // New builds the API on e.
