@@ -183,6 +183,10 @@ func newEvents() *Registry {
 	Register[ChallengeCancelled](r, 1)
 	Register[ChallengeCompletedTOTP](r, 1)
 	Register[ChallengeCompletedBackupCode](r, 1)
+	// The Duo-compatible Auth API's integrations (integration.go).
+	Register[IntegrationCreated](r, 1)
+	Register[IntegrationSecretRotated](r, 1)
+	Register[IntegrationDisabled](r, 1)
 	return r
 }
 

@@ -1,0 +1,198 @@
+package domain
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+)
+
+// Integration errors. Check them with errors.Is.
+var (
+	ErrIntegrationNotFound   = errors.New("integration not found")
+	ErrIntegrationExists     = errors.New("integration already exists")
+	ErrIntegrationDisabled   = errors.New("integration disabled")
+	ErrInvalidIntegrationKey = errors.New("invalid integration key")
+)
+
+// IntegrationKey names an integration of the Duo-compatible Auth API: "DI" followed by 18
+// characters from A-Z and 0-9, 20 in all, the shape of Duo's integration keys, so that every
+// client that checks the shape accepts it. It is public: it travels in every request.
+type IntegrationKey struct{ s string }
+
+// ParseIntegrationKey checks the shape of an integration key.
+func ParseIntegrationKey(s string) (IntegrationKey, error) {
+	if len(s) != 20 || s[:2] != "DI" {
+		return IntegrationKey{}, ErrInvalidIntegrationKey
+	}
+	for i := 2; i < len(s); i++ {
+		if c := s[i]; !(c >= 'A' && c <= 'Z' || c >= '0' && c <= '9') {
+			return IntegrationKey{}, ErrInvalidIntegrationKey
+		}
+	}
+	return IntegrationKey{s: s}, nil
+}
+
+// String returns the key as clients send it.
+func (k IntegrationKey) String() string { return k.s }
+
+// IsZero reports whether k is the zero key.
+func (k IntegrationKey) IsZero() bool { return k.s == "" }
+
+// MarshalText encodes a non-zero key.
+func (k IntegrationKey) MarshalText() ([]byte, error) {
+	if k.IsZero() {
+		return nil, fmt.Errorf("%w: the zero key", ErrInvalidIntegrationKey)
+	}
+	return []byte(k.s), nil
+}
+
+// UnmarshalText parses a key.
+func (k *IntegrationKey) UnmarshalText(b []byte) error {
+	v, err := ParseIntegrationKey(string(b))
+	if err != nil {
+		return err
+	}
+	*k = v
+	return nil
+}
+
+// IntegrationStream is the stream of an integration: "integration-<integration key>".
+func IntegrationStream(k IntegrationKey) string { return "integration-" + k.String() }
+
+// IntegrationCreated: an integration of the Duo-compatible Auth API was created. The secret key
+// is sealed (it must be opened again to check request signatures); it is never in the clear.
+type IntegrationCreated struct {
+	Key          IntegrationKey `json:"integration_key"`
+	Name         string         `json:"name"`
+	SealedSecret []byte         `json:"sealed_secret"`
+	At           time.Time      `json:"at"`
+}
+
+// IntegrationSecretRotated: the integration's secret key was replaced; the old one no longer
+// signs.
+type IntegrationSecretRotated struct {
+	Key          IntegrationKey `json:"integration_key"`
+	SealedSecret []byte         `json:"sealed_secret"`
+	At           time.Time      `json:"at"`
+}
+
+// IntegrationDisabled: the integration was turned off; its requests are refused from then on.
+type IntegrationDisabled struct {
+	Key IntegrationKey `json:"integration_key"`
+	At  time.Time      `json:"at"`
+}
+
+func (IntegrationCreated) EventType() string       { return "integration.created" }
+func (IntegrationSecretRotated) EventType() string { return "integration.secret_rotated" }
+func (IntegrationDisabled) EventType() string      { return "integration.disabled" }
+
+func (e IntegrationCreated) OccurredAt() time.Time       { return e.At }
+func (e IntegrationSecretRotated) OccurredAt() time.Time { return e.At }
+func (e IntegrationDisabled) OccurredAt() time.Time      { return e.At }
+
+// Integration is the integration aggregate, folded from its stream.
+type Integration struct {
+	key        IntegrationKey
+	name       string
+	sealed     []byte
+	disabled   bool
+	createdAt  time.Time
+	rotatedAt  time.Time
+	disabledAt time.Time
+}
+
+// LoadIntegration folds the events of an integration stream.
+func LoadIntegration(events []Event) (*Integration, error) {
+	i := &Integration{}
+	for _, e := range events {
+		switch e := e.(type) {
+		case IntegrationCreated:
+			i.key, i.name, i.sealed, i.createdAt = e.Key, e.Name, e.SealedSecret, e.At
+		case IntegrationSecretRotated:
+			i.sealed, i.rotatedAt = e.SealedSecret, e.At
+		case IntegrationDisabled:
+			i.disabled, i.disabledAt = true, e.At
+		default:
+			return nil, fmt.Errorf("load integration: %w: %q does not belong to an integration stream", ErrMalformedEvent, e.EventType())
+		}
+	}
+	return i, nil
+}
+
+// Exists reports whether the integration was created.
+func (i *Integration) Exists() bool { return !i.key.IsZero() }
+
+// Key returns the integration key.
+func (i *Integration) Key() IntegrationKey { return i.key }
+
+// Name returns the name the operator gave.
+func (i *Integration) Name() string { return i.name }
+
+// SealedSecret returns the sealed secret key, for the application layer to open.
+func (i *Integration) SealedSecret() []byte { return slices.Clone(i.sealed) }
+
+// Disabled reports whether the integration was turned off.
+func (i *Integration) Disabled() bool { return i.disabled }
+
+// CreatedAt returns when the integration was created.
+func (i *Integration) CreatedAt() time.Time { return i.createdAt }
+
+// RotatedAt returns when the secret key was last replaced, or the zero time.
+func (i *Integration) RotatedAt() time.Time { return i.rotatedAt }
+
+// CreateIntegration creates an integration with its key, a name and its sealed secret key.
+type CreateIntegration struct {
+	Key          IntegrationKey
+	Name         string
+	SealedSecret []byte
+}
+
+// RotateIntegrationSecret replaces the secret key.
+type RotateIntegrationSecret struct{ SealedSecret []byte }
+
+// DisableIntegration turns the integration off.
+type DisableIntegration struct{}
+
+// maxIntegrationName bounds an integration's name, in characters.
+const maxIntegrationName = 100
+
+// Create decides CreateIntegration.
+func (i *Integration) Create(cmd CreateIntegration, now time.Time) Decision {
+	switch {
+	case i.Exists():
+		return refuse(ErrIntegrationExists)
+	case cmd.Key.IsZero():
+		return refuse(fmt.Errorf("create integration: %w: an integration key is required", ErrInvalidCommand))
+	case !validName(cmd.Name, maxIntegrationName):
+		return refuse(fmt.Errorf("create integration: %w: the name must be 1 to %d printable characters without surrounding spaces", ErrInvalidCommand, maxIntegrationName))
+	case len(cmd.SealedSecret) == 0:
+		return refuse(fmt.Errorf("create integration: %w: a sealed secret key is required", ErrInvalidCommand))
+	}
+	return accept(IntegrationCreated{Key: cmd.Key, Name: cmd.Name, SealedSecret: slices.Clone(cmd.SealedSecret), At: now})
+}
+
+// RotateSecret decides RotateIntegrationSecret; a disabled integration keeps its old key.
+func (i *Integration) RotateSecret(cmd RotateIntegrationSecret, now time.Time) Decision {
+	switch {
+	case !i.Exists():
+		return refuse(ErrIntegrationNotFound)
+	case i.disabled:
+		return refuse(ErrIntegrationDisabled)
+	case len(cmd.SealedSecret) == 0:
+		return refuse(fmt.Errorf("rotate integration secret: %w: a sealed secret key is required", ErrInvalidCommand))
+	}
+	return accept(IntegrationSecretRotated{Key: i.key, SealedSecret: slices.Clone(cmd.SealedSecret), At: now})
+}
+
+// Disable decides DisableIntegration; disabling twice is refused, so that the log records the
+// moment it was turned off once.
+func (i *Integration) Disable(_ DisableIntegration, now time.Time) Decision {
+	switch {
+	case !i.Exists():
+		return refuse(ErrIntegrationNotFound)
+	case i.disabled:
+		return refuse(ErrIntegrationDisabled)
+	}
+	return accept(IntegrationDisabled{Key: i.key, At: now})
+}
