@@ -91,8 +91,8 @@ func withAdminService(cmd *cobra.Command, fn func(ctx context.Context, s *app.Se
 
 // apiHost is the host an integration configures: the public URL's host, else the listen address.
 func apiHost(cfg config.Config) string {
-	if u, err := url.Parse(cfg.PublicURL); err == nil && u.Host != "" {
-		return u.Host
+	if h := publicHost(cfg.PublicURL); h != "" {
+		return h
 	}
 	return cfg.Listen
 }
@@ -202,4 +202,12 @@ func parseIntegrationKeyArg(s string) (domain.IntegrationKey, error) {
 func printKeys(w io.Writer, k app.IntegrationSecret, cfg config.Config) {
 	fmt.Fprintf(w, "integration key: %s\nsecret key:      %s\napi host:        %s\n", k.Key, k.Secret, apiHost(cfg))
 	fmt.Fprintln(w, "The secret key is shown once: store it in the integration's configuration now.")
+}
+
+// publicHost is the host of the public URL, or "" when it is not set.
+func publicHost(publicURL string) string {
+	if u, err := url.Parse(publicURL); err == nil {
+		return u.Host
+	}
+	return ""
 }

@@ -24,6 +24,7 @@ import (
 	"github.com/assent-dev/assent/eventstore/esdb"
 	"github.com/assent-dev/assent/eventstore/sqlite"
 	"github.com/assent-dev/assent/projections"
+	"github.com/assent-dev/assent/transport/duoapi"
 	"github.com/assent-dev/assent/transport/httpapi"
 	"github.com/assent-dev/assent/transport/push"
 	"github.com/assent-dev/assent/web"
@@ -221,6 +222,7 @@ func start(ctx context.Context, cfg config.Config, log *slog.Logger, opts startO
 			}
 		},
 	}}.Register(e)
+	duoapi.Register(e, duoapi.Config{App: svc, PublicHost: publicHost(cfg.PublicURL), Log: log.With("component", "duoapi")})
 	web.Register(e)
 
 	ln, err := net.Listen("tcp", cfg.Listen)
