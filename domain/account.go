@@ -28,6 +28,8 @@ type Account struct {
 	pending      uuid.UUID
 	pendingUntil time.Time
 	enrollments  []EnrollmentTokenID
+	integration  IntegrationKey // set for a user of an integration (integration.go)
+	username     string
 }
 
 type linkedDevice struct {
@@ -69,6 +71,8 @@ func (a *Account) apply(e Event) error {
 	switch e := e.(type) {
 	case AccountRegistered:
 		a.id, a.email, a.passwordHash = e.AccountID, e.Email, e.PasswordHash
+	case IntegrationUserCreated:
+		a.id, a.integration, a.username = e.AccountID, e.Integration, e.Username
 	case PasswordChanged:
 		a.passwordHash = e.PasswordHash
 	case SignInFailed:

@@ -5,6 +5,9 @@ import (
 	"fmt"
 	"slices"
 	"time"
+	"unicode/utf8"
+
+	"github.com/google/uuid"
 )
 
 // Integration errors. Check them with errors.Is.
@@ -196,3 +199,79 @@ func (i *Integration) Disable(_ DisableIntegration, now time.Time) Decision {
 	}
 	return accept(IntegrationDisabled{Key: i.key, At: now})
 }
+
+// Bounds of an integration's login context, in bytes.
+const (
+	maxContextText    = 256
+	maxPushInfoItems  = 20
+	maxPushInfoLength = 1024
+)
+
+// validateIntegration checks the fields an integration adds to a login context.
+func (c LoginContext) validateIntegration() error {
+	for _, f := range [...][2]string{{"app", c.App}, {"type", c.Type}, {"display name", c.DisplayName}} {
+		if len(f[1]) > maxContextText || !utf8.ValidString(f[1]) {
+			return fmt.Errorf("%w: %s must be valid UTF-8 of at most %d bytes", ErrInvalidCommand, f[0], maxContextText)
+		}
+	}
+	if len(c.PushInfo) > maxPushInfoItems {
+		return fmt.Errorf("%w: at most %d push info pairs", ErrInvalidCommand, maxPushInfoItems)
+	}
+	for _, p := range c.PushInfo {
+		if p.Key == "" || len(p.Key)+len(p.Value) > maxPushInfoLength || !utf8.ValidString(p.Key) || !utf8.ValidString(p.Value) {
+			return fmt.Errorf("%w: each push info pair needs a key and at most %d bytes of valid UTF-8", ErrInvalidCommand, maxPushInfoLength)
+		}
+	}
+	return nil
+}
+
+// IntegrationUserCreated: a user of an integration came into being (through the Auth API's
+// enroll or preauth). It is the first event of an account stream, in place of
+// account.registered: the user has no email and no password in Assent; the application checks
+// the first factor itself. Everything else about the account (linked devices, TOTP secrets,
+// backup codes, challenges, failures and lockouts) is an account's.
+type IntegrationUserCreated struct {
+	AccountID   uuid.UUID      `json:"account_id"`
+	Integration IntegrationKey `json:"integration_key"`
+	Username    string         `json:"username"`
+	At          time.Time      `json:"at"`
+}
+
+func (IntegrationUserCreated) EventType() string       { return "account.integration_user.created" }
+func (e IntegrationUserCreated) OccurredAt() time.Time { return e.At }
+
+// CreateIntegrationUser creates the user Username of an integration, with the account ID the
+// caller derived from both (so that one name is one account: the stream's "no stream"
+// expectation refuses a second).
+type CreateIntegrationUser struct {
+	AccountID   uuid.UUID
+	Integration IntegrationKey
+	Username    string
+}
+
+// maxUsername bounds an integration user's name, in characters.
+const maxUsername = 100
+
+// ValidUsername reports whether s can name a user of an integration: 1 to 100 printable
+// characters without surrounding spaces.
+func ValidUsername(s string) bool { return validName(s, maxUsername) }
+
+// CreateIntegrationUser decides CreateIntegrationUser.
+func (a *Account) CreateIntegrationUser(cmd CreateIntegrationUser, now time.Time) Decision {
+	switch {
+	case a.Exists():
+		return refuse(ErrAccountExists)
+	case cmd.AccountID == uuid.Nil || cmd.Integration.IsZero():
+		return refuse(fmt.Errorf("create integration user: %w: account ID and integration key are required", ErrInvalidCommand))
+	case !ValidUsername(cmd.Username):
+		return refuse(fmt.Errorf("create integration user: %w: the username must be 1 to %d printable characters without surrounding spaces", ErrInvalidCommand, maxUsername))
+	}
+	return accept(IntegrationUserCreated{AccountID: cmd.AccountID, Integration: cmd.Integration, Username: cmd.Username, At: now})
+}
+
+// Integration returns the integration the account is a user of, or the zero key for an
+// account of Assent's own.
+func (a *Account) Integration() IntegrationKey { return a.integration }
+
+// Username returns an integration user's name, or "" for an account of Assent's own.
+func (a *Account) Username() string { return a.username }

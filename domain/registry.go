@@ -187,6 +187,7 @@ func newEvents() *Registry {
 	Register[IntegrationCreated](r, 1)
 	Register[IntegrationSecretRotated](r, 1)
 	Register[IntegrationDisabled](r, 1)
+	Register[IntegrationUserCreated](r, 1)
 	return r
 }
 

@@ -144,6 +144,8 @@ func (s *server) Addr() string { return s.ln.Addr().String() }
 type startOptions struct {
 	tuneApp func(*app.Config)
 	limits  *httpapi.RateLimits
+	// duoStatusHold is how long the Auth API's auth_status holds a pending transaction.
+	duoStatusHold time.Duration
 }
 
 func start(ctx context.Context, cfg config.Config, log *slog.Logger, opts startOptions) (_ *server, err error) {
@@ -222,7 +224,7 @@ func start(ctx context.Context, cfg config.Config, log *slog.Logger, opts startO
 			}
 		},
 	}}.Register(e)
-	duoapi.Register(e, duoapi.Config{App: svc, PublicHost: publicHost(cfg.PublicURL), Log: log.With("component", "duoapi")})
+	duoapi.Register(e, duoapi.Config{App: svc, Hub: hub, PublicURL: cfg.PublicURL, StatusHold: opts.duoStatusHold, Log: log.With("component", "duoapi")})
 	web.Register(e)
 
 	ln, err := net.Listen("tcp", cfg.Listen)

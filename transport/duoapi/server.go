@@ -5,7 +5,6 @@ package duoapi
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"io"
@@ -21,23 +20,20 @@ import (
 	"github.com/assent-dev/assent/domain"
 )
 
-// Backend is what the Auth API needs of the application; *app.Service has it.
-type Backend interface {
-	Integration(ctx context.Context, key domain.IntegrationKey) (app.Integration, error)
-}
-
-var _ Backend = (*app.Service)(nil)
-
 // Config wires the Auth API. Zero fields take their defaults.
 type Config struct {
-	App Backend
+	App Users
+	// Hub tells the outcomes of challenges, which auth and auth_status await.
+	Hub Outcomes
 	// Now is the clock that request dates are checked against. Default time.Now.
 	Now func() time.Time
 	// MaxSkew is how far a request's date may be from Now, either way. Default 5 minutes.
 	MaxSkew time.Duration
-	// PublicHost is the host of the server's public URL, which a client behind a proxy may
-	// have signed instead of the Host it reached. Optional.
-	PublicHost string
+	// PublicURL is the base of the links the API hands out and its host one a client behind a
+	// proxy may have signed instead of the Host it reached. Default: each request's origin.
+	PublicURL string
+	// StatusHold is how long auth_status holds a pending transaction. Default DefaultStatusHold.
+	StatusHold time.Duration
 	Log        *slog.Logger
 }
 
@@ -46,8 +42,9 @@ const DefaultMaxSkew = 5 * time.Minute
 
 // Server serves the Auth API.
 type Server struct {
-	cfg  Config
-	logo []byte
+	cfg        Config
+	logo       []byte
+	publicHost string
 }
 
 // Register adds the Auth API's routes to e: every path under /auth answers in Duo's envelope,
@@ -59,10 +56,17 @@ func Register(e *echo.Echo, cfg Config) *Server {
 	if cfg.MaxSkew == 0 {
 		cfg.MaxSkew = DefaultMaxSkew
 	}
+	if cfg.StatusHold == 0 {
+		cfg.StatusHold = DefaultStatusHold
+	}
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
 	}
 	s := &Server{cfg: cfg, logo: drawLogo()}
+	if u, err := url.Parse(cfg.PublicURL); err == nil {
+		s.publicHost = u.Host
+	}
+	s.registerAuth(e)
 	e.Any("/auth/v2/ping", s.method(s.ping, http.MethodGet, http.MethodPost))
 	e.Any("/auth/v2/check", s.method(s.signed(s.check), http.MethodGet, http.MethodPost))
 	e.Any("/auth/v2/logo", s.method(s.signed(s.serveLogo), http.MethodGet))
@@ -131,7 +135,7 @@ func (s *Server) signed(h echo.HandlerFunc) echo.HandlerFunc {
 		if err != nil {
 			return fail(c, codeInvalidParams, "Invalid request parameters", "the body could not be read")
 		}
-		sr := signedRequest{method: r.Method, hosts: hostsOf(r.Host, s.cfg.PublicHost), path: r.URL.Path}
+		sr := signedRequest{method: r.Method, hosts: hostsOf(r.Host, s.publicHost), path: r.URL.Path}
 		var params url.Values
 		ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
 		switch {
