@@ -37,6 +37,9 @@ type Config struct {
 	// PublicURL is the base of the links the server hands out, e.g. https://auth.example.com.
 	// Empty: the origin of each request.
 	PublicURL string
+	// TLSCert and TLSKey are PEM files of the server's certificate (with its chain) and key.
+	// Both set: the server speaks HTTPS only, and re-reads the files when they change.
+	TLSCert, TLSKey string
 }
 
 // Defaults returns the configuration used when nothing is set.
@@ -68,6 +71,8 @@ var Options = []Option{
 	{"eventstore", "ASSENT_EVENTSTORE", "empty for the embedded store in --data-dir, or an EventStoreDB connection string (esdb://host:2113?tls=false)"},
 	{"auditor-tokens", "ASSENT_AUDITOR_TOKENS", "auditors' credentials as name:sha256hex, comma-separated (see assent audit token)"},
 	{"public-url", "ASSENT_PUBLIC_URL", "base URL of links the server hands out (default: each request's origin)"},
+	{"tls-cert", "ASSENT_TLS_CERT", "PEM file of the server's certificate and chain: serve HTTPS (with --tls-key; re-read when it changes)"},
+	{"tls-key", "ASSENT_TLS_KEY", "PEM file of the certificate's private key (with --tls-cert)"},
 }
 
 // Set assigns the raw value of the named option; a value that cannot be parsed is an error
@@ -92,6 +97,10 @@ func (c *Config) Set(name, value string) error {
 		c.SecretKeys = value
 	case "public-url":
 		c.PublicURL = value
+	case "tls-cert":
+		c.TLSCert = value
+	case "tls-key":
+		c.TLSKey = value
 	case "eventstore":
 		c.EventStore = value
 	case "auditor-tokens":
@@ -119,6 +128,10 @@ func (c *Config) Get(name string) string {
 		return "" // never shown
 	case "public-url":
 		return c.PublicURL
+	case "tls-cert":
+		return c.TLSCert
+	case "tls-key":
+		return c.TLSKey
 	case "eventstore":
 		return "" // may hold a password
 	case "auditor-tokens":
@@ -176,6 +189,9 @@ func (c *Config) Validate() error {
 		if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			bad("public-url", "be an http or https URL such as 'https://auth.example.com'", c.PublicURL)
 		}
+	}
+	if (c.TLSCert == "") != (c.TLSKey == "") {
+		bad("tls-cert", "be set together with 'tls-key'", c.TLSCert)
 	}
 	if c.ShutdownTimeout < time.Second || c.ShutdownTimeout > 10*time.Minute {
 		bad("shutdown-timeout", "be between 1s and 10m", c.ShutdownTimeout.String())

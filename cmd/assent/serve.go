@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -96,7 +97,7 @@ func serve(ctx context.Context, cfg config.Config, logw io.Writer) error {
 	if err != nil {
 		return err
 	}
-	log.Info("listening", "addr", "http://"+srv.Addr())
+	log.Info("listening", "addr", srv.scheme+"://"+srv.Addr())
 	select {
 	case err := <-srv.errc:
 		srv.Stop(context.Background())
@@ -113,6 +114,7 @@ func serve(ctx context.Context, cfg config.Config, logw io.Writer) error {
 // application, the push hub, the sweeper and the HTTP server.
 type server struct {
 	log      *slog.Logger
+	scheme   string // http, or https with --tls-cert
 	store    eventstore.Store
 	router   *message.Router
 	http     *http.Server
@@ -227,12 +229,22 @@ func start(ctx context.Context, cfg config.Config, log *slog.Logger, opts startO
 	duoapi.Register(e, duoapi.Config{App: svc, Hub: hub, PublicURL: cfg.PublicURL, StatusHold: opts.duoStatusHold, Log: log.With("component", "duoapi")})
 	web.Register(e)
 
+	var certs *certFiles
+	if cfg.TLSCert != "" {
+		if certs, err = newCertFiles(cfg.TLSCert, cfg.TLSKey, log); err != nil {
+			return nil, err
+		}
+	}
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return nil, fmt.Errorf("listen on %s: %w", cfg.Listen, err)
 	}
+	scheme := "http"
+	if certs != nil {
+		ln, scheme = tls.NewListener(ln, certs.tlsConfig()), "https"
+	}
 	rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	s := &server{log: log, store: store, router: router, ln: ln, errc: make(chan error, 1), cancel: cancel,
+	s := &server{log: log, store: store, scheme: scheme, router: router, ln: ln, errc: make(chan error, 1), cancel: cancel,
 		done: make(chan struct{}), App: svc, Hub: hub, Sessions: sessions, echo: e,
 		http: &http.Server{Handler: e, ReadHeaderTimeout: 10 * time.Second}}
 	go func() {
