@@ -290,3 +290,41 @@ func (s *Service) IntegrationChallenge(ctx context.Context, key domain.Integrati
 	}
 	return c, nil
 }
+
+// Bounds of bypass codes.
+const (
+	MaxBypassCodes     = 10
+	MaxBypassValidity  = 30 * 24 * time.Hour
+	minBypassValidity  = time.Minute
+	bypassCodesInvalid = "bypass codes: count must be 1 to 10 and validity 1m to 720h"
+)
+
+// ErrInvalidBypassCodes is a request for bypass codes out of bounds.
+var ErrInvalidBypassCodes = errors.New(bypassCodesInvalid)
+
+// IssueBypassCodes issues count bypass codes for the user username of the integration, valid
+// for validFor; they replace the user's previous bypass codes. It returns the codes (show them
+// once; the log holds keyed hashes) and their expiry. The user must have a device linked
+// (domain.ErrMFANotEnabled otherwise): the codes stand in for it.
+func (s *Service) IssueBypassCodes(ctx context.Context, key domain.IntegrationKey, username string, count int, validFor time.Duration) ([]string, time.Time, error) {
+	if count < 1 || count > MaxBypassCodes || validFor < minBypassValidity || validFor > MaxBypassValidity {
+		return nil, time.Time{}, ErrInvalidBypassCodes
+	}
+	id := IntegrationUserID(key, username)
+	if _, err := s.IntegrationUser(ctx, key, id); err != nil {
+		return nil, time.Time{}, fmt.Errorf("issue bypass codes: %w", err)
+	}
+	codes, set, err := s.newBackupCodes()
+	if err != nil {
+		return nil, time.Time{}, fmt.Errorf("issue bypass codes: %w", err)
+	}
+	var expires time.Time
+	_, err = s.op(ctx, operatorActor).updateAccount(id, func(a *domain.Account, _ []domain.Event, now time.Time) (domain.Decision, error) {
+		expires = now.Add(validFor)
+		return a.IssueBypassCodes(domain.IssueBypassCodes{SetID: set.SetID, Hashes: set.Hashes[:count], ExpiresAt: expires}, now), nil
+	})
+	if err != nil {
+		return nil, time.Time{}, fmt.Errorf("issue bypass codes: %w", err)
+	}
+	return codes[:count], expires, nil
+}

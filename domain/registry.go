@@ -188,6 +188,7 @@ func newEvents() *Registry {
 	Register[IntegrationSecretRotated](r, 1)
 	Register[IntegrationDisabled](r, 1)
 	Register[IntegrationUserCreated](r, 1)
+	Register[BypassCodesIssued](r, 1)
 	return r
 }
 

@@ -24,7 +24,7 @@ import (
 // must be stopped (it holds the store's single writer); on EventStoreDB they run beside it.
 func adminCommand() *cobra.Command {
 	cmd := &cobra.Command{Use: "admin", Short: "Administer Assent: integrations of the Duo-compatible Auth API"}
-	cmd.AddCommand(integrationCommand())
+	cmd.AddCommand(integrationCommand(), bypassCodesCommand())
 	return cmd
 }
 
@@ -210,4 +210,53 @@ func publicHost(publicURL string) string {
 		return u.Host
 	}
 	return ""
+}
+
+func bypassCodesCommand() *cobra.Command {
+	var integration, user string
+	var count int
+	var validFor time.Duration
+	cmd := &cobra.Command{
+		Use:   "bypass-codes --integration IKEY --user USERNAME [--count N] [--valid-for D]",
+		Short: "Issue bypass codes for a user of an integration (they replace the user's previous ones; shown once)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			key, err := parseIntegrationKeyArg(integration)
+			if err != nil {
+				return err
+			}
+			if count < 1 || count > app.MaxBypassCodes {
+				return fmt.Errorf("option 'count' must be between 1 and %d but it's configured as '%d'", app.MaxBypassCodes, count)
+			}
+			if validFor < time.Minute || validFor > app.MaxBypassValidity {
+				return fmt.Errorf("option 'valid-for' must be between 1m and 720h but it's configured as '%s'", validFor)
+			}
+			return withAdminService(cmd, func(ctx context.Context, s *app.Service, _ config.Config) error {
+				codes, expires, err := s.IssueBypassCodes(ctx, key, user, count, validFor)
+				if errors.Is(err, domain.ErrAccountNotFound) {
+					return fmt.Errorf("integration %s has no user '%s'", key, user)
+				}
+				if errors.Is(err, domain.ErrMFANotEnabled) {
+					return fmt.Errorf("user '%s' has no device linked yet: bypass codes stand in for one", user)
+				}
+				if err != nil {
+					return err
+				}
+				w := cmd.OutOrStdout()
+				for _, c := range codes {
+					fmt.Fprintln(w, c)
+				}
+				fmt.Fprintf(w, "valid until %s, each once; shown once.\n", expires.UTC().Format(time.RFC3339))
+				return nil
+			})
+		},
+	}
+	cmd.Flags().StringVar(&integration, "integration", "", "the integration key (required)")
+	cmd.Flags().StringVar(&user, "user", "", "the user's username in that integration (required)")
+	cmd.Flags().IntVar(&count, "count", 10, "how many codes, 1 to 10")
+	cmd.Flags().DurationVar(&validFor, "valid-for", 24*time.Hour, "how long the codes work, 1m to 720h")
+	_ = cmd.MarkFlagRequired("integration")
+	_ = cmd.MarkFlagRequired("user")
+	addAdminFlags(cmd)
+	return cmd
 }

@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -32,9 +33,22 @@ type duoNode struct {
 	tls        *httptest.Server
 	ikey, skey string
 	key        domain.IntegrationKey
+	stop       func()
 }
 
 func startDuoNode(t *testing.T, opts startOptions) *duoNode {
+	t.Helper()
+	d := startDuoNodeAt(t, t.TempDir(), opts)
+	k, err := d.srv.App.CreateIntegration(context.Background(), "VPN")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.ikey, d.skey, d.key = k.Key.String(), k.Secret, k.Key
+	return d
+}
+
+// startDuoNodeAt starts a node on the data directory dir, without creating an integration.
+func startDuoNodeAt(t *testing.T, dir string, opts startOptions) *duoNode {
 	t.Helper()
 	// The TLS listener forwards to the node, which starts after it: its URL is the node's
 	// public URL, as a proxy's is.
@@ -46,28 +60,25 @@ func startDuoNode(t *testing.T, opts startOptions) *duoNode {
 	}))
 	t.Cleanup(proxy.Close)
 	cfg := config.Defaults()
-	cfg.DataDir = t.TempDir()
+	cfg.DataDir = dir
 	cfg.Listen = "127.0.0.1:0"
 	cfg.PublicURL = proxy.URL
 	srv, err := start(context.Background(), cfg, slog.New(slog.DiscardHandler), opts)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
+	stop := sync.OnceFunc(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		if err := srv.Stop(ctx); err != nil {
 			t.Errorf("stop: %v", err)
 		}
 	})
+	t.Cleanup(stop)
 	n := &node{t: t, srv: srv, url: "http://" + srv.Addr(), rec: &recorder{}}
 	target, _ := url.Parse(n.url)
 	forward.Store(httputil.NewSingleHostReverseProxy(target))
-	k, err := srv.App.CreateIntegration(context.Background(), "VPN")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &duoNode{node: n, tls: proxy, ikey: k.Key.String(), skey: k.Secret, key: k.Key}
+	return &duoNode{node: n, tls: proxy, stop: stop}
 }
 
 // api is Duo's official client for the node's integration, trusting the TLS listener.
@@ -350,5 +361,47 @@ func recv2[T any](t *testing.T, ch <-chan T, wait time.Duration) T {
 	case <-time.After(wait):
 		t.Fatal("no answer")
 		panic("unreachable")
+	}
+}
+
+// TestDuoBypassCodes: an administrator issues bypass codes with the server stopped; each works
+// once, through the Auth API, until it expires.
+func TestDuoBypassCodes(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	d := startDuoNodeAt(t, dir, startOptions{})
+	k, err := d.srv.App.CreateIntegration(context.Background(), "SSH")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.ikey, d.skey, d.key = k.Key.String(), k.Secret, k.Key
+	p := newPhone(t, "phone")
+	d.enrollUser(t, d.api(d.ikey, d.skey), "linus", p)
+	d.stop()
+
+	out, err := runAdmin(t, "admin", "bypass-codes", "--integration", d.ikey, "--user", "linus", "--count", "3", "--valid-for", "1h", "--data-dir", dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) != 4 || !strings.HasPrefix(lines[3], "valid until ") {
+		t.Fatalf("bypass-codes printed:\n%s", out)
+	}
+	codes := lines[:3]
+	if _, err := runAdmin(t, "admin", "bypass-codes", "--integration", d.ikey, "--user", "nobody", "--data-dir", dir); err == nil || !strings.Contains(err.Error(), "has no user 'nobody'") {
+		t.Fatalf("bypass codes for an unknown user: %v", err)
+	}
+	if _, err := runAdmin(t, "admin", "bypass-codes", "--integration", d.ikey, "--user", "linus", "--count", "11", "--data-dir", dir); err == nil || !strings.Contains(err.Error(), "option 'count'") {
+		t.Fatalf("eleven bypass codes: %v", err)
+	}
+
+	d2 := startDuoNodeAt(t, dir, startOptions{})
+	api := d2.api(d.ikey, d.skey)
+	for i, c := range []struct{ code, want string }{{codes[0], "allow"}, {codes[0], "deny"}, {codes[2], "allow"}, {"0000-0000", "deny"}} {
+		pc, err := api.Auth("passcode", authapi.AuthUsername("linus"), authapi.AuthPasscode(c.code))
+		okStat(t, "auth passcode", pc.StatResult, err)
+		if pc.Response.Result != c.want {
+			t.Fatalf("bypass code %d: %+v, want %s", i, pc.Response, c.want)
+		}
 	}
 }
