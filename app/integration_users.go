@@ -201,11 +201,14 @@ type IntegrationAuth struct {
 	Device   uuid.UUID // zero: every linked device
 	Passcode string
 	Context  domain.LoginContext
+	// NumberMatching asks the device for a number (IssuedChallenge.Number) that the application
+	// shows; without it the push has no number.
+	NumberMatching bool
 }
 
 // IssueIntegrationChallenge issues a challenge for user id of the integration and pushes it to
-// the user's devices (or one), with the application's context and no number (the
-// application's page shows none); ErrNoDevice when the user has none, domain.ErrLocked while
+// the user's devices (or one), with the application's context and, unless req.NumberMatching,
+// no number (the application's page shows none); ErrNoDevice when the user has none, domain.ErrLocked while
 // locked, domain.ErrDeviceNotLinked for a device not the user's. The outcome comes through the
 // log as for any challenge.
 func (s *Service) IssueIntegrationChallenge(ctx context.Context, key domain.IntegrationKey, id uuid.UUID, req IntegrationAuth) (IssuedChallenge, error) {
@@ -217,8 +220,15 @@ func (s *Service) IssueIntegrationChallenge(ctx context.Context, key domain.Inte
 	if len(u.Devices) == 0 {
 		return IssuedChallenge{}, fmt.Errorf("issue integration challenge: %w", ErrNoDevice)
 	}
-	req.Context.NoNumber = true
-	ic, err := s.issueIntegrationChallenge(s.op(ctx, accountActor(id)), id, domain.IssueChallenge{Context: req.Context, OnlyDevice: req.Device})
+	cmd := domain.IssueChallenge{Context: req.Context, OnlyDevice: req.Device}
+	if req.NumberMatching {
+		if cmd.Number, err = domain.NewMatchNumber(s.rand); err != nil {
+			return IssuedChallenge{}, fmt.Errorf("issue integration challenge: %w", err)
+		}
+	} else {
+		cmd.Context.NoNumber = true
+	}
+	ic, err := s.issueIntegrationChallenge(s.op(ctx, accountActor(id)), id, cmd)
 	if err != nil {
 		return IssuedChallenge{}, fmt.Errorf("issue integration challenge: %w", err)
 	}
@@ -272,7 +282,7 @@ func (s *Service) issueIntegrationChallenge(o *op, accountID uuid.UUID, cmd doma
 		}
 	}
 	issued, _ := issue.ChallengeEvents[0].(domain.ChallengeIssued)
-	return IssuedChallenge{ID: id, ExpiresAt: issued.ExpiresAt, Devices: len(issued.Devices), PushMuted: issued.PushMuted, Position: res.Position}, nil
+	return IssuedChallenge{ID: id, Number: int(issued.Number), ExpiresAt: issued.ExpiresAt, Devices: len(issued.Devices), PushMuted: issued.PushMuted, Position: res.Position}, nil
 }
 
 // IntegrationChallenge checks that challenge id was issued for a user of the integration and

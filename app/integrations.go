@@ -21,12 +21,13 @@ type IntegrationSecret struct {
 // Integration is an integration as the Auth API and the operator see it. Secret is the
 // opened secret key, which checks request signatures; never log it.
 type Integration struct {
-	Key       domain.IntegrationKey
-	Name      string
-	Disabled  bool
-	CreatedAt time.Time
-	RotatedAt time.Time
-	Secret    []byte
+	Key            domain.IntegrationKey
+	Name           string
+	NumberMatching bool
+	Disabled       bool
+	CreatedAt      time.Time
+	RotatedAt      time.Time
+	Secret         []byte
 }
 
 // integrationKeyChars and integrationSecretChars are the alphabets of Duo's integration keys
@@ -62,9 +63,19 @@ func (s *Service) sealIntegrationSecret(k domain.IntegrationKey, secret string) 
 	return s.keyring.Seal([]byte(secret), []byte("integration:"+k.String()))
 }
 
+// IntegrationOptions are an integration's settings beside its name.
+type IntegrationOptions struct {
+	// NumberMatching makes pushes ask for a number that the application must show.
+	NumberMatching bool
+}
+
 // CreateIntegration creates an integration of the Duo-compatible Auth API named name, with a
 // new integration key and secret key.
-func (s *Service) CreateIntegration(ctx context.Context, name string) (IntegrationSecret, error) {
+func (s *Service) CreateIntegration(ctx context.Context, name string, opts ...IntegrationOptions) (IntegrationSecret, error) {
+	var opt IntegrationOptions
+	if len(opts) > 0 {
+		opt = opts[0]
+	}
 	for range s.tries {
 		raw, err := randomString(s.rand, integrationKeyChars, 18)
 		if err != nil {
@@ -83,7 +94,7 @@ func (s *Service) CreateIntegration(ctx context.Context, name string) (Integrati
 			return IntegrationSecret{}, fmt.Errorf("create integration: %w", err)
 		}
 		i, _ := domain.LoadIntegration(nil)
-		d := i.Create(domain.CreateIntegration{Key: key, Name: name, SealedSecret: sealed}, s.now())
+		d := i.Create(domain.CreateIntegration{Key: key, Name: name, SealedSecret: sealed, NumberMatching: opt.NumberMatching}, s.now())
 		if d.Err != nil {
 			return IntegrationSecret{}, fmt.Errorf("create integration: %w", d.Err)
 		}
@@ -150,7 +161,7 @@ func (s *Service) Integration(ctx context.Context, key domain.IntegrationKey) (I
 	if err != nil {
 		return Integration{}, fmt.Errorf("integration: open secret key: %w", err)
 	}
-	return Integration{Key: i.Key(), Name: i.Name(), Disabled: i.Disabled(), CreatedAt: i.CreatedAt(), RotatedAt: i.RotatedAt(), Secret: secret}, nil
+	return Integration{Key: i.Key(), Name: i.Name(), NumberMatching: i.NumberMatching(), Disabled: i.Disabled(), CreatedAt: i.CreatedAt(), RotatedAt: i.RotatedAt(), Secret: secret}, nil
 }
 
 // Integrations lists every integration, oldest first, without their secret keys. It reads the

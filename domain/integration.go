@@ -69,7 +69,10 @@ type IntegrationCreated struct {
 	Key          IntegrationKey `json:"integration_key"`
 	Name         string         `json:"name"`
 	SealedSecret []byte         `json:"sealed_secret"`
-	At           time.Time      `json:"at"`
+	// NumberMatching makes pushes ask for the number the application shows; off by default,
+	// as Duo's clients show none.
+	NumberMatching bool      `json:"number_matching,omitempty"`
+	At             time.Time `json:"at"`
 }
 
 // IntegrationSecretRotated: the integration's secret key was replaced; the old one no longer
@@ -99,6 +102,7 @@ type Integration struct {
 	key        IntegrationKey
 	name       string
 	sealed     []byte
+	numbers    bool
 	disabled   bool
 	createdAt  time.Time
 	rotatedAt  time.Time
@@ -111,7 +115,7 @@ func LoadIntegration(events []Event) (*Integration, error) {
 	for _, e := range events {
 		switch e := e.(type) {
 		case IntegrationCreated:
-			i.key, i.name, i.sealed, i.createdAt = e.Key, e.Name, e.SealedSecret, e.At
+			i.key, i.name, i.sealed, i.numbers, i.createdAt = e.Key, e.Name, e.SealedSecret, e.NumberMatching, e.At
 		case IntegrationSecretRotated:
 			i.sealed, i.rotatedAt = e.SealedSecret, e.At
 		case IntegrationDisabled:
@@ -135,6 +139,9 @@ func (i *Integration) Name() string { return i.name }
 // SealedSecret returns the sealed secret key, for the application layer to open.
 func (i *Integration) SealedSecret() []byte { return slices.Clone(i.sealed) }
 
+// NumberMatching reports whether pushes ask for a number.
+func (i *Integration) NumberMatching() bool { return i.numbers }
+
 // Disabled reports whether the integration was turned off.
 func (i *Integration) Disabled() bool { return i.disabled }
 
@@ -146,9 +153,10 @@ func (i *Integration) RotatedAt() time.Time { return i.rotatedAt }
 
 // CreateIntegration creates an integration with its key, a name and its sealed secret key.
 type CreateIntegration struct {
-	Key          IntegrationKey
-	Name         string
-	SealedSecret []byte
+	Key            IntegrationKey
+	Name           string
+	SealedSecret   []byte
+	NumberMatching bool
 }
 
 // RotateIntegrationSecret replaces the secret key.
@@ -172,7 +180,7 @@ func (i *Integration) Create(cmd CreateIntegration, now time.Time) Decision {
 	case len(cmd.SealedSecret) == 0:
 		return refuse(fmt.Errorf("create integration: %w: a sealed secret key is required", ErrInvalidCommand))
 	}
-	return accept(IntegrationCreated{Key: cmd.Key, Name: cmd.Name, SealedSecret: slices.Clone(cmd.SealedSecret), At: now})
+	return accept(IntegrationCreated{Key: cmd.Key, Name: cmd.Name, SealedSecret: slices.Clone(cmd.SealedSecret), NumberMatching: cmd.NumberMatching, At: now})
 }
 
 // RotateSecret decides RotateIntegrationSecret; a disabled integration keeps its old key.

@@ -101,13 +101,14 @@ func integrationCommand() *cobra.Command {
 	cmd := &cobra.Command{Use: "integration", Short: "Create, list, rotate and disable integrations of the Duo-compatible Auth API"}
 
 	var name string
+	var numbers bool
 	create := &cobra.Command{
 		Use:   "create --name NAME",
 		Short: "Create an integration and print its integration key, secret key and API host (the secret is shown once)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return withAdminService(cmd, func(ctx context.Context, s *app.Service, cfg config.Config) error {
-				k, err := s.CreateIntegration(ctx, name)
+				k, err := s.CreateIntegration(ctx, name, app.IntegrationOptions{NumberMatching: numbers})
 				if err != nil {
 					return err
 				}
@@ -117,6 +118,7 @@ func integrationCommand() *cobra.Command {
 		},
 	}
 	create.Flags().StringVar(&name, "name", "", "the integration's name, as the operator knows it (required)")
+	create.Flags().BoolVar(&numbers, "number-matching", false, "pushes ask for a number the application shows (auth with async=1 answers it); off by default, as Duo's clients show none")
 	_ = create.MarkFlagRequired("name")
 
 	list := &cobra.Command{
@@ -130,7 +132,7 @@ func integrationCommand() *cobra.Command {
 					return err
 				}
 				w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
-				fmt.Fprintln(w, "INTEGRATION KEY\tNAME\tSTATE\tCREATED\tSECRET ROTATED")
+				fmt.Fprintln(w, "INTEGRATION KEY\tNAME\tSTATE\tNUMBERS\tCREATED\tSECRET ROTATED")
 				for _, i := range all {
 					state, rotated := "enabled", "-"
 					if i.Disabled {
@@ -139,7 +141,11 @@ func integrationCommand() *cobra.Command {
 					if !i.RotatedAt.IsZero() {
 						rotated = i.RotatedAt.UTC().Format(time.RFC3339)
 					}
-					fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", i.Key, i.Name, state, i.CreatedAt.UTC().Format(time.RFC3339), rotated)
+					numbers := "off"
+					if i.NumberMatching {
+						numbers = "on"
+					}
+					fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", i.Key, i.Name, state, numbers, i.CreatedAt.UTC().Format(time.RFC3339), rotated)
 				}
 				return w.Flush()
 			})

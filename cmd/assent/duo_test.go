@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -403,5 +405,58 @@ func TestDuoBypassCodes(t *testing.T) {
 		if pc.Response.Result != c.want {
 			t.Fatalf("bypass code %d: %+v, want %s", i, pc.Response, c.want)
 		}
+	}
+}
+
+// TestDuoNumberMatching: an integration that turns number matching on answers the number with
+// an async auth, for the application to show; the device must type it; a synchronous push,
+// which gives the application no chance to show it, is refused.
+func TestDuoNumberMatching(t *testing.T) {
+	t.Parallel()
+	d := startDuoNodeAt(t, t.TempDir(), startOptions{})
+	k, err := d.srv.App.CreateIntegration(context.Background(), "Portal", app.IntegrationOptions{NumberMatching: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.ikey, d.skey, d.key = k.Key.String(), k.Secret, k.Key
+	api := d.api(d.ikey, d.skey)
+	p := newPhone(t, "phone")
+	d.enrollUser(t, api, "mia", p)
+	p.connect(t, d.node)
+
+	sync, err := api.Auth("push", authapi.AuthUsername("mia"))
+	failStat(t, "a synchronous push with number matching", sync.StatResult, err, 40002)
+
+	c := duo.NewDuoApi(d.ikey, d.skey, strings.TrimPrefix(d.tls.URL, "https://"), "assent-test")
+	c.SetCustomHTTPClient(d.tls.Client())
+	_, body, err := c.SignedCall("POST", "/auth/v2/auth", url.Values{"username": {"mia"}, "factor": {"push"}, "async": {"1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var res struct {
+		Stat     string
+		Response struct{ Txid, Number string }
+	}
+	if err := json.Unmarshal(body, &res); err != nil || res.Stat != "OK" || len(res.Response.Number) != 2 {
+		t.Fatalf("async auth answered %s", body)
+	}
+	var number int
+	if _, err := fmt.Sscan(res.Response.Number, &number); err != nil {
+		t.Fatal(err)
+	}
+	r := recv(t, p.requests, "push")
+	if r.Context.NoNumber {
+		t.Fatal("a number-matched push says no number")
+	}
+	if err := p.sock.Answer(ctxT(t), r, "approve", 0); err == nil {
+		t.Fatal("an approval without the number was accepted")
+	}
+	if err := p.sock.Answer(ctxT(t), r, "approve", number); err != nil {
+		t.Fatal(err)
+	}
+	st, err := api.AuthStatus(res.Response.Txid)
+	okStat(t, "auth_status", st.StatResult, err)
+	if st.Response.Result != "allow" {
+		t.Fatalf("auth_status after the right number = %+v", st.Response)
 	}
 }

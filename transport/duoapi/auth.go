@@ -3,6 +3,7 @@ package duoapi
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/netip"
 	"net/url"
@@ -303,7 +304,11 @@ func (s *Server) auth(c echo.Context) error {
 	if !good {
 		return fail(c, codeInvalidParams, "Invalid request parameters", bad)
 	}
-	req := app.IntegrationAuth{Context: lc}
+	req := app.IntegrationAuth{Context: lc, NumberMatching: r.integration.NumberMatching}
+	if req.NumberMatching && factor != "passcode" && async != "1" {
+		// The application must show the number before the device asks for it.
+		return fail(c, codeInvalidParams, "Invalid request parameters", "async: this integration matches numbers; ask with async=1 and show the answer's number")
+	}
 	if factor == "passcode" {
 		if req.Passcode = r.params.Get("passcode"); req.Passcode == "" {
 			return fail(c, codeMissingParams, "Missing required request parameters", "passcode")
@@ -350,6 +355,9 @@ func (s *Server) auth(c echo.Context) error {
 		return s.internal(c, err)
 	}
 	if async == "1" {
+		if req.NumberMatching {
+			return ok(c, map[string]string{"txid": ic.ID.String(), "number": fmt.Sprintf("%02d", ic.Number)})
+		}
 		return ok(c, map[string]string{"txid": ic.ID.String()})
 	}
 	// A synchronous auth holds the request until the device answers or the challenge expires
