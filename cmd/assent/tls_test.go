@@ -32,7 +32,7 @@ type testCA struct {
 	pool *x509.CertPool
 }
 
-func newTestCA(t *testing.T) *testCA {
+func newTestCA(t testing.TB) *testCA {
 	t.Helper()
 	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	tmpl := &x509.Certificate{
@@ -52,7 +52,7 @@ func newTestCA(t *testing.T) *testCA {
 
 // issue writes a certificate for the DNS name host (no IP entry, as the PAM module checks DNS
 // names only) and its key to certPath and keyPath.
-func (ca *testCA) issue(t *testing.T, host string, serial int64, certPath, keyPath string) {
+func (ca *testCA) issue(t testing.TB, host string, serial int64, certPath, keyPath string) {
 	t.Helper()
 	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	tmpl := &x509.Certificate{
