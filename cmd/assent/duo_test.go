@@ -460,3 +460,42 @@ func TestDuoNumberMatching(t *testing.T) {
 		t.Fatalf("auth_status after the right number = %+v", st.Response)
 	}
 }
+
+// TestDuoHeldRequestsEndAtShutdown: a graceful shutdown does not wait for the requests the Auth
+// API holds: a synchronous auth answers 50301, an auth_status long poll "waiting", and the
+// server stops within its shutdown timeout (10 s here, against holds of 120 s and 25 s).
+func TestDuoHeldRequestsEndAtShutdown(t *testing.T) {
+	t.Parallel()
+	d := startDuoNode(t, startOptions{})
+	api := d.api(d.ikey, d.skey)
+	p := newPhone(t, "phone")
+	p2 := newPhone(t, "phone 2")
+	d.enrollUser(t, api, "ken", p)
+	d.enrollUser(t, api, "dennis", p2)
+	p.connect(t, d.node)
+	p2.connect(t, d.node)
+
+	held := asyncAuth(api, authapi.AuthUsername("ken"))
+	pushed(t, p)
+	a, err := api.Auth("push", authapi.AuthUsername("dennis"), authapi.AuthAsync())
+	okStat(t, "auth async", a.StatResult, err)
+	pushed(t, p2)
+	status := make(chan *authapi.AuthStatusResult, 1)
+	go func() {
+		st, err := api.AuthStatus(a.Response.Txid)
+		if err != nil {
+			t.Errorf("auth_status: %v", err)
+		}
+		status <- st
+	}()
+	time.Sleep(200 * time.Millisecond) // let the long poll reach the server and wait
+	d.stop()                           // fails the test if the shutdown timeout is reached
+
+	res := recv(t, held, "the held auth's answer")
+	failStat(t, "a synchronous auth at shutdown", res.res.StatResult, res.err, 50301)
+	st := recv(t, status, "the long poll's answer")
+	okStat(t, "auth_status at shutdown", st.StatResult, nil)
+	if st.Response.Result != "waiting" {
+		t.Fatalf("auth_status at shutdown = %+v", st.Response)
+	}
+}

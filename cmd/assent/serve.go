@@ -226,7 +226,7 @@ func start(ctx context.Context, cfg config.Config, log *slog.Logger, opts startO
 			}
 		},
 	}}.Register(e)
-	duoapi.Register(e, duoapi.Config{App: svc, Hub: hub, PublicURL: cfg.PublicURL, StatusHold: opts.duoStatusHold, Log: log.With("component", "duoapi")})
+	duoSrv := duoapi.Register(e, duoapi.Config{App: svc, Hub: hub, PublicURL: cfg.PublicURL, StatusHold: opts.duoStatusHold, Log: log.With("component", "duoapi")})
 	web.Register(e)
 
 	var certs *certFiles
@@ -255,6 +255,7 @@ func start(ctx context.Context, cfg config.Config, log *slog.Logger, opts startO
 	go s.sweep(rctx)
 	s.audit = aud
 	aud.run(rctx)
+	s.http.RegisterOnShutdown(duoSrv.Drain) // held Auth API requests end at once
 	go func() { s.errc <- s.http.Serve(ln) }()
 	<-router.Running()
 	return s, nil

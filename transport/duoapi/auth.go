@@ -362,7 +362,9 @@ func (s *Server) auth(c echo.Context) error {
 	}
 	// A synchronous auth holds the request until the device answers or the challenge expires
 	// (the sweeper records the expiry within a second or two of it).
-	wctx, cancel := context.WithDeadline(ctx, ic.ExpiresAt.Add(5*time.Second))
+	hctx, stop := s.hold(ctx)
+	defer stop()
+	wctx, cancel := context.WithDeadline(hctx, ic.ExpiresAt.Add(5*time.Second))
 	defer cancel()
 	o, err := s.cfg.Hub.WaitOutcome(wctx, ic.ID)
 	switch {
@@ -372,6 +374,8 @@ func (s *Server) auth(c echo.Context) error {
 		return nil // the client went away
 	case errors.Is(err, context.DeadlineExceeded):
 		return ok(c, answerTimeout)
+	case hctx.Err() != nil:
+		return fail(c, codeUnavailable, "Service unavailable", "the server is shutting down; ask again")
 	}
 	return s.internal(c, err)
 }
@@ -389,7 +393,9 @@ func (s *Server) authStatus(c echo.Context) error {
 		return s.internal(c, err)
 	}
 	// Long poll: hold while the answer is pending, then say "waiting".
-	wctx, cancel := context.WithTimeout(ctx, s.cfg.StatusHold)
+	hctx, stop := s.hold(ctx)
+	defer stop()
+	wctx, cancel := context.WithTimeout(hctx, s.cfg.StatusHold)
 	defer cancel()
 	o, err := s.cfg.Hub.WaitOutcome(wctx, id)
 	switch {
@@ -397,7 +403,7 @@ func (s *Server) authStatus(c echo.Context) error {
 		return ok(c, answerOf(o))
 	case ctx.Err() != nil:
 		return nil
-	case errors.Is(err, context.DeadlineExceeded):
+	case errors.Is(err, context.DeadlineExceeded), hctx.Err() != nil:
 		return ok(c, answerWaiting)
 	}
 	return s.internal(c, err)

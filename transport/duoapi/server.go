@@ -5,6 +5,7 @@ package duoapi
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"io"
@@ -12,6 +13,7 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"sync"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -45,6 +47,27 @@ type Server struct {
 	cfg        Config
 	logo       []byte
 	publicHost string
+	draining   chan struct{} // closed by Drain
+	drainOnce  sync.Once
+}
+
+// Drain ends the requests the API holds (auth awaiting a device, auth_status long polls) at
+// once, so that a graceful shutdown does not wait for them: auth_status answers "waiting"
+// (the application polls again, another node answers), a synchronous auth answers 50301. Give
+// it to http.Server.RegisterOnShutdown.
+func (s *Server) Drain() { s.drainOnce.Do(func() { close(s.draining) }) }
+
+// hold returns ctx ended also by Drain.
+func (s *Server) hold(ctx context.Context) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancel(ctx)
+	go func() {
+		select {
+		case <-s.draining:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	return ctx, cancel
 }
 
 // Register adds the Auth API's routes to e: every path under /auth answers in Duo's envelope,
@@ -62,7 +85,7 @@ func Register(e *echo.Echo, cfg Config) *Server {
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
 	}
-	s := &Server{cfg: cfg, logo: drawLogo()}
+	s := &Server{cfg: cfg, logo: drawLogo(), draining: make(chan struct{})}
 	if u, err := url.Parse(cfg.PublicURL); err == nil {
 		s.publicHost = u.Host
 	}
@@ -84,6 +107,7 @@ const (
 	codeNotFound         = 40401
 	codeMethodNotAllowed = 40501
 	codeInternal         = 50001
+	codeUnavailable      = 50301
 )
 
 // ok answers {"stat":"OK","response":response}.
