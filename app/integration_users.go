@@ -239,22 +239,31 @@ func (s *Service) IssueIntegrationChallenge(ctx context.Context, key domain.Inte
 // TOTP app's six digits, or a backup code (Duo's bypass code). It issues a challenge that no
 // device is asked (so that the code is spent on it, once, and recorded), then completes it.
 // A wrong or reused code returns domain.ErrWrongCode or domain.ErrCodeReused, recorded and
-// counted toward the lockout.
-func (s *Service) CheckIntegrationPasscode(ctx context.Context, key domain.IntegrationKey, id uuid.UUID, req IntegrationAuth) error {
+// counted toward the lockout; the challenge is then cancelled, so that it too is final. It
+// returns the challenge's ID, whose outcome tells the same.
+func (s *Service) CheckIntegrationPasscode(ctx context.Context, key domain.IntegrationKey, id uuid.UUID, req IntegrationAuth) (uuid.UUID, error) {
 	ctx = correlated(ctx)
 	if _, err := s.IntegrationUser(ctx, key, id); err != nil {
-		return fmt.Errorf("check passcode: %w", err)
+		return uuid.Nil, fmt.Errorf("check passcode: %w", err)
 	}
 	req.Context.NoNumber = true
-	ic, err := s.issueIntegrationChallenge(s.op(ctx, accountActor(id)), id, domain.IssueChallenge{Context: req.Context, NoPush: true})
+	o := s.op(ctx, accountActor(id))
+	ic, err := s.issueIntegrationChallenge(o, id, domain.IssueChallenge{Context: req.Context, NoPush: true})
 	if err != nil {
-		return fmt.Errorf("check passcode: %w", err)
+		return uuid.Nil, fmt.Errorf("check passcode: %w", err)
 	}
 	code := strings.TrimSpace(req.Passcode)
-	if _, err := secrets.ParseBackupCode(code); err == nil {
-		return s.CompleteWithBackupCode(ctx, ic.ID, code)
+	if _, perr := secrets.ParseBackupCode(code); perr == nil {
+		err = s.CompleteWithBackupCode(ctx, ic.ID, code)
+	} else {
+		err = s.CompleteWithTOTP(ctx, ic.ID, code)
 	}
-	return s.CompleteWithTOTP(ctx, ic.ID, code)
+	if err != nil {
+		if cerr := s.cancel(o, ic.ID, domain.CancelAbandoned); cerr != nil {
+			err = errors.Join(err, cerr)
+		}
+	}
+	return ic.ID, err
 }
 
 // issueIntegrationChallenge is issueChallenge for the Auth API: the command's number matching,

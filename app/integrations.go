@@ -24,6 +24,7 @@ type Integration struct {
 	Key            domain.IntegrationKey
 	Name           string
 	NumberMatching bool
+	LegacyV1       bool
 	Disabled       bool
 	CreatedAt      time.Time
 	RotatedAt      time.Time
@@ -67,6 +68,8 @@ func (s *Service) sealIntegrationSecret(k domain.IntegrationKey, secret string) 
 type IntegrationOptions struct {
 	// NumberMatching makes pushes ask for a number that the application must show.
 	NumberMatching bool
+	// LegacyV1 opens Duo's older /rest/v1 API to the integration.
+	LegacyV1 bool
 }
 
 // CreateIntegration creates an integration of the Duo-compatible Auth API named name, with a
@@ -94,7 +97,7 @@ func (s *Service) CreateIntegration(ctx context.Context, name string, opts ...In
 			return IntegrationSecret{}, fmt.Errorf("create integration: %w", err)
 		}
 		i, _ := domain.LoadIntegration(nil)
-		d := i.Create(domain.CreateIntegration{Key: key, Name: name, SealedSecret: sealed, NumberMatching: opt.NumberMatching}, s.now())
+		d := i.Create(domain.CreateIntegration{Key: key, Name: name, SealedSecret: sealed, NumberMatching: opt.NumberMatching, LegacyV1: opt.LegacyV1}, s.now())
 		if d.Err != nil {
 			return IntegrationSecret{}, fmt.Errorf("create integration: %w", d.Err)
 		}
@@ -161,7 +164,7 @@ func (s *Service) Integration(ctx context.Context, key domain.IntegrationKey) (I
 	if err != nil {
 		return Integration{}, fmt.Errorf("integration: open secret key: %w", err)
 	}
-	return Integration{Key: i.Key(), Name: i.Name(), NumberMatching: i.NumberMatching(), Disabled: i.Disabled(), CreatedAt: i.CreatedAt(), RotatedAt: i.RotatedAt(), Secret: secret}, nil
+	return Integration{Key: i.Key(), Name: i.Name(), NumberMatching: i.NumberMatching(), LegacyV1: i.LegacyV1(), Disabled: i.Disabled(), CreatedAt: i.CreatedAt(), RotatedAt: i.RotatedAt(), Secret: secret}, nil
 }
 
 // Integrations lists every integration, oldest first, without their secret keys. It reads the

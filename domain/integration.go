@@ -71,8 +71,11 @@ type IntegrationCreated struct {
 	SealedSecret []byte         `json:"sealed_secret"`
 	// NumberMatching makes pushes ask for the number the application shows; off by default,
 	// as Duo's clients show none.
-	NumberMatching bool      `json:"number_matching,omitempty"`
-	At             time.Time `json:"at"`
+	NumberMatching bool `json:"number_matching,omitempty"`
+	// LegacyV1 serves the integration Duo's older /rest/v1 API too (duo_unix 1.11), whose
+	// signatures carry no date.
+	LegacyV1 bool      `json:"legacy_v1,omitempty"`
+	At       time.Time `json:"at"`
 }
 
 // IntegrationSecretRotated: the integration's secret key was replaced; the old one no longer
@@ -103,6 +106,7 @@ type Integration struct {
 	name       string
 	sealed     []byte
 	numbers    bool
+	legacy     bool
 	disabled   bool
 	createdAt  time.Time
 	rotatedAt  time.Time
@@ -115,7 +119,7 @@ func LoadIntegration(events []Event) (*Integration, error) {
 	for _, e := range events {
 		switch e := e.(type) {
 		case IntegrationCreated:
-			i.key, i.name, i.sealed, i.numbers, i.createdAt = e.Key, e.Name, e.SealedSecret, e.NumberMatching, e.At
+			i.key, i.name, i.sealed, i.numbers, i.legacy, i.createdAt = e.Key, e.Name, e.SealedSecret, e.NumberMatching, e.LegacyV1, e.At
 		case IntegrationSecretRotated:
 			i.sealed, i.rotatedAt = e.SealedSecret, e.At
 		case IntegrationDisabled:
@@ -142,6 +146,9 @@ func (i *Integration) SealedSecret() []byte { return slices.Clone(i.sealed) }
 // NumberMatching reports whether pushes ask for a number.
 func (i *Integration) NumberMatching() bool { return i.numbers }
 
+// LegacyV1 reports whether the integration may call the legacy /rest/v1 API.
+func (i *Integration) LegacyV1() bool { return i.legacy }
+
 // Disabled reports whether the integration was turned off.
 func (i *Integration) Disabled() bool { return i.disabled }
 
@@ -157,6 +164,7 @@ type CreateIntegration struct {
 	Name           string
 	SealedSecret   []byte
 	NumberMatching bool
+	LegacyV1       bool
 }
 
 // RotateIntegrationSecret replaces the secret key.
@@ -180,7 +188,7 @@ func (i *Integration) Create(cmd CreateIntegration, now time.Time) Decision {
 	case len(cmd.SealedSecret) == 0:
 		return refuse(fmt.Errorf("create integration: %w: a sealed secret key is required", ErrInvalidCommand))
 	}
-	return accept(IntegrationCreated{Key: cmd.Key, Name: cmd.Name, SealedSecret: slices.Clone(cmd.SealedSecret), NumberMatching: cmd.NumberMatching, At: now})
+	return accept(IntegrationCreated{Key: cmd.Key, Name: cmd.Name, SealedSecret: slices.Clone(cmd.SealedSecret), NumberMatching: cmd.NumberMatching, LegacyV1: cmd.LegacyV1, At: now})
 }
 
 // RotateSecret decides RotateIntegrationSecret; a disabled integration keeps its old key.

@@ -24,7 +24,7 @@ func mustIntegrationKey(s string) domain.IntegrationKey {
 
 func init() {
 	samples = append(samples,
-		domain.IntegrationCreated{Key: ikey, Name: "VPN", SealedSecret: sealed, NumberMatching: true, At: t0},
+		domain.IntegrationCreated{Key: ikey, Name: "VPN", SealedSecret: sealed, NumberMatching: true, LegacyV1: true, At: t0},
 		domain.IntegrationSecretRotated{Key: ikey, SealedSecret: sealed, At: t0},
 		domain.IntegrationDisabled{Key: ikey, At: t0},
 		userCreated,

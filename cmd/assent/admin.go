@@ -101,14 +101,14 @@ func integrationCommand() *cobra.Command {
 	cmd := &cobra.Command{Use: "integration", Short: "Create, list, rotate and disable integrations of the Duo-compatible Auth API"}
 
 	var name string
-	var numbers bool
+	var numbers, legacy bool
 	create := &cobra.Command{
 		Use:   "create --name NAME",
 		Short: "Create an integration and print its integration key, secret key and API host (the secret is shown once)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return withAdminService(cmd, func(ctx context.Context, s *app.Service, cfg config.Config) error {
-				k, err := s.CreateIntegration(ctx, name, app.IntegrationOptions{NumberMatching: numbers})
+				k, err := s.CreateIntegration(ctx, name, app.IntegrationOptions{NumberMatching: numbers, LegacyV1: legacy})
 				if err != nil {
 					return err
 				}
@@ -119,6 +119,7 @@ func integrationCommand() *cobra.Command {
 	}
 	create.Flags().StringVar(&name, "name", "", "the integration's name, as the operator knows it (required)")
 	create.Flags().BoolVar(&numbers, "number-matching", false, "pushes ask for a number the application shows (auth with async=1 answers it); off by default, as Duo's clients show none")
+	create.Flags().BoolVar(&legacy, "legacy-v1", false, "also serve Duo's older /rest/v1 API (duo_unix 1.11's PAM module and login_duo); its signatures carry no date, so a captured request can be replayed (docs/duo.md)")
 	_ = create.MarkFlagRequired("name")
 
 	list := &cobra.Command{

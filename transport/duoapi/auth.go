@@ -28,7 +28,7 @@ type Users interface {
 	EnrollIntegrationUser(ctx context.Context, key domain.IntegrationKey, username string, validFor time.Duration) (app.IntegrationEnrollment, error)
 	IntegrationEnrollmentStatus(ctx context.Context, key domain.IntegrationKey, id uuid.UUID, token string) (string, error)
 	IssueIntegrationChallenge(ctx context.Context, key domain.IntegrationKey, id uuid.UUID, req app.IntegrationAuth) (app.IssuedChallenge, error)
-	CheckIntegrationPasscode(ctx context.Context, key domain.IntegrationKey, id uuid.UUID, req app.IntegrationAuth) error
+	CheckIntegrationPasscode(ctx context.Context, key domain.IntegrationKey, id uuid.UUID, req app.IntegrationAuth) (uuid.UUID, error)
 	IntegrationChallenge(ctx context.Context, key domain.IntegrationKey, id uuid.UUID) (*domain.Challenge, error)
 }
 
@@ -327,7 +327,7 @@ func (s *Server) auth(c echo.Context) error {
 	ctx := c.Request().Context()
 	key := r.integration.Key
 	if factor == "passcode" {
-		err := s.cfg.App.CheckIntegrationPasscode(ctx, key, u.ID, req)
+		_, err := s.cfg.App.CheckIntegrationPasscode(ctx, key, u.ID, req)
 		switch {
 		case err == nil:
 			return ok(c, answerAllow)

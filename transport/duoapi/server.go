@@ -90,6 +90,7 @@ func Register(e *echo.Echo, cfg Config) *Server {
 		s.publicHost = u.Host
 	}
 	s.registerAuth(e)
+	s.registerLegacy(e)
 	e.Any("/auth/v2/ping", s.method(s.ping, http.MethodGet, http.MethodPost))
 	e.Any("/auth/v2/check", s.method(s.signed(s.check), http.MethodGet, http.MethodPost))
 	e.Any("/auth/v2/logo", s.method(s.signed(s.serveLogo), http.MethodGet))
