@@ -310,6 +310,12 @@ func TestDuoAuthAPIWithTheOfficialClient(t *testing.T) {
 	if res.res.Response.Result != "deny" || res.res.Response.Status != "fraud" {
 		t.Fatalf("fraud answered %+v", res.res.Response)
 	}
+	muted, err := api.Auth("push", authapi.AuthUsername("ada"))
+	okStat(t, "auth muted", muted.StatResult, err)
+	if muted.Response.Result != "deny" || !strings.Contains(muted.Response.Status_Msg, "paused") {
+		t.Fatalf("a push after fraud answered %+v", muted.Response)
+	}
+	none(t, p.requests, "push while muted")
 
 	t.Log("a locked user: wrong codes until the lockout, then deny")
 	for range 10 {

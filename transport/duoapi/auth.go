@@ -266,6 +266,7 @@ var (
 	answerReplaced = map[string]string{"result": "deny", "status": "deny", "status_msg": "Login request cancelled: a newer request replaced it."}
 	answerLocked   = map[string]string{"result": "deny", "status": "locked_out", "status_msg": "Your second factor is locked after too many failures. Try again later."}
 	answerBadCode  = map[string]string{"result": "deny", "status": "deny", "status_msg": "Incorrect passcode. Please try again."}
+	answerMuted    = map[string]string{"result": "deny", "status": "deny", "status_msg": "Pushes are paused after a fraud report. Use a passcode."}
 	answerWaiting  = map[string]string{"result": "waiting", "status": "pushed", "status_msg": "Pushed a login request to your device..."}
 )
 
@@ -353,6 +354,10 @@ func (s *Server) auth(c echo.Context) error {
 		return fail(c, codeInvalidParams, "Invalid request parameters", "type, display_username or pushinfo is too large")
 	case err != nil:
 		return s.internal(c, err)
+	}
+	if ic.PushMuted {
+		// No device was asked: say so now rather than wait for the expiry.
+		return ok(c, answerMuted)
 	}
 	if async == "1" {
 		if req.NumberMatching {
