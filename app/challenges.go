@@ -59,7 +59,8 @@ func (s *Service) AnswerChallenge(ctx context.Context, deviceID, challengeID uui
 	var n domain.MatchNumber
 	switch answer {
 	case domain.AnswerApprove:
-		if number < int(domain.MinMatchNumber) || number > int(domain.MaxMatchNumber) {
+		// 0 approves a challenge without number matching (checked below, once it is read).
+		if number != 0 && (number < int(domain.MinMatchNumber) || number > int(domain.MaxMatchNumber)) {
 			return fmt.Errorf("answer challenge: %w: the number must be from 10 to 99", ErrInvalidAnswer)
 		}
 		n = domain.MatchNumber(number)
@@ -74,6 +75,9 @@ func (s *Service) AnswerChallenge(ctx context.Context, deviceID, challengeID uui
 	c, first, err := s.readChallenge(ctx, challengeID)
 	if err != nil {
 		return fmt.Errorf("answer challenge: %w", err)
+	}
+	if answer == domain.AnswerApprove && number == 0 && !c.Context().NoNumber {
+		return fmt.Errorf("answer challenge: %w: the number must be from 10 to 99", ErrInvalidAnswer)
 	}
 	a, err := s.loadAccount(ctx, c.AccountID())
 	if err != nil {

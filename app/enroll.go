@@ -152,6 +152,9 @@ func (s *Service) link(o *op, accountID uuid.UUID, decide func(a *domain.Account
 	res := EnrollmentResult{AccountID: accountID, TOTPSecret: secret.Base32()}
 	_, err = o.updateAccount(accountID, func(a *domain.Account, events []domain.Event, now time.Time) (domain.Decision, error) {
 		res.Email, res.MFAEnabled = a.Email().String(), !a.MFAEnabled()
+		if res.Email == "" { // a user of an integration: labelled by its name
+			res.Email = a.Username()
+		}
 		d := decide(a, sealed, now)
 		if a.MFAEnabled() {
 			return d, nil

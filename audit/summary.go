@@ -130,7 +130,27 @@ func summarize(e domain.Event) string {
 		}
 		return fmt.Sprintf("passed challenge spent on %s (once)", strings.ReplaceAll(e.Purpose.String(), "_", " "))
 	}
+	if line, ok := summarizeIntegration(e); ok {
+		return line
+	}
 	return e.EventType()
+}
+
+// summarizeIntegration tells the events of the Duo-compatible Auth API's integrations.
+func summarizeIntegration(e domain.Event) (string, bool) {
+	switch e := e.(type) {
+	case domain.IntegrationCreated:
+		return fmt.Sprintf("integration %s %q created (number matching %t, legacy API %t); secret key set (sealed, not shown)", e.Key, e.Name, e.NumberMatching, e.LegacyV1), true
+	case domain.IntegrationSecretRotated:
+		return fmt.Sprintf("integration %s: secret key replaced (sealed, not shown)", e.Key), true
+	case domain.IntegrationDisabled:
+		return fmt.Sprintf("integration %s disabled", e.Key), true
+	case domain.IntegrationUserCreated:
+		return fmt.Sprintf("user %q of integration %s created (no password: the application checks the first factor)", e.Username, e.Integration), true
+	case domain.BypassCodesIssued:
+		return fmt.Sprintf("%d bypass codes issued, set %s, valid until %s (keyed hashes, not shown)", len(e.Hashes), short(e.SetID), e.ExpiresAt.UTC().Format("2006-01-02 15:04:05Z")), true
+	}
+	return "", false
 }
 
 func keyFingerprint(pub []byte) string {

@@ -44,6 +44,9 @@ type Config struct {
 	// MetricsListen is the host:port of the Prometheus /metrics listener, apart from the API's.
 	// Empty: no metrics listener.
 	MetricsListen string
+	// TLSCert and TLSKey are PEM files of the server's certificate (with its chain) and key.
+	// Both set: the server speaks HTTPS only, and re-reads the files when they change.
+	TLSCert, TLSKey string
 }
 
 // TrustedProxyNets parses TrustedProxies; a single IP is a network of one address. The error
@@ -115,6 +118,8 @@ var Options = []Option{
 	{"public-url", "ASSENT_PUBLIC_URL", "base URL of links the server hands out (default: each request's origin)"},
 	{"trusted-proxies", "ASSENT_TRUSTED_PROXIES", "CIDRs or IPs of reverse proxies whose X-Forwarded-For, X-Real-IP and X-Forwarded-Proto are believed, comma-separated (default: none)"},
 	{"metrics-listen", "ASSENT_METRICS_LISTEN", "host:port of the Prometheus /metrics listener, apart from --listen (default: none)"},
+	{"tls-cert", "ASSENT_TLS_CERT", "PEM file of the server's certificate and chain: serve HTTPS (with --tls-key; re-read when it changes)"},
+	{"tls-key", "ASSENT_TLS_KEY", "PEM file of the certificate's private key (with --tls-cert)"},
 }
 
 // Set assigns the raw value of the named option; a value that cannot be parsed is an error
@@ -139,6 +144,10 @@ func (c *Config) Set(name, value string) error {
 		c.SecretKeys = value
 	case "public-url":
 		c.PublicURL = value
+	case "tls-cert":
+		c.TLSCert = value
+	case "tls-key":
+		c.TLSKey = value
 	case "eventstore":
 		c.EventStore = value
 	case "auditor-tokens":
@@ -170,6 +179,10 @@ func (c *Config) Get(name string) string {
 		return "" // never shown
 	case "public-url":
 		return c.PublicURL
+	case "tls-cert":
+		return c.TLSCert
+	case "tls-key":
+		return c.TLSKey
 	case "eventstore":
 		return "" // may hold a password
 	case "auditor-tokens":
@@ -241,6 +254,9 @@ func (c *Config) Validate() error {
 	}
 	if _, err := c.TrustedProxyNets(); err != nil {
 		errs = append(errs, err)
+	}
+	if (c.TLSCert == "") != (c.TLSKey == "") {
+		bad("tls-cert", "be set together with 'tls-key'", c.TLSCert)
 	}
 	if c.ShutdownTimeout < time.Second || c.ShutdownTimeout > 10*time.Minute {
 		bad("shutdown-timeout", "be between 1s and 10m", c.ShutdownTimeout.String())

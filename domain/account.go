@@ -32,6 +32,10 @@ type Account struct {
 	pending        uuid.UUID
 	pendingUntil   time.Time
 	enrollments    []EnrollmentTokenID
+	integration    IntegrationKey // set for a user of an integration (integration.go)
+	username       string
+	bypass         *backupSet // bypass codes an administrator issued (bypass.go)
+	bypassUntil    time.Time
 }
 
 type linkedDevice struct {
@@ -73,6 +77,8 @@ func (a *Account) apply(e Event) error {
 	switch e := e.(type) {
 	case AccountRegistered:
 		a.id, a.email, a.passwordHash = e.AccountID, e.Email, e.PasswordHash
+	case IntegrationUserCreated:
+		a.id, a.integration, a.username = e.AccountID, e.Integration, e.Username
 	case PasswordChanged:
 		a.passwordHash = e.PasswordHash
 	case SignInFailed:
@@ -90,7 +96,7 @@ func (a *Account) apply(e Event) error {
 	case MFAEnabled:
 		a.mfa = true
 	case MFADisabled:
-		a.mfa, a.apps, a.backup = false, nil, nil
+		a.mfa, a.apps, a.backup, a.bypass = false, nil, nil, nil
 	case MFALocked:
 		a.failures, a.lockedUntil = nil, e.Until
 	case PushMuted:
@@ -119,9 +125,13 @@ func (a *Account) apply(e Event) error {
 	case BackupCodesIssued:
 		a.backup = &backupSet{id: e.SetID, hashes: e.Hashes, used: make([]bool, len(e.Hashes))}
 	case BackupCodeUsed:
-		if a.backup != nil && a.backup.id == e.SetID && e.Index >= 0 && e.Index < len(a.backup.used) {
-			a.backup.used[e.Index] = true
+		for _, set := range []*backupSet{a.backup, a.bypass} {
+			if set != nil && set.id == e.SetID && e.Index >= 0 && e.Index < len(set.used) {
+				set.used[e.Index] = true
+			}
 		}
+	case BypassCodesIssued:
+		a.bypass, a.bypassUntil = &backupSet{id: e.SetID, hashes: e.Hashes, used: make([]bool, len(e.Hashes))}, e.ExpiresAt
 	default:
 		return fmt.Errorf("load account: %w: %q does not belong to an account stream", ErrMalformedEvent, e.EventType())
 	}

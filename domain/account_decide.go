@@ -52,6 +52,12 @@ type IssueChallenge struct {
 	ChallengeID uuid.UUID
 	Number      MatchNumber
 	Context     LoginContext
+	// The fields below serve the Duo-compatible Auth API; they are zero for Assent's pages.
+
+	// OnlyDevice, when set, pushes to that linked device alone (ErrDeviceNotLinked otherwise).
+	OnlyDevice uuid.UUID
+	// NoPush issues the challenge to be completed with a code: no device is asked.
+	NoPush bool
 }
 
 // RecordChallengeFailure mirrors into the account a failure recorded in a challenge
@@ -182,10 +188,15 @@ func (a *Account) IssueChallenge(cmd IssueChallenge, now time.Time, p Policy) (C
 	superseded, _ := a.PendingChallenge(now)
 	expires := now.Add(p.ChallengeTTL)
 	muted, _ := a.PushMuted(now)
+	if cmd.OnlyDevice != uuid.Nil && a.device(cmd.OnlyDevice) == nil {
+		return ChallengeIssue{}, ErrDeviceNotLinked
+	}
 	devices := []ChallengeDevice{}
-	if !muted {
+	if !muted && !cmd.NoPush {
 		for _, d := range a.devices {
-			devices = append(devices, ChallengeDevice{DeviceID: d.id, PublicKey: d.publicKey})
+			if cmd.OnlyDevice == uuid.Nil || cmd.OnlyDevice == d.id {
+				devices = append(devices, ChallengeDevice{DeviceID: d.id, PublicKey: d.publicKey})
+			}
 		}
 	}
 	digest := ctx.Digest()
@@ -209,12 +220,20 @@ func (cmd IssueChallenge) validate(now time.Time) (LoginContext, error) {
 	switch {
 	case cmd.ChallengeID == uuid.Nil:
 		return ctx, fmt.Errorf("%w: challenge ID is required", ErrInvalidCommand)
-	case !cmd.Number.Valid():
+	case ctx.NoNumber && cmd.Number != 0:
+		return ctx, fmt.Errorf("%w: a challenge without number matching has the number 0", ErrInvalidNumber)
+	case !ctx.NoNumber && !cmd.Number.Valid():
 		return ctx, fmt.Errorf("%w: number must be from 10 to 99", ErrInvalidNumber)
 	case len(ctx.UserAgent) > 512 || !utf8.ValidString(ctx.UserAgent):
 		return ctx, fmt.Errorf("%w: user agent must be valid UTF-8 of at most 512 bytes", ErrInvalidCommand)
 	case len(ctx.Place) > 128 || !utf8.ValidString(ctx.Place):
 		return ctx, fmt.Errorf("%w: place must be valid UTF-8 of at most 128 bytes", ErrInvalidCommand)
+	}
+	if err := ctx.validateIntegration(); err != nil {
+		return ctx, err
+	}
+	if ctx.IP == "" && ctx.App != "" {
+		return ctx, nil // an application need not tell the IP address (Duo's ipaddr is optional)
 	}
 	ip, err := netip.ParseAddr(ctx.IP)
 	if err != nil {

@@ -303,14 +303,18 @@ func (a *Account) UseBackupCode(cmd UseBackupCode, now time.Time, p Policy) Deci
 	if err := a.checkSecondFactor(cmd.ChallengeID, now); err != nil {
 		return refuse(err)
 	}
-	if a.backup == nil {
+	sets := a.codeSets(now) // backup codes, then valid bypass codes (bypass.go)
+	if len(sets) == 0 {
 		return refuse(ErrNoBackupSet)
 	}
+	var set *backupSet
 	found, used := -1, false
-	for i, stored := range a.backup.hashes {
-		for _, c := range cmd.Candidates {
-			if subtle.ConstantTimeCompare([]byte(stored), []byte(c)) == 1 && found < 0 {
-				found, used = i, a.backup.used[i]
+	for _, s := range sets {
+		for i, stored := range s.hashes {
+			for _, c := range cmd.Candidates {
+				if subtle.ConstantTimeCompare([]byte(stored), []byte(c)) == 1 && found < 0 {
+					set, found, used = s, i, s.used[i]
+				}
 			}
 		}
 	}
@@ -324,7 +328,7 @@ func (a *Account) UseBackupCode(cmd UseBackupCode, now time.Time, p Policy) Deci
 	case used:
 		return failed(FailureReusedBackupCode, ErrCodeReused)
 	}
-	return accept(BackupCodeUsed{AccountID: a.id, SetID: a.backup.id, Index: found, ChallengeID: cmd.ChallengeID, At: now})
+	return accept(BackupCodeUsed{AccountID: a.id, SetID: set.id, Index: found, ChallengeID: cmd.ChallengeID, At: now})
 }
 
 // stepNear reports whether step is within totpSkew steps of now's step.

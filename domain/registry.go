@@ -185,6 +185,12 @@ func newEvents() *Registry {
 	Register[ChallengeCompletedTOTP](r, 1)
 	Register[ChallengeCompletedBackupCode](r, 1)
 	Register[ChallengeRedeemed](r, 1)
+	// The Duo-compatible Auth API's integrations (integration.go).
+	Register[IntegrationCreated](r, 1)
+	Register[IntegrationSecretRotated](r, 1)
+	Register[IntegrationDisabled](r, 1)
+	Register[IntegrationUserCreated](r, 1)
+	Register[BypassCodesIssued](r, 1)
 	return r
 }
 

@@ -20,6 +20,33 @@ type LoginContext struct {
 	Place string `json:"place,omitempty"`
 	// At is the time of the sign-in, whole seconds in UTC.
 	At time.Time `json:"at"`
+
+	// The fields below come from an application that asks through the Duo-compatible Auth
+	// API (integration.go); they are empty for Assent's own sign-ins.
+
+	// App is the name of the integration that asks.
+	App string `json:"app,omitempty"`
+	// Type is the application's word for the request (Duo's "type"), e.g. "Login request".
+	Type string `json:"type,omitempty"`
+	// DisplayName is the user name the application shows (Duo's "display_username").
+	DisplayName string `json:"display_name,omitempty"`
+	// PushInfo are the application's key/value pairs to show (Duo's "pushinfo"), in order.
+	PushInfo []PushInfoItem `json:"push_info,omitempty"`
+	// NoNumber is set when the person approves without typing a number: the application's
+	// page shows none (number matching is off for the integration). The approval then signs
+	// the number 0.
+	NoNumber bool `json:"no_number,omitempty"`
+}
+
+// PushInfoItem is one key/value pair an application asks the device to show.
+type PushInfoItem struct {
+	Key   string `json:"key"`
+	Value string `json:"value"`
+}
+
+// integrated reports whether the context carries any field of an integration.
+func (c LoginContext) integrated() bool {
+	return c.App != "" || c.Type != "" || c.DisplayName != "" || len(c.PushInfo) > 0 || c.NoNumber
 }
 
 // Digest returns SHA-256 of the context's canonical form, which device clients rebuild
@@ -31,12 +58,43 @@ type LoginContext struct {
 //	place:<byte length>:<value>\n
 //	at:<unix seconds>\n
 //
-// The lengths make the form unambiguous whatever the values hold.
+// The lengths make the form unambiguous whatever the values hold. A context that carries an
+// integration's fields (App, Type, DisplayName, PushInfo, NoNumber) has the v2 form, so that
+// the device's signature covers what it showed:
+//
+//	assent.login-context.v2\n
+//	user_agent, ip and place as in v1
+//	app:<byte length>:<value>\n
+//	type:<byte length>:<value>\n
+//	display_name:<byte length>:<value>\n
+//	push_info:<count>\n
+//	<byte length>:<key>:<byte length>:<value>\n   (one line per pair, in order)
+//	no_number:<0|1>\n
+//	at:<unix seconds>\n
 func (c LoginContext) Digest() [sha256.Size]byte {
 	var b strings.Builder
-	b.WriteString("assent.login-context.v1\n")
+	v2 := c.integrated()
+	if v2 {
+		b.WriteString("assent.login-context.v2\n")
+	} else {
+		b.WriteString("assent.login-context.v1\n")
+	}
 	for _, f := range [...][2]string{{"user_agent", c.UserAgent}, {"ip", c.IP}, {"place", c.Place}} {
 		fmt.Fprintf(&b, "%s:%d:%s\n", f[0], len(f[1]), f[1])
+	}
+	if v2 {
+		for _, f := range [...][2]string{{"app", c.App}, {"type", c.Type}, {"display_name", c.DisplayName}} {
+			fmt.Fprintf(&b, "%s:%d:%s\n", f[0], len(f[1]), f[1])
+		}
+		fmt.Fprintf(&b, "push_info:%d\n", len(c.PushInfo))
+		for _, p := range c.PushInfo {
+			fmt.Fprintf(&b, "%d:%s:%d:%s\n", len(p.Key), p.Key, len(p.Value), p.Value)
+		}
+		no := 0
+		if c.NoNumber {
+			no = 1
+		}
+		fmt.Fprintf(&b, "no_number:%d\n", no)
 	}
 	b.WriteString("at:" + strconv.FormatInt(c.At.Unix(), 10) + "\n")
 	return sha256.Sum256([]byte(b.String()))

@@ -1,6 +1,9 @@
 package main
 
 import (
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/pem"
 	"fmt"
 	"net"
 	"net/http"
@@ -19,6 +22,7 @@ func healthcheckCommand() *cobra.Command {
 	if v, ok := os.LookupEnv("ASSENT_LISTEN"); ok {
 		listen = v
 	}
+	tlsCert := os.Getenv("ASSENT_TLS_CERT")
 	cmd := &cobra.Command{
 		Use:   "healthcheck",
 		Short: "Exit 0 when the server listening on --listen answers /healthz",
@@ -32,7 +36,15 @@ func healthcheckCommand() *cobra.Command {
 				host = "127.0.0.1"
 			}
 			client := &http.Client{Timeout: 3 * time.Second}
-			resp, err := client.Get("http://" + net.JoinHostPort(host, port) + "/healthz")
+			scheme := "http"
+			if tlsCert != "" {
+				tr, err := pinnedTransport(tlsCert)
+				if err != nil {
+					return fmt.Errorf("healthcheck: %w", err)
+				}
+				client.Transport, scheme = tr, "https"
+			}
+			resp, err := client.Get(scheme + "://" + net.JoinHostPort(host, port) + "/healthz")
 			if err != nil {
 				return fmt.Errorf("healthcheck: %w", err)
 			}
@@ -45,5 +57,36 @@ func healthcheckCommand() *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVar(&listen, "listen", listen, "address of the server (env ASSENT_LISTEN)")
+	cmd.Flags().StringVar(&tlsCert, "tls-cert", tlsCert, "the server's certificate file, when it serves HTTPS (env ASSENT_TLS_CERT)")
 	return cmd
+}
+
+// pinnedTransport speaks HTTPS to the server on a loopback address, trusting exactly the
+// certificate the server is configured with: the check reaches 127.0.0.1, which the certificate
+// need not name, so the name checked is the certificate's own (its first DNS name).
+func pinnedTransport(certFile string) (*http.Transport, error) {
+	raw, err := os.ReadFile(certFile)
+	if err != nil {
+		return nil, err
+	}
+	block, _ := pem.Decode(raw)
+	if block == nil || block.Type != "CERTIFICATE" {
+		return nil, fmt.Errorf("option 'tls-cert' must be a PEM certificate but '%s' is not", certFile)
+	}
+	leaf, err := x509.ParseCertificate(block.Bytes)
+	if err != nil {
+		return nil, fmt.Errorf("option 'tls-cert' must be a PEM certificate: %w", err)
+	}
+	pool := x509.NewCertPool()
+	pool.AddCert(leaf)
+	name := ""
+	switch {
+	case len(leaf.DNSNames) > 0:
+		name = leaf.DNSNames[0]
+	case len(leaf.IPAddresses) > 0:
+		name = leaf.IPAddresses[0].String()
+	default:
+		return nil, fmt.Errorf("the certificate in '%s' names no host", certFile)
+	}
+	return &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, ServerName: name, MinVersion: tls.VersionTLS12}}, nil
 }

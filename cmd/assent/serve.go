@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -24,6 +25,7 @@ import (
 	"github.com/assent-dev/assent/eventstore/esdb"
 	"github.com/assent-dev/assent/eventstore/sqlite"
 	"github.com/assent-dev/assent/projections"
+	"github.com/assent-dev/assent/transport/duoapi"
 	"github.com/assent-dev/assent/transport/httpapi"
 	"github.com/assent-dev/assent/transport/push"
 	"github.com/assent-dev/assent/web"
@@ -95,7 +97,7 @@ func serve(ctx context.Context, cfg config.Config, logw io.Writer) error {
 	if err != nil {
 		return err
 	}
-	log.Info("listening", "addr", "http://"+srv.Addr())
+	log.Info("listening", "addr", srv.scheme+"://"+srv.Addr())
 	select {
 	case err := <-srv.errc:
 		srv.Stop(context.Background())
@@ -112,6 +114,7 @@ func serve(ctx context.Context, cfg config.Config, logw io.Writer) error {
 // application, the push hub, the sweeper and the HTTP server.
 type server struct {
 	log      *slog.Logger
+	scheme   string // http, or https with --tls-cert
 	store    eventstore.Store
 	router   *message.Router
 	http     *http.Server
@@ -145,6 +148,8 @@ type startOptions struct {
 	tuneApp  func(*app.Config)
 	limits   *httpapi.RateLimits
 	timeouts *httpTimeouts
+	// duoStatusHold is how long the Auth API's auth_status holds a pending transaction.
+	duoStatusHold time.Duration
 }
 
 func start(ctx context.Context, cfg config.Config, log *slog.Logger, opts startOptions) (_ *server, err error) {
@@ -236,22 +241,33 @@ func start(ctx context.Context, cfg config.Config, log *slog.Logger, opts startO
 			}
 		},
 	}}.Register(e)
+	duoSrv := duoapi.Register(e, duoapi.Config{App: svc, Hub: hub, PublicURL: cfg.PublicURL, StatusHold: opts.duoStatusHold, Log: log.With("component", "duoapi")})
 	web.Register(e)
 
 	if err := mn.listen(cfg.MetricsListen, log); err != nil {
 		return nil, err
+	}
+	var certs *certFiles
+	if cfg.TLSCert != "" {
+		if certs, err = newCertFiles(cfg.TLSCert, cfg.TLSKey, log); err != nil {
+			return nil, err
+		}
 	}
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		mn.stop(ctx)
 		return nil, fmt.Errorf("listen on %s: %w", cfg.Listen, err)
 	}
+	scheme := "http"
+	if certs != nil {
+		ln, scheme = tls.NewListener(ln, certs.tlsConfig()), "https"
+	}
 	rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	timeouts := defaultHTTPTimeouts()
 	if opts.timeouts != nil {
 		timeouts = *opts.timeouts
 	}
-	s := &server{log: log, store: store, router: router, ln: ln, errc: make(chan error, 1), cancel: cancel,
+	s := &server{log: log, store: store, scheme: scheme, router: router, ln: ln, errc: make(chan error, 1), cancel: cancel,
 		done: make(chan struct{}), App: svc, Hub: hub, Sessions: sessions, echo: e,
 		http: timeouts.server(e)}
 	go func() {
@@ -263,6 +279,7 @@ func start(ctx context.Context, cfg config.Config, log *slog.Logger, opts startO
 	s.audit = aud
 	s.metrics = mn
 	aud.run(rctx)
+	s.http.RegisterOnShutdown(duoSrv.Drain) // held Auth API requests end at once
 	go func() { s.errc <- s.http.Serve(ln) }()
 	<-router.Running()
 	return s, nil
