@@ -241,7 +241,7 @@ func TestAuditOverHTTPAndCLI(t *testing.T) {
 	}
 	cli(append([]string{"audit", "timeline", res.AccountID.String(), "--json"}, local...)...)
 	cli(append([]string{"audit", "replay", "account-" + res.AccountID.String()}, local...)...)
-	cli(append([]string{"audit", "state-at", res.AccountID.String(), "--at", time.Now().Format(time.RFC3339)}, local...)...)
+	cli(append([]string{"audit", "state-at", res.AccountID.String(), "--at", time.Now().Format(time.RFC3339Nano)}, local...)...)
 	cli(append([]string{"audit", "export"}, local...)...)
 
 	for i, o := range outputs {

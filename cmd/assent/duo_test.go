@@ -511,7 +511,7 @@ func TestDuoHeldRequestsEndAtShutdown(t *testing.T) {
 func TestDuoHeldAuthOutlivesTheWriteTimeout(t *testing.T) {
 	t.Parallel()
 	d := startDuoNode(t, startOptions{timeouts: &httpTimeouts{
-		ReadHeader: 5 * time.Second, Read: 5 * time.Second, Write: time.Second, Idle: 30 * time.Second,
+		ReadHeader: 5 * time.Second, Read: 5 * time.Second, Write: 2 * time.Second, Idle: 30 * time.Second,
 	}})
 	api := d.api(d.ikey, d.skey)
 	p := newPhone(t, "phone")
@@ -520,7 +520,7 @@ func TestDuoHeldAuthOutlivesTheWriteTimeout(t *testing.T) {
 
 	ch := asyncAuth(api, authapi.AuthUsername("grace"))
 	r := pushed(t, p)
-	time.Sleep(2 * time.Second) // twice the write timeout
+	time.Sleep(4 * time.Second) // twice the write timeout
 	if err := p.sock.Answer(ctxT(t), r, "approve", 0); err != nil {
 		t.Fatal(err)
 	}

@@ -22,7 +22,8 @@ import (
 // and still deliver.
 func TestIdleConnectionsCloseAndLongResponsesOutliveTheWriteTimeout(t *testing.T) {
 	t.Parallel()
-	const write = time.Second
+	// Long enough for a password check (argon2id) under the race detector on a loaded machine.
+	const write = 3 * time.Second
 	dir := t.TempDir()
 	token, err := audit.AddAuditor(filepath.Join(dir, audit.AuditorsFile), "alice", time.Now())
 	if err != nil {
@@ -81,7 +82,7 @@ func TestIdleConnectionsCloseAndLongResponsesOutliveTheWriteTimeout(t *testing.T
 	r := recv(t, p.requests, "challenge")
 
 	// A long-poll that holds the request twice the write timeout answers "pending".
-	preq, _ := http.NewRequestWithContext(ctx, http.MethodGet, n.url+"/v1/logins/"+si.Challenge.ID.String()+"?wait=2s", nil)
+	preq, _ := http.NewRequestWithContext(ctx, http.MethodGet, n.url+"/v1/logins/"+si.Challenge.ID.String()+"?wait="+(2*write).String(), nil)
 	preq.Header.Set("X-Login-Token", si.LoginToken)
 	presp, err := http.DefaultClient.Do(preq)
 	if err != nil {
