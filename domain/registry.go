@@ -184,6 +184,7 @@ func newEvents() *Registry {
 	Register[ChallengeCompletedTOTP](r, 1)
 	Register[ChallengeCompletedBackupCode](r, 1)
 	Register[ChallengeRedeemed](r, 1)
+	registerOIDC(r)
 	return r
 }
 

@@ -31,5 +31,6 @@ func rootCommand() *cobra.Command {
 	root.AddCommand(serveCommand(), healthcheckCommand(), projectionsCommand())
 	root.AddCommand(deviceCommand())
 	root.AddCommand(auditCommand())
+	root.AddCommand(adminCommand())
 	return root
 }
