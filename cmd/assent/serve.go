@@ -192,7 +192,7 @@ func start(ctx context.Context, cfg config.Config, log *slog.Logger, opts startO
 	hubSub := bridge.NewSubscriber(store, &push.LiveCheckpoints{Head: func() eventstore.Position { return head }}, bridge.Config{Logger: wlog})
 	router.AddConsumerHandler("push-hub", "push-hub", hubSub, hub.Handler)
 
-	sessions, err := httpapi.NewSessions(keyring.DeriveKeys("session"), 12*time.Hour)
+	sessions, err := httpapi.NewSessions(keyring.DeriveKeys("session"), sessionTTL)
 	if err != nil {
 		return nil, err
 	}
@@ -227,6 +227,9 @@ func start(ctx context.Context, cfg config.Config, log *slog.Logger, opts startO
 		},
 	}}.Register(e)
 	web.Register(e)
+	if err := mountOIDC(ctx, e, cfg, svc, sessions, keyring, log); err != nil {
+		return nil, err
+	}
 
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
