@@ -227,6 +227,34 @@ func (s *Service) AccountEmail(ctx context.Context, id uuid.UUID) (string, error
 	return a.Email().String(), nil
 }
 
+// OIDCConsented reports whether the account allowed the client every scope of scopes.
+func (s *Service) OIDCConsented(ctx context.Context, accountID uuid.UUID, clientID string, scopes []string) (bool, error) {
+	events, _, err := s.load(ctx, domain.OIDCConsentsStream(accountID))
+	if err != nil {
+		return false, fmt.Errorf("oidc consent: %w", err)
+	}
+	c, err := domain.LoadOIDCConsents(events)
+	if err != nil {
+		return false, fmt.Errorf("oidc consent: %w", err)
+	}
+	return c.Covers(clientID, scopes), nil
+}
+
+// GrantOIDCConsent records that the account allows the client scopes (oidc.consent.granted).
+func (s *Service) GrantOIDCConsent(ctx context.Context, cmd domain.GrantOIDCConsent) error {
+	_, err := s.op(correlated(ctx), accountActor(cmd.AccountID)).update(domain.OIDCConsentsStream(cmd.AccountID), func(events []domain.Event, now time.Time) (domain.Decision, error) {
+		c, err := domain.LoadOIDCConsents(events)
+		if err != nil {
+			return domain.Decision{}, err
+		}
+		return c.Grant(cmd, now), nil
+	})
+	if err != nil {
+		return fmt.Errorf("grant oidc consent: %w", err)
+	}
+	return nil
+}
+
 // MFAEnabled reports whether an account has a second factor turned on.
 func (s *Service) MFAEnabled(ctx context.Context, id uuid.UUID) (bool, error) {
 	a, err := s.loadAccount(ctx, id)

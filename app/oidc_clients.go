@@ -28,6 +28,8 @@ type OIDCClientSpec struct {
 	// RequireMFA sends a person without a second factor to turn one on before the client gets
 	// an ID token, and refuses a sign-in proved by the password alone.
 	RequireMFA bool
+	// AskConsent asks the person, once per scope, whether the client may have what it asks for.
+	AskConsent bool
 }
 
 // CreateOIDCClient registers a relying party and returns its ID and, for a confidential
@@ -54,6 +56,7 @@ func (s *Service) CreateOIDCClient(ctx context.Context, spec OIDCClientSpec) (cl
 		return cs.Register(domain.RegisterOIDCClient{
 			ClientID: clientID, Name: spec.Name, RedirectURIs: spec.RedirectURIs,
 			PostLogoutRedirectURIs: spec.PostLogoutRedirectURIs, Public: spec.Public, SecretHash: hash, RequireMFA: spec.RequireMFA,
+			AskConsent: spec.AskConsent,
 		}, now), nil
 	})
 	if err != nil {

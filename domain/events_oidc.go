@@ -14,14 +14,17 @@ import (
 // OIDCClientRegistered: an administrator registered a relying party. A confidential client's
 // secret is stored only as its SHA-256 (SecretHash); a public client has none and must use PKCE.
 type OIDCClientRegistered struct {
-	ClientID               string    `json:"client_id"`
-	Name                   string    `json:"name"`
-	RedirectURIs           []string  `json:"redirect_uris"`
-	PostLogoutRedirectURIs []string  `json:"post_logout_redirect_uris,omitempty"`
-	Public                 bool      `json:"public"`
-	SecretHash             []byte    `json:"secret_hash,omitempty"`
-	RequireMFA             bool      `json:"require_mfa"`
-	At                     time.Time `json:"at"`
+	ClientID               string   `json:"client_id"`
+	Name                   string   `json:"name"`
+	RedirectURIs           []string `json:"redirect_uris"`
+	PostLogoutRedirectURIs []string `json:"post_logout_redirect_uris,omitempty"`
+	Public                 bool     `json:"public"`
+	SecretHash             []byte   `json:"secret_hash,omitempty"`
+	RequireMFA             bool     `json:"require_mfa"`
+	// AskConsent: the person is asked once whether the client may have what it asks for.
+	// Clients without it are first-party and ask nothing.
+	AskConsent bool      `json:"ask_consent,omitempty"`
+	At         time.Time `json:"at"`
 }
 
 // OIDCClientSecretRotated: a confidential client got a new secret; the old one stops working.
@@ -114,6 +117,17 @@ type OIDCAuthorizationRevoked struct {
 	At              time.Time        `json:"at"`
 }
 
+// OIDCConsentGranted: the person allowed a client that asks for consent to have Scopes. It
+// lives in the account's consents stream (OIDCConsentsStream) and is not asked again for
+// those scopes.
+type OIDCConsentGranted struct {
+	AccountID       uuid.UUID `json:"account_id"`
+	ClientID        string    `json:"client_id"`
+	Scopes          []string  `json:"scopes"`
+	AuthorizationID uuid.UUID `json:"authorization_id"`
+	At              time.Time `json:"at"`
+}
+
 // OIDCRevokeReason says why an authorization's tokens were revoked.
 type OIDCRevokeReason struct{ slug string }
 
@@ -152,6 +166,7 @@ func (OIDCCodeIssued) EventType() string                 { return "oidc.authoriz
 func (OIDCCodeRedeemed) EventType() string               { return "oidc.authorization.code.redeemed" }
 func (OIDCRefreshTokenRotated) EventType() string        { return "oidc.refresh_token.rotated" }
 func (OIDCAuthorizationRevoked) EventType() string       { return "oidc.authorization.revoked" }
+func (OIDCConsentGranted) EventType() string             { return "oidc.consent.granted" }
 
 func (e OIDCClientRegistered) OccurredAt() time.Time           { return e.At }
 func (e OIDCClientSecretRotated) OccurredAt() time.Time        { return e.At }
@@ -163,6 +178,7 @@ func (e OIDCCodeIssued) OccurredAt() time.Time                 { return e.At }
 func (e OIDCCodeRedeemed) OccurredAt() time.Time               { return e.At }
 func (e OIDCRefreshTokenRotated) OccurredAt() time.Time        { return e.At }
 func (e OIDCAuthorizationRevoked) OccurredAt() time.Time       { return e.At }
+func (e OIDCConsentGranted) OccurredAt() time.Time             { return e.At }
 
 // registerOIDC adds the provider's events to the registry.
 func registerOIDC(r *Registry) {
@@ -176,4 +192,5 @@ func registerOIDC(r *Registry) {
 	Register[OIDCCodeRedeemed](r, 1)
 	Register[OIDCRefreshTokenRotated](r, 1)
 	Register[OIDCAuthorizationRevoked](r, 1)
+	Register[OIDCConsentGranted](r, 1)
 }

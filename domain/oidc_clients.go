@@ -11,6 +11,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/google/uuid"
 )
 
 // Errors of the OpenID Connect provider's aggregates. Check them with errors.Is.
@@ -45,6 +47,7 @@ type OIDCClient struct {
 	PostLogoutRedirectURIs []string
 	Public                 bool
 	RequireMFA             bool
+	AskConsent             bool
 	Disabled               bool
 	RegisteredAt           time.Time
 	secretHash             []byte
@@ -74,7 +77,7 @@ func LoadOIDCClients(events []Event) (*OIDCClients, error) {
 			cs.byID[e.ClientID] = &OIDCClient{
 				ID: e.ClientID, Name: e.Name, RedirectURIs: slices.Clone(e.RedirectURIs),
 				PostLogoutRedirectURIs: slices.Clone(e.PostLogoutRedirectURIs), Public: e.Public,
-				RequireMFA: e.RequireMFA, RegisteredAt: e.At, secretHash: slices.Clone(e.SecretHash),
+				RequireMFA: e.RequireMFA, AskConsent: e.AskConsent, RegisteredAt: e.At, secretHash: slices.Clone(e.SecretHash),
 			}
 			cs.order = append(cs.order, e.ClientID)
 		case OIDCClientSecretRotated:
@@ -124,6 +127,7 @@ type RegisterOIDCClient struct {
 	Public                 bool
 	SecretHash             []byte
 	RequireMFA             bool
+	AskConsent             bool
 }
 
 // Register decides RegisterOIDCClient. Redirect URIs are absolute, without fragment, https or
@@ -153,7 +157,7 @@ func (cs *OIDCClients) Register(cmd RegisterOIDCClient, now time.Time) Decision 
 	return accept(OIDCClientRegistered{
 		ClientID: cmd.ClientID, Name: name, RedirectURIs: slices.Clone(cmd.RedirectURIs),
 		PostLogoutRedirectURIs: slices.Clone(cmd.PostLogoutRedirectURIs), Public: cmd.Public,
-		SecretHash: slices.Clone(cmd.SecretHash), RequireMFA: cmd.RequireMFA, At: now,
+		SecretHash: slices.Clone(cmd.SecretHash), RequireMFA: cmd.RequireMFA, AskConsent: cmd.AskConsent, At: now,
 	})
 }
 
@@ -277,4 +281,57 @@ func (ks *OIDCKeys) Add(cmd AddOIDCSigningKey, now time.Time) Decision {
 		}
 	}
 	return accept(OIDCSigningKeyAdded{KeyID: cmd.KeyID, Algorithm: cmd.Algorithm, SealedKey: slices.Clone(cmd.SealedKey), At: now})
+}
+
+// OIDCConsentsStream is the stream of an account's consents: "oidc-consents-<account uuid>".
+func OIDCConsentsStream(account uuid.UUID) string { return "oidc-consents-" + account.String() }
+
+// OIDCConsents is what an account allowed clients that ask.
+type OIDCConsents struct{ granted map[string][]string } // client ID -> scopes allowed
+
+// LoadOIDCConsents folds an account's consents stream.
+func LoadOIDCConsents(events []Event) (*OIDCConsents, error) {
+	c := &OIDCConsents{granted: map[string][]string{}}
+	for _, e := range events {
+		g, ok := e.(OIDCConsentGranted)
+		if !ok {
+			return nil, fmt.Errorf("load oidc consents: unexpected event %s", e.EventType())
+		}
+		for _, s := range g.Scopes {
+			if !slices.Contains(c.granted[g.ClientID], s) {
+				c.granted[g.ClientID] = append(c.granted[g.ClientID], s)
+			}
+		}
+	}
+	return c, nil
+}
+
+// Covers reports whether the account allowed the client every scope of scopes.
+func (c *OIDCConsents) Covers(clientID string, scopes []string) bool {
+	for _, s := range scopes {
+		if !slices.Contains(c.granted[clientID], s) {
+			return false
+		}
+	}
+	return true
+}
+
+// GrantOIDCConsent records that the account allows the client scopes.
+type GrantOIDCConsent struct {
+	AccountID       uuid.UUID
+	ClientID        string
+	Scopes          []string
+	AuthorizationID uuid.UUID
+}
+
+// Grant decides GrantOIDCConsent; what is already allowed changes nothing.
+func (c *OIDCConsents) Grant(cmd GrantOIDCConsent, now time.Time) Decision {
+	switch {
+	case cmd.AccountID == uuid.Nil || cmd.ClientID == "" || len(cmd.Scopes) == 0:
+		return refuse(fmt.Errorf("grant oidc consent: %w: account, client and scopes are required", ErrInvalidCommand))
+	case c.Covers(cmd.ClientID, cmd.Scopes):
+		return Decision{}
+	}
+	return accept(OIDCConsentGranted{AccountID: cmd.AccountID, ClientID: cmd.ClientID, Scopes: slices.Clone(cmd.Scopes),
+		AuthorizationID: cmd.AuthorizationID, At: now})
 }

@@ -24,7 +24,7 @@ var (
 // The provider's events join the samples of TestEveryRegisteredTypeRoundTrips.
 func init() {
 	samples = append(samples,
-		domain.OIDCClientRegistered{ClientID: "grafana", Name: "Grafana", RedirectURIs: []string{"https://grafana.example.com/cb"}, PostLogoutRedirectURIs: []string{"https://grafana.example.com/"}, SecretHash: oidcHashA[:], RequireMFA: true, At: t0},
+		domain.OIDCClientRegistered{ClientID: "grafana", Name: "Grafana", RedirectURIs: []string{"https://grafana.example.com/cb"}, PostLogoutRedirectURIs: []string{"https://grafana.example.com/"}, SecretHash: oidcHashA[:], RequireMFA: true, AskConsent: true, At: t0},
 		domain.OIDCClientSecretRotated{ClientID: "grafana", SecretHash: oidcHashB[:], At: t0},
 		domain.OIDCClientDisabled{ClientID: "grafana", At: t0},
 		domain.OIDCSigningKeyAdded{KeyID: "k1", Algorithm: "RS256", SealedKey: []byte{1, 2}, At: t0},
@@ -34,6 +34,7 @@ func init() {
 		domain.OIDCCodeRedeemed{AuthorizationID: oidcAuthID, RefreshTokenHash: oidcHashB[:], At: t0},
 		domain.OIDCRefreshTokenRotated{AuthorizationID: oidcAuthID, Generation: 2, RefreshTokenHash: oidcHashC[:], At: t0},
 		domain.OIDCAuthorizationRevoked{AuthorizationID: oidcAuthID, Reason: domain.RevokeRefreshReused, At: t0},
+		domain.OIDCConsentGranted{AccountID: accountID, ClientID: "grafana", Scopes: []string{"openid", "email"}, AuthorizationID: oidcAuthID, At: t0},
 	)
 }
 
@@ -168,4 +169,25 @@ func onlyEvent[E domain.Event](d domain.Decision) (E, bool) {
 	}
 	e, ok := d.Events[0].(E)
 	return e, ok
+}
+
+func TestOIDCConsentCoversItsScopesOnly(t *testing.T) {
+	t.Parallel()
+	c, _ := domain.LoadOIDCConsents(nil)
+	d := c.Grant(domain.GrantOIDCConsent{AccountID: accountID, ClientID: "wiki", Scopes: []string{"openid", "email"}, AuthorizationID: oidcAuthID}, t0)
+	if d.Err != nil || len(d.Events) != 1 {
+		t.Fatalf("grant: %v %v", d.Events, d.Err)
+	}
+	c, _ = domain.LoadOIDCConsents(d.Events)
+	switch {
+	case !c.Covers("wiki", []string{"openid"}):
+		t.Fatal("a granted scope is not covered")
+	case c.Covers("wiki", []string{"openid", "offline_access"}):
+		t.Fatal("a scope never granted is covered")
+	case c.Covers("other", []string{"openid"}):
+		t.Fatal("another client is covered")
+	}
+	if d := c.Grant(domain.GrantOIDCConsent{AccountID: accountID, ClientID: "wiki", Scopes: []string{"email"}}, t0); len(d.Events) != 0 || d.Err != nil {
+		t.Fatalf("granting again: %v %v", d.Events, d.Err)
+	}
 }

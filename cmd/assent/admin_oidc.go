@@ -42,6 +42,7 @@ func oidcClientCommand() *cobra.Command {
 	create.Flags().StringSliceVar(&spec.PostLogoutRedirectURIs, "post-logout-redirect-uri", nil, "a URI the end-session endpoint may send people back to (repeat for several)")
 	create.Flags().BoolVar(&spec.Public, "public", false, "a public client (single-page or native app): no secret, PKCE required")
 	create.Flags().BoolVar(&spec.RequireMFA, "require-mfa", false, "ID tokens only for sign-ins with a second factor")
+	create.Flags().BoolVar(&spec.AskConsent, "ask-consent", false, "ask the person, once, whether the app may have what it asks for (third-party apps)")
 	_ = create.MarkFlagRequired("name")
 	_ = create.MarkFlagRequired("redirect-uri")
 

@@ -28,13 +28,14 @@ type rpApp struct {
 	claims   chan idClaims
 }
 
-func newRPApp(t *testing.T, n *node) *rpApp {
+func newRPApp(t *testing.T, n *node, spec app.OIDCClientSpec) *rpApp {
 	t.Helper()
 	a := &rpApp{pending: map[string][2]string{}, claims: make(chan idClaims, 1)}
 	mux := http.NewServeMux()
 	a.srv = httptest.NewServer(mux)
 	t.Cleanup(a.srv.Close)
-	id, secret, err := n.srv.App.CreateOIDCClient(ctxT(t), app.OIDCClientSpec{Name: "Wiki", RedirectURIs: []string{a.srv.URL + "/callback"}})
+	spec.Name, spec.RedirectURIs = "Wiki", []string{a.srv.URL + "/callback"}
+	id, secret, err := n.srv.App.CreateOIDCClient(ctxT(t), spec)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -92,7 +93,7 @@ func TestBrowserOIDCSignInWithPush(t *testing.T) {
 	p := newPhone(t, "gil's phone")
 	link(t, n, acct, p)
 	p.connect(t, n)
-	rpa := newRPApp(t, n)
+	rpa := newRPApp(t, n, app.OIDCClientSpec{})
 
 	b := newBrowser(t, n.url)
 	b.do("open the app", chromedp.Navigate(rpa.srv.URL+"/"))
@@ -121,4 +122,33 @@ func TestBrowserOIDCSignInWithPush(t *testing.T) {
 		t.Fatalf("the browser ended at %s", b.location())
 	}
 	b.noPageErrors()
+}
+
+// TestBrowserOIDCConsent: an app set to ask for consent shows the consent page once; Allow
+// goes back to the app (the page's form-action lets the redirect through), and the next
+// sign-in asks nothing.
+func TestBrowserOIDCConsent(t *testing.T) {
+	t.Parallel()
+	requireChromium(t)
+	n := startOIDCNode(t)
+	n.account(t, "hal@example.com")
+	rpa := newRPApp(t, n, app.OIDCClientSpec{AskConsent: true})
+
+	b := newBrowser(t, n.url)
+	b.do("open the app", chromedp.Navigate(rpa.srv.URL+"/"))
+	b.typeInto("email", "hal@example.com")
+	b.typeInto("password", "correct horse battery staple")
+	b.enter("password")
+	b.waitText("consent-heading", "Allow Wiki to sign you in?")
+	b.click("#consent-allow")
+	b.waitText("who", "Signed in as hal@example.com with pwd")
+	recv(t, rpa.claims, "the app's verified ID token")
+	b.noPageErrors()
+
+	b.do("open the app again", chromedp.Navigate(rpa.srv.URL+"/"))
+	b.waitText("who", "Signed in as hal@example.com")
+	recv(t, rpa.claims, "the second ID token")
+	if strings.Count(strings.Join(b.requested(`/oidc/consent`), "\n"), "POST") != 1 {
+		t.Fatalf("consent posted %v", b.requested(`/oidc/consent`))
+	}
 }

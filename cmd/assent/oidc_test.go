@@ -6,11 +6,13 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"html"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -704,3 +706,54 @@ func lastEventField(t *testing.T, n *node, stream, field string) string {
 }
 
 var _ = sha256.New
+
+func TestOIDCConsent(t *testing.T) {
+	t.Parallel()
+	n := startOIDCNode(t)
+	browser := n.account(t, "ida@example.com")
+	r := newRP(t, n, app.OIDCClientSpec{AskConsent: true})
+	tokenRe := regexp.MustCompile(`name="token" value="([^"]+)"`)
+	actionRe := regexp.MustCompile(`action="([^"]+)"`)
+	consentForm := func() (*flow, string, string) {
+		f, authURL := r.begin(browser)
+		resp, at := f.follow(t, authURL)
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		tm, am := tokenRe.FindSubmatch(body), actionRe.FindSubmatch(body)
+		if resp.StatusCode != http.StatusOK || tm == nil || am == nil {
+			t.Fatalf("no consent page at %s: %d %s", at, resp.StatusCode, body)
+		}
+		if csp := resp.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "script-src 'self'") || !strings.Contains(csp, "form-action 'self' http://127.0.0.1:9") {
+			t.Fatalf("consent page CSP %q", csp)
+		}
+		return f, n.url + html.UnescapeString(string(am[1])), string(tm[1])
+	}
+	post := func(f *flow, action, token, decision string) *http.Response {
+		resp, err := f.noFollow.PostForm(action, url.Values{"token": {token}, "decision": {decision}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp
+	}
+
+	// A forged form changes nothing; Deny sends access_denied back with state.
+	f, action, token := consentForm()
+	if resp := post(f, action, "forged", "allow"); resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("forged consent: %d", resp.StatusCode)
+	}
+	resp := post(f, action, token, "deny")
+	loc, _ := url.Parse(resp.Header.Get("Location"))
+	if loc == nil || loc.Query().Get("error") != "access_denied" || loc.Query().Get("state") != f.state {
+		t.Fatalf("deny answered %d to %q", resp.StatusCode, resp.Header.Get("Location"))
+	}
+
+	// Allow records the consent and completes the sign-in; the next one asks nothing.
+	f, action, token = consentForm()
+	resp = post(f, action, token, "allow")
+	next, _ := resp.Request.URL.Parse(resp.Header.Get("Location"))
+	_, to := f.follow(t, next.String())
+	_, _, claims := r.exchange(f, f.code(t, to))
+	wantEvents(t, n, "oidc-consents-"+claims.Sub, "oidc.consent.granted")
+	passwordFlow(t, n, r, browser)
+}

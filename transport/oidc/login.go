@@ -46,7 +46,7 @@ func (p *Provider) login(c echo.Context) error {
 		if err == nil && p.fresh(a, sess) {
 			switch err := p.satisfies(c.Request().Context(), a, client, ev); {
 			case err == nil:
-				return p.complete(c, a, sess, ev)
+				return p.complete(c, a, client, sess, ev)
 			case errors.Is(err, errMFANotEnabled):
 				return p.errorPage(c, err)
 			}
@@ -94,13 +94,23 @@ func (p *Provider) resume(c echo.Context) error {
 	if err := p.satisfies(ctx, a, client, ev); err != nil {
 		return p.errorPage(c, err)
 	}
-	return p.complete(c, a, sess, ev)
+	return p.complete(c, a, client, sess, ev)
 }
 
 // complete records who signed in and how, and hands back to the library, which issues the
-// code and redirects to the client.
-func (p *Provider) complete(c echo.Context, a *domain.OIDCAuthorization, sess httpapi.Session, ev app.SignInEvidence) error {
+// code and redirects to the client. A client that asks for consent gets it first, once for
+// the scopes it asks.
+func (p *Provider) complete(c echo.Context, a *domain.OIDCAuthorization, client domain.OIDCClient, sess httpapi.Session, ev app.SignInEvidence) error {
 	id := a.Request().AuthorizationID
+	if client.AskConsent {
+		ok, err := p.cfg.App.OIDCConsented(c.Request().Context(), sess.AccountID, client.ID, a.Request().Scopes)
+		if err != nil {
+			return p.errorPage(c, err)
+		}
+		if !ok {
+			return p.consentPage(c, a, client, sess, ev.ChallengeID)
+		}
+	}
 	err := p.cfg.App.AuthenticateOIDCAuthorization(c.Request().Context(), id, domain.AuthenticateOIDCAuthorization{
 		AccountID: sess.AccountID, AMR: ev.AMR, ACR: app.ACROf(ev.AMR), AuthTime: p.authTime(sess),
 		ChallengeID: ev.ChallengeID, SessionDigest: sessionDigest(sess),
@@ -237,6 +247,8 @@ func (p *Provider) errorPage(c echo.Context, err error) error {
 		return p.page(c, http.StatusBadRequest, "Application not allowed", "This application may not sign people in with Assent.", "")
 	case errors.Is(err, errMFANotEnabled):
 		return p.page(c, http.StatusForbidden, "Turn on two-factor authentication first", "This application asks for a second factor. Turn on two-factor authentication on your security page, then sign in to the application again.", "/security")
+	case errors.Is(err, errConsentForged), errors.Is(err, app.ErrNoSignInEvidence):
+		return p.page(c, http.StatusForbidden, "Sign in again", "This page does not belong to your sign-in. Go back to the application and sign in again.", "")
 	case errors.Is(err, errMFANeeded), errors.Is(err, errNotFresh):
 		return p.page(c, http.StatusForbidden, "Sign in again", "This application needs a fresh sign-in with your second factor. Go back to the application and sign in again.", "")
 	}

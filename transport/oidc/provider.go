@@ -126,6 +126,7 @@ func Register(ctx context.Context, e *echo.Echo, cfg Config) (*Provider, error) 
 	e.GET(loginPath, p.login)
 	e.GET(continuePath, p.resume)
 	e.GET(signedOutPath, p.signedOut)
+	e.POST(consentPath, p.consent)
 	return p, nil
 }
 
