@@ -2,7 +2,8 @@ package main
 
 import (
 	"context"
-	"crypto/sha256"
+	"crypto/rand"
+	"crypto/rsa"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -19,6 +20,7 @@ import (
 	"time"
 
 	gooidc "github.com/coreos/go-oidc/v3/oidc"
+	jose "github.com/go-jose/go-jose/v4"
 	"github.com/google/uuid"
 	"golang.org/x/oauth2"
 
@@ -405,11 +407,25 @@ func TestOIDCRefusals(t *testing.T) {
 	if resp.Request.URL.Host != strings.TrimPrefix(n.url, "http://") || resp.StatusCode < 400 {
 		t.Fatalf("unregistered redirect URI: ended at %s with %d", resp.Request.URL, resp.StatusCode)
 	}
-	// An unknown client: no redirect either.
+	// An unknown client: no redirect either. Both get a page with a human sentence, under the
+	// pages' strict policy.
 	unknown := conf.conf
 	unknown.ClientID = "nobody"
-	if resp, err := browser.HTTP.Get(unknown.AuthCodeURL("s")); err != nil || resp.Request.URL.Host != strings.TrimPrefix(n.url, "http://") || resp.StatusCode < 400 {
-		t.Fatalf("unknown client: %v %v", resp, err)
+	for _, tc := range []struct{ url, says string }{
+		{bad.AuthCodeURL("s"), "an address it has not registered"},
+		{unknown.AuthCodeURL("s"), "This application is not known"},
+	} {
+		resp, err := browser.HTTP.Get(tc.url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.Request.URL.Host != strings.TrimPrefix(n.url, "http://") || resp.StatusCode != http.StatusBadRequest ||
+			!strings.Contains(string(body), tc.says) || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") ||
+			!strings.Contains(resp.Header.Get("Content-Security-Policy"), "script-src 'self'") {
+			t.Fatalf("refusal at %s: %d %q %s", resp.Request.URL, resp.StatusCode, resp.Header.Get("Content-Type"), body)
+		}
 	}
 
 	// A public client without PKCE is sent back with invalid_request.
@@ -575,8 +591,24 @@ func TestOIDCLogout(t *testing.T) {
 		t.Fatalf("session after a refused logout: %v", err)
 	}
 
+	// A token signed by a key that is not the provider's is refused, and nothing ends.
+	forged := q
+	forged.Set("id_token_hint", resign(t, idToken))
+	forged.Set("post_logout_redirect_uri", "http://127.0.0.1:9/bye")
+	resp, err = f.noFollow.Get(endSession + "?" + forged.Encode())
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusBadRequest {
+		t.Fatalf("a forged id_token_hint answered %d %s", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	if err := browser.Get(ctx, "/v1/session", nil); err != nil {
+		t.Fatalf("session after a forged logout: %v", err)
+	}
+
 	// A registered one: the session ends, the authorization is revoked, state comes back.
-	q.Set("post_logout_redirect_uri", "http://127.0.0.1:9/bye")
+	q = url.Values{"id_token_hint": {idToken}, "post_logout_redirect_uri": {"http://127.0.0.1:9/bye"}, "state": {"st"}}
 	resp, err = f.noFollow.Get(endSession + "?" + q.Encode())
 	if err != nil {
 		t.Fatal(err)
@@ -608,10 +640,42 @@ func lastAuthorization(t *testing.T, n *node) string {
 	return ""
 }
 
+// resign signs a token's claims again with a key of its own, under the same key ID.
+func resign(t *testing.T, token string) string {
+	t.Helper()
+	parts := strings.Split(token, ".")
+	claims, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.RS256, Key: jose.JSONWebKey{Key: key, KeyID: kidOf(t, token)}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	obj, err := signer.Sign(claims)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := obj.CompactSerialize()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
 // kid returns the key ID in the header of a token set's ID token.
 func kid(t *testing.T, tok *oauth2.Token) string {
 	t.Helper()
 	raw, _ := tok.Extra("id_token").(string)
+	return kidOf(t, raw)
+}
+
+func kidOf(t *testing.T, raw string) string {
+	t.Helper()
 	head, _, _ := strings.Cut(raw, ".")
 	b, err := base64.RawURLEncoding.DecodeString(head)
 	if err != nil {
@@ -704,8 +768,6 @@ func lastEventField(t *testing.T, n *node, stream, field string) string {
 	s, _ := m[field].(string)
 	return s
 }
-
-var _ = sha256.New
 
 func TestOIDCConsent(t *testing.T) {
 	t.Parallel()

@@ -263,10 +263,56 @@ var pageTemplate = template.Must(template.New("page").Parse(`<!doctype html>
 `))
 
 func (p *Provider) page(c echo.Context, status int, title, text, link string) error {
+	return renderPage(c.Response(), status, title, text, link)
+}
+
+// renderPage writes a page of the sign-in flow with the pages' strict policy.
+func renderPage(w http.ResponseWriter, status int, title, text, link string) error {
 	var b bytes.Buffer
 	if err := pageTemplate.Execute(&b, struct{ Title, Text, Link string }{title, text, link}); err != nil {
 		return err
 	}
-	c.Response().Header().Set("Content-Security-Policy", web.ContentSecurityPolicy)
-	return c.HTMLBlob(status, b.Bytes())
+	h := w.Header()
+	h.Set("Content-Security-Policy", web.ContentSecurityPolicy)
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(status)
+	_, err := w.Write(b.Bytes())
+	return err
+}
+
+// authorizeErrors turns the library's plain-text refusals of an authorization request that
+// may not be redirected (an unknown or disabled client, a redirect URI that is not
+// registered) into a page with a human sentence.
+type authorizeErrors struct {
+	http.ResponseWriter
+	body     bytes.Buffer
+	captured bool
+}
+
+func (w *authorizeErrors) WriteHeader(code int) {
+	if code == http.StatusBadRequest && strings.HasPrefix(w.Header().Get("Content-Type"), "text/plain") {
+		w.captured = true
+		return
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *authorizeErrors) Write(b []byte) (int, error) {
+	if w.captured {
+		return w.body.Write(b)
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+func (w *authorizeErrors) finish() {
+	if !w.captured {
+		return
+	}
+	text := "This application is not known, or may not sign people in with Assent. Nothing was sent to it."
+	if strings.Contains(w.body.String(), "redirect_uri") {
+		text = "The application asked to send you back to an address it has not registered with Assent. Nothing was sent to it."
+	} else if strings.Contains(w.body.String(), "scope") || strings.Contains(w.body.String(), "prompt") {
+		text = "The application's sign-in request is not valid: " + strings.TrimSpace(w.body.String())
+	}
+	_ = renderPage(w.ResponseWriter, http.StatusBadRequest, "Sign-in request refused", text, "")
 }

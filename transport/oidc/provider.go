@@ -171,10 +171,18 @@ func (e *endSession) signOut(ctx context.Context) error {
 	return nil
 }
 
-// withEndSession hands the end-session endpoint the browser's session.
+// withEndSession hands the end-session endpoint the browser's session, and the authorization
+// endpoint's refusals their page (authorizeErrors).
 func (p *Provider) withEndSession(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != "/oidc/end_session" {
+		switch r.URL.Path {
+		case "/oidc/authorize":
+			aw := &authorizeErrors{ResponseWriter: w}
+			next.ServeHTTP(aw, r)
+			aw.finish()
+			return
+		case "/oidc/end_session":
+		default:
 			next.ServeHTTP(w, r)
 			return
 		}
