@@ -128,6 +128,9 @@ func summarize(e domain.Event) string {
 		}
 		return fmt.Sprintf("passed challenge spent on %s (once)", strings.ReplaceAll(e.Purpose.String(), "_", " "))
 	}
+	if s, ok := summarizeOIDC(e); ok {
+		return s
+	}
 	return e.EventType()
 }
 
