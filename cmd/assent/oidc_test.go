@@ -32,8 +32,12 @@ import (
 
 // startOIDCNode starts a node whose public URL is its own loopback address, so that it serves
 // the OpenID Connect provider with that issuer.
-func startOIDCNode(t *testing.T) *node {
+func startOIDCNode(t *testing.T, tune ...func(*app.Config)) *node {
 	t.Helper()
+	var opts startOptions
+	if len(tune) > 0 {
+		opts.tuneApp = tune[0]
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -44,7 +48,7 @@ func startOIDCNode(t *testing.T) *node {
 	cfg.DataDir = t.TempDir()
 	cfg.Listen = addr
 	cfg.PublicURL = "http://" + addr
-	srv, err := start(context.Background(), cfg, slog.New(slog.DiscardHandler), startOptions{})
+	srv, err := start(context.Background(), cfg, slog.New(slog.DiscardHandler), opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -818,4 +822,38 @@ func TestOIDCConsent(t *testing.T) {
 	_, _, claims := r.exchange(f, f.code(t, to))
 	wantEvents(t, n, "oidc-consents-"+claims.Sub, "oidc.consent.granted")
 	passwordFlow(t, n, r, browser)
+}
+
+func TestOIDCExpiredCodeAndRequest(t *testing.T) {
+	t.Parallel()
+	clock := &testClock{now: time.Now()}
+	n := startOIDCNode(t, func(c *app.Config) { c.Clock = clock.Now })
+	ctx := ctxT(t)
+	browser := n.account(t, "jo@example.com")
+	r := newRP(t, n, app.OIDCClientSpec{})
+
+	// A code exchanged after its 2 minutes is refused.
+	f, authURL := r.begin(browser)
+	_, to := f.follow(t, authURL)
+	code := f.code(t, to)
+	clock.Advance(2*time.Minute + time.Second)
+	if _, err := r.conf.Exchange(ctx, code, oauth2.VerifierOption(f.verifier)); !isOAuthError(err, "invalid_grant") {
+		t.Fatalf("an expired code: %v", err)
+	}
+
+	// A request older than 10 minutes can no longer be completed.
+	stranger := n.client()
+	f, authURL = r.begin(stranger)
+	_, signin := f.follow(t, authURL)
+	authID := authorizationID(t, signin)
+	if res, err := stranger.SignIn(ctx, "jo@example.com", "correct horse battery staple"); err != nil || res.Status != "signed_in" {
+		t.Fatalf("sign in: %+v %v", res, err)
+	}
+	clock.Advance(10*time.Minute + time.Second)
+	resp, _ := f.follow(t, n.url+"/oidc/continue?id="+authID)
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(body), "expired") {
+		t.Fatalf("an expired request: %d %s", resp.StatusCode, body)
+	}
 }
