@@ -80,27 +80,60 @@ type SignInEvidence struct {
 	DeviceID uuid.UUID
 }
 
-// SessionEvidence tells how the session (named by the SHA-256 of its ID) of account was
-// signed in. With challengeID, the challenge must have been redeemed for exactly that session:
-// its outcome gives pwd plus mfa and swk (a device's signed approval) or otp (a code).
-// Without, the account must have no second factor turned on, and the password alone gives
-// pwd. Anything else is ErrNoSignInEvidence.
-func (s *Service) SessionEvidence(ctx context.Context, accountID uuid.UUID, sessionDigest []byte, challengeID uuid.UUID) (SignInEvidence, error) {
-	ev := SignInEvidence{AccountID: accountID}
-	if challengeID == uuid.Nil {
-		a, err := s.loadAccount(ctx, accountID)
+// SessionEvidence tells how the session (named by the SHA-256 of its ID) of account, signed
+// in at signedIn, was signed in. The challenge that passed must have been redeemed for exactly
+// that session: its outcome gives pwd plus mfa and swk (a device's signed approval) or otp (a
+// code). challengeID names it when the caller knows it; otherwise the account's challenges
+// issued from a challenge's lifetime before signedIn on are searched (a few stream reads). With
+// no such challenge, the account must have no second factor turned on, and the password alone
+// gives pwd. Anything else is ErrNoSignInEvidence.
+func (s *Service) SessionEvidence(ctx context.Context, accountID uuid.UUID, sessionDigest []byte, challengeID uuid.UUID, signedIn time.Time) (SignInEvidence, error) {
+	if challengeID != uuid.Nil {
+		ev, err := s.challengeEvidence(ctx, accountID, sessionDigest, challengeID)
 		if err != nil {
 			return ev, fmt.Errorf("session evidence: %w", err)
 		}
-		if a.MFAEnabled() {
-			return ev, fmt.Errorf("session evidence: %w", ErrNoSignInEvidence)
-		}
-		ev.AMR = []string{AMRPassword}
 		return ev, nil
 	}
+	events, _, err := s.load(ctx, domain.AccountStream(accountID))
+	if err != nil {
+		return SignInEvidence{}, fmt.Errorf("session evidence: %w", err)
+	}
+	a, err := domain.LoadAccount(events)
+	if err != nil {
+		return SignInEvidence{}, fmt.Errorf("session evidence: %w", err)
+	}
+	if !a.Exists() {
+		return SignInEvidence{}, fmt.Errorf("session evidence: %w", domain.ErrAccountNotFound)
+	}
+	since := signedIn.Add(-s.policy.ChallengeTTL - domain.RedeemWindow - time.Minute)
+	for i := len(events) - 1; i >= 0; i-- {
+		c, ok := events[i].(domain.SignInChallenged)
+		if !ok {
+			continue
+		}
+		if c.At.Before(since) {
+			break
+		}
+		if ev, err := s.challengeEvidence(ctx, accountID, sessionDigest, c.ChallengeID); err == nil {
+			return ev, nil
+		} else if !errors.Is(err, ErrNoSignInEvidence) {
+			return SignInEvidence{}, fmt.Errorf("session evidence: %w", err)
+		}
+	}
+	if a.MFAEnabled() {
+		return SignInEvidence{AccountID: accountID}, fmt.Errorf("session evidence: %w", ErrNoSignInEvidence)
+	}
+	return SignInEvidence{AccountID: accountID, AMR: []string{AMRPassword}}, nil
+}
+
+// challengeEvidence is the evidence of one challenge redeemed for the session, or
+// ErrNoSignInEvidence.
+func (s *Service) challengeEvidence(ctx context.Context, accountID uuid.UUID, sessionDigest []byte, challengeID uuid.UUID) (SignInEvidence, error) {
+	ev := SignInEvidence{AccountID: accountID}
 	events, _, err := s.load(ctx, domain.ChallengeStream(challengeID))
 	if err != nil {
-		return ev, fmt.Errorf("session evidence: %w", err)
+		return ev, err
 	}
 	redeemed := false
 	for _, e := range events {
@@ -114,7 +147,7 @@ func (s *Service) SessionEvidence(ctx context.Context, accountID uuid.UUID, sess
 		}
 	}
 	if !redeemed || ev.AMR == nil {
-		return SignInEvidence{AccountID: accountID}, fmt.Errorf("session evidence: %w", ErrNoSignInEvidence)
+		return SignInEvidence{AccountID: accountID}, ErrNoSignInEvidence
 	}
 	ev.ChallengeID = challengeID
 	return ev, nil

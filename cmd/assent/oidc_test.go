@@ -304,6 +304,29 @@ func TestOIDCCodeFlowWithPushApproval(t *testing.T) {
 	if reason := lastEventField(t, n, "oidc-authorization-"+authID, "reason"); reason != "code_reused" {
 		t.Fatalf("revoked for %q", reason)
 	}
+
+	// A session opened on Assent's own sign-in page, with the push, signs in to the app without
+	// the password, and the ID token still says how: the log shows the challenge redeemed for it.
+	own, si2 := signIn(t, n, "ada@example.com")
+	req2 := recv(t, p.requests, "second challenge on the device")
+	if err := p.sock.Answer(ctx, req2, "approve", number(t, si2.Challenge)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := own.AwaitLogin(ctx, si2.Challenge.ID, si2.LoginToken); err != nil {
+		t.Fatal(err)
+	}
+	if err := own.RedeemLogin(ctx, si2.Challenge.ID, si2.LoginToken); err != nil {
+		t.Fatal(err)
+	}
+	_, _, sso := passwordFlow(t, n, r, own)
+	if !slices.Equal(sso.AMR, []string{"pwd", "mfa", "swk"}) {
+		t.Fatalf("single sign-on from Assent's own page: amr %v", sso.AMR)
+	}
+	// The session opened before 2FA was turned on shows no second factor: it signs in again.
+	f3, authURL3 := r.begin(b)
+	if _, to := f3.follow(t, authURL3); !strings.Contains(to, "/signin?oidc=") {
+		t.Fatalf("a session without a second factor of a 2FA account: %s", to)
+	}
 }
 
 // signedInRP returns a relying party and a browser signed in to Assent with the password

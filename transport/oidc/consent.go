@@ -106,7 +106,7 @@ func (p *Provider) evidence(c echo.Context, a *domain.OIDCAuthorization, client 
 		}
 	}
 	ctx := c.Request().Context()
-	ev, err := p.cfg.App.SessionEvidence(ctx, sess.AccountID, sessionDigest(sess), challenge)
+	ev, err := p.cfg.App.SessionEvidence(ctx, sess.AccountID, sessionDigest(sess), challenge, p.authTime(sess))
 	if err != nil {
 		return ev, err
 	}

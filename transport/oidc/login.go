@@ -42,7 +42,7 @@ func (p *Provider) login(c echo.Context) error {
 	}
 	sess, ok := p.session(c.Request())
 	if ok {
-		ev, err := p.cfg.App.SessionEvidence(c.Request().Context(), sess.AccountID, sessionDigest(sess), p.ssoChallenge(c.Request(), sess))
+		ev, err := p.cfg.App.SessionEvidence(c.Request().Context(), sess.AccountID, sessionDigest(sess), p.ssoChallenge(c.Request(), sess), p.authTime(sess))
 		if err == nil && p.fresh(a, sess) {
 			switch err := p.satisfies(c.Request().Context(), a, client, ev); {
 			case err == nil:
@@ -78,7 +78,7 @@ func (p *Provider) resume(c echo.Context) error {
 		}
 	}
 	ctx := c.Request().Context()
-	ev, err := p.cfg.App.SessionEvidence(ctx, sess.AccountID, sessionDigest(sess), challenge)
+	ev, err := p.cfg.App.SessionEvidence(ctx, sess.AccountID, sessionDigest(sess), challenge, p.authTime(sess))
 	if errors.Is(err, app.ErrNoSignInEvidence) {
 		return c.Redirect(http.StatusFound, again)
 	}
