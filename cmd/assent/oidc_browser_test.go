@@ -30,7 +30,7 @@ type rpApp struct {
 
 func newRPApp(t *testing.T, n *node, spec app.OIDCClientSpec) *rpApp {
 	t.Helper()
-	a := &rpApp{pending: map[string][2]string{}, claims: make(chan idClaims, 1)}
+	a := &rpApp{pending: map[string][2]string{}, claims: make(chan idClaims, 4)}
 	mux := http.NewServeMux()
 	a.srv = httptest.NewServer(mux)
 	t.Cleanup(a.srv.Close)
@@ -46,7 +46,7 @@ func newRPApp(t *testing.T, n *node, spec app.OIDCClientSpec) *rpApp {
 	a.verifier = provider.Verifier(&gooidc.Config{ClientID: id})
 	a.conf = oauth2.Config{ClientID: id, ClientSecret: secret, Endpoint: provider.Endpoint(), RedirectURL: a.srv.URL + "/callback",
 		Scopes: []string{gooidc.ScopeOpenID, "email", "profile"}}
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+	mux.HandleFunc("/{$}", func(w http.ResponseWriter, r *http.Request) { // only "/": not the favicon
 		state, nonce, verifier := oauth2.GenerateVerifier(), oauth2.GenerateVerifier(), oauth2.GenerateVerifier()
 		a.mu.Lock()
 		a.pending[state] = [2]string{nonce, verifier}
@@ -75,7 +75,12 @@ func newRPApp(t *testing.T, n *node, spec app.OIDCClientSpec) *rpApp {
 		}
 		var c idClaims
 		_ = idt.Claims(&c)
-		a.claims <- c
+		select {
+		case a.claims <- c:
+		default:
+			http.Error(w, "an ID token the test did not take yet", http.StatusConflict)
+			return
+		}
 		fmt.Fprintf(w, `<!doctype html><p id="who">Signed in as %s with %s</p>`, html.EscapeString(c.Email), html.EscapeString(strings.Join(c.AMR, " ")))
 	})
 	return a
