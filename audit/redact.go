@@ -20,6 +20,10 @@ var secretFields = map[string]bool{
 	"sealed_totp_secret": true,
 	"sealed_secret":      true,
 	"hashes":             true,
+	"sealed_key":         true, // an OpenID Connect signing key
+	"secret_hash":        true, // an OpenID Connect client's secret
+	"code_hash":          true, // an authorization code
+	"refresh_token_hash": true,
 }
 
 // Redacted replaces every secret value in audit output.

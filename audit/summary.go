@@ -133,6 +133,9 @@ func summarize(e domain.Event) string {
 	if line, ok := summarizeIntegration(e); ok {
 		return line
 	}
+	if s, ok := summarizeOIDC(e); ok {
+		return s
+	}
 	return e.EventType()
 }
 

@@ -191,6 +191,7 @@ func newEvents() *Registry {
 	Register[IntegrationDisabled](r, 1)
 	Register[IntegrationUserCreated](r, 1)
 	Register[BypassCodesIssued](r, 1)
+	registerOIDC(r)
 	return r
 }
 

@@ -20,11 +20,14 @@ import (
 )
 
 // adminCommand groups the operator's commands that write to the log: integrations of the
-// Duo-compatible Auth API. They open the store themselves, so on the embedded store the server
-// must be stopped (it holds the store's single writer); on EventStoreDB they run beside it.
+// Duo-compatible Auth API, their bypass codes, and the OpenID Connect clients and signing keys.
+// They open the store themselves, so on the embedded store the server must be stopped (it
+// holds the store's single writer, and a command run beside it fails with the lock error
+// rather than write behind its back); on EventStoreDB they run beside it. Changes take effect
+// when the server starts again.
 func adminCommand() *cobra.Command {
-	cmd := &cobra.Command{Use: "admin", Short: "Administer Assent: integrations of the Duo-compatible Auth API"}
-	cmd.AddCommand(integrationCommand(), bypassCodesCommand())
+	cmd := &cobra.Command{Use: "admin", Short: "Administer Assent: Duo-compatible integrations, OpenID Connect clients and keys"}
+	cmd.AddCommand(integrationCommand(), bypassCodesCommand(), oidcClientCommand(), oidcKeysCommand())
 	return cmd
 }
 
@@ -72,7 +75,7 @@ func withAdminService(cmd *cobra.Command, fn func(ctx context.Context, s *app.Se
 	}
 	store, _, err := openStore(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
 	if errors.Is(err, sqlite.ErrInUse) {
-		return fmt.Errorf("the server is running on the data directory '%s' and holds its store: stop it, run this command, then start it again", cfg.DataDir)
+		return fmt.Errorf("the server is running on the data directory '%s' and holds its store: stop it, run this command, then start it again (%w)", cfg.DataDir, err)
 	}
 	if err != nil {
 		return err

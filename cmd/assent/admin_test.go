@@ -17,8 +17,9 @@ func runAdmin(t *testing.T, args ...string) (string, error) {
 	var out bytes.Buffer
 	root := rootCommand()
 	root.SetOut(&out)
+	root.SetErr(&out)
 	root.SetArgs(args)
-	err := root.ExecuteContext(context.Background())
+	err := root.ExecuteContext(ctxT(t))
 	return out.String(), err
 }
 

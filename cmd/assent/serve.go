@@ -203,7 +203,7 @@ func start(ctx context.Context, cfg config.Config, log *slog.Logger, opts startO
 	router.AddConsumerHandler("push-hub", "push-hub", hubSub, hub.Handler)
 	mn.observe(store, svc, hub, views, router, bridge.NewSubscriber(store, &push.LiveCheckpoints{Head: func() eventstore.Position { return head }}, bridge.Config{Logger: wlog}))
 
-	sessions, err := httpapi.NewSessions(keyring.DeriveKeys("session"), 12*time.Hour)
+	sessions, err := httpapi.NewSessions(keyring.DeriveKeys("session"), sessionTTL)
 	if err != nil {
 		return nil, err
 	}
@@ -243,6 +243,9 @@ func start(ctx context.Context, cfg config.Config, log *slog.Logger, opts startO
 	}}.Register(e)
 	duoSrv := duoapi.Register(e, duoapi.Config{App: svc, Hub: hub, PublicURL: cfg.PublicURL, StatusHold: opts.duoStatusHold, Log: log.With("component", "duoapi")})
 	web.Register(e)
+	if err := mountOIDC(ctx, e, cfg, svc, sessions, keyring, log); err != nil {
+		return nil, err
+	}
 
 	if err := mn.listen(cfg.MetricsListen, log); err != nil {
 		return nil, err

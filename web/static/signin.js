@@ -7,6 +7,19 @@
   const steps = ['step-password', 'step-approve', 'step-code', 'step-outcome'];
   let pending = null; // { id, token }
   let stopWaiting = () => {};
+  // An OpenID Connect authorization this sign-in is for (/signin?oidc=ID): when signed in, the
+  // page resumes it, naming the challenge it passed, instead of going home.
+  const oidc = (() => {
+    const id = new URLSearchParams(window.location.search).get('oidc') || '';
+    return /^[0-9a-f-]{36}$/.test(id) ? id : '';
+  })();
+
+  function destination() {
+    if (!oidc) return '/';
+    let url = '/oidc/continue?id=' + encodeURIComponent(oidc);
+    if (pending) url += '&challenge=' + encodeURIComponent(pending.id);
+    return url;
+  }
 
   function step(name, focusID) {
     for (const s of steps) $(s).hidden = s !== name;
@@ -23,7 +36,7 @@
   async function signedIn() {
     stopWaiting();
     $('wait-status').textContent = 'Approved. Signing you in…';
-    window.location.assign('/');
+    window.location.assign(destination());
   }
 
   async function onFinal(st) {
@@ -56,6 +69,7 @@
       return;
     }
     $('signin-submit').disabled = true;
+    pending = null;
     try {
       const res = await Assent.call('POST', '/v1/sessions', { email, password });
       if (res.status === 'signed_in') {
