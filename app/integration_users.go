@@ -10,7 +10,6 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/assent-dev/assent/domain"
-	"github.com/assent-dev/assent/eventstore"
 	"github.com/assent-dev/assent/secrets"
 )
 
@@ -228,7 +227,7 @@ func (s *Service) IssueIntegrationChallenge(ctx context.Context, key domain.Inte
 	} else {
 		cmd.Context.NoNumber = true
 	}
-	ic, err := s.issueIntegrationChallenge(s.op(ctx, accountActor(id)), id, cmd)
+	ic, err := s.issue(s.op(ctx, accountActor(id)), id, cmd)
 	if err != nil {
 		return IssuedChallenge{}, fmt.Errorf("issue integration challenge: %w", err)
 	}
@@ -248,7 +247,7 @@ func (s *Service) CheckIntegrationPasscode(ctx context.Context, key domain.Integ
 	}
 	req.Context.NoNumber = true
 	o := s.op(ctx, accountActor(id))
-	ic, err := s.issueIntegrationChallenge(o, id, domain.IssueChallenge{Context: req.Context, NoPush: true})
+	ic, err := s.issue(o, id, domain.IssueChallenge{Context: req.Context, NoPush: true})
 	if err != nil {
 		return uuid.Nil, fmt.Errorf("check passcode: %w", err)
 	}
@@ -264,34 +263,6 @@ func (s *Service) CheckIntegrationPasscode(ctx context.Context, key domain.Integ
 		}
 	}
 	return ic.ID, err
-}
-
-// issueIntegrationChallenge is issueChallenge for the Auth API: the command's number matching,
-// devices and push are the caller's.
-func (s *Service) issueIntegrationChallenge(o *op, accountID uuid.UUID, cmd domain.IssueChallenge) (IssuedChallenge, error) {
-	id, err := uuid.NewV7()
-	if err != nil {
-		return IssuedChallenge{}, err
-	}
-	cmd.ChallengeID = id
-	var issue domain.ChallengeIssue
-	if _, err := o.updateAccount(accountID, func(a *domain.Account, _ []domain.Event, now time.Time) (domain.Decision, error) {
-		issue, err = a.IssueChallenge(cmd, now, s.policy)
-		return domain.Decision{Events: issue.AccountEvents}, err
-	}); err != nil {
-		return IssuedChallenge{}, err
-	}
-	res, err := o.append(domain.ChallengeStream(id), eventstore.NoStream(), issue.ChallengeEvents)
-	if err != nil {
-		return IssuedChallenge{}, err
-	}
-	if issue.Superseded != uuid.Nil {
-		if err := s.cancel(o, issue.Superseded, domain.CancelSuperseded); err != nil {
-			return IssuedChallenge{}, err
-		}
-	}
-	issued, _ := issue.ChallengeEvents[0].(domain.ChallengeIssued)
-	return IssuedChallenge{ID: id, Number: int(issued.Number), ExpiresAt: issued.ExpiresAt, Devices: len(issued.Devices), PushMuted: issued.PushMuted, Position: res.Position}, nil
 }
 
 // IntegrationChallenge checks that challenge id was issued for a user of the integration and

@@ -263,21 +263,28 @@ func (s *Service) verify(o *op, a *domain.Account, password string, src domain.S
 	return ErrInvalidCredentials
 }
 
-// issueChallenge opens a challenge for an account whose password was verified: the account
-// stream first (serializing concurrent sign-ins), then the challenge stream, then the
-// superseded challenge is cancelled.
+// issueChallenge opens a challenge for an account whose password was verified, with a number
+// to match.
 func (s *Service) issueChallenge(o *op, accountID uuid.UUID, lc domain.LoginContext) (IssuedChallenge, error) {
 	number, err := domain.NewMatchNumber(s.rand)
 	if err != nil {
 		return IssuedChallenge{}, err
 	}
+	return s.issue(o, accountID, domain.IssueChallenge{Number: number, Context: lc})
+}
+
+// issue opens the challenge cmd describes (its ID is made here): the account stream first
+// (serializing concurrent sign-ins), then the challenge stream, then the superseded challenge
+// is cancelled.
+func (s *Service) issue(o *op, accountID uuid.UUID, cmd domain.IssueChallenge) (IssuedChallenge, error) {
 	id, err := uuid.NewV7()
 	if err != nil {
 		return IssuedChallenge{}, err
 	}
+	cmd.ChallengeID = id
 	var issue domain.ChallengeIssue
 	if _, err := o.updateAccount(accountID, func(a *domain.Account, _ []domain.Event, now time.Time) (domain.Decision, error) {
-		issue, err = a.IssueChallenge(domain.IssueChallenge{ChallengeID: id, Number: number, Context: lc}, now, s.policy)
+		issue, err = a.IssueChallenge(cmd, now, s.policy)
 		return domain.Decision{Events: issue.AccountEvents}, err
 	}); err != nil {
 		return IssuedChallenge{}, err

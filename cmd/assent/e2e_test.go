@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"net/url"
 	"strings"
@@ -16,7 +15,6 @@ import (
 
 	"github.com/assent-dev/assent/app"
 	"github.com/assent-dev/assent/client"
-	"github.com/assent-dev/assent/config"
 )
 
 // node is a real server on loopback over a real SQLite file, for one test.
@@ -36,26 +34,12 @@ func (n *node) client() *client.Client {
 }
 
 func startNode(t *testing.T, tune ...func(*app.Config)) *node {
+	t.Helper()
 	var opts startOptions
 	if len(tune) > 0 {
 		opts.tuneApp = tune[0]
 	}
-	t.Helper()
-	cfg := config.Defaults()
-	cfg.DataDir = t.TempDir()
-	cfg.Listen = "127.0.0.1:0"
-	srv, err := start(context.Background(), cfg, slog.New(slog.DiscardHandler), opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := srv.Stop(ctx); err != nil {
-			t.Errorf("stop: %v", err)
-		}
-	})
-	n := &node{t: t, srv: srv, url: "http://" + srv.Addr(), rec: &recorder{}}
+	n := startNodeWith(t, nil, opts)
 	t.Cleanup(func() { checkDocumented(t, n) })
 	return n
 }

@@ -1,10 +1,8 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net"
 	"net/http"
 	"testing"
@@ -13,7 +11,6 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/assent-dev/assent/client"
-	"github.com/assent-dev/assent/config"
 	"github.com/assent-dev/assent/domain"
 	"github.com/assent-dev/assent/eventstore"
 	"github.com/assent-dev/assent/transport/httpapi"
@@ -130,21 +127,7 @@ func roomyLimits() httpapi.RateLimits {
 // startNodeWithLimits is startNode with the HTTP rate limits given.
 func startNodeWithLimits(t *testing.T, limits httpapi.RateLimits) *node {
 	t.Helper()
-	cfg := config.Defaults()
-	cfg.DataDir = t.TempDir()
-	cfg.Listen = "127.0.0.1:0"
-	srv, err := start(context.Background(), cfg, slog.New(slog.DiscardHandler), startOptions{limits: &limits})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := srv.Stop(ctx); err != nil {
-			t.Errorf("stop: %v", err)
-		}
-	})
-	n := &node{t: t, srv: srv, url: "http://" + srv.Addr(), rec: &recorder{}}
+	n := startNodeWith(t, nil, startOptions{limits: &limits})
 	t.Cleanup(func() { checkDocumented(t, n) })
 	return n
 }
