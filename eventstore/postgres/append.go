@@ -175,6 +175,9 @@ func (s *Store) appendOnce(ctx context.Context, stream string, expected eventsto
 	if err := tx.SendBatch(ctx, b).Close(); err != nil {
 		return eventstore.AppendResult{}, err
 	}
+	if s.beforeCommit != nil {
+		s.beforeCommit()
+	}
 	if err := tx.Commit(ctx); err != nil {
 		return eventstore.AppendResult{}, err
 	}

@@ -64,6 +64,8 @@ type Store struct {
 
 	mu   sync.Mutex
 	wake chan struct{} // closed and replaced when new events may be visible
+
+	beforeCommit func() // tests hold transactions open here
 }
 
 // Open connects to the database that url names (postgres://user:password@host:port/db), and
