@@ -157,7 +157,7 @@ func (s *Store) appendOnce(ctx context.Context, stream string, expected eventsto
 			Position: eventstore.Position(xid<<txShift | int64(i)),
 		}
 		rowsIn[i] = []any{int64(rec.Position), ids[i], stream, int64(rec.Version), ev.Type, int32(ev.SchemaVersion), ev.Data,
-			ev.Metadata.CorrelationID, ev.Metadata.CausationID, ev.Metadata.Actor, recordedAt, prev[:]}
+			ev.Metadata.CorrelationID, ev.Metadata.CausationID, ev.Metadata.Actor, recordedAt, append([]byte(nil), prev[:]...)}
 		prev = eventstore.ChainHash(prev, &rec)
 		res = eventstore.AppendResult{Version: rec.Version, Position: rec.Position}
 	}

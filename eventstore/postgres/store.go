@@ -20,7 +20,8 @@ import (
 
 // The capabilities this backend offers beside eventstore.Store.
 var (
-	_ eventstore.Store = (*Store)(nil)
+	_ eventstore.Store           = (*Store)(nil)
+	_ eventstore.SparsePositions = (*Store)(nil)
 )
 
 // Errors of the PostgreSQL backend. Check them with errors.Is.
@@ -106,6 +107,10 @@ func (s *Store) Head(ctx context.Context) (eventstore.Position, error) {
 	}
 	return eventstore.Position(head), nil
 }
+
+// SparsePositions implements eventstore.SparsePositions: a position is its transaction's ID,
+// shifted, so positions grow by about 2^20 from one append to the next.
+func (s *Store) SparsePositions() bool { return true }
 
 // wakeChan returns the channel that is closed when new events may be visible.
 func (s *Store) wakeChan() chan struct{} {
