@@ -60,6 +60,7 @@ func (s *Store) Append(ctx context.Context, stream string, expected eventstore.E
 		}
 		if err == nil {
 			s.wakeAll()
+			s.announce()
 		}
 		return res, err
 	}
@@ -145,8 +146,14 @@ func (s *Store) appendOnce(ctx context.Context, stream string, expected eventsto
 	}
 
 	recordedAt := s.opts.Now().UTC().Truncate(time.Microsecond) // timestamptz keeps microseconds
-	rowsIn := make([][]any, len(evs))
-	var res eventstore.AppendResult
+	n := len(evs)
+	var (
+		positions, versions          = make([]int64, n), make([]int64, n)
+		types, corrs, causes, actors = make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		schemas                      = make([]int32, n)
+		datas, prevs                 = make([][]byte, n), make([][]byte, n)
+		res                          eventstore.AppendResult
+	)
 	for i := range evs {
 		ev := &evs[i]
 		rec := eventstore.RecordedEvent{
@@ -156,22 +163,25 @@ func (s *Store) appendOnce(ctx context.Context, stream string, expected eventsto
 			Version:  uint64(actual + 1 + int64(i)),
 			Position: eventstore.Position(xid<<txShift | int64(i)),
 		}
-		rowsIn[i] = []any{int64(rec.Position), ids[i], stream, int64(rec.Version), ev.Type, int32(ev.SchemaVersion), ev.Data,
-			ev.Metadata.CorrelationID, ev.Metadata.CausationID, ev.Metadata.Actor, recordedAt, append([]byte(nil), prev[:]...)}
+		positions[i], versions[i], types[i], schemas[i], datas[i] = int64(rec.Position), int64(rec.Version), ev.Type, int32(ev.SchemaVersion), ev.Data
+		corrs[i], causes[i], actors[i] = ev.Metadata.CorrelationID, ev.Metadata.CausationID, ev.Metadata.Actor
+		prevs[i] = append([]byte(nil), prev[:]...)
 		prev = eventstore.ChainHash(prev, &rec)
 		res = eventstore.AppendResult{Version: rec.Version, Position: rec.Position}
 	}
-	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"events"}, []string{"position", "id", "stream", "version", "type",
-		"schema_version", "data", "correlation_id", "causation_id", "actor", "recorded_at", "prev_hash"}, pgx.CopyFromRows(rowsIn)); err != nil {
-		return eventstore.AppendResult{}, err
-	}
+	// One round trip: the events (one INSERT over arrays, so they land whole or not at all) and
+	// the stream's new head.
 	b = &pgx.Batch{}
+	b.Queue(`INSERT INTO events (position, id, stream, version, type, schema_version, data, correlation_id, causation_id, actor, recorded_at, prev_hash)
+		SELECT p, i, $3, v, t, sv, d, c, ca, a, $12, ph
+		FROM unnest($1::bigint[], $2::uuid[], $4::bigint[], $5::text[], $6::integer[], $7::bytea[], $8::text[], $9::text[], $10::text[], $11::bytea[])
+			AS u(p, i, v, t, sv, d, c, ca, a, ph)`,
+		positions, ids, stream, versions, types, schemas, datas, corrs, causes, actors, prevs, recordedAt)
 	if actual < 0 {
 		b.Queue(`INSERT INTO streams (stream, version, hash) VALUES ($1, $2, $3)`, stream, int64(res.Version), prev[:])
 	} else {
 		b.Queue(`UPDATE streams SET version = $2, hash = $3 WHERE stream = $1`, stream, int64(res.Version), prev[:])
 	}
-	b.Queue(`SELECT pg_notify($1, '')`, notifyChannel)
 	if err := tx.SendBatch(ctx, b).Close(); err != nil {
 		return eventstore.AppendResult{}, err
 	}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/assent-dev/assent/audit"
 	"github.com/assent-dev/assent/eventstore"
+	"github.com/assent-dev/assent/eventstore/postgres"
 	"github.com/assent-dev/assent/eventstore/postgres/pgtest"
 	"github.com/assent-dev/assent/eventstore/storetest"
 )
@@ -43,16 +44,22 @@ func TestAuditVerifiesChainsAndCheckpointsAcrossNodes(t *testing.T) {
 		audit.NewCheckpointer(audit.CheckpointerConfig{Log: b, Appender: b, Key: key}),
 	}
 	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var last eventstore.Position
 	for n, s := range []eventstore.Store{a, b} {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for i := range 30 {
 				stream := fmt.Sprintf("account-%d", i%5)
-				if _, err := s.Append(ctx, stream, eventstore.Any(), storetest.Event("test.appended", n*100+i)); err != nil {
+				res, err := s.Append(ctx, stream, eventstore.Any(), storetest.Event("test.appended", n*100+i))
+				if err != nil {
 					t.Errorf("append: %v", err)
 					return
 				}
+				mu.Lock()
+				last = max(last, res.Position)
+				mu.Unlock()
 				if i%10 == 9 {
 					if _, err := cps[n].Checkpoint(ctx); err != nil {
 						t.Errorf("checkpoint on node %d: %v", n, err)
@@ -62,11 +69,19 @@ func TestAuditVerifiesChainsAndCheckpointsAcrossNodes(t *testing.T) {
 		}()
 	}
 	wg.Wait()
+	// A transaction running elsewhere on the server (another test's) holds the horizon back for
+	// a moment: the checkpoints and verify read what is below it.
+	waitVisible(t, ctx, a, last)
 	for _, cp := range cps {
 		if _, err := cp.Checkpoint(ctx); err != nil {
 			t.Fatal(err)
 		}
 	}
+	cp, err := a.ReadStream(ctx, audit.CheckpointStream, eventstore.ReadStreamOptions{Direction: eventstore.Backwards, FromEnd: true, Limit: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitVisible(t, ctx, a, cp[0].Position)
 	rep, err := audit.Verify(ctx, a, audit.VerifyOptions{TrustedKeys: []ed25519.PublicKey{pub}})
 	if err != nil {
 		t.Fatal(err)
@@ -105,5 +120,24 @@ func TestAuditVerifiesChainsAndCheckpointsAcrossNodes(t *testing.T) {
 	}
 	if rep.OK || !slices.Contains(kinds(rep), audit.FindStreamCut) {
 		t.Fatalf("deleted event: ok %v, findings %v; want stream_cut", rep.OK, kinds(rep))
+	}
+}
+
+// waitVisible waits until readers of s see position p.
+func waitVisible(t *testing.T, ctx context.Context, s *postgres.Store, p eventstore.Position) {
+	t.Helper()
+	for {
+		head, err := s.Head(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if head >= p {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("position %d never became visible (head %d)", p, head)
+		case <-time.After(10 * time.Millisecond):
+		}
 	}
 }

@@ -66,6 +66,8 @@ type Store struct {
 	mu   sync.Mutex
 	wake chan struct{} // closed and replaced when new events may be visible
 
+	announced chan struct{} // appends waiting for a notification; see notify
+
 	beforeCommit func() // tests hold transactions open here
 }
 
@@ -89,9 +91,10 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 		pool.Close()
 		return nil, err
 	}
-	s := &Store{pool: pool, opts: opts, stop: make(chan struct{}), wake: make(chan struct{})}
-	s.wg.Add(1)
+	s := &Store{pool: pool, opts: opts, stop: make(chan struct{}), wake: make(chan struct{}), announced: make(chan struct{}, 1)}
+	s.wg.Add(2)
 	go s.listen(cfg.ConnConfig.Copy())
+	go s.notify()
 	return s, nil
 }
 

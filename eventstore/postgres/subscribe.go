@@ -189,6 +189,41 @@ func (s *Store) listenOnce(ctx context.Context, cfg *pgx.ConnConfig, connected f
 	}
 }
 
+// announce asks the notifier to tell every node that new events are committed.
+func (s *Store) announce() {
+	select {
+	case s.announced <- struct{}{}:
+	default: // one is pending already: it covers this append too
+	}
+}
+
+// notify sends pg_notify(notifyChannel) after appends, outside their transactions: a NOTIFY in
+// the appending transaction takes a lock that serializes the commits of the whole database.
+// Appends that commit while a notification is being sent share the next one. If the process
+// dies between a commit and its notification, other nodes find the events by polling.
+func (s *Store) notify() {
+	defer s.wg.Done()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		select {
+		case <-s.stop:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-s.announced:
+		}
+		if _, err := s.pool.Exec(ctx, `SELECT pg_notify($1, '')`, notifyChannel); err != nil && ctx.Err() == nil {
+			s.opts.Logger.Warn("postgres: notification not sent; other nodes will poll", "err", err)
+		}
+	}
+}
+
 // LoadCheckpoint returns the position a named consumer last saved, or Start.
 func (s *Store) LoadCheckpoint(ctx context.Context, name string) (eventstore.Position, error) {
 	var pos int64
