@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 
 	"github.com/assent-dev/assent/app"
 	"github.com/assent-dev/assent/client"
@@ -259,5 +260,61 @@ func TestClusterLockoutAcrossNodes(t *testing.T) {
 	for _, n := range nodes {
 		_, err := n.client().SignIn(ctx, "locked@example.com", "correct horse battery staple")
 		wantCode(t, err, "locked")
+	}
+}
+
+// A login page that the proxy sends to another node than the one that issued its challenge
+// finds it there, even while that node's read models cannot have it yet: a transaction held
+// open elsewhere on the server keeps the new events above the readers' horizon for 400 ms.
+// Node A looks the unknown challenge up in the log and waits for its read models, instead of
+// answering 404 challenge_not_found; the page then sees the approval.
+func TestClusterLoginPageOnAnotherNodeFindsNewChallenge(t *testing.T) {
+	t.Parallel()
+	dsn := pgtest.Database(t)
+	keys := newSecretKey(t, "k1")
+	a, b := startPostgresNode(t, dsn, keys), startPostgresNode(t, dsn, keys)
+	ctx := ctxT(t)
+	browser := b.account(t, "page@example.com")
+	p := newPhone(t, "phone")
+	res := link(t, b, browser, p)
+	waitForDevice(t, ctx, a, res.DeviceID, res.AccountID)
+	p.connect(t, b)
+
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	tx, err := conn.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Exec(ctx, `SELECT pg_current_xact_id()`); err != nil {
+		t.Fatal(err)
+	}
+	released := make(chan error, 1)
+	go func() {
+		time.Sleep(400 * time.Millisecond)
+		released <- tx.Rollback(context.Background())
+	}()
+
+	_, si := signIn(t, b, "page@example.com")
+	onA := make(chan client.LoginStatus, 1)
+	go func() {
+		st, err := a.client().AwaitLogin(ctx, si.Challenge.ID, si.LoginToken)
+		if err != nil {
+			t.Errorf("the login page on node A: %v", err)
+		}
+		onA <- st
+	}()
+	if err := <-released; err != nil {
+		t.Fatal(err)
+	}
+	r := recv(t, p.requests, "the challenge on the phone")
+	if err := p.sock.Answer(ctx, r, "approve", number(t, si.Challenge)); err != nil {
+		t.Fatal(err)
+	}
+	if st := recv(t, onA, "the outcome on node A"); st.Status != "approved" {
+		t.Fatalf("node A's login page got %+v", st)
 	}
 }
