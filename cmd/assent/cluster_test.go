@@ -64,15 +64,16 @@ func waitForDevice(t *testing.T, ctx context.Context, n *node, d, a uuid.UUID) {
 	}
 }
 
-// Two nodes on one PostgreSQL database: an account is made and its phone linked through node
-// B, the phone holds its socket on node A, and a sign-in on node B is pushed to the phone on
-// node A, which answers through node A; the login page waiting on node B moves on, and one
-// waiting on node A with the same login token sees the same outcome.
+// Nodes on one PostgreSQL database: an account is made and its phone linked through node B,
+// the phone holds its socket on node A, and a sign-in on node B is pushed to the phone on node
+// A, which answers through node A; the login page waiting on node B moves on, and one waiting
+// on node A with the same login token sees the same outcome. A second sign-in on node B is
+// answered through node C (the HTTP answer route), and node B's page moves on again.
 func TestClusterDeviceOnOneNodeSignInOnAnother(t *testing.T) {
 	t.Parallel()
 	dsn := pgtest.Database(t)
 	keys := newSecretKey(t, "k1")
-	a, b := startPostgresNode(t, dsn, keys), startPostgresNode(t, dsn, keys)
+	a, b, c := startPostgresNode(t, dsn, keys), startPostgresNode(t, dsn, keys), startPostgresNode(t, dsn, keys)
 	ctx := ctxT(t)
 
 	browser := b.account(t, "ada@example.com")
@@ -114,6 +115,26 @@ func TestClusterDeviceOnOneNodeSignInOnAnother(t *testing.T) {
 		t.Fatal(err)
 	}
 	none(t, p.requests, "second delivery of the challenge")
+
+	page, si = signIn(t, b, "ada@example.com")
+	r = recv(t, p.requests, "the second challenge on the phone")
+	if r.ID != si.Challenge.ID {
+		t.Fatalf("the phone got challenge %s, want %s", r.ID, si.Challenge.ID)
+	}
+	waitForDevice(t, ctx, c, res.DeviceID, res.AccountID)
+	go func() {
+		st, err := page.AwaitLogin(ctx, si.Challenge.ID, si.LoginToken)
+		if err != nil {
+			t.Error(err)
+		}
+		onB <- st
+	}()
+	if err := c.client().AnswerHTTP(ctx, p.dev, r, "approve", number(t, si.Challenge)); err != nil {
+		t.Fatalf("answer through node C: %v", err)
+	}
+	if st := recv(t, onB, "the outcome on node B's login page"); st.Status != "approved" {
+		t.Fatalf("node B's login page got %+v after the answer through node C", st)
+	}
 }
 
 // decisions returns the types of the events of a challenge's stream that decide it.
