@@ -154,3 +154,39 @@ func TestEventHeldBehindRolledBackTransactionArrives(t *testing.T) {
 	}
 	expectEvent(t, ctx, got, ev.ID)
 }
+
+// A subscription from the end delivers only what is appended after it starts, even when
+// events appended before it are still held above the horizon by an older transaction.
+func TestSubscribeFromEndSkipsEventsHeldAboveTheHorizon(t *testing.T) {
+	t.Parallel()
+	url := pgtest.Database(t)
+	s := open(t, url)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	tx, err := conn.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Exec(ctx, `SELECT pg_current_xact_id()`); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		if _, err := s.Append(ctx, "before-"+uuid.NewString(), eventstore.NoStream(), storetest.Event("test.appended", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := caughtUp(t, ctx, s)
+	if err := tx.Rollback(ctx); err != nil {
+		t.Fatal(err)
+	}
+	ev := storetest.Event("test.appended", 9)
+	if _, err := s.Append(ctx, "after-"+uuid.NewString(), eventstore.NoStream(), ev); err != nil {
+		t.Fatal(err)
+	}
+	expectEvent(t, ctx, got, ev.ID)
+}

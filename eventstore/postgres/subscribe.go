@@ -29,15 +29,37 @@ func (s *Store) Subscribe(ctx context.Context, from eventstore.SubscribeFrom) (e
 		return nil, eventstore.ErrClosed
 	}
 	cursor := from.Position()
+	var skip map[eventstore.Position]bool
 	if from.IsEnd() {
-		head, err := s.Head(ctx)
-		if err != nil {
+		var err error
+		if cursor, skip, err = s.end(ctx); err != nil {
 			return nil, err
 		}
-		cursor = head
 	}
 	ctx, cancel := context.WithCancel(ctx)
-	return &subscription{store: s, ctx: ctx, cancel: cancel, cursor: cursor}, nil
+	return &subscription{store: s, ctx: ctx, cancel: cancel, cursor: cursor, skip: skip}, nil
+}
+
+// end returns where a subscription from the end starts: after the visible head, skipping the
+// events already committed above the horizon (behind an older transaction still running),
+// which were appended before the subscription too. Both come from one snapshot.
+func (s *Store) end(ctx context.Context) (eventstore.Position, map[eventstore.Position]bool, error) {
+	var head int64
+	var above []int64
+	err := s.pool.QueryRow(ctx, `WITH h AS (SELECT `+horizon+` AS h)
+		SELECT coalesce((SELECT max(position) FROM events, h WHERE position < h.h), 0),
+			coalesce((SELECT array_agg(position) FROM events, h WHERE position >= h.h), '{}')`).Scan(&head, &above)
+	if err != nil {
+		return 0, nil, fmt.Errorf("postgres subscribe: %w", err)
+	}
+	var skip map[eventstore.Position]bool
+	if len(above) > 0 {
+		skip = make(map[eventstore.Position]bool, len(above))
+		for _, p := range above {
+			skip[eventstore.Position(p)] = true
+		}
+	}
+	return eventstore.Position(head), skip, nil
 }
 
 type subscription struct {
@@ -50,7 +72,8 @@ type subscription struct {
 	cursor   eventstore.Position
 	buf      []eventstore.RecordedEvent
 	caughtUp bool
-	blocked  time.Duration // the next delay while the horizon holds events back; 0: not held
+	skip     map[eventstore.Position]bool // committed before a subscription from the end began
+	blocked  time.Duration                // the next delay while the horizon holds events back; 0: not held
 }
 
 func (sub *subscription) Recv() (eventstore.Message, error) {
@@ -59,6 +82,10 @@ func (sub *subscription) Recv() (eventstore.Message, error) {
 			ev := sub.buf[0]
 			sub.buf = sub.buf[1:]
 			sub.cursor = ev.Position
+			if sub.skip[ev.Position] {
+				delete(sub.skip, ev.Position)
+				continue
+			}
 			return eventstore.Message{Event: &ev}, nil
 		}
 		if err := sub.err(); err != nil {
