@@ -188,7 +188,9 @@ func (s *Store) appendOnce(ctx context.Context, stream string, expected eventsto
 	if s.beforeCommit != nil {
 		s.beforeCommit()
 	}
-	if err := tx.Commit(ctx); err != nil {
+	// Once the commit is sent, its outcome is awaited even if ctx ends, so that an append is
+	// not reported as failed when it was in fact written.
+	if err := tx.Commit(context.WithoutCancel(ctx)); err != nil {
 		return eventstore.AppendResult{}, err
 	}
 	return res, nil

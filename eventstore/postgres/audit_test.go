@@ -71,17 +71,23 @@ func TestAuditVerifiesChainsAndCheckpointsAcrossNodes(t *testing.T) {
 	wg.Wait()
 	// A transaction running elsewhere on the server (another test's) holds the horizon back for
 	// a moment: the checkpoints and verify read what is below it.
+	// A checkpointer that does not see the last checkpoint yet collides with it and skips its
+	// turn: let each see it first.
 	waitVisible(t, ctx, a, last)
+	lastCheckpoint := func() eventstore.Position {
+		cp, err := a.ReadStream(ctx, audit.CheckpointStream, eventstore.ReadStreamOptions{Direction: eventstore.Backwards, FromEnd: true, Limit: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return cp[0].Position
+	}
 	for _, cp := range cps {
+		waitVisible(t, ctx, a, lastCheckpoint())
 		if _, err := cp.Checkpoint(ctx); err != nil {
 			t.Fatal(err)
 		}
 	}
-	cp, err := a.ReadStream(ctx, audit.CheckpointStream, eventstore.ReadStreamOptions{Direction: eventstore.Backwards, FromEnd: true, Limit: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	waitVisible(t, ctx, a, cp[0].Position)
+	waitVisible(t, ctx, a, lastCheckpoint())
 	rep, err := audit.Verify(ctx, a, audit.VerifyOptions{TrustedKeys: []ed25519.PublicKey{pub}})
 	if err != nil {
 		t.Fatal(err)
@@ -143,5 +149,59 @@ func waitVisible(t *testing.T, ctx context.Context, s *postgres.Store, p eventst
 			t.Fatalf("position %d never became visible (head %d)", p, head)
 		case <-time.After(10 * time.Millisecond):
 		}
+	}
+}
+
+// An event committed late, behind an older transaction, lies before a checkpoint's own event
+// but after what the checkpoint covers: the next checkpoint covers it, instead of finding
+// "nothing new since the last checkpoint" because the log's last event is a checkpoint.
+func TestCheckpointCoversEventCommittedBehindIt(t *testing.T) {
+	t.Parallel()
+	url := pgtest.Database(t)
+	s := open(t, url)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	_, key, _ := ed25519.GenerateKey(rand.Reader)
+	cp := audit.NewCheckpointer(audit.CheckpointerConfig{Log: s, Appender: s, Key: key})
+	if _, err := s.Append(ctx, "first", eventstore.NoStream(), storetest.Event("test.appended", 0)); err != nil {
+		t.Fatal(err)
+	}
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	tx, err := conn.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Exec(ctx, `SELECT pg_current_xact_id()`); err != nil {
+		t.Fatal(err)
+	}
+	late, err := s.Append(ctx, "late", eventstore.NoStream(), storetest.Event("test.appended", 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, err := cp.Checkpoint(ctx) // does not see the late event yet
+	if err != nil || first == nil {
+		t.Fatalf("first checkpoint: %+v %v", first, err)
+	}
+	if eventstore.Position(first.Position) >= late.Position {
+		t.Fatalf("the first checkpoint covers %d, past the held event at %d", first.Position, late.Position)
+	}
+	if err := tx.Rollback(ctx); err != nil {
+		t.Fatal(err)
+	}
+	events, err := s.ReadStream(ctx, audit.CheckpointStream, eventstore.ReadStreamOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitVisible(t, ctx, s, events[len(events)-1].Position)
+	second, err := cp.Checkpoint(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if second == nil || eventstore.Position(second.Position) < late.Position {
+		t.Fatalf("second checkpoint %+v does not cover the event at %d", second, late.Position)
 	}
 }
