@@ -190,3 +190,50 @@ func TestSubscribeFromEndSkipsEventsHeldAboveTheHorizon(t *testing.T) {
 	}
 	expectEvent(t, ctx, got, ev.ID)
 }
+
+// History is what was committed when the subscription began: CaughtUp comes after it, even
+// when an older transaction holds part of it above the horizon for a while.
+func TestCaughtUpAfterHistoryHeldAboveTheHorizon(t *testing.T) {
+	t.Parallel()
+	url := pgtest.Database(t)
+	s := open(t, url)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	tx, err := conn.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Exec(ctx, `SELECT pg_current_xact_id()`); err != nil {
+		t.Fatal(err)
+	}
+	ev := storetest.Event("test.appended", 1)
+	if _, err := s.Append(ctx, "history-"+uuid.NewString(), eventstore.NoStream(), ev); err != nil {
+		t.Fatal(err)
+	}
+	sub, err := s.Subscribe(ctx, eventstore.FromStart())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Close()
+	released := make(chan error, 1)
+	defer func() { <-released }() // before the connection closes
+	go func() {
+		time.Sleep(300 * time.Millisecond)
+		released <- tx.Rollback(context.Background())
+	}()
+	m, err := sub.Recv()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Event == nil || m.Event.ID != ev.ID {
+		t.Fatalf("first message %+v, want the event appended before the subscription", m)
+	}
+	if m, err := sub.Recv(); err != nil || !m.CaughtUp {
+		t.Fatalf("second message %+v, %v; want CaughtUp", m, err)
+	}
+}

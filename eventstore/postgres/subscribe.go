@@ -30,14 +30,17 @@ func (s *Store) Subscribe(ctx context.Context, from eventstore.SubscribeFrom) (e
 	}
 	cursor := from.Position()
 	var skip map[eventstore.Position]bool
+	var history int64
+	var err error
 	if from.IsEnd() {
-		var err error
 		if cursor, skip, err = s.end(ctx); err != nil {
 			return nil, err
 		}
+	} else if err = s.pool.QueryRow(ctx, `SELECT coalesce(max(position), 0) FROM events`).Scan(&history); err != nil {
+		return nil, fmt.Errorf("postgres subscribe: %w", err)
 	}
 	ctx, cancel := context.WithCancel(ctx)
-	return &subscription{store: s, ctx: ctx, cancel: cancel, cursor: cursor, skip: skip}, nil
+	return &subscription{store: s, ctx: ctx, cancel: cancel, cursor: cursor, skip: skip, history: eventstore.Position(history)}, nil
 }
 
 // end returns where a subscription from the end starts: after the visible head, skipping the
@@ -73,7 +76,10 @@ type subscription struct {
 	buf      []eventstore.RecordedEvent
 	caughtUp bool
 	skip     map[eventstore.Position]bool // committed before a subscription from the end began
-	blocked  time.Duration                // the next delay while the horizon holds events back; 0: not held
+	// history is the last position committed when the subscription began: CaughtUp comes once
+	// the cursor reaches it, even if an older transaction holds part of it above the horizon.
+	history eventstore.Position
+	blocked time.Duration // the next delay while the horizon holds events back; 0: not held
 }
 
 func (sub *subscription) Recv() (eventstore.Message, error) {
@@ -105,7 +111,7 @@ func (sub *subscription) Recv() (eventstore.Message, error) {
 			sub.buf, sub.blocked = evs, 0
 			continue
 		}
-		if !sub.caughtUp {
+		if !sub.caughtUp && sub.cursor >= sub.history {
 			sub.caughtUp = true
 			return eventstore.Message{CaughtUp: true}, nil
 		}
