@@ -5,10 +5,12 @@ import (
 	"crypto/ed25519"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/google/uuid"
 
 	"github.com/assent-dev/assent/domain"
+	"github.com/assent-dev/assent/eventstore"
 	"github.com/assent-dev/assent/projections"
 )
 
@@ -55,16 +57,47 @@ func (s *Service) PendingChallengesForDevice(ctx context.Context, deviceID uuid.
 }
 
 // ChallengeStatus returns where a challenge stands, or domain.ErrChallengeNotFound. It holds
-// the number: give it to the login page only.
+// the number: give it to the login page only. On a store of several writers (PostgreSQL,
+// EventStoreDB), another node may have issued or answered the challenge a moment ago: a
+// challenge this node does not know, or knows as pending, is first looked up in the log, and
+// the read models are given up to crossNodeWait to reach its last event.
 func (s *Service) ChallengeStatus(ctx context.Context, challengeID uuid.UUID) (projections.ChallengeStatus, error) {
 	if err := s.caughtUp(ctx); err != nil {
 		return projections.ChallengeStatus{}, fmt.Errorf("challenge status: %w", err)
 	}
 	st, err := s.views.Challenges.Get(challengeID)
+	if s.heads == nil && (errors.Is(err, projections.ErrNotFound) || (err == nil && !st.State.Final())) {
+		if err := s.reachStream(ctx, domain.ChallengeStream(challengeID)); err != nil {
+			return projections.ChallengeStatus{}, fmt.Errorf("challenge status: %w", err)
+		}
+		st, err = s.views.Challenges.Get(challengeID)
+	}
 	if errors.Is(err, projections.ErrNotFound) {
 		return projections.ChallengeStatus{}, fmt.Errorf("challenge status: %w", domain.ErrChallengeNotFound)
 	}
 	return st, err
+}
+
+// crossNodeWait bounds how long a query waits for this node's read models to reach what
+// another node wrote; past it, the query answers with what the node has.
+const crossNodeWait = 5 * time.Second
+
+// reachStream waits until the read models have applied the last event that the log holds now
+// in stream, or crossNodeWait has passed.
+func (s *Service) reachStream(ctx context.Context, stream string) error {
+	last, err := s.store.ReadStream(ctx, stream, eventstore.ReadStreamOptions{Direction: eventstore.Backwards, FromEnd: true, Limit: 1})
+	if errors.Is(err, eventstore.ErrStreamNotFound) || (err == nil && len(last) == 0) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	wctx, cancel := context.WithTimeout(ctx, crossNodeWait)
+	defer cancel()
+	if err := s.views.WaitFor(wctx, last[0].Position); err != nil && ctx.Err() != nil {
+		return ctx.Err()
+	}
+	return nil
 }
 
 // DevicePublicKey returns a device's Ed25519 public key, read from the device's stream (the

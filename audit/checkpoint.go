@@ -107,6 +107,7 @@ type Checkpointer struct {
 	changedAt map[string]eventstore.Position
 	last      *CheckpointSigned
 	lastAt    eventstore.Position // position of the last checkpoint's own event
+	lastOther eventstore.Position // position of the last event that is not a checkpoint
 	lastVer   int64               // version of CheckpointStream, -1 before the first
 }
 
@@ -168,7 +169,10 @@ func (c *Checkpointer) Checkpoint(ctx context.Context) (*CheckpointSigned, error
 	if err := c.fold(ctx); err != nil {
 		return nil, err
 	}
-	if c.pos == eventstore.Start || (c.last != nil && c.pos == c.lastAt && c.lastAt > eventstore.Position(c.last.Position)) {
+	// Nothing new: every event after the last checkpoint's coverage is a checkpoint. (Not "the
+	// last event is a checkpoint": events appended between a checkpoint's fold and its own
+	// append, or committed late on PostgreSQL, lie before its event and after its coverage.)
+	if c.pos == eventstore.Start || (c.last != nil && c.lastOther <= eventstore.Position(c.last.Position)) {
 		return nil, nil
 	}
 	cp := CheckpointSigned{Position: uint64(c.pos), Streams: len(c.heads), HeadsRoot: headsRoot(c.heads),
@@ -237,6 +241,9 @@ func (c *Checkpointer) fold(ctx context.Context) error {
 			}
 			c.heads[ev.Stream] = headState{version: int64(ev.Version), hash: ev.Hash()}
 			c.changedAt[ev.Stream] = ev.Position
+			if ev.Stream != CheckpointStream {
+				c.lastOther = ev.Position
+			}
 			if ev.Stream == CheckpointStream {
 				if cp, err := decodeCheckpoint(&ev.RecordedEvent); err == nil {
 					c.last, c.lastAt = &cp, ev.Position

@@ -31,6 +31,9 @@ type Config struct {
 	// EventStore is empty for the embedded store in DataDir, or an EventStoreDB connection
 	// string (esdb://host:2113,...) for a cluster shared by several nodes.
 	EventStore string
+	// Postgres is a PostgreSQL connection string (postgres://user:password@host:5432/db) for a
+	// log shared by several nodes; empty: not used.
+	Postgres string
 	// AuditorTokens are the auditors' read-only credentials as "name:sha256hex" (the SHA-256 of
 	// the token, never the token), comma-separated; <data-dir>/auditors.json adds more.
 	AuditorTokens string
@@ -114,6 +117,7 @@ var Options = []Option{
 	{"shutdown-timeout", "ASSENT_SHUTDOWN_TIMEOUT", "how long a graceful shutdown may take (a Go duration, e.g. 15s)"},
 	{"secret-keys", "ASSENT_SECRET_KEYS", "keys sealing secrets, id:base64key comma-separated, primary first (default: generated in the data directory)"},
 	{"eventstore", "ASSENT_EVENTSTORE", "empty for the embedded store in --data-dir, or an EventStoreDB connection string (esdb://host:2113?tls=false)"},
+	{"postgres", "ASSENT_POSTGRES", "PostgreSQL connection string for a log shared by several nodes (postgres://user:password@host:5432/db); empty for none"},
 	{"auditor-tokens", "ASSENT_AUDITOR_TOKENS", "auditors' credentials as name:sha256hex, comma-separated (see assent audit token)"},
 	{"public-url", "ASSENT_PUBLIC_URL", "base URL of links the server hands out (default: each request's origin)"},
 	{"trusted-proxies", "ASSENT_TRUSTED_PROXIES", "CIDRs or IPs of reverse proxies whose X-Forwarded-For, X-Real-IP and X-Forwarded-Proto are believed, comma-separated (default: none)"},
@@ -150,6 +154,8 @@ func (c *Config) Set(name, value string) error {
 		c.TLSKey = value
 	case "eventstore":
 		c.EventStore = value
+	case "postgres":
+		c.Postgres = value
 	case "auditor-tokens":
 		c.AuditorTokens = value
 	case "trusted-proxies":
@@ -183,7 +189,7 @@ func (c *Config) Get(name string) string {
 		return c.TLSCert
 	case "tls-key":
 		return c.TLSKey
-	case "eventstore":
+	case "eventstore", "postgres":
 		return "" // may hold a password
 	case "auditor-tokens":
 		return c.AuditorTokens
@@ -247,6 +253,12 @@ func (c *Config) Validate() error {
 	if c.EventStore != "" && !strings.HasPrefix(c.EventStore, "esdb://") && !strings.HasPrefix(c.EventStore, "esdb+discover://") {
 		errs = append(errs, fmt.Errorf("server: option 'eventstore' must be empty or an EventStoreDB connection string starting with 'esdb://' or 'esdb+discover://'"))
 	}
+	if c.Postgres != "" {
+		errs = append(errs, validatePostgres(c.Postgres)...)
+		if c.EventStore != "" {
+			errs = append(errs, fmt.Errorf("server: options 'postgres' and 'eventstore' must not both be set, but both are"))
+		}
+	}
 	if c.PublicURL != "" {
 		if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			bad("public-url", "be an http or https URL such as 'https://auth.example.com'", c.PublicURL)
@@ -262,4 +274,27 @@ func (c *Config) Validate() error {
 		bad("shutdown-timeout", "be between 1s and 10m", c.ShutdownTimeout.String())
 	}
 	return errors.Join(errs...)
+}
+
+// validatePostgres checks a PostgreSQL connection string without repeating it: it may hold a
+// password, so the errors show it with the password replaced by "xxxxx".
+func validatePostgres(raw string) []error {
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+		return []error{fmt.Errorf("server: option 'postgres' must be a connection string such as 'postgres://assent:password@db:5432/assent' but it's configured as something else (not shown: it may hold a password)")}
+	}
+	shown := u.Redacted()
+	var errs []error
+	if u.Hostname() == "" {
+		errs = append(errs, fmt.Errorf("server: option 'postgres' must name a host, as in 'postgres://assent:password@db:5432/assent', but it's configured as '%s'", shown))
+	}
+	if p := u.Port(); p != "" {
+		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
+			errs = append(errs, fmt.Errorf("server: option 'postgres' must have a port between 1 and 65535 but it's configured as '%s'", shown))
+		}
+	}
+	if strings.Trim(u.Path, "/") == "" {
+		errs = append(errs, fmt.Errorf("server: option 'postgres' must name a database, as in 'postgres://assent:password@db:5432/assent', but it's configured as '%s'", shown))
+	}
+	return errs
 }

@@ -162,6 +162,15 @@ type KnownHeads interface {
 	KnownHead(stream string) (version uint64, id uuid.UUID, ok bool)
 }
 
+// SparsePositions is implemented by a store whose global positions leave gaps that are not
+// deleted events (PostgreSQL, where a position is its transaction's ID). A verifier of such a
+// log reports no missing positions; deleted events show as missing stream versions and against
+// signed checkpoints.
+type SparsePositions interface {
+	// SparsePositions reports whether gaps between positions are normal.
+	SparsePositions() bool
+}
+
 // SubscribeFrom says where a subscription starts.
 type SubscribeFrom struct {
 	end   bool

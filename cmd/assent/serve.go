@@ -291,6 +291,9 @@ func start(ctx context.Context, cfg config.Config, log *slog.Logger, opts startO
 // openStore opens the embedded store in the data directory, or the EventStoreDB cluster the
 // configuration names, and returns it with the position of the log's head.
 func openStore(ctx context.Context, cfg config.Config, log *slog.Logger, onCommit func(sqlite.CommitStats)) (eventstore.Store, eventstore.Position, error) {
+	if cfg.Postgres != "" {
+		return openPostgres(ctx, cfg, log)
+	}
 	if cfg.EventStore != "" {
 		es, err := esdb.Open(ctx, cfg.EventStore, esdb.Options{Logger: log.With("component", "esdb")})
 		if err != nil {
