@@ -116,7 +116,7 @@ var Options = []Option{
 	{"log-format", "ASSENT_LOG_FORMAT", "text or json"},
 	{"shutdown-timeout", "ASSENT_SHUTDOWN_TIMEOUT", "how long a graceful shutdown may take (a Go duration, e.g. 15s)"},
 	{"secret-keys", "ASSENT_SECRET_KEYS", "keys sealing secrets, id:base64key comma-separated, primary first (default: generated in the data directory)"},
-	{"eventstore", "ASSENT_EVENTSTORE", "empty for the embedded store in --data-dir, or an EventStoreDB connection string (esdb://host:2113?tls=false)"},
+	{"eventstore", "ASSENT_EVENTSTORE", "empty for the embedded store in --data-dir, an EventStoreDB connection string (esdb://host:2113?tls=false), or a PostgreSQL one (postgres://…, the same as --postgres)"},
 	{"postgres", "ASSENT_POSTGRES", "PostgreSQL connection string for a log shared by several nodes (postgres://user:password@host:5432/db); empty for none"},
 	{"auditor-tokens", "ASSENT_AUDITOR_TOKENS", "auditors' credentials as name:sha256hex, comma-separated (see assent audit token)"},
 	{"public-url", "ASSENT_PUBLIC_URL", "base URL of links the server hands out (default: each request's origin)"},
@@ -153,7 +153,12 @@ func (c *Config) Set(name, value string) error {
 	case "tls-key":
 		c.TLSKey = value
 	case "eventstore":
-		c.EventStore = value
+		// A PostgreSQL connection string names the PostgreSQL backend, as --postgres does.
+		if strings.HasPrefix(value, "postgres://") || strings.HasPrefix(value, "postgresql://") {
+			c.Postgres, c.EventStore = value, ""
+		} else {
+			c.EventStore = value
+		}
 	case "postgres":
 		c.Postgres = value
 	case "auditor-tokens":
@@ -251,7 +256,7 @@ func (c *Config) Validate() error {
 		bad("log-format", "be 'text' or 'json'", c.LogFormat)
 	}
 	if c.EventStore != "" && !strings.HasPrefix(c.EventStore, "esdb://") && !strings.HasPrefix(c.EventStore, "esdb+discover://") {
-		errs = append(errs, fmt.Errorf("server: option 'eventstore' must be empty or an EventStoreDB connection string starting with 'esdb://' or 'esdb+discover://'"))
+		errs = append(errs, fmt.Errorf("server: option 'eventstore' must be empty, an EventStoreDB connection string starting with 'esdb://' or 'esdb+discover://', or a PostgreSQL one starting with 'postgres://'"))
 	}
 	if c.Postgres != "" {
 		errs = append(errs, validatePostgres(c.Postgres)...)

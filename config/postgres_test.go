@@ -58,3 +58,30 @@ func TestPostgresOption(t *testing.T) {
 		t.Errorf("Get shows the connection string: %q", got)
 	}
 }
+
+// TestEventstoreOptionTakesAPostgresURL: --eventstore postgres://… (and ASSENT_EVENTSTORE) names
+// the PostgreSQL backend, as --postgres does; esdb:// still names EventStoreDB.
+func TestEventstoreOptionTakesAPostgresURL(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ value, postgres, eventstore string }{
+		{"postgres://assent:s3cret-pw@db:5432/assent", "postgres://assent:s3cret-pw@db:5432/assent", ""},
+		{"postgresql://assent@db/assent", "postgresql://assent@db/assent", ""},
+		{"esdb://es:2113?tls=false", "", "esdb://es:2113?tls=false"},
+	} {
+		c := config.Defaults()
+		if err := c.Set("eventstore", tc.value); err != nil {
+			t.Fatal(err)
+		}
+		if c.Postgres != tc.postgres || c.EventStore != tc.eventstore {
+			t.Errorf("--eventstore %q: postgres %q, eventstore %q; want %q and %q", tc.value, c.Postgres, c.EventStore, tc.postgres, tc.eventstore)
+		}
+		if err := c.Validate(); err != nil {
+			t.Errorf("--eventstore %q: %v", tc.value, err)
+		}
+	}
+	c := config.Defaults()
+	_ = c.Set("eventstore", "mysql://db/assent")
+	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "or a PostgreSQL one starting with 'postgres://'") {
+		t.Errorf("a foreign connection string: %v", err)
+	}
+}
