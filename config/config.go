@@ -44,6 +44,9 @@ type Config struct {
 	// MetricsListen is the host:port of the Prometheus /metrics listener, apart from the API's.
 	// Empty: no metrics listener.
 	MetricsListen string
+	// DebugListen is the host:port of the Go profiler's listener (net/http/pprof), apart from
+	// the API's. Empty: none.
+	DebugListen string
 }
 
 // TrustedProxyNets parses TrustedProxies; a single IP is a network of one address. The error
@@ -115,6 +118,7 @@ var Options = []Option{
 	{"public-url", "ASSENT_PUBLIC_URL", "base URL of links the server hands out (default: each request's origin)"},
 	{"trusted-proxies", "ASSENT_TRUSTED_PROXIES", "CIDRs or IPs of reverse proxies whose X-Forwarded-For, X-Real-IP and X-Forwarded-Proto are believed, comma-separated (default: none)"},
 	{"metrics-listen", "ASSENT_METRICS_LISTEN", "host:port of the Prometheus /metrics listener, apart from --listen (default: none)"},
+	{"debug-listen", "ASSENT_DEBUG_LISTEN", "host:port of the Go profiler (/debug/pprof/), apart from --listen; for operators only, never public (default: none)"},
 }
 
 // Set assigns the raw value of the named option; a value that cannot be parsed is an error
@@ -147,6 +151,8 @@ func (c *Config) Set(name, value string) error {
 		c.TrustedProxies = value
 	case "metrics-listen":
 		c.MetricsListen = value
+	case "debug-listen":
+		c.DebugListen = value
 	default:
 		return fmt.Errorf("config: unknown option '%s'", name)
 	}
@@ -178,6 +184,8 @@ func (c *Config) Get(name string) string {
 		return c.TrustedProxies
 	case "metrics-listen":
 		return c.MetricsListen
+	case "debug-listen":
+		return c.DebugListen
 	}
 	return ""
 }
@@ -219,6 +227,13 @@ func (c *Config) Validate() error {
 			bad("metrics-listen", "be empty or a host:port address such as '127.0.0.1:9464'", c.MetricsListen)
 		} else if p, err := strconv.Atoi(port); err != nil || p < 0 || p > 65535 {
 			bad("metrics-listen", "have a port between 0 and 65535", c.MetricsListen)
+		}
+	}
+	if c.DebugListen != "" {
+		if host, port, err := net.SplitHostPort(c.DebugListen); err != nil || host == "" {
+			bad("debug-listen", "be empty or a host:port address with its host, such as '127.0.0.1:6060',", c.DebugListen)
+		} else if p, err := strconv.Atoi(port); err != nil || p < 0 || p > 65535 {
+			bad("debug-listen", "have a port between 0 and 65535", c.DebugListen)
 		}
 	}
 	switch c.LogLevel {

@@ -125,6 +125,7 @@ type server struct {
 	echo     *echo.Echo
 	audit    *auditNode // see audit_serve.go
 	metrics  *metricsNode
+	debug    *debugListener // debug_serve.go
 }
 
 // echoRoutes lists the paths the HTTP server routes.
@@ -241,9 +242,15 @@ func start(ctx context.Context, cfg config.Config, log *slog.Logger, opts startO
 	if err := mn.listen(cfg.MetricsListen, log); err != nil {
 		return nil, err
 	}
+	dbg, err := listenDebug(cfg.DebugListen, log)
+	if err != nil {
+		mn.stop(ctx)
+		return nil, err
+	}
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		mn.stop(ctx)
+		dbg.stop(ctx)
 		return nil, fmt.Errorf("listen on %s: %w", cfg.Listen, err)
 	}
 	rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
@@ -262,6 +269,7 @@ func start(ctx context.Context, cfg config.Config, log *slog.Logger, opts startO
 	go s.sweep(rctx)
 	s.audit = aud
 	s.metrics = mn
+	s.debug = dbg
 	aud.run(rctx)
 	go func() { s.errc <- s.http.Serve(ln) }()
 	<-router.Running()
@@ -332,6 +340,9 @@ func (s *server) Stop(ctx context.Context) error {
 	}
 	if err := s.metrics.stop(ctx); err != nil {
 		errs = append(errs, fmt.Errorf("metrics shutdown: %w", err))
+	}
+	if err := s.debug.stop(ctx); err != nil {
+		errs = append(errs, fmt.Errorf("debug listener shutdown: %w", err))
 	}
 	if err := s.router.Close(); err != nil {
 		errs = append(errs, fmt.Errorf("router close: %w", err))
