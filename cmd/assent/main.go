@@ -32,5 +32,6 @@ func rootCommand() *cobra.Command {
 	root.AddCommand(deviceCommand())
 	root.AddCommand(auditCommand())
 	root.AddCommand(backupCommand(), restoreCommand())
+	root.AddCommand(loadtestCommand())
 	return root
 }
