@@ -414,8 +414,8 @@ func latencies(ls []time.Duration) string {
 func describeServer(f serverFigures) string {
 	var parts []string
 	if f.HeapInuse > 0 {
-		parts = append(parts, fmt.Sprintf("heap+stacks %s (heap %s, stacks %s), %d goroutines",
-			mib(f.heapStack()), mib(f.HeapInuse), mib(f.StackInuse), f.Goroutines))
+		parts = append(parts, fmt.Sprintf("live heap+stacks %s (live heap %s, heap in use %s, stacks %s), %d goroutines",
+			mib(f.liveHeapStack()), mib(f.HeapAlloc), mib(f.HeapInuse), mib(f.StackInuse), f.Goroutines))
 	}
 	if f.RSS > 0 {
 		parts = append(parts, fmt.Sprintf("RSS %s (peak %s)", mib(f.RSS), mib(f.PeakRSS)))
@@ -430,7 +430,8 @@ func perSocket(before, after serverFigures, n int) string {
 	per := func(a, b uint64) string { return fmt.Sprintf("%.1f KiB", (float64(a)-float64(b))/float64(n)/1024) }
 	var parts []string
 	if after.HeapInuse > 0 {
-		parts = append(parts, "heap+stacks "+per(after.heapStack(), before.heapStack()),
+		parts = append(parts, "live heap+stacks "+per(after.liveHeapStack(), before.liveHeapStack()),
+			"heap in use+stacks "+per(after.HeapInuse+after.StackInuse, before.HeapInuse+before.StackInuse),
 			fmt.Sprintf("goroutines %.2f", float64(after.Goroutines-before.Goroutines)/float64(n)))
 	}
 	if after.RSS > 0 {

@@ -15,12 +15,16 @@ import (
 // serverFigures is what the load test reads of the server process: from its profiler's
 // listener (--debug-listen) after forced collections, and from /proc for its resident memory.
 type serverFigures struct {
-	HeapInuse, StackInuse uint64 // bytes, after two forced collections; 0 without a debug URL
-	Goroutines            int
-	RSS, PeakRSS          uint64 // bytes (VmRSS, VmHWM); 0 without a pid
+	// Bytes after two forced collections (0 without a debug URL): the live objects
+	// (HeapAlloc), the heap's spans in use (HeapInuse, which counts their free slots too) and
+	// the goroutines' stacks.
+	HeapAlloc, HeapInuse, StackInuse uint64
+	Goroutines                       int
+	RSS, PeakRSS                     uint64 // bytes (VmRSS, VmHWM); 0 without a pid
 }
 
-func (f serverFigures) heapStack() uint64 { return f.HeapInuse + f.StackInuse }
+// liveHeapStack is the live heap and the stacks: what an idle socket keeps.
+func (f serverFigures) liveHeapStack() uint64 { return f.HeapAlloc + f.StackInuse }
 
 // readServer takes the figures; debugURL (the --debug-listen base URL) and pid may each be
 // empty or 0, and then their figures are left out.
@@ -34,6 +38,7 @@ func readServer(ctx context.Context, debugURL string, pid int) (serverFigures, e
 				return f, err
 			}
 		}
+		f.HeapAlloc = memStat(heap, "# HeapAlloc = ")
 		f.HeapInuse = memStat(heap, "# HeapInuse = ")
 		f.StackInuse = memStat(heap, "# Stack = ")
 		g, err := getText(ctx, debugURL+"/debug/pprof/goroutine?debug=1")

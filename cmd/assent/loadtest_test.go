@@ -57,7 +57,7 @@ func TestLoadtestSeedsConnectsAndCountsEveryPush(t *testing.T) {
 		if n%4 != 0 || !strings.Contains(out, "push latency (issued_at to device): n="+m[1]+" p50 ") {
 			t.Fatalf("run %d: latencies:\n%s", i, out)
 		}
-		if !strings.Contains(out, "24 device sockets open from 2 processes") || !regexp.MustCompile(`per socket: heap\+stacks -?\d`).MatchString(out) {
+		if !strings.Contains(out, "24 device sockets open from 2 processes") || !regexp.MustCompile(`per socket: live heap\+stacks -?\d`).MatchString(out) {
 			t.Fatalf("run %d: sockets and memory:\n%s", i, out)
 		}
 	}
