@@ -175,6 +175,18 @@ func runLoad(ctx context.Context, o loadOptions, w io.Writer) error {
 	if n := fleet.closed.Load(); n > 0 {
 		fmt.Fprintf(w, "sockets closed by the server: %d (first: %s)\n", n, fleet.firstClose())
 	}
+	// The server's figures once the sockets are gone give a second baseline, steadier than
+	// the first (taken while the server was still settling after its start).
+	fleet.stop()
+	time.Sleep(o.Settle)
+	gone, err := readServer(ctx, o.DebugURL, o.PID)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "server after the sockets closed: %s\n", describeServer(gone))
+	g, i := gone, idle
+	g.RSS, i.RSS = 0, 0 // freed memory goes back to the system slowly: only the heap says it
+	fmt.Fprintf(w, "per socket, against the server after they closed: %s\n", perSocket(g, i, o.Devices))
 	return nil
 }
 

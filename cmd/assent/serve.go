@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime"
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill"
@@ -150,7 +151,11 @@ type startOptions struct {
 
 func start(ctx context.Context, cfg config.Config, log *slog.Logger, opts startOptions) (_ *server, err error) {
 	if gc := tuneGC(os.Getenv); gc != 0 {
-		log.Info("garbage collector target set (GOGC is not set)", "gc_percent", gc)
+		log.Info("garbage collector target adapted to the live memory (GOGC is not set)", "gc_percent", gc)
+	}
+	checks := spareProcessor(os.Getenv) // gc.go
+	if checks > 0 {
+		log.Info("one processor spared from password checks (GOMAXPROCS is not set)", "gomaxprocs", runtime.GOMAXPROCS(0), "password_checks", checks)
 	}
 	if err := ownerOnlyDataDir(cfg.DataDir, log); err != nil {
 		return nil, err
@@ -180,7 +185,7 @@ func start(ctx context.Context, cfg config.Config, log *slog.Logger, opts startO
 		return nil, fmt.Errorf("read models: %w", err)
 	}
 	log.Info("read models caught up", "events", stats.Events, "took", stats.Took.String())
-	acfg := app.Config{Store: store, Keyring: keyring, Projections: views}
+	acfg := app.Config{Store: store, Keyring: keyring, Projections: views, PasswordChecks: checks}
 	if opts.tuneApp != nil {
 		opts.tuneApp(&acfg)
 	}
