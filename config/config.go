@@ -50,6 +50,9 @@ type Config struct {
 	// TLSCert and TLSKey are PEM files of the server's certificate (with its chain) and key.
 	// Both set: the server speaks HTTPS only, and re-reads the files when they change.
 	TLSCert, TLSKey string
+	// DebugListen is the host:port of the Go profiler's listener (net/http/pprof), apart from
+	// the API's. Empty: none.
+	DebugListen string
 }
 
 // TrustedProxyNets parses TrustedProxies; a single IP is a network of one address. The error
@@ -124,6 +127,7 @@ var Options = []Option{
 	{"metrics-listen", "ASSENT_METRICS_LISTEN", "host:port of the Prometheus /metrics listener, apart from --listen (default: none)"},
 	{"tls-cert", "ASSENT_TLS_CERT", "PEM file of the server's certificate and chain: serve HTTPS (with --tls-key; re-read when it changes)"},
 	{"tls-key", "ASSENT_TLS_KEY", "PEM file of the certificate's private key (with --tls-cert)"},
+	{"debug-listen", "ASSENT_DEBUG_LISTEN", "host:port of the Go profiler (/debug/pprof/), apart from --listen; for operators only, never public (default: none)"},
 }
 
 // Set assigns the raw value of the named option; a value that cannot be parsed is an error
@@ -167,6 +171,8 @@ func (c *Config) Set(name, value string) error {
 		c.TrustedProxies = value
 	case "metrics-listen":
 		c.MetricsListen = value
+	case "debug-listen":
+		c.DebugListen = value
 	default:
 		return fmt.Errorf("config: unknown option '%s'", name)
 	}
@@ -202,6 +208,8 @@ func (c *Config) Get(name string) string {
 		return c.TrustedProxies
 	case "metrics-listen":
 		return c.MetricsListen
+	case "debug-listen":
+		return c.DebugListen
 	}
 	return ""
 }
@@ -243,6 +251,13 @@ func (c *Config) Validate() error {
 			bad("metrics-listen", "be empty or a host:port address such as '127.0.0.1:9464'", c.MetricsListen)
 		} else if p, err := strconv.Atoi(port); err != nil || p < 0 || p > 65535 {
 			bad("metrics-listen", "have a port between 0 and 65535", c.MetricsListen)
+		}
+	}
+	if c.DebugListen != "" {
+		if host, port, err := net.SplitHostPort(c.DebugListen); err != nil || host == "" {
+			bad("debug-listen", "be empty or a host:port address with its host, such as '127.0.0.1:6060',", c.DebugListen)
+		} else if p, err := strconv.Atoi(port); err != nil || p < 0 || p > 65535 {
+			bad("debug-listen", "have a port between 0 and 65535", c.DebugListen)
 		}
 	}
 	switch c.LogLevel {

@@ -217,6 +217,7 @@ func (cmd IssueChallenge) validate(now time.Time) (LoginContext, error) {
 		ctx.At = now
 	}
 	ctx.At = ctx.At.UTC().Truncate(time.Second)
+	ctx.IssuedAt = now.UTC()
 	switch {
 	case cmd.ChallengeID == uuid.Nil:
 		return ctx, fmt.Errorf("%w: challenge ID is required", ErrInvalidCommand)

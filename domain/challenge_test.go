@@ -30,7 +30,7 @@ func sign(key ed25519.PrivateKey, a domain.Answer, n domain.MatchNumber) []byte 
 func TestIssueChallenge(t *testing.T) {
 	t.Parallel()
 	cmd := domain.IssueChallenge{ChallengeID: challenge2, Number: 42, Context: domain.LoginContext{UserAgent: "Firefox/140", IP: "::ffff:203.0.113.7", At: t0.Add(300 * time.Millisecond)}}
-	wantCtx := domain.LoginContext{UserAgent: "Firefox/140", IP: "203.0.113.7", At: t0}
+	wantCtx := domain.LoginContext{UserAgent: "Firefox/140", IP: "203.0.113.7", At: t0, IssuedAt: t0}
 	d := wantCtx.Digest()
 
 	t.Run("sends to every linked device and supersedes the pending one", func(t *testing.T) {
@@ -403,5 +403,31 @@ func TestSignedAnswerPayloadIsCanonical(t *testing.T) {
 	b := domain.LoginContext{UserAgent: "x", IP: "y\nip:7:1.2.3.4", At: t0}.Digest()
 	if bytes.Equal(a[:], b[:]) {
 		t.Fatal("two different contexts share a digest")
+	}
+}
+
+// TestIssuedChallengeCarriesItsDecisionTime: the context keeps the sign-in's time in whole
+// seconds and carries the decision's time to the clock's precision, which the digest leaves
+// out so that devices rebuild it as before.
+func TestIssuedChallengeCarriesItsDecisionTime(t *testing.T) {
+	t.Parallel()
+	now := t0.Add(1234567 * time.Nanosecond).In(time.FixedZone("CET", 3600))
+	a, _ := domain.LoadAccount(withMFA)
+	got, err := a.IssueChallenge(domain.IssueChallenge{ChallengeID: challenge2, Number: 42,
+		Context: domain.LoginContext{UserAgent: "Firefox/140", IP: "203.0.113.7"}}, now, policy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ci := got.ChallengeEvents[0].(domain.ChallengeIssued)
+	if !ci.Context.IssuedAt.Equal(now) || ci.Context.IssuedAt.Location() != time.UTC {
+		t.Fatalf("issued_at %v, want %v in UTC", ci.Context.IssuedAt, now)
+	}
+	if !ci.Context.At.Equal(t0) {
+		t.Fatalf("at %v, want the whole second %v", ci.Context.At, t0)
+	}
+	bare := ci.Context
+	bare.IssuedAt = time.Time{}
+	if d := bare.Digest(); !bytes.Equal(ci.ContextDigest, d[:]) {
+		t.Fatal("the digest depends on issued_at")
 	}
 }

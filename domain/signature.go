@@ -20,6 +20,10 @@ type LoginContext struct {
 	Place string `json:"place,omitempty"`
 	// At is the time of the sign-in, whole seconds in UTC.
 	At time.Time `json:"at"`
+	// IssuedAt is when the challenge was decided, in UTC with the clock's full precision, so
+	// that a device can tell how long the challenge took to reach it. It is not part of the
+	// digest, and challenges issued before it existed have none.
+	IssuedAt time.Time `json:"issued_at,omitzero"`
 
 	// The fields below come from an application that asks through the Duo-compatible Auth
 	// API (integration.go); they are empty for Assent's own sign-ins.

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime"
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill"
@@ -128,6 +129,7 @@ type server struct {
 	echo     *echo.Echo
 	audit    *auditNode // see audit_serve.go
 	metrics  *metricsNode
+	debug    *debugListener // debug_serve.go
 }
 
 // echoRoutes lists the paths the HTTP server routes.
@@ -154,7 +156,11 @@ type startOptions struct {
 
 func start(ctx context.Context, cfg config.Config, log *slog.Logger, opts startOptions) (_ *server, err error) {
 	if gc := tuneGC(os.Getenv); gc != 0 {
-		log.Info("garbage collector target set (GOGC is not set)", "gc_percent", gc)
+		log.Info("garbage collector target adapted to the live memory (GOGC is not set)", "gc_percent", gc)
+	}
+	checks := spareProcessor(os.Getenv) // gc.go
+	if checks > 0 {
+		log.Info("one processor spared from password checks (GOMAXPROCS is not set)", "gomaxprocs", runtime.GOMAXPROCS(0), "password_checks", checks)
 	}
 	if err := ownerOnlyDataDir(cfg.DataDir, log); err != nil {
 		return nil, err
@@ -184,7 +190,7 @@ func start(ctx context.Context, cfg config.Config, log *slog.Logger, opts startO
 		return nil, fmt.Errorf("read models: %w", err)
 	}
 	log.Info("read models caught up", "events", stats.Events, "took", stats.Took.String())
-	acfg := app.Config{Store: store, Keyring: keyring, Projections: views}
+	acfg := app.Config{Store: store, Keyring: keyring, Projections: views, PasswordChecks: checks}
 	if opts.tuneApp != nil {
 		opts.tuneApp(&acfg)
 	}
@@ -250,15 +256,23 @@ func start(ctx context.Context, cfg config.Config, log *slog.Logger, opts startO
 	if err := mn.listen(cfg.MetricsListen, log); err != nil {
 		return nil, err
 	}
+	dbg, err := listenDebug(cfg.DebugListen, log)
+	if err != nil {
+		mn.stop(ctx)
+		return nil, err
+	}
 	var certs *certFiles
 	if cfg.TLSCert != "" {
 		if certs, err = newCertFiles(cfg.TLSCert, cfg.TLSKey, log); err != nil {
+			mn.stop(ctx)
+			dbg.stop(ctx)
 			return nil, err
 		}
 	}
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		mn.stop(ctx)
+		dbg.stop(ctx)
 		return nil, fmt.Errorf("listen on %s: %w", cfg.Listen, err)
 	}
 	scheme := "http"
@@ -281,6 +295,7 @@ func start(ctx context.Context, cfg config.Config, log *slog.Logger, opts startO
 	go s.sweep(rctx)
 	s.audit = aud
 	s.metrics = mn
+	s.debug = dbg
 	aud.run(rctx)
 	s.http.RegisterOnShutdown(duoSrv.Drain) // held Auth API requests end at once
 	go func() { s.errc <- s.http.Serve(ln) }()
@@ -355,6 +370,9 @@ func (s *server) Stop(ctx context.Context) error {
 	}
 	if err := s.metrics.stop(ctx); err != nil {
 		errs = append(errs, fmt.Errorf("metrics shutdown: %w", err))
+	}
+	if err := s.debug.stop(ctx); err != nil {
+		errs = append(errs, fmt.Errorf("debug listener shutdown: %w", err))
 	}
 	if err := s.router.Close(); err != nil {
 		errs = append(errs, fmt.Errorf("router close: %w", err))

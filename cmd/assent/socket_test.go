@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/assent-dev/assent/client"
 	"github.com/assent-dev/assent/eventstore"
@@ -106,5 +107,28 @@ func TestDeviceForgetsAnAccountUnlinkedWhileOffline(t *testing.T) {
 	}
 	if out, err := runDevice(t, "--state", state, "codes"); err != nil || !strings.Contains(out, "No account is linked") || strings.Contains(out, "offline@example.com") {
 		t.Fatalf("codes after the device connected: %v\n%s", err, out)
+	}
+}
+
+// TestPushedChallengeCarriesItsDecisionTime: the challenge a device receives on its socket
+// carries, in its context, the time the server decided it with sub-second precision (the
+// sign-in's own time stays in whole seconds), so that the device sees its latency.
+func TestPushedChallengeCarriesItsDecisionTime(t *testing.T) {
+	t.Parallel()
+	n := startNode(t)
+	b := n.account(t, "latency@example.com")
+	p := newPhone(t, "latency phone")
+	link(t, n, b, p)
+	p.connect(t, n)
+	before := time.Now()
+	signIn(t, n, "latency@example.com")
+	r := recv(t, p.requests, "the challenge")
+	got := time.Now()
+	issued := r.Context.IssuedAt
+	if issued.Before(before) || issued.After(got) || issued.Location() != time.UTC {
+		t.Fatalf("issued_at %v, want a UTC time between %v and %v", issued, before, got)
+	}
+	if r.Context.At.Nanosecond() != 0 {
+		t.Fatalf("at %v is not whole seconds", r.Context.At)
 	}
 }

@@ -1,14 +1,19 @@
 package push
 
 import (
+	"bufio"
+	"bytes"
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"net"
 	"net/http"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -35,26 +40,36 @@ type Peer struct {
 
 // ServeDevice runs one device socket: the device proves itself by signing a nonce, then
 // receives every pending challenge of its accounts and every new one, and answers them.
-// Whatever ends it, the socket is closed when ServeDevice returns.
+//
+// ServeDevice returns once the device is authenticated and its socket handed to a goroutine
+// of its own, which reads it until it ends and then closes it; the request's handler does
+// not wait for the socket to end, so that its deep stack is not kept for the socket's life.
+// Nothing of w or r is used after ServeDevice returns.
 func (h *Hub) ServeDevice(w http.ResponseWriter, r *http.Request, log *slog.Logger, peer Peer) {
 	admitted, refusal := h.admit(peer.Addr)
-	ws, err := websocket.Accept(w, r, nil)
+	ws, err := websocket.Accept(smallBuffers{w}, r, nil)
 	if err != nil {
 		if admitted {
 			h.leave(peer.Addr, true)
 		}
 		return // Accept has answered the request
 	}
-	defer ws.CloseNow()
 	if !admitted {
 		ws.Close(refusal.Code, refusal.Reason)
+		ws.CloseNow()
 		return
 	}
-	waiting := true
-	defer func() { h.leave(peer.Addr, waiting) }()
 	ws.SetReadLimit(h.opts.ReadLimit)
-	ctx, cancel := context.WithCancel(r.Context())
-	defer cancel()
+	// The socket outlives the request: its context keeps the request's values, not its end.
+	ctx, cancel := context.WithCancel(context.WithoutCancel(r.Context()))
+	handedOver := false
+	defer func() {
+		if !handedOver {
+			cancel()
+			ws.CloseNow()
+			h.leave(peer.Addr, true)
+		}
+	}()
 
 	// Until the device has authenticated, a timer or the shutdown may close the socket; the
 	// first to close it wins, and the handler goes on only if nothing closed it.
@@ -86,36 +101,67 @@ func (h *Hub) ServeDevice(w http.ResponseWriter, r *http.Request, log *slog.Logg
 	if !closed.CompareAndSwap(false, true) {
 		return
 	}
-	h.authenticated(peer.Addr)
-	waiting = false
-
-	c := &deviceConn{hub: h, ws: ws, device: device, peer: peer, cancel: cancel, out: make(chan outbound, h.opts.SendQueue),
-		sent: make(map[uuid.UUID]bool), accounts: make(map[uuid.UUID]bool)}
-	for _, a := range accounts {
-		c.accounts[a] = true
-	}
 	// ready always lists the accounts, none included, so that a device unlinked while it was
 	// offline learns it and forgets their secrets.
-	go c.writeLoop(ctx)
-	c.enqueue(outbound{msg: wire.Message{Type: wire.TypeReady, DeviceID: device, Accounts: accounts}})
+	ready := encode(wire.Message{Type: wire.TypeReady, DeviceID: device, Accounts: accounts})
 	if len(accounts) == 0 {
-		c.enqueue(outbound{close: &wire.CloseNoAccount})
-		<-ctx.Done() // the writer has closed the socket
+		wctx, wcancel := context.WithTimeout(ctx, h.opts.WriteTimeout)
+		err := ws.Write(wctx, websocket.MessageText, ready)
+		wcancel()
+		if err == nil {
+			ws.Close(wire.CloseNoAccount.Code, wire.CloseNoAccount.Reason)
+		}
 		return
 	}
-	for _, old := range h.add(c) {
-		old.enqueue(outbound{close: &wire.CloseReplaced})
+
+	c := &deviceConn{hub: h, ws: ws, device: device, peer: peer, cancel: cancel, accounts: accounts}
+	c.enqueue(ready)
+	old, stopped := h.add(c)
+	for _, o := range old {
+		o.closeAfterQueue(wire.CloseReplaced)
 	}
-	defer h.remove(c)
-	pending, err := h.backend.PendingChallenges(ctx, device)
+	handedOver = true
+	h.authenticated(peer.Addr)
+	if stopped {
+		c.closeNow(wire.CloseShuttingDown)
+	} else {
+		c.startPings()
+		pending, err := h.backend.PendingChallenges(ctx, device)
+		if err != nil {
+			log.Error("device socket: pending challenges", "device", device, "err", err)
+		}
+		for _, ch := range pending {
+			c.sendChallenge(ch.ID, ch.AccountID, encode(wire.Message{Type: wire.TypeChallenge, Challenge: &ch}))
+		}
+	}
+	go c.run(ctx, log)
+}
+
+// smallBuffers hands coder/websocket small buffers for the hijacked connection instead of
+// net/http's 4 KiB reader and writer: device messages are small, and an idle socket should
+// cost little. Bytes the client sent early, already buffered, are kept.
+type smallBuffers struct{ http.ResponseWriter }
+
+const (
+	readBufferSize  = 512
+	writeBufferSize = 1024
+)
+
+func (s smallBuffers) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	conn, brw, err := http.NewResponseController(s.ResponseWriter).Hijack()
 	if err != nil {
-		log.Error("device socket: pending challenges", "device", device, "err", err)
+		return nil, nil, err
 	}
-	for _, ch := range pending {
-		c.sendChallenge(ch)
+	var r io.Reader = conn
+	if n := brw.Reader.Buffered(); n > 0 {
+		early, _ := brw.Reader.Peek(n)
+		r = io.MultiReader(bytes.NewReader(bytes.Clone(early)), conn)
 	}
-	go c.pingLoop(ctx)
-	c.readLoop(ctx, log)
+	if err := brw.Writer.Flush(); err != nil {
+		conn.Close()
+		return nil, nil, err
+	}
+	return conn, bufio.NewReadWriter(bufio.NewReaderSize(r, readBufferSize), bufio.NewWriterSize(conn, writeBufferSize)), nil
 }
 
 // Kinds of authentication failure: errPeer when the device went away or sent something
@@ -152,146 +198,217 @@ func (h *Hub) authenticate(ctx context.Context, ws *websocket.Conn) (uuid.UUID, 
 	return m.DeviceID, accounts, err
 }
 
-// outbound is a message for the writer, or an order to close.
-type outbound struct {
-	msg   wire.Message
-	close *wire.Close
-}
-
+// deviceConn is an authenticated device socket. While it is idle it holds one goroutine
+// (its reader) and a timer for its pings; a writer goroutine runs only while frames wait in
+// its queue, and the queue is released when it empties.
 type deviceConn struct {
 	hub    *Hub
 	ws     *websocket.Conn
 	device uuid.UUID
 	peer   Peer
 	cancel context.CancelFunc
-	out    chan outbound
 	seq    uint64 // guarded by hub.mu
 
-	mu       sync.Mutex
-	sent     map[uuid.UUID]bool
-	accounts map[uuid.UUID]bool
-	closing  bool
+	mu sync.Mutex
+	// queue holds the encoded frames the writer has yet to send, at most Options.SendQueue;
+	// final is the close the writer sends once the queue is empty.
+	queue    [][]byte
+	final    *wire.Close
+	writing  bool // a writer goroutine is draining the queue
+	closing  bool // nothing more is queued
+	pinger   *time.Timer
+	sent     map[uuid.UUID]struct{} // challenges shown on this socket; nil until the first
+	accounts []uuid.UUID
 }
 
-// enqueue hands a message to the writer; a socket whose queue is full is too slow and closed.
-func (c *deviceConn) enqueue(o outbound) {
+// encode returns a message's frame. The messages are plain data, which always encode.
+func encode(m wire.Message) []byte {
+	b, err := json.Marshal(m)
+	if err != nil {
+		panic(fmt.Sprintf("push: encode a %s message: %v", m.Type, err))
+	}
+	return b
+}
+
+// enqueue hands a frame to the writer; a socket whose queue is full is too slow and closed.
+func (c *deviceConn) enqueue(frame []byte) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closing {
 		return
 	}
-	select {
-	case c.out <- o:
-		if o.close != nil {
-			c.closing = true
-		}
-	default:
+	if len(c.queue) >= c.hub.opts.SendQueue {
 		c.closing = true
 		go func() {
 			c.ws.Close(wire.CloseTooSlow.Code, wire.CloseTooSlow.Reason)
 			c.cancel()
 		}()
+		return
+	}
+	c.queue = append(c.queue, frame)
+	c.startWriter()
+}
+
+// closeAfterQueue closes the socket once what is queued has been sent.
+func (c *deviceConn) closeAfterQueue(w wire.Close) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closing {
+		return
+	}
+	c.closing = true
+	c.final = &w
+	c.startWriter()
+}
+
+// closeNow closes the socket at once, whatever is queued.
+func (c *deviceConn) closeNow(w wire.Close) {
+	c.mu.Lock()
+	was := c.closing
+	c.closing = true
+	c.mu.Unlock()
+	if !was {
+		c.ws.Close(w.Code, w.Reason)
+		c.cancel()
 	}
 }
 
-// sendChallenge shows a challenge once per socket, however often it is announced.
-func (c *deviceConn) sendChallenge(ch Challenge) {
+// startWriter starts the writer unless one runs. c.mu is held.
+func (c *deviceConn) startWriter() {
+	if !c.writing {
+		c.writing = true
+		go c.writeLoop()
+	}
+}
+
+// writeLoop sends the queued frames, each within the write timeout, then the final close if
+// one was asked, and ends when the queue is empty. A frame that cannot be written ends the
+// socket.
+func (c *deviceConn) writeLoop() {
+	for {
+		c.mu.Lock()
+		if len(c.queue) == 0 {
+			final := c.final
+			c.queue, c.final, c.writing = nil, nil, false
+			c.mu.Unlock()
+			if final != nil {
+				c.ws.Close(final.Code, final.Reason)
+				c.cancel()
+			}
+			return
+		}
+		frame := c.queue[0]
+		c.queue[0] = nil
+		c.queue = c.queue[1:]
+		c.mu.Unlock()
+		wctx, cancel := context.WithTimeout(context.Background(), c.hub.opts.WriteTimeout)
+		err := c.ws.Write(wctx, websocket.MessageText, frame)
+		cancel()
+		if err != nil {
+			c.mu.Lock()
+			c.closing = true
+			c.queue, c.final = nil, nil // writing stays true: no writer starts again
+			c.mu.Unlock()
+			c.cancel()
+			return
+		}
+	}
+}
+
+// startPings pings the device every PingInterval from a timer, not a goroutine of its own;
+// a ping without its pong within the write timeout reaps the socket.
+func (c *deviceConn) startPings() {
 	c.mu.Lock()
-	if c.sent[ch.ID] {
+	defer c.mu.Unlock()
+	c.pinger = time.AfterFunc(c.hub.opts.PingInterval, c.ping)
+}
+
+func (c *deviceConn) ping() {
+	ctx, cancel := context.WithTimeout(context.Background(), c.hub.opts.WriteTimeout)
+	err := c.ws.Ping(ctx)
+	cancel()
+	if err != nil {
+		c.cancel() // a dead peer: reap the socket
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.closing && c.pinger != nil {
+		c.pinger.Reset(c.hub.opts.PingInterval)
+	}
+}
+
+// run reads the socket until it ends, then releases what the socket held.
+func (c *deviceConn) run(ctx context.Context, log *slog.Logger) {
+	defer func() {
+		c.cancel()
+		c.mu.Lock()
+		c.closing = true
+		if c.pinger != nil {
+			c.pinger.Stop()
+			c.pinger = nil
+		}
+		c.mu.Unlock()
+		c.hub.remove(c)
+		c.ws.CloseNow()
+		c.hub.leave(c.peer.Addr, false)
+	}()
+	c.readLoop(ctx, log)
+}
+
+// sendChallenge shows a challenge once per socket, however often it is announced; frame is
+// the challenge message, encoded once for every socket it goes to.
+func (c *deviceConn) sendChallenge(id, account uuid.UUID, frame []byte) {
+	c.mu.Lock()
+	if _, ok := c.sent[id]; ok {
 		c.mu.Unlock()
 		return
 	}
-	c.sent[ch.ID] = true
-	c.accounts[ch.AccountID] = true
+	if c.sent == nil {
+		c.sent = make(map[uuid.UUID]struct{}, 1)
+	}
+	c.sent[id] = struct{}{}
+	if !slices.Contains(c.accounts, account) {
+		c.accounts = append(c.accounts, account)
+	}
 	c.mu.Unlock()
-	c.hub.markShown(ch.ID, c)
-	c.enqueue(outbound{msg: wire.Message{Type: wire.TypeChallenge, Challenge: &ch}})
-}
-
-func (c *deviceConn) sendOutcome(o Outcome) {
-	c.enqueue(outbound{msg: wire.Message{Type: wire.TypeOutcome, Outcome: &o}})
+	c.hub.markShown(id, c)
+	c.enqueue(frame)
 }
 
 // unlinked tells the device it lost an account, and closes the socket when none is left.
-func (c *deviceConn) unlinked(account uuid.UUID) {
+func (c *deviceConn) unlinked(account uuid.UUID, frame []byte) {
 	c.mu.Lock()
-	delete(c.accounts, account)
+	if i := slices.Index(c.accounts, account); i >= 0 {
+		c.accounts = slices.Delete(c.accounts, i, i+1)
+	}
 	left := len(c.accounts)
 	c.mu.Unlock()
-	c.enqueue(outbound{msg: wire.Message{Type: wire.TypeUnlinked, AccountID: account}})
+	c.enqueue(frame)
 	if left == 0 {
-		c.enqueue(outbound{close: &wire.CloseNoAccount})
+		c.closeAfterQueue(wire.CloseNoAccount)
 	}
 }
 
 // linked tells the device it serves one more account.
-func (c *deviceConn) linked(account uuid.UUID) {
+func (c *deviceConn) linked(account uuid.UUID, frame []byte) {
 	c.mu.Lock()
-	c.accounts[account] = true
+	if !slices.Contains(c.accounts, account) {
+		c.accounts = append(c.accounts, account)
+	}
 	c.mu.Unlock()
-	c.enqueue(outbound{msg: wire.Message{Type: wire.TypeLinked, AccountID: account}})
+	c.enqueue(frame)
 }
 
-func (c *deviceConn) sentSnapshot() map[uuid.UUID]bool {
+// shownChallenges returns the challenges shown on this socket.
+func (c *deviceConn) shownChallenges() []uuid.UUID {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	out := make(map[uuid.UUID]bool, len(c.sent))
-	for k, v := range c.sent {
-		out[k] = v
+	out := make([]uuid.UUID, 0, len(c.sent))
+	for id := range c.sent {
+		out = append(out, id)
 	}
 	return out
-}
-
-// writeLoop is the socket's only writer of messages; it also closes the socket when told to
-// or when the node shuts down.
-func (c *deviceConn) writeLoop(ctx context.Context) {
-	closeWith := func(w wire.Close) {
-		c.mu.Lock()
-		c.closing = true
-		c.mu.Unlock()
-		c.ws.Close(w.Code, w.Reason)
-		c.cancel()
-	}
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-c.hub.stopping.Done():
-			closeWith(wire.CloseShuttingDown)
-			return
-		case o := <-c.out:
-			if o.close != nil {
-				closeWith(*o.close)
-				return
-			}
-			wctx, cancel := context.WithTimeout(ctx, c.hub.opts.WriteTimeout)
-			err := wsjson.Write(wctx, c.ws, o.msg)
-			cancel()
-			if err != nil {
-				c.cancel()
-				return
-			}
-		}
-	}
-}
-
-func (c *deviceConn) pingLoop(ctx context.Context) {
-	t := time.NewTicker(c.hub.opts.PingInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			pctx, cancel := context.WithTimeout(ctx, c.hub.opts.WriteTimeout)
-			err := c.ws.Ping(pctx)
-			cancel()
-			if err != nil {
-				c.cancel() // a dead peer: reap the socket
-				return
-			}
-		}
-	}
 }
 
 // readLoop reads the device's messages until the socket ends. A message that is not valid
@@ -301,12 +418,11 @@ func (c *deviceConn) readLoop(ctx context.Context, log *slog.Logger) {
 	for {
 		_, b, err := c.ws.Read(ctx)
 		if err != nil {
-			c.cancel()
 			return
 		}
 		var m wire.Message
 		if err := json.Unmarshal(b, &m); err != nil {
-			c.enqueue(outbound{msg: wire.Message{Type: wire.TypeResult, Ref: refOf(b), Error: badMessage(err)}})
+			c.enqueue(encode(wire.Message{Type: wire.TypeResult, Ref: refOf(b), Error: badMessage(err)}))
 			continue
 		}
 		switch m.Type {
@@ -317,9 +433,9 @@ func (c *deviceConn) readLoop(ctx context.Context, log *slog.Logger) {
 				c.hub.opts.OnDelivered(m.ChallengeID, c.device)
 			}
 		case wire.TypeAnswer:
-			c.enqueue(outbound{msg: c.answer(ctx, log, m)})
+			c.enqueue(encode(c.answer(ctx, log, m)))
 		default:
-			c.enqueue(outbound{msg: wire.Message{Type: wire.TypeResult, Ref: m.Ref, Error: apierror.New(400, "bad_message", "Unknown message type.")}})
+			c.enqueue(encode(wire.Message{Type: wire.TypeResult, Ref: m.Ref, Error: apierror.New(400, "bad_message", "Unknown message type.")}))
 		}
 	}
 }

@@ -7,6 +7,7 @@ package push
 import (
 	"context"
 	"crypto/ed25519"
+	"slices"
 	"sync"
 	"time"
 
@@ -44,8 +45,9 @@ type Hub struct {
 	backend Backend
 	opts    Options
 
-	mu      sync.Mutex
-	devices map[uuid.UUID]map[*deviceConn]struct{}
+	mu sync.Mutex
+	// devices holds each device's sockets on this node, oldest first (at most MaxPerDevice).
+	devices map[uuid.UUID][]*deviceConn
 	waiters map[uuid.UUID]map[chan Outcome]struct{}
 	// shown indexes which sockets were sent each open challenge, to tell them its outcome.
 	shown map[uuid.UUID]map[*deviceConn]struct{}
@@ -137,7 +139,7 @@ func NewHub(backend Backend, opts Options) *Hub {
 	return &Hub{
 		backend:  backend,
 		opts:     opts,
-		devices:  make(map[uuid.UUID]map[*deviceConn]struct{}),
+		devices:  make(map[uuid.UUID][]*deviceConn),
 		waiters:  make(map[uuid.UUID]map[chan Outcome]struct{}),
 		shown:    make(map[uuid.UUID]map[*deviceConn]struct{}),
 		watchers: make(map[uuid.UUID]map[chan AccountNews]struct{}),
@@ -157,21 +159,32 @@ func (h *Hub) HandleEvent(ev domain.Event) {
 		if e.PushMuted {
 			return
 		}
-		c := Challenge{ID: e.ChallengeID, AccountID: e.AccountID, Context: e.Context, ExpiresAt: e.ExpiresAt}
+		// The frame is encoded once and shared by every socket it goes to.
+		var frame []byte
 		for _, d := range e.Devices {
 			for _, conn := range h.conns(d.DeviceID) {
-				conn.sendChallenge(c)
+				if frame == nil {
+					c := Challenge{ID: e.ChallengeID, AccountID: e.AccountID, Context: e.Context, ExpiresAt: e.ExpiresAt}
+					frame = encode(wire.Message{Type: wire.TypeChallenge, Challenge: &c})
+				}
+				conn.sendChallenge(e.ChallengeID, e.AccountID, frame)
 				h.pushSent(e.ChallengeID, e.At)
 			}
 		}
 	case domain.DeviceUnlinked:
-		for _, conn := range h.conns(e.DeviceID) {
-			conn.unlinked(e.AccountID)
+		if conns := h.conns(e.DeviceID); len(conns) > 0 {
+			frame := encode(wire.Message{Type: wire.TypeUnlinked, AccountID: e.AccountID})
+			for _, conn := range conns {
+				conn.unlinked(e.AccountID, frame)
+			}
 		}
 		h.tell(e.AccountID, AccountNews{Kind: "device_unlinked", DeviceID: e.DeviceID, At: e.At})
 	case domain.DeviceLinked:
-		for _, conn := range h.conns(e.DeviceID) {
-			conn.linked(e.AccountID)
+		if conns := h.conns(e.DeviceID); len(conns) > 0 {
+			frame := encode(wire.Message{Type: wire.TypeLinked, AccountID: e.AccountID})
+			for _, conn := range conns {
+				conn.linked(e.AccountID, frame)
+			}
 		}
 		h.tell(e.AccountID, AccountNews{Kind: "device_linked", DeviceID: e.DeviceID, At: e.At})
 	default:
@@ -216,8 +229,11 @@ func (h *Hub) settle(o Outcome) {
 		default:
 		}
 	}
-	for conn := range shown {
-		conn.sendOutcome(o)
+	if len(shown) > 0 {
+		frame := encode(wire.Message{Type: wire.TypeOutcome, Outcome: &o})
+		for conn := range shown {
+			conn.enqueue(frame)
+		}
 	}
 	if h.opts.OnOutcomeSent != nil && len(waiters) > 0 {
 		h.opts.OnOutcomeSent(o.ChallengeID)
@@ -305,8 +321,8 @@ func (h *Hub) Connected() int {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	n := 0
-	for _, set := range h.devices {
-		n += len(set)
+	for _, conns := range h.devices {
+		n += len(conns)
 	}
 	return n
 }
@@ -314,50 +330,43 @@ func (h *Hub) Connected() int {
 func (h *Hub) conns(device uuid.UUID) []*deviceConn {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	set := h.devices[device]
-	out := make([]*deviceConn, 0, len(set))
-	for c := range set {
-		out = append(out, c)
-	}
-	return out
+	return slices.Clone(h.devices[device])
 }
 
 // add registers an authenticated socket and returns the oldest sockets of the same device
-// beyond MaxPerDevice, which the caller closes: they receive nothing more.
-func (h *Hub) add(c *deviceConn) (replaced []*deviceConn) {
+// beyond MaxPerDevice, which the caller closes: they receive nothing more. When the node is
+// shutting down it registers nothing and returns stopped.
+func (h *Hub) add(c *deviceConn) (replaced []*deviceConn, stopped bool) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	set := h.devices[c.device]
-	if set == nil {
-		set = make(map[*deviceConn]struct{})
-		h.devices[c.device] = set
+	if h.stopped {
+		return nil, true
 	}
 	h.seq++
 	c.seq = h.seq
-	set[c] = struct{}{}
-	for len(set) > h.opts.MaxPerDevice {
-		var oldest *deviceConn
-		for o := range set {
-			if oldest == nil || o.seq < oldest.seq {
-				oldest = o
-			}
-		}
-		delete(set, oldest)
-		replaced = append(replaced, oldest)
+	conns := append(h.devices[c.device], c)
+	if extra := len(conns) - h.opts.MaxPerDevice; extra > 0 {
+		replaced = slices.Clone(conns[:extra])
+		conns = slices.Clone(conns[extra:])
 	}
-	return replaced
+	h.devices[c.device] = conns
+	return replaced, false
 }
 
 func (h *Hub) remove(c *deviceConn) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if set := h.devices[c.device]; set != nil {
-		delete(set, c)
-		if len(set) == 0 {
+	if conns := h.devices[c.device]; conns != nil {
+		if i := slices.Index(conns, c); i >= 0 {
+			conns = slices.Delete(conns, i, i+1)
+		}
+		if len(conns) == 0 {
 			delete(h.devices, c.device)
+		} else {
+			h.devices[c.device] = conns
 		}
 	}
-	for id := range c.sentSnapshot() {
+	for _, id := range c.shownChallenges() {
 		if set := h.shown[id]; set != nil {
 			delete(set, c)
 			if len(set) == 0 {

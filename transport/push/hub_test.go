@@ -105,7 +105,7 @@ func dial(t *testing.T, url string, d device, sign bool) (*websocket.Conn, wire.
 }
 
 // serve runs the hub's device socket on loopback; peer.Addr defaults to the client's host.
-func serve(t *testing.T, hub *push.Hub, peer push.Peer) string {
+func serve(t testing.TB, hub *push.Hub, peer push.Peer) string {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p := peer
 		if p.Addr == "" {

@@ -91,8 +91,15 @@ func ShuttingDown(ctx context.Context) bool {
 func (h *Hub) Shutdown(ctx context.Context) error {
 	h.mu.Lock()
 	h.stopped = true
+	var conns []*deviceConn
+	for _, cs := range h.devices {
+		conns = append(conns, cs...)
+	}
 	h.mu.Unlock()
 	h.stop()
+	for _, c := range conns {
+		go c.closeNow(wire.CloseShuttingDown)
+	}
 	done := make(chan struct{})
 	go func() {
 		h.active.Wait()
