@@ -241,17 +241,22 @@ func TestSocketsWaitingToAuthenticateAreCappedAndTimedOut(t *testing.T) {
 			t.Fatalf("silent socket: %+v", m)
 		}
 	}
+	// The server frees a place just after it closes the socket: wait for a hello, then
+	// authenticate on a socket of its own (two places are free then, one is needed).
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		ws, m := connect(t, url, ds[0])
-		if m.Type == wire.TypeReady {
+		ws, m := hello(t, url)
+		ws.CloseNow()
+		if m.Type == wire.TypeHello {
 			break
 		}
-		ws.CloseNow()
 		if time.Now().After(deadline) {
 			t.Fatalf("no place freed: %+v", m)
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+	if _, m := connect(t, url, ds[0]); m.Type != wire.TypeReady {
+		t.Fatalf("a socket once the silent ones were closed: %+v", m)
 	}
 }
 
