@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 
 	"github.com/assent-dev/assent/app"
 	"github.com/assent-dev/assent/client"
@@ -301,18 +300,7 @@ func TestClusterLoginPageOnAnotherNodeFindsNewChallenge(t *testing.T) {
 	waitForDevice(t, ctx, a, res.DeviceID, res.AccountID)
 	p.connect(t, b)
 
-	conn, err := pgx.Connect(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(context.Background())
-	tx, err := conn.Begin(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := tx.Exec(ctx, `SELECT pg_current_xact_id()`); err != nil {
-		t.Fatal(err)
-	}
+	tx := pgtest.HoldTransaction(t, ctx, dsn)
 	released := make(chan error, 1)
 	go func() {
 		time.Sleep(400 * time.Millisecond)

@@ -172,18 +172,7 @@ func TestCheckpointCoversEventCommittedBehindIt(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitVisible(t, ctx, s, res.Position)
-	conn, err := pgx.Connect(ctx, url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(context.Background())
-	tx, err := conn.Begin(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := tx.Exec(ctx, `SELECT pg_current_xact_id()`); err != nil {
-		t.Fatal(err)
-	}
+	tx := pgtest.HoldTransaction(t, ctx, url)
 	late, err := s.Append(ctx, "late", eventstore.NoStream(), storetest.Event("test.appended", 1))
 	if err != nil {
 		t.Fatal(err)

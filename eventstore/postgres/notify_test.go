@@ -128,18 +128,7 @@ func TestEventHeldBehindRolledBackTransactionArrives(t *testing.T) {
 	defer cancel()
 	got := caughtUp(t, ctx, b)
 
-	conn, err := pgx.Connect(ctx, url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(context.Background())
-	tx, err := conn.Begin(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := tx.Exec(ctx, `SELECT pg_current_xact_id()`); err != nil {
-		t.Fatal(err)
-	}
+	tx := pgtest.HoldTransaction(t, ctx, url)
 	ev := storetest.Event("test.appended", 1)
 	if _, err := a.Append(ctx, "held-"+uuid.NewString(), eventstore.NoStream(), ev); err != nil {
 		t.Fatal(err)
@@ -163,18 +152,7 @@ func TestSubscribeFromEndSkipsEventsHeldAboveTheHorizon(t *testing.T) {
 	s := open(t, url)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	conn, err := pgx.Connect(ctx, url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(context.Background())
-	tx, err := conn.Begin(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := tx.Exec(ctx, `SELECT pg_current_xact_id()`); err != nil {
-		t.Fatal(err)
-	}
+	tx := pgtest.HoldTransaction(t, ctx, url)
 	for i := range 3 {
 		if _, err := s.Append(ctx, "before-"+uuid.NewString(), eventstore.NoStream(), storetest.Event("test.appended", i)); err != nil {
 			t.Fatal(err)
@@ -199,18 +177,7 @@ func TestCaughtUpAfterHistoryHeldAboveTheHorizon(t *testing.T) {
 	s := open(t, url)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	conn, err := pgx.Connect(ctx, url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(context.Background())
-	tx, err := conn.Begin(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := tx.Exec(ctx, `SELECT pg_current_xact_id()`); err != nil {
-		t.Fatal(err)
-	}
+	tx := pgtest.HoldTransaction(t, ctx, url)
 	ev := storetest.Event("test.appended", 1)
 	if _, err := s.Append(ctx, "history-"+uuid.NewString(), eventstore.NoStream(), ev); err != nil {
 		t.Fatal(err)

@@ -55,3 +55,23 @@ func admin(t testing.TB, base, stmt string) {
 		t.Fatalf("%s: %v", stmt, err)
 	}
 }
+
+// HoldTransaction begins a transaction on its own connection to the database at url and gives
+// it a transaction ID, so that it holds back every reader's horizon until it ends. The test
+// rolls it back (or commits it); the connection closes when the test ends.
+func HoldTransaction(t testing.TB, ctx context.Context, url string) pgx.Tx {
+	t.Helper()
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close(context.Background()) })
+	tx, err := conn.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Exec(ctx, `SELECT pg_current_xact_id()`); err != nil {
+		t.Fatal(err)
+	}
+	return tx
+}
