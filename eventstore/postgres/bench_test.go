@@ -3,8 +3,6 @@ package postgres_test
 import (
 	"context"
 	"fmt"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -31,27 +29,7 @@ func openBench(b *testing.B, conns int32) *postgres.Store {
 func BenchmarkAppend(b *testing.B) {
 	for _, appenders := range []int{1, 16, 64} {
 		b.Run(fmt.Sprintf("appenders=%d", appenders), func(b *testing.B) {
-			s := openBench(b, 16)
-			ctx := context.Background()
-			var next atomic.Int64
-			b.ResetTimer()
-			start := time.Now()
-			var wg sync.WaitGroup
-			for w := range appenders {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					stream := fmt.Sprintf("bench-%d", w)
-					for next.Add(1) <= int64(b.N) {
-						if _, err := s.Append(ctx, stream, eventstore.Any(), storetest.Event("bench.appended", w)); err != nil {
-							b.Error(err)
-							return
-						}
-					}
-				}()
-			}
-			wg.Wait()
-			b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "events/s")
+			storetest.AppendConcurrently(b, openBench(b, 16), appenders)
 		})
 	}
 }

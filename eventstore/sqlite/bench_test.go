@@ -4,8 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -20,30 +18,9 @@ func BenchmarkAppend(b *testing.B) {
 		b.Run(fmt.Sprintf("appenders=%d", appenders), func(b *testing.B) {
 			s := openTemp(b)
 			defer s.Close()
-			ctx := context.Background()
-			var next atomic.Int64
 			before := s.Stats()
-			b.ResetTimer()
-			start := time.Now()
-			var wg sync.WaitGroup
-			for w := range appenders {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					stream := fmt.Sprintf("bench-%d", w)
-					for next.Add(1) <= int64(b.N) {
-						if _, err := s.Append(ctx, stream, eventstore.Any(), storetest.Event("bench.appended", w)); err != nil {
-							b.Error(err)
-							return
-						}
-					}
-				}()
-			}
-			wg.Wait()
-			elapsed := time.Since(start)
-			b.StopTimer()
+			storetest.AppendConcurrently(b, s, appenders)
 			after := s.Stats()
-			b.ReportMetric(float64(b.N)/elapsed.Seconds(), "events/s")
 			b.ReportMetric(float64(after.Events-before.Events)/float64(max(1, after.Commits-before.Commits)), "events/commit")
 		})
 	}
