@@ -14,6 +14,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/assent-dev/assent/domain"
 )
 
 const namespace = "assent"
@@ -76,7 +78,7 @@ func New() *Metrics {
 	m.syncSeconds = f.histogram("store_fsync_seconds", "Embedded store: the COMMIT statement alone, the WAL write and its fsync.", prometheus.ExponentialBuckets(0.00005, 2, 16))
 	m.eventsPerCommit = f.histogram("store_events_per_commit", "Embedded store: events written by one commit (group commit).", prometheus.ExponentialBuckets(1, 2, 13))
 	m.logEvents = f.counterVec("log_events_total", "Events of the log seen by this node since it started, by type.", "type")
-	m.lockouts = f.counterVec("lockouts_total", "Lockouts seen in the log since this node started, by kind (mfa_locked, push_muted).", "kind")
+	m.lockouts = f.counterVec("lockouts_total", "Lockouts seen in the log since this node started, by kind (signin_locked, mfa_locked, push_muted).", "kind")
 
 	m.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
@@ -154,8 +156,9 @@ func (m *Metrics) PushDelivered(challenge uuid.UUID) {
 
 // lockoutKinds maps the event types that lock something to the kind the metric names.
 var lockoutKinds = map[string]string{
-	"account.mfa.locked": "mfa_locked",
-	"account.push.muted": "push_muted",
+	domain.SignInLocked{}.EventType(): "signin_locked",
+	domain.MFALocked{}.EventType():    "mfa_locked",
+	domain.PushMuted{}.EventType():    "push_muted",
 }
 
 // LogEvent records one event of the log by its type.
