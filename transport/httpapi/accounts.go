@@ -149,13 +149,19 @@ func (s *Server) registerAccounts() {
 // signInOutput is a session when there is no challenge, else the challenge and its login token.
 func (s *Server) signInOutput(hctx huma.Context, account uuid.UUID, ch *app.IssuedChallenge) *signInOutput {
 	if ch == nil {
-		sess, cookie := s.cfg.Sessions.Issue(account, s.cfg.Now(), s.secureCookies(hctx))
-		return &signInOutput{Status: http.StatusOK, SetCookie: cookie, Body: signInBody{
-			Status: "signed_in", AccountID: account, CSRFToken: s.cfg.Sessions.CSRFToken(sess),
-		}}
+		_, out := s.sessionOutput(hctx, account)
+		return out
 	}
 	return &signInOutput{Status: http.StatusAccepted, Body: signInBody{
 		Status: "challenge", AccountID: account, Challenge: challengeInfo(ch), LoginToken: s.cfg.Sessions.LoginToken(ch.ID),
+	}}
+}
+
+// sessionOutput issues a new session of account and the answer that sets its cookie.
+func (s *Server) sessionOutput(hctx huma.Context, account uuid.UUID) (Session, *signInOutput) {
+	sess, cookie := s.cfg.Sessions.Issue(account, s.cfg.Now(), s.secureCookies(hctx))
+	return sess, &signInOutput{Status: http.StatusOK, SetCookie: cookie, Body: signInBody{
+		Status: "signed_in", AccountID: account, CSRFToken: s.cfg.Sessions.CSRFToken(sess),
 	}}
 }
 

@@ -339,11 +339,7 @@ func (s *Server) registerLogins() {
 // session is made first and sent only once the challenge is spent on it; the event names it
 // by the SHA-256 of its ID, as a sign-out does.
 func (s *Server) exchange(ctx context.Context, id, account uuid.UUID) (*signInOutput, error) {
-	out := s.signInOutput(humaCtx(ctx), account, nil)
-	sess, ok := s.cfg.Sessions.Check(out.SetCookie.Value, s.cfg.Now())
-	if !ok {
-		return nil, s.fail(errors.New("exchange: a session just issued does not check"))
-	}
+	sess, out := s.sessionOutput(humaCtx(ctx), account)
 	digest := sha256.Sum256(sess.ID[:])
 	if err := s.cfg.App.RedeemChallenge(ctx, id, account, domain.RedeemSession, digest[:]); err != nil {
 		return nil, s.fail(err)
