@@ -196,7 +196,7 @@ func (s *Server) limitPassword(ip, email string) error {
 	if err := s.limit(s.limits.signInIP, "signin:"+ip); err != nil {
 		return err
 	}
-	key := "signin:" + strings.ToLower(strings.TrimSpace(email))
+	key := accountKey(email)
 	if at, ok := s.known.Get(key + " " + ip); ok && s.cfg.Now().Sub(at) < knownSourceTTL {
 		key += " " + ip
 	}
@@ -205,7 +205,12 @@ func (s *Server) limitPassword(ip, email string) error {
 
 // passwordPassed remembers that a password check of the account of email passed from ip.
 func (s *Server) passwordPassed(ip, email string) {
-	s.known.Add("signin:"+strings.ToLower(strings.TrimSpace(email))+" "+ip, s.cfg.Now())
+	s.known.Add(accountKey(email)+" "+ip, s.cfg.Now())
+}
+
+// accountKey names the account of email in the per-account limit and the known sources.
+func accountKey(email string) string {
+	return "signin:" + strings.ToLower(strings.TrimSpace(email))
 }
 
 type ctxKey int
