@@ -1,0 +1,218 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+)
+
+// The browser tests look at every page they visit: axe-core checks it for accessibility (a
+// serious or critical violation fails the test, named), and a full-page screenshot is saved at
+// a desktop and a mobile width. axe-core comes from the npm registry (web/a11y/package.json,
+// installed with `npm ci` there); without it the check skips and says so, and
+// ASSENT_REQUIRE_AXE=1 (set by .ci/run) turns the skip into a failure.
+
+// The widths of the screenshots: a desktop and a phone.
+const (
+	desktopWidth, desktopHeight = 1280, 900
+	mobileWidth, mobileHeight   = 390, 844
+)
+
+const axeMissing = "axe-core is not installed, so the accessibility check is skipped: run `npm ci` in web/a11y " +
+	"(or set ASSENT_AXE to an axe.min.js)"
+
+var axeScript = sync.OnceValues(func() (string, error) {
+	path := os.Getenv("ASSENT_AXE")
+	if path == "" {
+		path = filepath.Join("..", "..", "web", "a11y", "node_modules", "axe-core", "axe.min.js")
+	}
+	b, err := os.ReadFile(path)
+	return string(b), err
+})
+
+// requireAxe returns axe-core's source, or "" after saying that the check is skipped (a
+// failure under ASSENT_REQUIRE_AXE=1).
+func requireAxe(t *testing.T) string {
+	t.Helper()
+	src, err := axeScript()
+	if err != nil || src == "" {
+		if os.Getenv("ASSENT_REQUIRE_AXE") == "1" {
+			t.Fatalf("%s (ASSENT_REQUIRE_AXE=1 makes this a failure): %v", axeMissing, err)
+		}
+		t.Log(axeMissing)
+		return ""
+	}
+	return src
+}
+
+// TestBrowserAccessibilityCheckInstalled says, as a skip, when the browser tests cannot check
+// accessibility, as the browser tests themselves do without Chromium.
+func TestBrowserAccessibilityCheckInstalled(t *testing.T) {
+	if _, err := axeScript(); err != nil {
+		if os.Getenv("ASSENT_REQUIRE_AXE") == "1" {
+			t.Fatalf("%s (ASSENT_REQUIRE_AXE=1 makes this a failure): %v", axeMissing, err)
+		}
+		t.Skip(axeMissing)
+	}
+}
+
+// artifactsDir is where the screenshots of one test go: $ASSENT_TEST_ARTIFACTS, else
+// testdata/artifacts (ignored by git), in a folder named for the test, emptied first.
+func artifactsDir(t *testing.T) string {
+	t.Helper()
+	root := os.Getenv("ASSENT_TEST_ARTIFACTS")
+	if root == "" {
+		root = filepath.Join("testdata", "artifacts")
+	}
+	dir, err := filepath.Abs(filepath.Join(root, fileName(t.Name())))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.RemoveAll(dir); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("screenshots of the pages: %s", dir)
+	return dir
+}
+
+func fileName(s string) string {
+	return regexp.MustCompile(`[^A-Za-z0-9_.-]+`).ReplaceAllString(s, "_")
+}
+
+// axeViolation is the part of an axe-core result the check reports.
+type axeViolation struct {
+	ID     string `json:"id"`
+	Impact string `json:"impact"`
+	Help   string `json:"help"`
+	Nodes  []struct {
+		Target []any  `json:"target"`
+		HTML   string `json:"html"`
+	} `json:"nodes"`
+}
+
+// look checks the page as it is now with axe-core and saves a full-page screenshot of it at
+// the desktop and the mobile width, named name. Every page a test opens must be looked at
+// (checked when the test ends).
+func (b *browser) look(name string) {
+	b.t.Helper()
+	b.mu.Lock()
+	b.looks++
+	n := b.looks
+	b.mu.Unlock()
+	if loc := b.location(); loc != "" {
+		b.looked(loc)
+	}
+	if b.axe != "" {
+		b.checkAccessibility(name)
+	}
+	if b.artifacts == "" {
+		b.artifacts = artifactsDir(b.t)
+	}
+	base := filepath.Join(b.artifacts, fmt.Sprintf("%02d-%s", n, fileName(name)))
+	ctx, cancel := context.WithTimeout(b.ctx, 30*time.Second)
+	defer cancel()
+	shots := []struct {
+		suffix string
+		width  int64
+		height int64
+		opts   []chromedp.EmulateViewportOption
+	}{
+		{"desktop", desktopWidth, desktopHeight, nil},
+		{"mobile", mobileWidth, mobileHeight, []chromedp.EmulateViewportOption{chromedp.EmulateMobile, chromedp.EmulatePortrait}},
+	}
+	for _, s := range shots {
+		if err := chromedp.Do(ctx, chromedp.EmulateViewport(s.width, s.height, s.opts...)); err != nil {
+			b.t.Fatalf("screenshot %s at %d px: %v", name, s.width, err)
+		}
+		png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+		if err != nil {
+			b.t.Fatalf("screenshot %s at %d px: %v", name, s.width, err)
+		}
+		if err := os.WriteFile(base+"-"+s.suffix+".png", png, 0o644); err != nil {
+			b.t.Fatal(err)
+		}
+	}
+	if err := chromedp.Do(ctx, chromedp.EmulateViewport(desktopWidth, desktopHeight)); err != nil {
+		b.t.Fatal(err)
+	}
+}
+
+// checkAccessibility runs axe-core in the page and fails the test on every serious or
+// critical violation, naming the rule and the elements.
+func (b *browser) checkAccessibility(name string) {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, 30*time.Second)
+	defer cancel()
+	loaded, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`typeof window.axe === 'object'`))
+	if err != nil {
+		b.t.Fatalf("accessibility check of %s: %v", name, err)
+	}
+	if !loaded {
+		if err := chromedp.Do(ctx, chromedp.Evaluate[chromedp.Void](b.axe)); err != nil {
+			b.t.Fatalf("inject axe-core into %s: %v", name, err)
+		}
+	}
+	raw, err := chromedp.Run(ctx, chromedp.Evaluate[string](
+		`axe.run(document, {resultTypes: ['violations']}).then(r => JSON.stringify(r.violations))`,
+		chromedp.EvalAwaitPromise))
+	if err != nil {
+		b.t.Fatalf("accessibility check of %s: %v", name, err)
+	}
+	var violations []axeViolation
+	if err := json.Unmarshal([]byte(raw), &violations); err != nil {
+		b.t.Fatalf("accessibility check of %s: %v", name, err)
+	}
+	for _, v := range violations {
+		if v.Impact != "serious" && v.Impact != "critical" {
+			continue
+		}
+		var where []string
+		for _, n := range v.Nodes {
+			where = append(where, fmt.Sprintf("%v %s", n.Target, n.HTML))
+		}
+		b.t.Errorf("accessibility of %s: %s violation %q (%s) at:\n  %s", name, v.Impact, v.ID, v.Help, strings.Join(where, "\n  "))
+	}
+}
+
+// looked records that the page at loc (its path, without the query) was looked at.
+func (b *browser) looked(loc string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.lookedAt[pagePath(loc)] = true
+}
+
+func pagePath(loc string) string {
+	loc = strings.TrimPrefix(loc, "http://")
+	if i := strings.IndexByte(loc, '/'); i >= 0 {
+		loc = loc[i:]
+	} else {
+		loc = "/"
+	}
+	if i := strings.IndexAny(loc, "?#"); i >= 0 {
+		loc = loc[:i]
+	}
+	return loc
+}
+
+// everyPageLooked fails the test if it opened a page it never looked at.
+func (b *browser) everyPageLooked() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for p := range b.opened {
+		if !b.lookedAt[p] {
+			b.t.Errorf("the test opened %s but never looked at it (browser.look)", p)
+		}
+	}
+}
