@@ -123,6 +123,10 @@ func (b *browser) look(name string) {
 	base := filepath.Join(b.artifacts, fmt.Sprintf("%02d-%s", n, fileName(name)))
 	ctx, cancel := context.WithTimeout(b.ctx, 30*time.Second)
 	defer cancel()
+	// From the top, so that the sticky list of sections sits where a person first sees it.
+	if err := chromedp.Do(ctx, chromedp.Evaluate[chromedp.Void](`window.scrollTo(0, 0)`)); err != nil {
+		b.t.Fatal(err)
+	}
 	shots := []struct {
 		suffix string
 		width  int64
@@ -215,4 +219,80 @@ func (b *browser) everyPageLooked() {
 			b.t.Errorf("the test opened %s but never looked at it (browser.look)", p)
 		}
 	}
+}
+
+// focused describes the element that has the focus: its tag, and its id or its text.
+func (b *browser) focused() string {
+	b.t.Helper()
+	return b.eval(`(() => { const e = document.activeElement; if (!e) return '';
+		return e.tagName.toLowerCase() + (e.id ? '#' + e.id : ':' + e.textContent.trim()); })()`)
+}
+
+// outline is the computed outline style and colour of the focused element.
+func (b *browser) outline() string {
+	b.t.Helper()
+	return b.eval(`(() => { const s = getComputedStyle(document.activeElement); return s.outlineStyle + ' ' + s.outlineColor; })()`)
+}
+
+// TestBrowserKeyboardFocusOrderAndRing: from the keyboard alone, Tab walks the sign-in page in
+// reading order (skip link, the bar, the form, the way to register); a control focused from
+// the keyboard shows the focus ring; the heading that a step moves the focus to shows none, so
+// that it does not look like a field in error; and the sign-in completes without a pointer.
+func TestBrowserKeyboardFocusOrderAndRing(t *testing.T) {
+	t.Parallel()
+	requireChromium(t)
+	n := startNode(t)
+	const email = "keys@example.com"
+	acct := n.account(t, email)
+	p := newPhone(t, "keyboard test phone")
+	link(t, n, acct, p)
+	p.connect(t, n)
+
+	b := newBrowser(t, n.url)
+	b.open("/signin")
+	if got := b.navigation(); got != "Sign in|Create an account" {
+		t.Fatalf("signed out, the navigation shows %q", got)
+	}
+	b.look("sign-in")
+	want := []string{"a:Skip to the content", "a:Assent", "a:Sign in", "a:Create an account",
+		"input#email", "input#password", "button#signin-submit", "a:Create one"}
+	var got []string
+	buttonRing := ""
+	for range want {
+		b.do("press Tab", chromedp.KeyEvent("\t"))
+		got = append(got, b.focused())
+		if got[len(got)-1] == "button#signin-submit" {
+			buttonRing = b.outline()
+		}
+	}
+	if strings.Join(got, " > ") != strings.Join(want, " > ") {
+		t.Fatalf("Tab goes\n  %s\nwant\n  %s", strings.Join(got, " > "), strings.Join(want, " > "))
+	}
+	// A control focused from the keyboard shows the ring.
+	if buttonRing != "solid rgb(11, 87, 208)" {
+		t.Fatalf("the focused button's outline is %q", buttonRing)
+	}
+
+	b.typeInto("email", email)
+	b.typeInto("password", "correct horse battery staple")
+	b.enter("password")
+	b.visible("step-approve")
+	if got := b.focused(); got != "h2#approve-heading" {
+		t.Fatalf("after the password the focus is on %q, want the number's heading", got)
+	}
+	if got := b.outline(); !strings.HasPrefix(got, "none") {
+		t.Fatalf("the focused heading has the outline %q: it looks like a field in error", got)
+	}
+	shown := b.text("number")
+	r := recv(t, p.requests, "the sign-in request on the device")
+	var num int
+	if _, err := fmt.Sscan(shown, &num); err != nil {
+		t.Fatalf("the page shows the number %q", shown)
+	}
+	if err := p.sock.Answer(ctxT(t), r, "approve", num); err != nil {
+		t.Fatal(err)
+	}
+	b.visible("home-account")
+	b.look("home, 2FA on")
+	b.noPageErrors()
 }
