@@ -140,6 +140,17 @@ func (b *browser) look(name string) {
 		if err := chromedp.Do(ctx, chromedp.EmulateViewport(s.width, s.height, s.opts...)); err != nil {
 			b.t.Fatalf("screenshot %s at %d px: %v", name, s.width, err)
 		}
+		// Nothing may be wider than the screen: a phone would have to scroll sideways.
+		if over, err := chromedp.Run(ctx, chromedp.Evaluate[string](`(() => {
+			const w = document.documentElement.clientWidth;
+			if (document.documentElement.scrollWidth <= w) return '';
+			return [...document.querySelectorAll('body *')].filter(e => e.getBoundingClientRect().right > w + 0.5)
+				.map(e => e.tagName.toLowerCase() + (e.id ? '#' + e.id : '')).slice(0, 5).join(', ') || 'the page';
+		})()`)); err != nil {
+			b.t.Fatalf("width of %s at %d px: %v", name, s.width, err)
+		} else if over != "" {
+			b.t.Errorf("%s is wider than %d px: %s stick out", name, s.width, over)
+		}
 		png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
 		if err != nil {
 			b.t.Fatalf("screenshot %s at %d px: %v", name, s.width, err)
