@@ -586,6 +586,7 @@ func TestBrowserAuthenticatorAppExpiryAndTurningOff(t *testing.T) {
 		t.Fatalf("confirming the app showed %d backup codes", len(codes))
 	}
 	b.click("#codes-done")
+	b.waitText("sec-status", "Authenticator app added. Two-factor authentication is on.")
 	b.waitText("mfa-summary", "Two-factor authentication is on.")
 	b.waitText("app-list", "Added")
 	b.look("security, authenticator app added")

@@ -33,7 +33,7 @@
 
   function when(iso) {
     const d = new Date(iso);
-    return isNaN(d) ? '' : d.toLocaleString();
+    return isNaN(d) ? '' : d.toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'short' });
   }
 
   function render(v) {
@@ -191,7 +191,6 @@
 
   // showCodes shows a set of backup codes once, with a download of the same codes.
   function showCodes(codes, text) {
-    say('');
     const list = $('codes-list');
     list.replaceChildren();
     for (const c of codes) {
@@ -206,6 +205,7 @@
 
   $('new-codes').addEventListener('click', async () => {
     clearError();
+    say('');
     try {
       // The server's text file is both what is shown and what is downloaded.
       const text = await Assent.call('POST', '/v1/security/backup-codes?format=text');
