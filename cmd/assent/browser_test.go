@@ -373,6 +373,14 @@ func TestBrowserRegisterActivateApproveCodesAndRemove(t *testing.T) {
 	}
 	b.look("home, 2FA off")
 
+	// The sign-in page tells a signed-in person so, and leads to the account.
+	b.open("/signin")
+	b.waitText("signed-in-note", "You are already signed in as "+email)
+	if got := b.navigation(); got != "Home|Security|Sign out" {
+		t.Fatalf("signed in, the sign-in page's navigation shows %q", got)
+	}
+	b.look("sign-in, already signed in")
+
 	// Activate with the app: scan the QR code the page shows, enroll with the client, and the
 	// page says "device linked" live.
 	b.open("/security")

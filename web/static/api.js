@@ -55,6 +55,13 @@ window.Assent = (() => {
     for (const li of document.querySelectorAll('[data-nav]')) {
       li.hidden = li.dataset.nav !== (s ? 'in' : 'out');
     }
+    // On the sign-in and registration pages, a signed-in person is told so and given the way
+    // to the account; not when an app asked for a fresh sign-in (?oidc=).
+    const note = document.getElementById('signed-in-note');
+    if (note && s && !new URLSearchParams(window.location.search).has('oidc')) {
+      document.getElementById('signed-in-email').textContent = s.email;
+      note.hidden = false;
+    }
     const out = document.getElementById('signout');
     if (out) out.addEventListener('click', signOut);
   }
