@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
 )
 
@@ -27,7 +28,7 @@ const (
 	mobileWidth, mobileHeight   = 390, 844
 )
 
-const axeMissing = "axe-core is not installed, so the accessibility check is skipped: run `npm ci` in web/a11y " +
+const axeMissing = "axe-core is not installed for the accessibility check: run `npm ci` in web/a11y " +
 	"(or set ASSENT_AXE to an axe.min.js)"
 
 var axeScript = sync.OnceValues(func() (string, error) {
@@ -48,7 +49,7 @@ func requireAxe(t *testing.T) string {
 		if os.Getenv("ASSENT_REQUIRE_AXE") == "1" {
 			t.Fatalf("%s (ASSENT_REQUIRE_AXE=1 makes this a failure): %v", axeMissing, err)
 		}
-		t.Log(axeMissing)
+		t.Log(axeMissing + "; the check is skipped")
 		return ""
 	}
 	return src
@@ -61,7 +62,7 @@ func TestBrowserAccessibilityCheckInstalled(t *testing.T) {
 		if os.Getenv("ASSENT_REQUIRE_AXE") == "1" {
 			t.Fatalf("%s (ASSENT_REQUIRE_AXE=1 makes this a failure): %v", axeMissing, err)
 		}
-		t.Skip(axeMissing)
+		t.Skip(axeMissing + "; the check is skipped")
 	}
 }
 
@@ -306,4 +307,13 @@ func TestBrowserKeyboardFocusOrderAndRing(t *testing.T) {
 	b.visible("home-account")
 	b.look("home, 2FA on")
 	b.noPageErrors()
+}
+
+// media emulates a CSS media type ("print", or "" for the screen again).
+func (b *browser) media(m string) {
+	b.t.Helper()
+	b.do("emulate media "+m, chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
+		_, err := chromedp.Call(ctx, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{Media: m})
+		return err
+	}))
 }

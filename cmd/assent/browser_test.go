@@ -427,6 +427,13 @@ func TestBrowserRegisterActivateApproveCodesAndRemove(t *testing.T) {
 	b.click("#new-codes")
 	b.visible("codes-panel")
 	b.look("security, new backup codes")
+	// Printed, the page is the codes alone: no bar, no other section, no buttons.
+	b.media("print")
+	if got := b.eval(`['.bar', '#sessions', '#codes-done', '#codes-list'].map(s => getComputedStyle(document.querySelector(s)).display).join(' ')`); got != "none none none block" {
+		t.Fatalf("printed, the bar, another section, a button and the codes display as %q", got)
+	}
+	b.look("security, new backup codes, printed")
+	b.media("")
 	codes := strings.Fields(b.eval(`[...document.querySelectorAll('#codes-list li')].map(li => li.textContent).join(' ')`))
 	if len(codes) != 10 {
 		t.Fatalf("the page shows %d backup codes: %q", len(codes), codes)
