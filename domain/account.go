@@ -85,8 +85,18 @@ func (a *Account) apply(e Event) error {
 		a.recordSignInFailure(e)
 	case SignInLocked:
 		a.recordSignInLock(e)
-	case SignedOut:
-		// Sessions live outside the aggregate: the event is for every node's read model.
+	case SignedOut, SessionsEnded:
+		// Sessions live outside the aggregate: the events are for every node's read model.
+	case DeviceRenamed:
+		if d := a.device(e.DeviceID); d != nil {
+			d.name = e.Name
+		}
+	case TOTPAppRenamed:
+		if app := a.app(e.AppID); app != nil {
+			app.name = e.Name
+		}
+	case TOTPAppRemoved:
+		a.apps = slices.DeleteFunc(a.apps, func(app totpApp) bool { return app.id == e.AppID })
 	case TOTPCheckFailed:
 		a.recordFailure(e.At)
 	case BackupCodeCheckFailed:

@@ -191,6 +191,13 @@ func newEvents() *Registry {
 	Register[IntegrationDisabled](r, 1)
 	Register[IntegrationUserCreated](r, 1)
 	Register[BypassCodesIssued](r, 1)
+	// Self-service: sessions and names (session.go, account_names.go).
+	Register[SessionStarted](r, 1)
+	Register[SessionSeen](r, 1)
+	Register[SessionsEnded](r, 1)
+	Register[DeviceRenamed](r, 1)
+	Register[TOTPAppRenamed](r, 1)
+	Register[TOTPAppRemoved](r, 1)
 	registerOIDC(r)
 	return r
 }
