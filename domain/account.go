@@ -111,6 +111,8 @@ func (a *Account) apply(e Event) error {
 		a.failures, a.lockedUntil = nil, e.Until
 	case PushMuted:
 		a.mutedUntil = e.Until
+	case PushResumed:
+		a.mutedUntil = time.Time{}
 	case SignInChallenged:
 		a.pending, a.pendingUntil = e.ChallengeID, e.ExpiresAt
 	case DeviceLinked:

@@ -102,3 +102,36 @@ func (a *Account) RemoveTOTPApp(cmd RemoveTOTPApp, now time.Time) Decision {
 	}
 	return accept(TOTPAppRemoved{AccountID: a.id, AppID: cmd.AppID, At: now})
 }
+
+// ErrPushNotPaused: pushes of the account are not paused, there is nothing to resume.
+var ErrPushNotPaused = fmt.Errorf("push not paused")
+
+// PushResumed: the account holder resumed pushes that a fraud report had paused, with a fresh
+// second factor (ChallengeID, redeemed for RedeemResumePush).
+type PushResumed struct {
+	AccountID   uuid.UUID `json:"account_id"`
+	ChallengeID uuid.UUID `json:"challenge_id"`
+	At          time.Time `json:"at"`
+}
+
+func (PushResumed) EventType() string       { return "account.push.resumed" }
+func (e PushResumed) OccurredAt() time.Time { return e.At }
+
+// ResumePush ends a pause of pushes before its time. The caller redeems ChallengeID, a fresh
+// second factor, for RedeemResumePush.
+type ResumePush struct{ ChallengeID uuid.UUID }
+
+// ResumePush decides ResumePush: refused when pushes are not paused (ErrPushNotPaused) or the
+// second factor is locked.
+func (a *Account) ResumePush(cmd ResumePush, now time.Time) Decision {
+	if !a.Exists() {
+		return refuse(ErrAccountNotFound)
+	}
+	if muted, _ := a.PushMuted(now); !muted {
+		return refuse(ErrPushNotPaused)
+	}
+	if locked, _ := a.Locked(now); locked {
+		return refuse(a.lockedErr())
+	}
+	return accept(PushResumed{AccountID: a.id, ChallengeID: cmd.ChallengeID, At: now})
+}

@@ -198,6 +198,7 @@ func newEvents() *Registry {
 	Register[DeviceRenamed](r, 1)
 	Register[TOTPAppRenamed](r, 1)
 	Register[TOTPAppRemoved](r, 1)
+	Register[PushResumed](r, 1)
 	registerOIDC(r)
 	return r
 }

@@ -56,6 +56,7 @@ var samples = []domain.Event{
 	domain.DeviceRenamed{AccountID: accountID, DeviceID: deviceID, Name: "work phone", At: t0},
 	domain.TOTPAppRenamed{AccountID: accountID, AppID: appID, Name: "spare app", At: t0},
 	domain.TOTPAppRemoved{AccountID: accountID, AppID: appID, At: t0},
+	domain.PushResumed{AccountID: accountID, ChallengeID: challengeID, At: t0},
 }
 
 func TestEveryRegisteredTypeRoundTrips(t *testing.T) {

@@ -150,3 +150,31 @@ func TestSessionSeenIsCoarse(t *testing.T) {
 		},
 	})
 }
+
+func TestResumePush(t *testing.T) {
+	t.Parallel()
+	muted := domain.PushMuted{AccountID: accountID, ChallengeID: challengeID, Until: t0.Add(10 * time.Minute), At: t0.Add(-10 * time.Minute)}
+	resumed := domain.PushResumed{AccountID: accountID, ChallengeID: challenge2, At: t0}
+	run(t, domain.LoadAccount, []gwt[*domain.Account]{
+		{
+			name:  "resume paused pushes",
+			given: concat(withMFA, []domain.Event{muted}),
+			when:  func(a *domain.Account) domain.Decision { return a.ResumePush(domain.ResumePush{ChallengeID: challenge2}, t0) },
+			then:  []domain.Event{resumed},
+		},
+		{
+			name:  "nothing to resume once the pause is over",
+			given: concat(withMFA, []domain.Event{muted}),
+			when: func(a *domain.Account) domain.Decision {
+				return a.ResumePush(domain.ResumePush{ChallengeID: challenge2}, t0.Add(10*time.Minute))
+			},
+			err: domain.ErrPushNotPaused,
+		},
+		{
+			name:  "nothing to resume once resumed",
+			given: concat(withMFA, []domain.Event{muted, resumed}),
+			when:  func(a *domain.Account) domain.Decision { return a.ResumePush(domain.ResumePush{ChallengeID: challenge2}, t0) },
+			err:   domain.ErrPushNotPaused,
+		},
+	})
+}
