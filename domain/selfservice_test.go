@@ -159,8 +159,10 @@ func TestResumePush(t *testing.T) {
 		{
 			name:  "resume paused pushes",
 			given: concat(withMFA, []domain.Event{muted}),
-			when:  func(a *domain.Account) domain.Decision { return a.ResumePush(domain.ResumePush{ChallengeID: challenge2}, t0) },
-			then:  []domain.Event{resumed},
+			when: func(a *domain.Account) domain.Decision {
+				return a.ResumePush(domain.ResumePush{ChallengeID: challenge2}, t0)
+			},
+			then: []domain.Event{resumed},
 		},
 		{
 			name:  "nothing to resume once the pause is over",
@@ -173,8 +175,10 @@ func TestResumePush(t *testing.T) {
 		{
 			name:  "nothing to resume once resumed",
 			given: concat(withMFA, []domain.Event{muted, resumed}),
-			when:  func(a *domain.Account) domain.Decision { return a.ResumePush(domain.ResumePush{ChallengeID: challenge2}, t0) },
-			err:   domain.ErrPushNotPaused,
+			when: func(a *domain.Account) domain.Decision {
+				return a.ResumePush(domain.ResumePush{ChallengeID: challenge2}, t0)
+			},
+			err: domain.ErrPushNotPaused,
 		},
 	})
 }
