@@ -96,6 +96,7 @@ func NewAccounts() *Accounts {
 			domain.AccountRegistered{}, domain.MFAEnabled{}, domain.MFADisabled{}, domain.MFALocked{},
 			domain.PushMuted{}, domain.SignInChallenged{}, domain.DeviceLinked{}, domain.DeviceUnlinked{},
 			domain.TOTPAppAdded{}, domain.TOTPAppConfirmed{}, domain.BackupCodesIssued{}, domain.BackupCodeUsed{},
+			domain.DeviceRenamed{}, domain.TOTPAppRenamed{}, domain.TOTPAppRemoved{}, domain.PushResumed{},
 		)...),
 		byID: map[uuid.UUID]*accountState{}, byMail: map[string]uuid.UUID{},
 	}
@@ -153,6 +154,24 @@ func (p *Accounts) fold(_ eventstore.RecordedEvent, e domain.Event) {
 		v.LockedUntil = e.Until
 	case domain.PushMuted:
 		v.MutedUntil = e.Until
+	case domain.PushResumed:
+		v.MutedUntil = time.Time{}
+	case domain.DeviceRenamed:
+		v.Devices = slices.Clone(v.Devices)
+		for i := range v.Devices {
+			if v.Devices[i].DeviceID == e.DeviceID {
+				v.Devices[i].Name = e.Name
+			}
+		}
+	case domain.TOTPAppRenamed:
+		v.TOTPApps = slices.Clone(v.TOTPApps)
+		for i := range v.TOTPApps {
+			if v.TOTPApps[i].AppID == e.AppID {
+				v.TOTPApps[i].Name = e.Name
+			}
+		}
+	case domain.TOTPAppRemoved:
+		v.TOTPApps = slices.DeleteFunc(slices.Clone(v.TOTPApps), func(a AccountTOTPApp) bool { return a.AppID == e.AppID })
 	case domain.SignInChallenged:
 		v.PendingChallenge, v.PendingUntil = e.ChallengeID, e.ExpiresAt
 	case domain.DeviceLinked:
@@ -204,6 +223,14 @@ func accountOf(e domain.Event) uuid.UUID {
 	case domain.BackupCodesIssued:
 		return e.AccountID
 	case domain.BackupCodeUsed:
+		return e.AccountID
+	case domain.PushResumed:
+		return e.AccountID
+	case domain.DeviceRenamed:
+		return e.AccountID
+	case domain.TOTPAppRenamed:
+		return e.AccountID
+	case domain.TOTPAppRemoved:
 		return e.AccountID
 	}
 	return uuid.Nil

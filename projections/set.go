@@ -21,16 +21,17 @@ type Set struct {
 	Pending    *Pending
 	Challenges *Challenges
 	SignOuts   *SignOuts
+	Sessions   *Sessions
 }
 
 // NewSet returns empty read models.
 func NewSet() *Set {
-	return &Set{Accounts: NewAccounts(), Devices: NewDevices(), Pending: NewPending(), Challenges: NewChallenges(), SignOuts: NewSignOuts()}
+	return &Set{Accounts: NewAccounts(), Devices: NewDevices(), Pending: NewPending(), Challenges: NewChallenges(), SignOuts: NewSignOuts(), Sessions: NewSessions()}
 }
 
 // All returns the projections of the set.
 func (s *Set) All() []Projection {
-	return []Projection{s.Accounts, s.Devices, s.Pending, s.Challenges, s.SignOuts}
+	return []Projection{s.Accounts, s.Devices, s.Pending, s.Challenges, s.SignOuts, s.Sessions}
 }
 
 // Position is the lowest position of the set's projections: every one has applied the log up
