@@ -292,7 +292,7 @@ func (c *Client) PhoneLinkAuthorize(ctx context.Context, d *Device, email, passw
 	return res, nil
 }
 
-// Post, Get and Delete call any route of the API as the signed-in session, for integrators
+// Post, Get, Patch and Delete call any route of the API as the signed-in session, for integrators
 // and tests; out may be nil.
 func (c *Client) Post(ctx context.Context, path string, in, out any) error {
 	_, err := c.do(ctx, http.MethodPost, path, nil, in, out)
@@ -301,6 +301,11 @@ func (c *Client) Post(ctx context.Context, path string, in, out any) error {
 
 func (c *Client) Get(ctx context.Context, path string, out any) error {
 	_, err := c.do(ctx, http.MethodGet, path, nil, nil, out)
+	return err
+}
+
+func (c *Client) Patch(ctx context.Context, path string, in, out any) error {
+	_, err := c.do(ctx, http.MethodPatch, path, nil, in, out)
 	return err
 }
 
