@@ -14,11 +14,17 @@ import (
 
 // StartSession records a new session on its own stream (session.started), so that the account
 // can see it among its sessions and end it. The session is named by cmd.SessionDigest, the
-// SHA-256 of its ID.
+// SHA-256 of its ID. It returns once this node's read models have the session: a session
+// begun in the same second as a cut of the account's sessions (domain.SessionsEnded) is told
+// from the ones the cut ended by its start in the read model, as its cookie counts whole
+// seconds.
 func (s *Service) StartSession(ctx context.Context, cmd domain.StartSession) error {
 	_, err := s.op(ctx, accountActor(cmd.AccountID)).update(domain.SessionStream(cmd.SessionDigest), sessionDecision(func(sess *domain.Session, now time.Time) domain.Decision {
 		return sess.Start(cmd, now)
 	}))
+	if err == nil && s.views != nil {
+		err = s.caughtUp(ctx)
+	}
 	if err != nil {
 		return fmt.Errorf("start session: %w", err)
 	}
