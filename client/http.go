@@ -277,6 +277,18 @@ func (c *Client) PhoneLinkBegin(ctx context.Context, email, password string) (Ph
 	return out, err
 }
 
+// PhoneLinkBeginAs is PhoneLinkBegin that names the device being linked (d.Name): the devices
+// already linked then show "A new device, NAME, is being linked" rather than a sign-in request.
+func (c *Client) PhoneLinkBeginAs(ctx context.Context, d *Device, email, password string) (PhoneLinkStart, error) {
+	in := struct {
+		credentials
+		Name string `json:"name,omitempty"`
+	}{credentials{email, password}, d.Name}
+	var out PhoneLinkStart
+	_, err := c.do(ctx, http.MethodPost, "/v1/devices/phone-link", nil, in, &out)
+	return out, err
+}
+
 // PhoneLinkAuthorize is the person tapping Authorize: it links d and records the link.
 func (c *Client) PhoneLinkAuthorize(ctx context.Context, d *Device, email, password string, challenge uuid.UUID) (LinkResult, error) {
 	in := struct {

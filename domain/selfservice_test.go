@@ -182,3 +182,20 @@ func TestResumePush(t *testing.T) {
 		},
 	})
 }
+
+// TestLinkingDeviceIsSigned checks that the name of a device being linked from the phone is
+// part of what an approval signs: another name, or none, gives another digest.
+func TestLinkingDeviceIsSigned(t *testing.T) {
+	t.Parallel()
+	plain := domain.LoginContext{UserAgent: "assent-device", IP: "192.0.2.1", At: t0}
+	named, other := plain, plain
+	named.LinkingDevice, other.LinkingDevice = "second", "third"
+	if plain.Digest() == named.Digest() || named.Digest() == other.Digest() {
+		t.Fatal("the digest does not cover the name of the device being linked")
+	}
+	integrated := plain
+	integrated.App = "second"
+	if integrated.Digest() == named.Digest() {
+		t.Fatal("a linking context and an integration's context share a digest")
+	}
+}
