@@ -128,8 +128,9 @@ func TestBrowserSessionsPasswordNamesAndPausedPushes(t *testing.T) {
 	if err := p.sock.Answer(ctx, r, "fraud", 0); err != nil {
 		t.Fatal(err)
 	}
-	b.open("/security")
+	// The open page hears of it live, without a reload.
 	b.visible("paused")
+	b.waitText("sec-status", "sign-in requests are paused")
 	b.waitText("paused-text", "until")
 	b.look("security, sign-in requests paused")
 	b.typeInto("resume-password", newPassword)

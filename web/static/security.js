@@ -305,6 +305,8 @@
           closeEnrollment();
           say(text);
           if (wasOpen) Assent.focus($('devices-heading'));
+        } else if (n.kind === 'push_paused') {
+          say('A sign-in request was reported as not made by you: sign-in requests are paused.');
         } else if (n.kind === 'device_unlinked' && !removedHere.has(n.device_id)) {
           say('A device was removed.' + (view.mfa_enabled ? '' : ' Two-factor authentication is off.'));
         }
