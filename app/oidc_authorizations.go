@@ -88,6 +88,9 @@ type SignInEvidence struct {
 // no such challenge, the account must have no second factor turned on, and the password alone
 // gives pwd. Anything else is ErrNoSignInEvidence.
 func (s *Service) SessionEvidence(ctx context.Context, accountID uuid.UUID, sessionDigest []byte, challengeID uuid.UUID, signedIn time.Time) (SignInEvidence, error) {
+	if err := s.helpDeskEvidence(ctx, accountID, signedIn); err != nil {
+		return SignInEvidence{AccountID: accountID}, fmt.Errorf("session evidence: %w", err)
+	}
 	if challengeID != uuid.Nil {
 		ev, err := s.challengeEvidence(ctx, accountID, sessionDigest, challengeID)
 		if err != nil {
