@@ -194,10 +194,11 @@ func (s *Service) Standing(ctx context.Context, accountID uuid.UUID) (AccountSta
 // SessionValid reports whether a session of the account that began at issued is still valid
 // as far as the account goes: the account is not disabled, and neither a disabling nor a
 // second-factor reset came after the session began. (Sessions carry their own expiry and
-// sign-outs; this is the account's side.) Session times are whole seconds, so a session begun
-// in the same second as the act is taken as begun after it.
+// sign-outs; this is the account's side.) Sessions know when they began to the second only,
+// so a session begun in the same second as the act is taken, on the safe side, as begun
+// before it: it ends too.
 func (st AccountStanding) SessionValid(issued time.Time) bool {
-	return !st.Disabled && !issued.Before(st.SessionsValidFrom.Truncate(time.Second))
+	return !st.Disabled && (st.SessionsValidFrom.IsZero() || issued.After(st.SessionsValidFrom.Truncate(time.Second)))
 }
 
 // MarkNoticesSeen records that the person read the help desk's notices.

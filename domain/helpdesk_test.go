@@ -56,7 +56,9 @@ func TestHelpDeskDecisions(t *testing.T) {
 		{
 			name:  "reset unlinks every device, turns 2FA off and records who and why",
 			given: concat(withMFA, []domain.Event{device2Linked, appAdded, appConfirmed}),
-			when:  func(a *domain.Account) domain.Decision { return a.ResetSecondFactor(reset72Hours, t0.Add(-time.Minute)) },
+			when: func(a *domain.Account) domain.Decision {
+				return a.ResetSecondFactor(reset72Hours, t0.Add(-time.Minute))
+			},
 			then: []domain.Event{
 				domain.DeviceUnlinked{AccountID: accountID, DeviceID: deviceID, At: t0.Add(-time.Minute)},
 				domain.DeviceUnlinked{AccountID: accountID, DeviceID: device2ID, At: t0.Add(-time.Minute)},
@@ -113,14 +115,18 @@ func TestHelpDeskDecisions(t *testing.T) {
 		{
 			name:  "unlock an account that is not locked",
 			given: withMFA,
-			when:  func(a *domain.Account) domain.Decision { return a.UnlockAccount(domain.UnlockAccount{HelpDeskAct: act}, t0) },
-			err:   domain.ErrNotLocked,
+			when: func(a *domain.Account) domain.Decision {
+				return a.UnlockAccount(domain.UnlockAccount{HelpDeskAct: act}, t0)
+			},
+			err: domain.ErrNotLocked,
 		},
 		{
 			name:  "unlock without a reason",
 			given: concat(withMFA, failures(1, t0)),
-			when:  func(a *domain.Account) domain.Decision { return a.UnlockAccount(domain.UnlockAccount{HelpDeskAct: noReason}, t0) },
-			err:   domain.ErrReasonRequired,
+			when: func(a *domain.Account) domain.Decision {
+				return a.UnlockAccount(domain.UnlockAccount{HelpDeskAct: noReason}, t0)
+			},
+			err: domain.ErrReasonRequired,
 		},
 		{
 			name:  "disable",
@@ -133,8 +139,10 @@ func TestHelpDeskDecisions(t *testing.T) {
 		{
 			name:  "disable twice",
 			given: []domain.Event{registered, disabled},
-			when:  func(a *domain.Account) domain.Decision { return a.DisableAccount(domain.DisableAccount{HelpDeskAct: act}, t0) },
-			err:   domain.ErrAccountDisabled,
+			when: func(a *domain.Account) domain.Decision {
+				return a.DisableAccount(domain.DisableAccount{HelpDeskAct: act}, t0)
+			},
+			err: domain.ErrAccountDisabled,
 		},
 		{
 			name:  "disable without an administrator",
@@ -155,8 +163,10 @@ func TestHelpDeskDecisions(t *testing.T) {
 		{
 			name:  "enable an account that is not disabled",
 			given: []domain.Event{registered},
-			when:  func(a *domain.Account) domain.Decision { return a.EnableAccount(domain.EnableAccount{HelpDeskAct: act}, t0) },
-			err:   domain.ErrAccountNotDisabled,
+			when: func(a *domain.Account) domain.Decision {
+				return a.EnableAccount(domain.EnableAccount{HelpDeskAct: act}, t0)
+			},
+			err: domain.ErrAccountNotDisabled,
 		},
 		{
 			name:  "a disabled account is asked for no second factor",
@@ -178,8 +188,10 @@ func TestHelpDeskDecisions(t *testing.T) {
 		{
 			name:  "mark notices seen",
 			given: []domain.Event{registered, disabled, enabled},
-			when:  func(a *domain.Account) domain.Decision { return a.MarkNoticesSeen(domain.MarkNoticesSeen{}, t0.Add(-time.Second)) },
-			then:  []domain.Event{noticesSeen},
+			when: func(a *domain.Account) domain.Decision {
+				return a.MarkNoticesSeen(domain.MarkNoticesSeen{}, t0.Add(-time.Second))
+			},
+			then: []domain.Event{noticesSeen},
 		},
 		{
 			name:  "mark notices seen with none",

@@ -144,17 +144,15 @@ func (s *Server) requireAdmin(ctx huma.Context, next func(huma.Context)) {
 	next(huma.WithValue(ctx, adminKey, name))
 }
 
-type adminAccountPath struct {
-	Account string `path:"account" maxLength:"320" doc:"The account's ID or its email address"`
-}
-
-type adminReason struct {
-	Reason string `json:"reason,omitempty" maxLength:"2000" doc:"Why, in words: how the person's identity was checked, the ticket. Required; recorded in the log with the administrator's name"`
-}
+// The account in the path and the reason in the body are fields of every input (huma does
+// not take them from embedded structs). The reason is optional in the schema so that a
+// missing one is refused like an empty one, with the code reason_required.
 
 type adminActInput struct {
-	adminAccountPath
-	Body adminReason
+	Account string `path:"account" maxLength:"320" doc:"The account's ID or its email address"`
+	Body    struct {
+		Reason string `json:"reason,omitempty" maxLength:"2000" doc:"Why, in words: how the person's identity was checked, the ticket. Required; recorded in the log with the administrator's name"`
+	}
 }
 
 type adminActOutput struct {
@@ -165,11 +163,11 @@ type adminActOutput struct {
 }
 
 type adminBypassInput struct {
-	adminAccountPath
-	Body struct {
-		adminReason
-		Count           int   `json:"count,omitempty" default:"5" doc:"How many codes, 1 to 10"`
-		ValidForSeconds int64 `json:"valid_for_seconds,omitempty" default:"3600" doc:"How long the codes work, 60 s to 30 days"`
+	Account string `path:"account" maxLength:"320" doc:"The account's ID or its email address"`
+	Body    struct {
+		Reason          string `json:"reason,omitempty" maxLength:"2000" doc:"Why, in words: how the person's identity was checked, the ticket. Required; recorded in the log with the administrator's name"`
+		Count           int    `json:"count,omitempty" default:"5" doc:"How many codes, 1 to 10"`
+		ValidForSeconds int64  `json:"valid_for_seconds,omitempty" default:"3600" doc:"How long the codes work, 60 s to 30 days"`
 	}
 }
 
@@ -182,10 +180,10 @@ type adminBypassOutput struct {
 }
 
 type adminResetInput struct {
-	adminAccountPath
-	Body struct {
-		adminReason
-		EnrollWithinSeconds int64 `json:"enroll_within_seconds,omitempty" default:"259200" doc:"How long the person has to set up a new second factor, 1 hour to 30 days"`
+	Account string `path:"account" maxLength:"320" doc:"The account's ID or its email address"`
+	Body    struct {
+		Reason              string `json:"reason,omitempty" maxLength:"2000" doc:"Why, in words: how the person's identity was checked, the ticket. Required; recorded in the log with the administrator's name"`
+		EnrollWithinSeconds int64  `json:"enroll_within_seconds,omitempty" default:"259200" doc:"How long the person has to set up a new second factor, 1 hour to 30 days"`
 	}
 }
 

@@ -1,0 +1,273 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/assent-dev/assent/admins"
+	"github.com/assent-dev/assent/audit"
+	"github.com/assent-dev/assent/client"
+	"github.com/assent-dev/assent/config"
+	"github.com/assent-dev/assent/eventstore"
+	"github.com/assent-dev/assent/transport/httpapi"
+)
+
+// helpDeskNode starts a node with one administrator ("alice") and one auditor ("bob"), and
+// returns it with their tokens.
+func helpDeskNode(t *testing.T) (n *node, adminToken, auditorToken string) {
+	t.Helper()
+	adminToken, adminHash, err := admins.NewToken()
+	if err != nil {
+		t.Fatal(err)
+	}
+	auditorToken, auditorHash, err := audit.NewToken()
+	if err != nil {
+		t.Fatal(err)
+	}
+	wide := httpapi.Limit{PerMinute: 6000, Burst: 1000} // the journey signs in more often than a person would
+	limits := httpapi.RateLimits{SignInPerIP: wide, SignInPerAccount: wide, CodesPerIP: wide, CodesPerAccount: wide,
+		EnrollmentPerIP: wide, DeviceAnswerPerIP: wide, DeviceAnswerPerDevice: wide}
+	n = startNodeWith(t, func(c *config.Config) {
+		c.AdminTokens, c.AuditorTokens = "alice:"+adminHash, "bob:"+auditorHash
+	}, startOptions{limits: &limits})
+	t.Cleanup(func() { checkDocumented(t, n) })
+	return n, adminToken, auditorToken
+}
+
+// adminPost posts body to /v1/admin/accounts/ACCOUNT/path with the token and returns the status,
+// the problem code (on a refusal) and the body.
+func adminPost(t *testing.T, n *node, token, account, path string, body any) (int, string, []byte) {
+	t.Helper()
+	raw, _ := json.Marshal(body)
+	req, err := http.NewRequestWithContext(ctxT(t), http.MethodPost, n.url+"/v1/admin/accounts/"+url.PathEscape(account)+"/"+path, bytes.NewReader(raw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := (&http.Client{Transport: n.rec}).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	out, _ := io.ReadAll(resp.Body)
+	var p struct{ Code string }
+	if resp.StatusCode >= 400 {
+		_ = json.Unmarshal(out, &p)
+	}
+	return resp.StatusCode, p.Code, out
+}
+
+type sessionInfo struct {
+	Notices []struct {
+		Action string     `json:"action"`
+		At     time.Time  `json:"at"`
+		Until  *time.Time `json:"until"`
+	} `json:"notices"`
+	EnrollmentRequired bool `json:"enrollment_required"`
+}
+
+const reason = "ticket 4711: lost phone and codes, identity checked by video call"
+
+// TestHelpDeskOverHTTP runs every help-desk act through the admin API of a real server, with
+// its refusals, and what the person and the audit see of each.
+func TestHelpDeskOverHTTP(t *testing.T) {
+	t.Parallel()
+	n, adminToken, auditorToken := helpDeskNode(t)
+	ctx := ctxT(t)
+	const email = "person@example.com"
+	b := n.account(t, email)
+	p := newPhone(t, "person's phone")
+	link(t, n, b, p)
+	p.connect(t, n)
+	head := func() eventstore.Position { return n.srv.store.(interface{ Head() eventstore.Position }).Head() }
+
+	// Refusals change nothing.
+	before := head()
+	for _, c := range []struct {
+		name, token, account string
+		body                 map[string]any
+		status               int
+		code                 string
+	}{
+		{"no credential", "", email, map[string]any{"reason": reason}, 401, "admin_unauthenticated"},
+		{"a forged administrator token", admins.TokenPrefix + "forged", email, map[string]any{"reason": reason}, 401, "admin_unauthenticated"},
+		{"an auditor's token", auditorToken, email, map[string]any{"reason": reason}, 403, "auditor_read_only"},
+		{"no reason", adminToken, email, map[string]any{}, 422, "reason_required"},
+		{"a reason of blanks", adminToken, email, map[string]any{"reason": "   "}, 422, "reason_required"},
+		{"a reason too long", adminToken, email, map[string]any{"reason": strings.Repeat("x", 501)}, 422, "invalid_reason"},
+		{"an unknown account", adminToken, "nobody@example.com", map[string]any{"reason": reason}, 404, "account_not_found"},
+		{"eleven codes", adminToken, email, map[string]any{"reason": reason, "count": 11}, 422, "invalid_bypass_codes"},
+	} {
+		if st, code, body := adminPost(t, n, c.token, c.account, "bypass-codes", c.body); st != c.status || code != c.code {
+			t.Errorf("%s: %d %q %s, want %d %q", c.name, st, code, body, c.status, c.code)
+		}
+	}
+	if st, code, _ := adminPost(t, n, adminToken, email, "unlock", map[string]any{"reason": reason}); st != 409 || code != "not_locked" {
+		t.Errorf("unlock of an account not locked: %d %q", st, code)
+	}
+	if st, code, _ := adminPost(t, n, adminToken, email, "enable", map[string]any{"reason": reason}); st != 409 || code != "account_not_disabled" {
+		t.Errorf("enable of an account not disabled: %d %q", st, code)
+	}
+	if now := head(); now != before {
+		t.Fatalf("refused acts moved the log from %d to %d", before, now)
+	}
+
+	// Bypass codes: the person signs in with one on the code form, once.
+	st, _, body := adminPost(t, n, adminToken, email, "bypass-codes", map[string]any{"reason": reason, "count": 2, "valid_for_seconds": 600})
+	if st != 200 {
+		t.Fatalf("bypass codes: %d %s", st, body)
+	}
+	var issued struct {
+		Codes     []string  `json:"codes"`
+		ExpiresAt time.Time `json:"expires_at"`
+	}
+	if err := json.Unmarshal(body, &issued); err != nil || len(issued.Codes) != 2 {
+		t.Fatalf("bypass codes: %s %v", body, err)
+	}
+	page, si := signIn(t, n, email)
+	recv(t, p.requests, "challenge")
+	if err := page.LoginWithCode(ctx, si.Challenge.ID, si.LoginToken, issued.Codes[0]); err != nil {
+		t.Fatalf("sign in with a bypass code: %v", err)
+	}
+	var info sessionInfo
+	if err := page.Get(ctx, "/v1/session", &info); err != nil {
+		t.Fatal(err)
+	}
+	if len(info.Notices) != 1 || info.Notices[0].Action != "bypass_codes_issued" || info.Notices[0].Until == nil {
+		t.Fatalf("notices after bypass codes: %+v", info.Notices)
+	}
+	page2, si2 := signIn(t, n, email)
+	recv(t, p.requests, "second challenge")
+	wantCode(t, page2.LoginWithCode(ctx, si2.Challenge.ID, si2.LoginToken, issued.Codes[0]), "code_reused")
+	if err := page.Post(ctx, "/v1/session/notices/seen", nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	info = sessionInfo{}
+	if err := page.Get(ctx, "/v1/session", &info); err != nil || len(info.Notices) != 0 {
+		t.Fatalf("notices after marking them read: %+v %v", info.Notices, err)
+	}
+
+	// Unlock: wrong codes lock the second factor; the help desk lifts the lock.
+	var locked bool
+	for i := 0; i < 10 && !locked; i++ {
+		pg := n.client()
+		s, err := pg.SignIn(ctx, email, "correct horse battery staple")
+		var e *client.Error
+		if locked = errors.As(err, &e) && e.Code == "locked"; locked || err != nil {
+			break
+		}
+		recv(t, p.requests, "challenge")
+		_ = pg.LoginWithCode(ctx, s.Challenge.ID, s.LoginToken, "000000")
+	}
+	if !locked {
+		t.Fatal("wrong codes did not lock the second factor")
+	}
+	_, err := n.client().SignIn(ctx, email, "correct horse battery staple")
+	wantCode(t, err, "locked")
+	if st, code, body := adminPost(t, n, adminToken, email, "unlock", map[string]any{"reason": reason}); st != 200 || code != "" {
+		t.Fatalf("unlock: %d %s", st, body)
+	}
+	signIn(t, n, email)
+	recv(t, p.requests, "challenge after the unlock")
+
+	// Disable: the session ends, sign-in is refused; enable lets the person in again, but not
+	// the ended session.
+	if st, _, body := adminPost(t, n, adminToken, email, "disable", map[string]any{"reason": reason}); st != 200 {
+		t.Fatalf("disable: %d %s", st, body)
+	}
+	wantCode(t, page.Get(ctx, "/v1/session", &info), "unauthenticated")
+	_, err = n.client().SignIn(ctx, email, "correct horse battery staple")
+	wantCode(t, err, "account_disabled")
+	if st, code, _ := adminPost(t, n, adminToken, email, "disable", map[string]any{"reason": reason}); st != 403 || code != "account_disabled" {
+		t.Errorf("disable twice: %d %q", st, code)
+	}
+	if st, _, body := adminPost(t, n, adminToken, email, "enable", map[string]any{"reason": reason}); st != 200 {
+		t.Fatalf("enable: %d %s", st, body)
+	}
+	wantCode(t, page.Get(ctx, "/v1/session", &info), "unauthenticated")
+	nextSecond()
+	signIn(t, n, email)
+	recv(t, p.requests, "challenge after enabling")
+
+	// Reset, by the account's ID: the phone is unlinked, the next sign-in is the password alone
+	// into a session that must set up a new second factor.
+	accountID := si.AccountID.String()
+	st, _, body = adminPost(t, n, adminToken, accountID, "second-factor/reset", map[string]any{"reason": reason, "enroll_within_seconds": 3600})
+	if st != 200 {
+		t.Fatalf("reset: %d %s", st, body)
+	}
+	recv(t, p.unlinked, "unlink notice to the phone")
+	nextSecond()
+	fresh := n.client()
+	res, err := fresh.SignIn(ctx, email, "correct horse battery staple")
+	if err != nil || res.Status != "signed_in" || !res.EnrollmentRequired {
+		t.Fatalf("sign-in after reset: %+v %v", res, err)
+	}
+	if err := fresh.Get(ctx, "/v1/session", &info); err != nil || !info.EnrollmentRequired {
+		t.Fatalf("session after reset: %+v %v", info, err)
+	}
+	var actions []string
+	for _, nt := range info.Notices {
+		actions = append(actions, nt.Action)
+	}
+	if got := strings.Join(actions, ","); got != "unlocked,disabled,enabled,second_factor_reset" {
+		t.Fatalf("notices after reset: %s", got)
+	}
+	if strings.Contains(string(mustJSON(t, info)), "ticket 4711") {
+		t.Fatal("the person's notices carry the administrator's reason")
+	}
+	p2 := newPhone(t, "person's new phone")
+	link(t, n, fresh, p2)
+	info = sessionInfo{} // absent fields must not keep their earlier values
+	if err := fresh.Get(ctx, "/v1/session", &info); err != nil || info.EnrollmentRequired {
+		t.Fatalf("session after a new phone: %+v %v", info, err)
+	}
+	signIn(t, n, email) // 2FA is on again
+
+	// The audit: who let this person in without their phone, and why; no bypass code in the clear.
+	status, export := auditGet(t, n.url, auditorToken, "/v1/audit/export")
+	if status != 200 {
+		t.Fatalf("export: %d", status)
+	}
+	for _, typ := range []string{"account.bypass_codes.issued", "account.helpdesk.unlocked", "account.helpdesk.disabled", "account.helpdesk.enabled", "account.helpdesk.second_factor_reset"} {
+		found := false
+		for _, line := range bytes.Split(export, []byte("\n")) {
+			if bytes.Contains(line, []byte(`"`+typ+`"`)) && bytes.Contains(line, []byte(`"by":"alice"`)) && bytes.Contains(line, []byte(reason)) {
+				found = true
+			}
+		}
+		if !found {
+			t.Errorf("the export has no %s naming alice and the reason", typ)
+		}
+	}
+	for _, c := range issued.Codes {
+		if bytes.Contains(export, []byte(c)) || bytes.Contains(export, []byte(strings.ReplaceAll(c, "-", ""))) {
+			t.Fatal("the export holds a bypass code in the clear")
+		}
+	}
+}
+
+// nextSecond waits for the next whole second: sessions know when they began to the second, and
+// one begun in the second of a disabling or a reset ends with the older ones.
+func nextSecond() {
+	time.Sleep(time.Until(time.Now().Truncate(time.Second).Add(time.Second + 10*time.Millisecond)))
+}
+
+func mustJSON(t *testing.T, v any) []byte {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
