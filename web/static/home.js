@@ -11,6 +11,7 @@
     $('home-mfa').textContent = sec.mfa_enabled ? 'on' : 'off';
     $('home-status').textContent = 'Signed in.';
     $('home-account').hidden = false;
+    Assent.showNotices(s);
   } catch (err) {
     $('home-status').textContent = Assent.words(err);
   }

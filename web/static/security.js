@@ -291,6 +291,7 @@
 
   try {
     sess = await Assent.requireSession();
+    Assent.showNotices(sess);
     if (!sess) return;
     $('disable-username').value = sess.email;
     listen();
