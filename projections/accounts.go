@@ -96,6 +96,7 @@ func NewAccounts() *Accounts {
 			domain.AccountRegistered{}, domain.MFAEnabled{}, domain.MFADisabled{}, domain.MFALocked{},
 			domain.PushMuted{}, domain.SignInChallenged{}, domain.DeviceLinked{}, domain.DeviceUnlinked{},
 			domain.TOTPAppAdded{}, domain.TOTPAppConfirmed{}, domain.BackupCodesIssued{}, domain.BackupCodeUsed{},
+			domain.AccountUnlocked{},
 		)...),
 		byID: map[uuid.UUID]*accountState{}, byMail: map[string]uuid.UUID{},
 	}
@@ -151,6 +152,8 @@ func (p *Accounts) fold(_ eventstore.RecordedEvent, e domain.Event) {
 		s.backupSet, s.used = uuid.Nil, nil
 	case domain.MFALocked:
 		v.LockedUntil = e.Until
+	case domain.AccountUnlocked:
+		v.LockedUntil = time.Time{}
 	case domain.PushMuted:
 		v.MutedUntil = e.Until
 	case domain.SignInChallenged:
@@ -204,6 +207,8 @@ func accountOf(e domain.Event) uuid.UUID {
 	case domain.BackupCodesIssued:
 		return e.AccountID
 	case domain.BackupCodeUsed:
+		return e.AccountID
+	case domain.AccountUnlocked:
 		return e.AccountID
 	}
 	return uuid.Nil

@@ -174,8 +174,18 @@ func TestHelpDeskOverHTTP(t *testing.T) {
 	}
 	_, err := n.client().SignIn(ctx, email, "correct horse battery staple")
 	wantCode(t, err, "locked")
+	var sec struct {
+		LockedUntil time.Time `json:"locked_until"`
+	}
+	if err := b.Get(ctx, "/v1/security", &sec); err != nil || !sec.LockedUntil.After(time.Now()) {
+		t.Fatalf("the security view before the unlock: %+v %v", sec, err)
+	}
 	if st, code, body := adminPost(t, n, adminToken, email, "unlock", map[string]any{"reason": reason}); st != 200 || code != "" {
 		t.Fatalf("unlock: %d %s", st, body)
+	}
+	sec.LockedUntil = time.Time{}
+	if err := b.Get(ctx, "/v1/security", &sec); err != nil || sec.LockedUntil.After(time.Now()) {
+		t.Fatalf("the security view after the unlock: %+v %v", sec, err)
 	}
 	signIn(t, n, email)
 	recv(t, p.requests, "challenge after the unlock")
