@@ -108,7 +108,7 @@ func (s *Service) ResetSecondFactor(ctx context.Context, accountID uuid.UUID, ac
 		err = s.cancel(o, pending, domain.CancelMFADisabled)
 	}
 	if err == nil {
-		err = s.caughtUp(ctx)
+		err = s.settled(ctx)
 	}
 	if err != nil {
 		return time.Time{}, fmt.Errorf("reset second factor: %w", err)
@@ -123,7 +123,7 @@ func (s *Service) UnlockAccount(ctx context.Context, accountID uuid.UUID, act do
 		return a.UnlockAccount(domain.UnlockAccount{HelpDeskAct: act}, now), nil
 	})
 	if err == nil {
-		err = s.caughtUp(ctx)
+		err = s.settled(ctx)
 	}
 	if err != nil {
 		return fmt.Errorf("unlock account: %w", err)
@@ -144,7 +144,7 @@ func (s *Service) DisableAccount(ctx context.Context, accountID uuid.UUID, act d
 		err = s.cancel(o, pending, domain.CancelAbandoned)
 	}
 	if err == nil {
-		err = s.caughtUp(ctx)
+		err = s.settled(ctx)
 	}
 	if err != nil {
 		return fmt.Errorf("disable account: %w", err)
@@ -158,7 +158,7 @@ func (s *Service) EnableAccount(ctx context.Context, accountID uuid.UUID, act do
 		return a.EnableAccount(domain.EnableAccount{HelpDeskAct: act}, now), nil
 	})
 	if err == nil {
-		err = s.caughtUp(ctx)
+		err = s.settled(ctx)
 	}
 	if err != nil {
 		return fmt.Errorf("enable account: %w", err)
@@ -229,4 +229,14 @@ func (s *Service) helpDeskEvidence(ctx context.Context, accountID uuid.UUID, sig
 		return ErrEnrollmentRequired
 	}
 	return nil
+}
+
+// settled waits, on a service with read models (a server), until they hold what this service
+// appended, so that the next request on this node sees the act; a service without them (the
+// command line) has nothing to wait for.
+func (s *Service) settled(ctx context.Context) error {
+	if s.views == nil {
+		return nil
+	}
+	return s.caughtUp(ctx)
 }
