@@ -11,10 +11,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/duosecurity/duo_api_golang/authapi"
+	"github.com/google/uuid"
+
 	"github.com/assent-dev/assent/admins"
 	"github.com/assent-dev/assent/audit"
 	"github.com/assent-dev/assent/client"
 	"github.com/assent-dev/assent/config"
+	"github.com/assent-dev/assent/domain"
 	"github.com/assent-dev/assent/eventstore"
 	"github.com/assent-dev/assent/transport/httpapi"
 )
@@ -280,4 +284,45 @@ func mustJSON(t *testing.T, v any) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// TestDuoDisabledUserIsDenied: a user of an integration whose account the help desk disabled
+// is denied by preauth, push and passcode, with the reason in words; enabled, it is asked again.
+func TestDuoDisabledUserIsDenied(t *testing.T) {
+	t.Parallel()
+	d := startDuoNode(t, startOptions{})
+	api := d.api(d.ikey, d.skey)
+	p := newPhone(t, "Ada's phone")
+	userID, linked := d.enrollUser(t, api, "ada", p)
+	id, err := uuid.Parse(userID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := ctxT(t)
+	if err := d.srv.App.DisableAccount(ctx, id, domain.HelpDeskAct{By: "alice", Reason: reason}); err != nil {
+		t.Fatal(err)
+	}
+	pre, err := api.Preauth(authapi.PreauthUserId(userID))
+	okStat(t, "preauth", pre.StatResult, err)
+	if pre.Response.Result != "deny" || !strings.Contains(pre.Response.Status_Msg, "disabled") {
+		t.Fatalf("preauth of a disabled user = %+v", pre.Response)
+	}
+	push, err := api.Auth("push", authapi.AuthUserId(userID))
+	okStat(t, "auth push", push.StatResult, err)
+	if push.Response.Result != "deny" || !strings.Contains(push.Response.Status_Msg, "disabled") {
+		t.Fatalf("push for a disabled user = %+v", push.Response)
+	}
+	pc, err := api.Auth("passcode", authapi.AuthUserId(userID), authapi.AuthPasscode(linked.BackupCodes[0]))
+	okStat(t, "auth passcode", pc.StatResult, err)
+	if pc.Response.Result != "deny" || !strings.Contains(pc.Response.Status_Msg, "disabled") {
+		t.Fatalf("passcode for a disabled user = %+v", pc.Response)
+	}
+	if err := d.srv.App.EnableAccount(ctx, id, domain.HelpDeskAct{By: "alice", Reason: reason}); err != nil {
+		t.Fatal(err)
+	}
+	pre, err = api.Preauth(authapi.PreauthUserId(userID))
+	okStat(t, "preauth", pre.StatResult, err)
+	if pre.Response.Result != "auth" {
+		t.Fatalf("preauth of the enabled user = %+v", pre.Response)
+	}
 }
