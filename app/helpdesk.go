@@ -23,7 +23,7 @@ const DefaultEnrollWithin = 72 * time.Hour
 var (
 	// ErrNoSuchAccount is an account reference that is neither a known email nor a known ID.
 	ErrNoSuchAccount = errors.New("no account has this email or ID")
-	// ErrEnrollmentRequired: after the help desk's reset, a session may only set up a new
+	// ErrEnrollmentRequired: after the help desk's reset, a session is for setting up a new
 	// second factor; it signs in nowhere else (OpenID Connect) until one is set up.
 	ErrEnrollmentRequired = errors.New("a new second factor must be set up first")
 )

@@ -113,8 +113,8 @@ type SignInResult struct {
 	SessionGranted bool
 	// Challenge is the challenge issued when 2FA is on; nil when SessionGranted.
 	Challenge *IssuedChallenge
-	// EnrollmentRequired: the help desk reset the second factor, and the session granted may
-	// only set up a new one, by EnrollBy.
+	// EnrollmentRequired: the help desk reset the second factor; the session granted is for
+	// setting up a new one, by EnrollBy (OpenID Connect refuses it until one is on).
 	EnrollmentRequired bool
 	EnrollBy           time.Time
 }

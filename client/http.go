@@ -157,7 +157,7 @@ type SignInResponse struct {
 	CSRFToken  string     `json:"csrf_token"`
 	Challenge  *Challenge `json:"challenge"`
 	LoginToken string     `json:"login_token"`
-	// EnrollmentRequired: the help desk reset the second factor; the session may only set up
+	// EnrollmentRequired: the help desk reset the second factor; the session is for setting up
 	// a new one.
 	EnrollmentRequired bool `json:"enrollment_required"`
 }

@@ -16,8 +16,8 @@ import (
 // SecondFactorReset: an administrator reset the account's second factor. It follows, in the
 // same append, a device.unlinked for every linked device and an account.mfa.disabled (which
 // drops TOTP apps, backup codes and bypass codes). Until EnrollBy, a correct password signs
-// in to a session that can only set up a new second factor; after it, the password alone no
-// longer signs in, until the help desk acts again.
+// in to a session for setting up a new second factor (no other application accepts it); after
+// it, the password alone no longer signs in, until the help desk acts again.
 type SecondFactorReset struct {
 	AccountID uuid.UUID `json:"account_id"`
 	By        string    `json:"by"`

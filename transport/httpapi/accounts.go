@@ -51,8 +51,8 @@ type signInBody struct {
 	Challenge *ChallengeInfo `json:"challenge,omitempty"`
 	// LoginToken binds the pending sign-in to this browser.
 	LoginToken string `json:"login_token,omitempty" doc:"The secret with which only this browser may await and redeem the challenge"`
-	// EnrollmentRequired: the help desk reset the second factor; the session may only set up
-	// a new one, by EnrollBy.
+	// EnrollmentRequired: the help desk reset the second factor; the session is for setting up
+	// a new one, by EnrollBy (OpenID Connect refuses it until one is on).
 	EnrollmentRequired bool       `json:"enrollment_required,omitempty" doc:"The help desk reset the second factor: set up a new one on the security page, by enroll_by"`
 	EnrollBy           *time.Time `json:"enroll_by,omitempty"`
 }

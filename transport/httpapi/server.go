@@ -243,6 +243,15 @@ func (s *Server) requireSession(ctx huma.Context, next func(huma.Context)) {
 	}
 	// The help desk may have ended the account's sessions (a disabling, a second-factor reset).
 	st, err := s.cfg.App.Standing(ctx.Context(), sess.AccountID)
+	if err != nil && !errors.Is(err, domain.ErrAccountNotFound) {
+		// The server's trouble (its store), not the session's: answer so, rather than sign out.
+		var p *apierror.Problem
+		if !errors.As(s.fail(err), &p) {
+			p = apierror.New(http.StatusServiceUnavailable, "storage_unavailable", "The server cannot read its data right now. Try again in a little while.")
+		}
+		s.writeHuma(ctx, p)
+		return
+	}
 	if err != nil || !st.SessionValid(sess.Issued) {
 		s.writeHuma(ctx, apierror.Unauthenticated)
 		return
