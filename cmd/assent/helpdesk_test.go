@@ -15,6 +15,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/assent-dev/assent/admins"
+	"github.com/assent-dev/assent/app"
 	"github.com/assent-dev/assent/audit"
 	"github.com/assent-dev/assent/client"
 	"github.com/assent-dev/assent/config"
@@ -325,4 +326,55 @@ func TestDuoDisabledUserIsDenied(t *testing.T) {
 	if pre.Response.Result != "auth" {
 		t.Fatalf("preauth of the enabled user = %+v", pre.Response)
 	}
+}
+
+// TestOIDCRefusesAResetAccountUntilEnrolled: after the help desk's reset, the password's session
+// signs in to no application until a new second factor is on; a disabled account to none.
+func TestOIDCRefusesAResetAccountUntilEnrolled(t *testing.T) {
+	t.Parallel()
+	n := startOIDCNode(t)
+	ctx := ctxT(t)
+	const email = "oidc.reset@example.com"
+	browser := n.account(t, email)
+	link(t, n, browser, newPhone(t, "the lost phone"))
+	id, err := n.srv.App.FindAccount(ctx, email)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := n.srv.App.ResetSecondFactor(ctx, id, domain.HelpDeskAct{By: "alice", Reason: reason}, 0); err != nil {
+		t.Fatal(err)
+	}
+	nextSecond()
+	person := n.client()
+	if res, err := person.SignIn(ctx, email, "correct horse battery staple"); err != nil || !res.EnrollmentRequired {
+		t.Fatalf("sign-in after the reset: %+v %v", res, err)
+	}
+	r := newRP(t, n, app.OIDCClientSpec{})
+	resume := func(want int, words string) {
+		t.Helper()
+		f, authURL := r.begin(person)
+		_, to := f.follow(t, authURL)
+		resp, _ := f.follow(t, n.url+"/oidc/continue?id="+authorizationID(t, to))
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != want || !strings.Contains(string(body), words) {
+			t.Fatalf("resume: %d %s, want %d and %q", resp.StatusCode, body, want, words)
+		}
+	}
+	resume(http.StatusForbidden, "Set up your second factor first")
+
+	// A new phone: no longer "set up first"; with 2FA on again, the application needs a sign-in
+	// with the new second factor, so the person is sent to sign in.
+	link(t, n, person, newPhone(t, "the new phone"))
+	f, authURL := r.begin(person)
+	_, to := f.follow(t, authURL)
+	if _, again := f.follow(t, n.url+"/oidc/continue?id="+authorizationID(t, to)); !strings.Contains(again, "/signin?oidc=") {
+		t.Fatalf("after a new phone, resume went to %s, not to sign in", again)
+	}
+
+	// Disabled: the application is refused, in words.
+	if err := n.srv.App.DisableAccount(ctx, id, domain.HelpDeskAct{By: "alice", Reason: reason}); err != nil {
+		t.Fatal(err)
+	}
+	resume(http.StatusForbidden, "Account disabled")
 }
