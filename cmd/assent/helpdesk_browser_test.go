@@ -1,9 +1,13 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chromedp/chromedp"
 
@@ -40,6 +44,7 @@ func TestBrowserHelpDeskBypassAndReset(t *testing.T) {
 	if got := b.text("desk-list"); !strings.Contains(got, "the help desk gave you bypass codes") || strings.Contains(got, "ticket 4711") {
 		t.Fatalf("the notice says %q", got)
 	}
+	b.screenshots("helpdesk-bypass-notice")
 	b.click("#desk-seen")
 	b.do("wait for the notice to go", chromedp.WaitNotVisible(chromedp.ID("desk-notices")))
 	b.open("/")
@@ -69,6 +74,7 @@ func TestBrowserHelpDeskBypassAndReset(t *testing.T) {
 		t.Fatalf("the notice says %q", got)
 	}
 	b.waitText("add-heading", "Activate")
+	b.screenshots("helpdesk-reset-security")
 	b.click("#link-app")
 	b.visible("enroll-panel")
 	server, token, err := client.ParseEnrollmentLink(b.scanQR("enroll-qr"))
@@ -87,4 +93,37 @@ func TestBrowserHelpDeskBypassAndReset(t *testing.T) {
 	b.signInWithPassword(email, password, "step-approve")
 	recv(t, p.requests, "the sign-in request on the new phone")
 	b.noPageErrors()
+}
+
+// screenshots saves full-page screenshots of the page at a desktop and a mobile width in the
+// directory $ASSENT_SCREENSHOTS, when it is set (as a test artifact), and restores the desktop
+// window.
+func (b *browser) screenshots(name string) {
+	b.t.Helper()
+	dir := os.Getenv("ASSENT_SCREENSHOTS")
+	if dir == "" {
+		return
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		b.t.Fatal(err)
+	}
+	for _, w := range []struct {
+		label         string
+		width, height int64
+	}{{"desktop", 1100, 1400}, {"mobile", 390, 844}} {
+		ctx, cancel := context.WithTimeout(b.ctx, 20*time.Second)
+		_, err := chromedp.Run(ctx, chromedp.EmulateViewport(w.width, w.height))
+		var png []byte
+		if err == nil {
+			png, err = chromedp.Run(ctx, chromedp.FullScreenshot(100)) // 100: PNG
+		}
+		cancel()
+		if err != nil {
+			b.t.Fatalf("screenshot %s at %s width: %v", name, w.label, err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, name+"-"+w.label+".png"), png, 0o644); err != nil {
+			b.t.Fatal(err)
+		}
+	}
+	b.do("restore the window", chromedp.EmulateViewport(1100, 1400))
 }
