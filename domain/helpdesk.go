@@ -316,3 +316,21 @@ func (a *Account) CheckAccess(now time.Time) error {
 	}
 	return nil
 }
+
+// SignInLockView is a source's sign-in lock in force.
+type SignInLockView struct {
+	Source SignInSource
+	Until  time.Time
+}
+
+// SignInLocks returns the sources whose passwords are locked out of the account at now, each
+// with the end of its lock, in the order they were locked.
+func (a *Account) SignInLocks(now time.Time) []SignInLockView {
+	var out []SignInLockView
+	for _, l := range a.sourceLocks {
+		if locked, until := a.SignInLock(l.source, now); locked && !slices.ContainsFunc(out, func(v SignInLockView) bool { return v.Source == l.source }) {
+			out = append(out, SignInLockView{Source: l.source, Until: until})
+		}
+	}
+	return out
+}

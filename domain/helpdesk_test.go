@@ -256,6 +256,9 @@ func TestHelpDeskState(t *testing.T) {
 		if err := a.CheckSignIn(src, t0); err == nil {
 			t.Fatal("the locks do not hold before the unlock")
 		}
+		if l := a.SignInLocks(t0); len(l) != 1 || l[0].Source != src || !l[0].Until.Equal(t0.Add(time.Hour)) {
+			t.Fatalf("sign-in locks before the unlock: %+v", l)
+		}
 		a = load(t, concat(withMFA, []domain.Event{
 			domain.MFALocked{AccountID: accountID, Failures: 5, Until: t0.Add(time.Hour), At: t0.Add(-2 * time.Minute)},
 			domain.SignInLocked{AccountID: accountID, Source: src, Failures: 5, Until: t0.Add(time.Hour), At: t0.Add(-2 * time.Minute)},
@@ -263,6 +266,9 @@ func TestHelpDeskState(t *testing.T) {
 		}))
 		if err := a.CheckSignIn(src, t0); err != nil {
 			t.Fatalf("after unlock: %v", err)
+		}
+		if l := a.SignInLocks(t0); len(l) != 0 {
+			t.Fatalf("sign-in locks after the unlock: %+v", l)
 		}
 		if l := a.Lockout(t0, policy); l.Locked || l.FailuresLeft != policy.LockoutThreshold {
 			t.Fatalf("lockout after unlock: %+v", l)

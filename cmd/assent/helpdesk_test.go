@@ -72,6 +72,38 @@ func adminPost(t *testing.T, n *node, token, account, path string, body any) (in
 	return resp.StatusCode, p.Code, out
 }
 
+type adminView struct {
+	MFAEnabled  bool       `json:"mfa_enabled"`
+	Devices     int        `json:"devices"`
+	LockedUntil *time.Time `json:"locked_until"`
+	SignInLocks []struct {
+		Source string `json:"source"`
+	} `json:"signin_locks"`
+	Disabled bool `json:"disabled"`
+}
+
+// adminGet reads what the help desk sees of an account.
+func adminGet(t *testing.T, n *node, token, account string) (int, adminView) {
+	t.Helper()
+	req, err := http.NewRequestWithContext(ctxT(t), http.MethodGet, n.url+"/v1/admin/accounts/"+url.PathEscape(account), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := (&http.Client{Transport: n.rec}).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var v adminView
+	if resp.StatusCode == http.StatusOK {
+		if err := json.NewDecoder(resp.Body).Decode(&v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return resp.StatusCode, v
+}
+
 type sessionInfo struct {
 	Notices []struct {
 		Action string     `json:"action"`
@@ -185,8 +217,17 @@ func TestHelpDeskOverHTTP(t *testing.T) {
 	if err := b.Get(ctx, "/v1/security", &sec); err != nil || !sec.LockedUntil.After(time.Now()) {
 		t.Fatalf("the security view before the unlock: %+v %v", sec, err)
 	}
+	if st, v := adminGet(t, n, adminToken, email); st != 200 || v.LockedUntil == nil || !v.MFAEnabled || v.Devices != 1 {
+		t.Fatalf("the help desk's view of the locked account: %d %+v", st, v)
+	}
+	if st, _ := adminGet(t, n, auditorToken, email); st != http.StatusUnauthorized {
+		t.Fatalf("the help desk's view with an auditor's token: %d", st)
+	}
 	if st, code, body := adminPost(t, n, adminToken, email, "unlock", map[string]any{"reason": reason}); st != 200 || code != "" {
 		t.Fatalf("unlock: %d %s", st, body)
+	}
+	if st, v := adminGet(t, n, adminToken, email); st != 200 || v.LockedUntil != nil || len(v.SignInLocks) != 0 {
+		t.Fatalf("the help desk's view after the unlock: %d %+v", st, v)
 	}
 	sec.LockedUntil = time.Time{}
 	if err := b.Get(ctx, "/v1/security", &sec); err != nil || sec.LockedUntil.After(time.Now()) {
@@ -203,6 +244,9 @@ func TestHelpDeskOverHTTP(t *testing.T) {
 	wantCode(t, page.Get(ctx, "/v1/session", &info), "unauthenticated")
 	_, err = n.client().SignIn(ctx, email, "correct horse battery staple")
 	wantCode(t, err, "account_disabled")
+	if st, v := adminGet(t, n, adminToken, email); st != 200 || !v.Disabled {
+		t.Fatalf("the help desk's view of the disabled account: %d %+v", st, v)
+	}
 	if st, code, _ := adminPost(t, n, adminToken, email, "disable", map[string]any{"reason": reason}); st != 403 || code != "account_disabled" {
 		t.Errorf("disable twice: %d %q", st, code)
 	}

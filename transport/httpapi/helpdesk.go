@@ -56,6 +56,38 @@ func (s *Server) registerHelpDesk() {
 			Errors: []int{401, 403, 404, 409, 422}}
 	}
 
+	huma.Register(s.api, huma.Operation{OperationID: "admin-account", Method: http.MethodGet, Path: "/v1/admin/accounts/{account}",
+		Summary:     "What the help desk sees of an account before acting",
+		Description: "Whether the second factor is on, how many devices and codes, the locks in force (the second factor's and each network's sign-in lock), whether the account is disabled or must set up a new second factor. No secret, and not the person's history.",
+		Tags:        []string{"help desk"}, Security: adminSecurity, Middlewares: huma.Middlewares{s.requireAdmin}, Errors: []int{401, 404}},
+		func(ctx context.Context, in *adminAccountInput) (*adminAccountOutput, error) {
+			id, err := s.cfg.App.FindAccount(ctx, in.Account)
+			if err != nil {
+				return nil, s.fail(err)
+			}
+			v, err := s.cfg.App.HelpDeskAccount(ctx, id)
+			if err != nil {
+				return nil, s.fail(err)
+			}
+			out := &adminAccountOutput{}
+			b := &out.Body
+			b.AccountID, b.Email, b.Username, b.MFAEnabled, b.Devices = v.AccountID, v.Email, v.Username, v.MFAEnabled, v.Devices
+			b.BackupCodesLeft, b.BypassCodesLeft, b.Disabled, b.EnrollmentRequired = v.BackupCodesLeft, v.BypassCodesLeft, v.Disabled, v.EnrollmentRequired
+			b.SignInLocks = []adminSignInLock{}
+			for _, l := range v.SignInLocks {
+				b.SignInLocks = append(b.SignInLocks, adminSignInLock{Source: string(l.Source), Until: l.Until.UTC()})
+			}
+			if !v.LockedUntil.IsZero() {
+				u := v.LockedUntil.UTC()
+				b.LockedUntil = &u
+			}
+			if v.EnrollmentRequired {
+				u := v.EnrollBy.UTC()
+				b.EnrollBy = &u
+			}
+			return out, nil
+		})
+
 	huma.Register(s.api, op("admin-bypass-codes", "/v1/admin/accounts/{account}/bypass-codes",
 		"Issue bypass codes to a person without their second factor",
 		"The codes are shown once, in this answer; the log keeps keyed hashes. Each works once on the sign-in page's code form, like a backup code, until it expires. They replace earlier bypass codes, not the backup codes."),
@@ -212,4 +244,30 @@ func noticesOf(ns []domain.Notice) []noticeBody {
 		out = append(out, b)
 	}
 	return out
+}
+
+type adminAccountInput struct {
+	Account string `path:"account" maxLength:"320" doc:"The account's ID or its email address"`
+}
+
+type adminSignInLock struct {
+	Source string    `json:"source" doc:"ip:ADDRESS, ip:PREFIX/64 or session"`
+	Until  time.Time `json:"until"`
+}
+
+type adminAccountOutput struct {
+	Body struct {
+		AccountID          uuid.UUID         `json:"account_id"`
+		Email              string            `json:"email,omitempty"`
+		Username           string            `json:"username,omitempty" doc:"For a user of a Duo-compatible integration"`
+		MFAEnabled         bool              `json:"mfa_enabled"`
+		Devices            int               `json:"devices"`
+		BackupCodesLeft    int               `json:"backup_codes_left"`
+		BypassCodesLeft    int               `json:"bypass_codes_left"`
+		LockedUntil        *time.Time        `json:"locked_until,omitempty" doc:"The second factor's lock in force"`
+		SignInLocks        []adminSignInLock `json:"signin_locks" doc:"The networks whose passwords are locked out of the account now"`
+		Disabled           bool              `json:"disabled"`
+		EnrollmentRequired bool              `json:"enrollment_required"`
+		EnrollBy           *time.Time        `json:"enroll_by,omitempty"`
+	}
 }
