@@ -98,6 +98,11 @@ func (f *helpDeskFlags) call(ctx context.Context, account, path string, body map
 		return err
 	}
 	req.Header.Set("Content-Type", "application/json")
+	return f.do(req, out)
+}
+
+// do sends req with the token and decodes a 2xx answer into out, or returns the refusal.
+func (f *helpDeskFlags) do(req *http.Request, out any) error {
 	req.Header.Set("Authorization", "Bearer "+f.token)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -116,6 +121,22 @@ func (f *helpDeskFlags) call(ctx context.Context, account, path string, body map
 		return fmt.Errorf("the server answered %s", resp.Status)
 	}
 	return json.Unmarshal(data, out)
+}
+
+// get reads /v1/admin/accounts/ACCOUNT into out, or returns the server's refusal in words.
+func (f *helpDeskFlags) get(ctx context.Context, account string, out any) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimRight(f.server, "/")+"/v1/admin/accounts/"+url.PathEscape(account), nil)
+	if err != nil {
+		return err
+	}
+	return f.do(req, out)
+}
+
+func onOff(on bool) string {
+	if on {
+		return "on"
+	}
+	return "off"
 }
 
 // accountCommand groups the help desk's acts on a person's account.
@@ -186,7 +207,89 @@ func accountCommand() *cobra.Command {
 	}
 	reset.Flags().DurationVar(&within, "enroll-within", app.DefaultEnrollWithin, "how long the person has to set up a new second factor, 1h to 720h")
 	f2.add(reset)
-	cmd.AddCommand(bypass, reset)
+	var f0 helpDeskFlags
+	show := &cobra.Command{
+		Use:   "show ACCOUNT",
+		Short: "Show what the help desk needs before acting: second factor, devices, codes left, locks in force, disabled, enrollment due",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var v struct {
+				AccountID       string     `json:"account_id"`
+				Email           string     `json:"email"`
+				Username        string     `json:"username"`
+				MFAEnabled      bool       `json:"mfa_enabled"`
+				Devices         int        `json:"devices"`
+				BackupCodesLeft int        `json:"backup_codes_left"`
+				BypassCodesLeft int        `json:"bypass_codes_left"`
+				LockedUntil     *time.Time `json:"locked_until"`
+				SignInLocks     []struct {
+					Source string    `json:"source"`
+					Until  time.Time `json:"until"`
+				} `json:"signin_locks"`
+				Disabled           bool       `json:"disabled"`
+				EnrollmentRequired bool       `json:"enrollment_required"`
+				EnrollBy           *time.Time `json:"enroll_by"`
+			}
+			if f0.server != "" {
+				if f0.token == "" {
+					return errors.New("option 'token' must be set with 'server' but it's not configured")
+				}
+				if err := f0.get(cmd.Context(), args[0], &v); err != nil {
+					return err
+				}
+			} else if err := withAdminService(cmd, func(ctx context.Context, s *app.Service, _ config.Config) error {
+				id, err := s.FindAccount(ctx, args[0])
+				if err != nil {
+					return err
+				}
+				hv, err := s.HelpDeskAccount(ctx, id)
+				if err != nil {
+					return err
+				}
+				v.AccountID, v.Email, v.Username, v.MFAEnabled, v.Devices = hv.AccountID.String(), hv.Email, hv.Username, hv.MFAEnabled, hv.Devices
+				v.BackupCodesLeft, v.BypassCodesLeft, v.Disabled, v.EnrollmentRequired = hv.BackupCodesLeft, hv.BypassCodesLeft, hv.Disabled, hv.EnrollmentRequired
+				if !hv.LockedUntil.IsZero() {
+					v.LockedUntil = &hv.LockedUntil
+				}
+				if hv.EnrollmentRequired {
+					v.EnrollBy = &hv.EnrollBy
+				}
+				for _, l := range hv.SignInLocks {
+					v.SignInLocks = append(v.SignInLocks, struct {
+						Source string    `json:"source"`
+						Until  time.Time `json:"until"`
+					}{string(l.Source), l.Until})
+				}
+				return nil
+			}); err != nil {
+				return err
+			}
+			w := cmd.OutOrStdout()
+			name := v.Email
+			if name == "" {
+				name = v.Username
+			}
+			fmt.Fprintf(w, "account:          %s (%s)\n", v.AccountID, name)
+			fmt.Fprintf(w, "second factor:    %s, %d devices, %d backup codes and %d bypass codes left\n", onOff(v.MFAEnabled), v.Devices, v.BackupCodesLeft, v.BypassCodesLeft)
+			if v.LockedUntil != nil {
+				fmt.Fprintf(w, "second factor locked until %s\n", v.LockedUntil.UTC().Format(time.RFC3339))
+			}
+			for _, l := range v.SignInLocks {
+				fmt.Fprintf(w, "sign-in from %s locked until %s\n", l.Source, l.Until.UTC().Format(time.RFC3339))
+			}
+			if v.Disabled {
+				fmt.Fprintln(w, "disabled")
+			}
+			if v.EnrollmentRequired && v.EnrollBy != nil {
+				fmt.Fprintf(w, "a new second factor is due by %s\n", v.EnrollBy.UTC().Format(time.RFC3339))
+			}
+			return nil
+		},
+	}
+	show.Flags().StringVar(&f0.server, "server", os.Getenv("ASSENT_ADMIN_SERVER"), "a running server's URL: read through its admin API (env ASSENT_ADMIN_SERVER)")
+	show.Flags().StringVar(&f0.token, "token", os.Getenv("ASSENT_ADMIN_TOKEN"), "the administrator's token for --server (env ASSENT_ADMIN_TOKEN)")
+	addAdminFlags(show)
+	cmd.AddCommand(show, bypass, reset)
 
 	for _, a := range []struct {
 		use, short, path, done string

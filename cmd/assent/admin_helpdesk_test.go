@@ -63,6 +63,10 @@ func TestAdminAccountCommands(t *testing.T) {
 	}
 	_, err = n.client().SignIn(ctxT(t), email, "correct horse battery staple")
 	wantCode(t, err, "account_disabled")
+	if out, err := runAdmin(t, append([]string{"admin", "account", "show", email}, remote...)...); err != nil ||
+		!strings.Contains(out, "second factor:    on, 1 devices") || !strings.Contains(out, "disabled") {
+		t.Fatalf("show through the API: %v\n%s", err, out)
+	}
 
 	// With the server stopped, over the data directory, acting as a named administrator.
 	stop()
@@ -81,5 +85,9 @@ func TestAdminAccountCommands(t *testing.T) {
 	}
 	if out, err := runAdmin(t, append([]string{"admin", "account", "reset", email, "--reason", reason, "--as", "carol", "--enroll-within", "2h"}, local...)...); err != nil || !strings.Contains(out, "must set up a new one by") {
 		t.Fatalf("reset over the data directory: %v\n%s", err, out)
+	}
+	if out, err := runAdmin(t, append([]string{"admin", "account", "show", email}, local...)...); err != nil ||
+		!strings.Contains(out, "second factor:    off, 0 devices") || !strings.Contains(out, "a new second factor is due by") || strings.Contains(out, "disabled") {
+		t.Fatalf("show over the data directory: %v\n%s", err, out)
 	}
 }
