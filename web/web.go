@@ -28,21 +28,24 @@ var templateFS embed.FS
 //go:embed static
 var staticFS embed.FS
 
-// page is one HTML page: its path, template file, title and script.
+// page is one HTML page: its path, template file, title, script and layout: "card" centres
+// one card (sign-in, registration, the signed-in home), "wide" lays sections out beside a
+// list of them (the security page).
 type page struct {
 	Path   string
 	File   string
 	Title  string
 	Script string
+	Layout string
 }
 
 // Pages are the pages Register serves, outside /v1.
 var Pages = []page{
-	{"/", "home.html", "Assent", "home.js"},
-	{"/register", "register.html", "Create an account", "register.js"},
-	{"/signin", "signin.html", "Sign in", "signin.js"},
-	{"/security", "security.html", "Security", "security.js"},
-	{"/enroll", "enroll.html", "Link a device", ""},
+	{"/", "home.html", "Assent", "home.js", "card"},
+	{"/register", "register.html", "Create an account", "register.js", "card"},
+	{"/signin", "signin.html", "Sign in", "signin.js", "card"},
+	{"/security", "security.html", "Security", "security.js", "wide"},
+	{"/enroll", "enroll.html", "Link a device", "", "card"},
 }
 
 // Register adds the pages and their assets (under /static/) to e.

@@ -45,9 +45,15 @@ type browser struct {
 	ctx  context.Context
 	base string
 
+	axe       string // axe-core's source, "" when the accessibility check is skipped
+	artifacts string // where look saves screenshots, made at the first look
+
 	mu       sync.Mutex
 	console  []chromedp.ConsoleMessage
 	requests []string // "METHOD URL" of every request the page sent
+	looks    int
+	opened   map[string]bool // the paths open visited
+	lookedAt map[string]bool // the paths look checked
 }
 
 // requireChromium returns the browser's path, or skips the test saying how to install one
@@ -78,7 +84,7 @@ func newBrowser(t *testing.T, base string) *browser {
 		chromedp.Flag("disable-sync", true),
 		chromedp.NoFirstRun,
 		chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(1100, 1400),
+		chromedp.WindowSize(desktopWidth, desktopHeight),
 	)
 	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancelTab := chromedp.NewContext(actx)
@@ -86,7 +92,10 @@ func newBrowser(t *testing.T, base string) *browser {
 	if err := chromedp.Do(ctx); err != nil { // start the browser, bound to no timeout
 		t.Fatalf("start %s: %v", path, err)
 	}
-	b := &browser{t: t, ctx: ctx, base: base}
+	b := &browser{t: t, ctx: ctx, base: base, axe: requireAxe(t), opened: map[string]bool{}, lookedAt: map[string]bool{}}
+	if err := chromedp.Do(ctx, chromedp.EmulateViewport(desktopWidth, desktopHeight)); err != nil {
+		t.Fatal(err)
+	}
 	messages := chromedp.Console(ctx)
 	go func() {
 		for m, err := range messages {
@@ -108,6 +117,11 @@ func newBrowser(t *testing.T, base string) *browser {
 		t.Fatal(err)
 	}
 	t.Cleanup(b.saveOnFailure) // runs before the browser is closed
+	t.Cleanup(func() {
+		if !t.Failed() {
+			b.everyPageLooked()
+		}
+	})
 	return b
 }
 
@@ -141,7 +155,7 @@ func (b *browser) saveOnFailure() {
 	}
 	ctx, cancel := context.WithTimeout(b.ctx, 10*time.Second)
 	defer cancel()
-	name := regexp.MustCompile(`[^A-Za-z0-9_.-]+`).ReplaceAllString(b.t.Name(), "_") + "-" + time.Now().Format("150405")
+	name := fileName(b.t.Name()) + "-" + time.Now().Format("150405")
 	if png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100)); err == nil {
 		p := filepath.Join(dir, name+".png")
 		if os.WriteFile(p, png, 0o644) == nil {
@@ -183,6 +197,9 @@ func (b *browser) open(path string) {
 	b.t.Helper()
 	b.t.Logf("%s open %s", time.Now().Format("15:04:05.000"), path)
 	b.do("open "+path, chromedp.Navigate(b.base+path))
+	b.mu.Lock()
+	b.opened[pagePath(path)] = true
+	b.mu.Unlock()
 }
 
 func (b *browser) visible(id string) {
@@ -307,6 +324,20 @@ func (b *browser) signInWithPassword(email, password, next string) {
 	b.visible(next)
 }
 
+// navigation is the text of the main navigation's visible items, joined with "|", once the
+// page knows whether the person is signed in.
+func (b *browser) navigation() string {
+	b.t.Helper()
+	const items = `[...document.querySelectorAll('nav[aria-label="Main"] li')].filter(li => !li.hidden).map(li => li.textContent.trim()).join('|')`
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if got := b.eval(items); got != "" || time.Now().After(deadline) {
+			return got
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
 func (b *browser) signOut() {
 	b.t.Helper()
 	b.open("/")
@@ -325,6 +356,7 @@ func TestBrowserRegisterActivateApproveCodesAndRemove(t *testing.T) {
 
 	// Register: the page signs in and lands on the home page, 2FA off.
 	b.open("/register")
+	b.look("register")
 	b.typeInto("email", email)
 	b.typeInto("password", password)
 	b.enter("password")
@@ -335,14 +367,29 @@ func TestBrowserRegisterActivateApproveCodesAndRemove(t *testing.T) {
 	if got := b.text("home-mfa"); got != "off" {
 		t.Fatalf("2FA is %q after registering", got)
 	}
+	// The navigation fits a signed-in person: no "Sign in" or "Create an account", a sign-out.
+	if got := b.navigation(); got != "Home|Security|Sign out" {
+		t.Fatalf("signed in, the navigation shows %q", got)
+	}
+	b.look("home, 2FA off")
+
+	// The sign-in page tells a signed-in person so, and leads to the account.
+	b.open("/signin")
+	b.waitText("signed-in-note", "You are already signed in as "+email)
+	if got := b.navigation(); got != "Home|Security|Sign out" {
+		t.Fatalf("signed in, the sign-in page's navigation shows %q", got)
+	}
+	b.look("sign-in, already signed in")
 
 	// Activate with the app: scan the QR code the page shows, enroll with the client, and the
 	// page says "device linked" live.
 	b.open("/security")
 	b.waitText("add-heading", "Activate")
+	b.look("security, 2FA off")
 	b.click("#link-app")
 	b.visible("enroll-panel")
 	b.waitText("enroll-status", "Waiting for your device")
+	b.look("security, enrollment QR code")
 	link := b.scanQR("enroll-qr")
 	if !strings.HasPrefix(link, n.url+"/enroll?token=") {
 		t.Fatalf("the QR code holds %q", link)
@@ -358,15 +405,35 @@ func TestBrowserRegisterActivateApproveCodesAndRemove(t *testing.T) {
 	if _, err := n.client().Enroll(ctx, p.dev, token); err != nil {
 		t.Fatal(err)
 	}
-	b.waitText("enroll-status", "Device linked: browser test phone.")
-	b.waitText("enroll-status", "Two-factor authentication is now on")
+	// Linked: the spent QR code goes away, "Device linked" is said once, and the page does not
+	// send the person to "Get new backup codes", which would replace the set the device got.
+	b.waitText("sec-status", "Device linked: browser test phone.")
+	linked := b.waitText("sec-status", "Two-factor authentication is now on")
+	if strings.Contains(linked, "Get new backup codes") {
+		t.Fatalf("after the link the page says %q", linked)
+	}
 	b.waitText("add-heading", "Add an option")
 	b.visible("device-list")
+	if b.eval(`String(document.getElementById('enroll-panel').hidden) + ' ' + document.getElementById('enroll-qr').hasAttribute('src')`) != "true false" {
+		t.Fatal("the spent enrollment QR code is still on the page")
+	}
+	if got := b.eval(`String(document.body.innerText.split('Device linked').length - 1)`); got != "1" {
+		t.Fatalf("the page says \"Device linked\" %s times", got)
+	}
+	b.look("security, device linked")
 	p.connect(t, n)
 
 	// Backup codes: shown once, with a download of the same codes.
 	b.click("#new-codes")
 	b.visible("codes-panel")
+	b.look("security, new backup codes")
+	// Printed, the page is the codes alone: no bar, no other section, no buttons.
+	b.media("print")
+	if got := b.eval(`['.bar', '#sessions', '#codes-done', '#codes-list'].map(s => getComputedStyle(document.querySelector(s)).display).join(' ')`); got != "none none none block" {
+		t.Fatalf("printed, the bar, another section, a button and the codes display as %q", got)
+	}
+	b.look("security, new backup codes, printed")
+	b.media("")
 	codes := strings.Fields(b.eval(`[...document.querySelectorAll('#codes-list li')].map(li => li.textContent).join(' ')`))
 	if len(codes) != 10 {
 		t.Fatalf("the page shows %d backup codes: %q", len(codes), codes)
@@ -386,11 +453,16 @@ func TestBrowserRegisterActivateApproveCodesAndRemove(t *testing.T) {
 	}
 	b.click("#codes-done")
 	b.waitText("backup-left", "10 unused backup codes left")
+	b.look("security, 2FA on")
 
 	// Sign out; sign in and approve on the device, typing the number the page shows. The page
 	// moves on by itself.
 	b.signOut()
+	if got := b.navigation(); got != "Sign in|Create an account" {
+		t.Fatalf("signed out, the navigation shows %q", got)
+	}
 	b.signInWithPassword(email, password, "step-approve")
+	b.look("sign-in, number to enter")
 	shown := b.text("number")
 	r := recv(t, p.requests, "the sign-in request on the device")
 	var num int
@@ -425,6 +497,7 @@ func TestBrowserRegisterActivateApproveCodesAndRemove(t *testing.T) {
 	}
 	b.visible("step-outcome")
 	b.waitText("outcome-heading", "Sign-in denied")
+	b.look("sign-in, denied")
 
 	// Offline: "Use a code instead" with the device's current code.
 	b.signInWithPassword(email, password, "step-approve")
@@ -434,6 +507,7 @@ func TestBrowserRegisterActivateApproveCodesAndRemove(t *testing.T) {
 	b.typeInto("code", "000000")
 	b.enter("code")
 	b.waitText("code-error", "not right")
+	b.look("sign-in, wrong code")
 	offline, err := p.dev.Codes(time.Now())
 	if err != nil {
 		t.Fatal(err)
@@ -457,6 +531,7 @@ func TestBrowserRegisterActivateApproveCodesAndRemove(t *testing.T) {
 	b.open("/security")
 	b.click(`button[aria-label="Remove browser test phone"]`)
 	b.waitText("sec-error", "This is your last second factor.")
+	b.look("security, last second factor")
 	if got := b.eval(`document.activeElement.id`); got != "disable-password" {
 		t.Fatalf("focus is on %q, want the turn-off password field", got)
 	}
@@ -464,6 +539,7 @@ func TestBrowserRegisterActivateApproveCodesAndRemove(t *testing.T) {
 	b.typeInto("disable-password", password)
 	b.enter("disable-password")
 	b.visible("disable-confirm")
+	b.look("security, turning off")
 	b.typeInto("disable-code", codes[1])
 	b.enter("disable-code")
 	b.waitText("sec-status", "Two-factor authentication is off.")
@@ -472,6 +548,12 @@ func TestBrowserRegisterActivateApproveCodesAndRemove(t *testing.T) {
 	if !strings.HasSuffix(b.location(), "/security") {
 		t.Fatalf("the page went to %s", b.location())
 	}
+	b.look("security, device removed")
+
+	// An enrollment link opened in a browser lands on a page that says what it is for.
+	b.open(strings.TrimPrefix(link, n.url))
+	b.visible("enroll-info")
+	b.look("enrollment link in a browser")
 	b.noPageErrors()
 }
 
@@ -483,16 +565,19 @@ func TestBrowserAuthenticatorAppExpiryAndTurningOff(t *testing.T) {
 	b := newBrowser(t, n.url)
 	const email, password = "totp@example.com", "correct horse battery staple"
 	b.open("/register")
+	b.look("register")
 	b.typeInto("email", email)
 	b.typeInto("password", password)
 	b.enter("password")
 	b.visible("home-account")
+	b.look("home, 2FA off")
 
 	// Activate with a standard authenticator app: scan its otpauth:// QR code, confirm with
 	// its first code; that turns 2FA on and shows the first backup codes once.
 	b.open("/security")
 	b.click("#add-totp")
 	b.visible("totp-panel")
+	b.look("security, authenticator app QR code")
 	uri, err := url.Parse(b.scanQR("totp-qr"))
 	if err != nil || uri.Scheme != "otpauth" {
 		t.Fatalf("the QR code holds %v (%v)", uri, err)
@@ -516,17 +601,21 @@ func TestBrowserAuthenticatorAppExpiryAndTurningOff(t *testing.T) {
 		t.Fatalf("confirming the app showed %d backup codes", len(codes))
 	}
 	b.click("#codes-done")
+	b.waitText("sec-status", "Authenticator app added. Two-factor authentication is on.")
 	b.waitText("mfa-summary", "Two-factor authentication is on.")
-	b.waitText("app-list", "added")
+	b.waitText("app-list", "Added")
+	b.look("security, authenticator app added")
 
 	// No device to push to: the sign-in asks for a code at once. Left alone, it expires and
 	// the page says so.
 	b.signOut()
 	b.signInWithPassword(email, password, "step-code")
 	b.waitText("code-reason", "authenticator app")
+	b.look("sign-in, code")
 	clock.Advance(3 * time.Minute)
 	b.visible("step-outcome")
 	b.waitText("outcome-heading", "Sign-in request expired")
+	b.look("sign-in, expired")
 
 	// A code of the app signs in.
 	b.signInWithPassword(email, password, "step-code")
@@ -545,5 +634,6 @@ func TestBrowserAuthenticatorAppExpiryAndTurningOff(t *testing.T) {
 	b.waitText("sec-status", "Two-factor authentication is off.")
 	b.waitText("mfa-summary", "off")
 	b.waitText("add-heading", "Activate")
+	b.look("security, 2FA turned off")
 	b.noPageErrors()
 }

@@ -1,13 +1,9 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/chromedp/chromedp"
 
@@ -37,6 +33,7 @@ func TestBrowserHelpDeskBypassAndReset(t *testing.T) {
 	b.signInWithPassword(email, password, "step-approve")
 	b.click("#use-code")
 	b.visible("step-code")
+	b.look("signin-code-form")
 	b.typeInto("code", issued.Codes[0])
 	b.enter("code")
 	b.visible("home-account")
@@ -44,7 +41,7 @@ func TestBrowserHelpDeskBypassAndReset(t *testing.T) {
 	if got := b.text("desk-list"); !strings.Contains(got, "the help desk gave you bypass codes") || strings.Contains(got, "ticket 4711") {
 		t.Fatalf("the notice says %q", got)
 	}
-	b.screenshots("helpdesk-bypass-notice")
+	b.look("home-helpdesk-notice")
 	b.click("#desk-seen")
 	b.do("wait for the notice to go", chromedp.WaitNotVisible(chromedp.ID("desk-notices")))
 	b.open("/")
@@ -59,6 +56,7 @@ func TestBrowserHelpDeskBypassAndReset(t *testing.T) {
 	}
 	b.open("/")
 	b.visible("signin-form")
+	b.look("signin-after-reset")
 	nextSecond()
 
 	// The password alone, then straight to the security page to set up a new second factor.
@@ -74,7 +72,7 @@ func TestBrowserHelpDeskBypassAndReset(t *testing.T) {
 		t.Fatalf("the notice says %q", got)
 	}
 	b.waitText("add-heading", "Activate")
-	b.screenshots("helpdesk-reset-security")
+	b.look("security-after-reset")
 	b.click("#link-app")
 	b.visible("enroll-panel")
 	server, token, err := client.ParseEnrollmentLink(b.scanQR("enroll-qr"))
@@ -85,7 +83,7 @@ func TestBrowserHelpDeskBypassAndReset(t *testing.T) {
 	if _, err := n.client().Enroll(ctx, p.dev, token); err != nil {
 		t.Fatal(err)
 	}
-	b.waitText("enroll-status", "Two-factor authentication is now on")
+	b.waitText("sec-status", "Two-factor authentication is now on")
 
 	// 2FA is on again: the next sign-in asks the new phone.
 	p.connect(t, n)
@@ -93,37 +91,4 @@ func TestBrowserHelpDeskBypassAndReset(t *testing.T) {
 	b.signInWithPassword(email, password, "step-approve")
 	recv(t, p.requests, "the sign-in request on the new phone")
 	b.noPageErrors()
-}
-
-// screenshots saves full-page screenshots of the page at a desktop and a mobile width in the
-// directory $ASSENT_SCREENSHOTS, when it is set (as a test artifact), and restores the desktop
-// window.
-func (b *browser) screenshots(name string) {
-	b.t.Helper()
-	dir := os.Getenv("ASSENT_SCREENSHOTS")
-	if dir == "" {
-		return
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		b.t.Fatal(err)
-	}
-	for _, w := range []struct {
-		label         string
-		width, height int64
-	}{{"desktop", 1100, 1400}, {"mobile", 390, 844}} {
-		ctx, cancel := context.WithTimeout(b.ctx, 20*time.Second)
-		_, err := chromedp.Run(ctx, chromedp.EmulateViewport(w.width, w.height))
-		var png []byte
-		if err == nil {
-			png, err = chromedp.Run(ctx, chromedp.FullScreenshot(100)) // 100: PNG
-		}
-		cancel()
-		if err != nil {
-			b.t.Fatalf("screenshot %s at %s width: %v", name, w.label, err)
-		}
-		if err := os.WriteFile(filepath.Join(dir, name+"-"+w.label+".png"), png, 0o644); err != nil {
-			b.t.Fatal(err)
-		}
-	}
-	b.do("restore the window", chromedp.EmulateViewport(1100, 1400))
 }

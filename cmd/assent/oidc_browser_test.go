@@ -109,6 +109,7 @@ func TestBrowserOIDCSignInWithPush(t *testing.T) {
 	b.typeInto("password", "correct horse battery staple")
 	b.enter("password")
 	b.visible("step-approve")
+	b.look("sign-in for an app, number to enter")
 	shown := b.text("number")
 	req := recv(t, p.requests, "challenge on the device")
 	var num int
@@ -145,6 +146,7 @@ func TestBrowserOIDCConsent(t *testing.T) {
 	b.typeInto("password", "correct horse battery staple")
 	b.enter("password")
 	b.waitText("consent-heading", "Allow Wiki to sign you in?")
+	b.look("consent")
 	b.click("#consent-allow")
 	b.waitText("who", "Signed in as hal@example.com with pwd")
 	recv(t, rpa.claims, "the app's verified ID token")

@@ -34,13 +34,13 @@ func (p *Provider) consentToken(id uuid.UUID, sess httpapi.Session) string {
 var consentTemplate = template.Must(template.New("consent").Parse(`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Allow {{.Client}}? · Assent</title><link rel="stylesheet" href="/static/assent.css"></head>
-<body><main><h1 id="consent-heading">Allow {{.Client}} to sign you in?</h1>
+<body class="layout-card"><main><div class="card"><h1 id="consent-heading">Allow {{.Client}} to sign you in?</h1>
 <p>{{.Client}} asks for: {{range $i, $s := .Scopes}}{{if $i}}, {{end}}{{$s}}{{end}}.</p>
-<form id="consent-form" method="post" action="{{.Action}}">
+<form id="consent-form" class="actions" method="post" action="{{.Action}}">
 <input type="hidden" name="token" value="{{.Token}}">
 <button type="submit" id="consent-allow" name="decision" value="allow">Allow</button>
 <button type="submit" id="consent-deny" name="decision" value="deny" class="secondary">Deny</button>
-</form></main></body></html>
+</form></div></main></body></html>
 `))
 
 // consentPage asks the person whether the client may have the scopes it asks for. The form

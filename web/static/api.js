@@ -28,16 +28,47 @@ window.Assent = (() => {
     return data;
   }
 
-  // session returns the signed-in session (and keeps its CSRF token), or null.
-  async function session() {
-    try {
-      const s = await call('GET', '/v1/session');
-      csrf = s.csrf_token;
-      return s;
-    } catch (err) {
-      if (err.status === 401) return null;
-      throw err;
+  // session returns the signed-in session (and keeps its CSRF token), or null. It asks the
+  // server once per page: the navigation and the page's script share the answer.
+  let current = null;
+  function session() {
+    if (!current) {
+      current = (async () => {
+        try {
+          const s = await call('GET', '/v1/session');
+          csrf = s.csrf_token;
+          return s;
+        } catch (err) {
+          if (err.status === 401) return null;
+          throw err;
+        }
+      })();
     }
+    return current;
+  }
+
+  // The navigation shows what fits: Home, Security and Sign out to a signed-in person, Sign
+  // in and Create an account to anyone else. Until the session is known it shows neither.
+  async function navigation() {
+    let s = null;
+    try { s = await session(); } catch (err) { return; }
+    for (const li of document.querySelectorAll('[data-nav]')) {
+      li.hidden = li.dataset.nav !== (s ? 'in' : 'out');
+    }
+    // On the sign-in and registration pages, a signed-in person is told so and given the way
+    // to the account; not when an app asked for a fresh sign-in (?oidc=).
+    const note = document.getElementById('signed-in-note');
+    if (note && s && !new URLSearchParams(window.location.search).has('oidc')) {
+      document.getElementById('signed-in-email').textContent = s.email;
+      note.hidden = false;
+    }
+    const out = document.getElementById('signout');
+    if (out) out.addEventListener('click', signOut);
+  }
+  if (document.readyState === 'loading') {
+    document.addEventListener('DOMContentLoaded', navigation);
+  } else {
+    navigation();
   }
 
   // requireSession returns the session, or sends the person to the sign-in page.

@@ -1,5 +1,6 @@
 // The security page: activate or add the Assent app (QR code, live "device linked"), an
-// authenticator app, backup codes shown once, the devices with Remove, and turning 2FA off.
+// authenticator app, backup codes shown once, the devices with Remove, this browser's
+// session, and turning 2FA off.
 'use strict';
 
 (async () => {
@@ -16,11 +17,14 @@
   function item(text, detail) {
     const li = document.createElement('li');
     const span = document.createElement('span');
-    span.textContent = text;
+    const name = document.createElement('span');
+    name.className = 'item-name';
+    name.textContent = text;
+    span.appendChild(name);
     if (detail) {
       const small = document.createElement('span');
-      small.className = 'hint';
-      small.textContent = ' ' + detail;
+      small.className = 'item-detail';
+      small.textContent = detail;
       span.appendChild(small);
     }
     li.appendChild(span);
@@ -29,7 +33,7 @@
 
   function when(iso) {
     const d = new Date(iso);
-    return isNaN(d) ? '' : d.toLocaleString();
+    return isNaN(d) ? '' : d.toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'short' });
   }
 
   function render(v) {
@@ -37,6 +41,7 @@
     view = v;
     const on = v.mfa_enabled;
     $('mfa-summary').textContent = on ? 'Two-factor authentication is on.' : 'Two-factor authentication is off.';
+    $('mfa-summary').className = 'summary badge' + (on ? ' on' : '');
     $('add-heading').textContent = on ? 'Add an option' : 'Activate two-factor authentication';
     $('add-text').textContent = on
       ? 'Add another device with the Assent app, or a standard authenticator app.'
@@ -47,10 +52,10 @@
     const devices = $('device-list');
     devices.replaceChildren();
     for (const d of v.devices) {
-      const li = item(d.name, '(linked ' + when(d.linked_at) + ')');
+      const li = item(d.name, (d.method === 'phone' ? 'Linked from the phone ' : 'Linked ') + when(d.linked_at));
       const b = document.createElement('button');
       b.type = 'button';
-      b.className = 'danger';
+      b.className = 'danger-quiet';
       b.textContent = 'Remove';
       b.setAttribute('aria-label', 'Remove ' + d.name);
       b.dataset.device = d.id;
@@ -63,15 +68,17 @@
     const apps = $('app-list');
     apps.replaceChildren();
     for (const a of v.totp_apps) {
-      apps.appendChild(item(a.name || 'Authenticator app', a.confirmed ? '(added ' + when(a.added_at) + ')' : '(not confirmed yet)'));
+      apps.appendChild(item(a.name || 'Authenticator app', a.confirmed ? 'Added ' + when(a.added_at) : 'Not confirmed yet'));
     }
     $('apps-empty').hidden = v.totp_apps.length > 0;
 
     $('backup-left').textContent = v.backup_codes_left === 1
       ? '1 unused backup code left.'
       : v.backup_codes_left + ' unused backup codes left.';
-    $('backup-section').hidden = !on;
+    $('backup-on').hidden = !on;
+    $('backup-off').hidden = on;
     $('disable-section').hidden = !on;
+    $('toc-disable').hidden = !on;
     $('security').hidden = false;
     return before;
   }
@@ -96,12 +103,17 @@
         const before = await load();
         const dev = view.devices.find((d) => d.id === n.device_id);
         if (n.kind === 'device_linked') {
+          // The QR code is spent: it goes, and the news is told once, above the sections.
           let text = 'Device linked: ' + (dev ? dev.name : 'a new device') + '.';
           if (before && !before.mfa_enabled && view.mfa_enabled) {
-            text += ' Two-factor authentication is now on. Save your backup codes now: choose “Get new backup codes”.';
+            // Linking gave that device the first backup codes; "Get new backup codes" here
+            // would replace them, so the page does not point there.
+            text += ' Two-factor authentication is now on. Your first backup codes were given to that device: keep them somewhere safe.';
           }
-          $('enroll-status').textContent = text;
+          const wasOpen = !$('enroll-panel').hidden;
+          closeEnrollment();
           say(text);
+          if (wasOpen) Assent.focus($('devices-heading'));
         } else if (n.kind === 'device_unlinked' && !removedHere.has(n.device_id)) {
           say('A device was removed.' + (view.mfa_enabled ? '' : ' Two-factor authentication is off.'));
         }
@@ -112,8 +124,14 @@
     es.onerror = () => { live = false; };
   }
 
-  function closePanels() {
+  function closeEnrollment() {
     $('enroll-panel').hidden = true;
+    $('enroll-qr').removeAttribute('src');
+    $('enroll-command').textContent = '';
+  }
+
+  function closePanels() {
+    closeEnrollment();
     $('totp-panel').hidden = true;
   }
 
@@ -122,6 +140,7 @@
     try {
       const e = await Assent.call('POST', '/v1/security/enrollments');
       closePanels();
+      say('');
       $('enroll-qr').src = 'data:image/png;base64,' + e.qr.png;
       $('enroll-command').textContent = "assent device link '" + e.link + "'";
       $('enroll-expires').dateTime = e.expires_at;
@@ -133,7 +152,7 @@
       fail(err);
     }
   });
-  $('enroll-close').addEventListener('click', () => { $('enroll-panel').hidden = true; Assent.focus($('link-app')); });
+  $('enroll-close').addEventListener('click', () => { closeEnrollment(); Assent.focus($('link-app')); });
 
   let totpID = null;
   $('add-totp').addEventListener('click', async () => {
@@ -142,6 +161,7 @@
       const a = await Assent.call('POST', '/v1/security/totp-apps');
       totpID = a.id;
       closePanels();
+      say('');
       $('totp-qr').src = 'data:image/png;base64,' + a.qr.png;
       $('totp-secret').textContent = new URL(a.otpauth_uri).searchParams.get('secret') || '';
       $('totp-code').value = '';
@@ -185,6 +205,7 @@
 
   $('new-codes').addEventListener('click', async () => {
     clearError();
+    say('');
     try {
       // The server's text file is both what is shown and what is downloaded.
       const text = await Assent.call('POST', '/v1/security/backup-codes?format=text');
@@ -287,13 +308,14 @@
     }
   });
 
-  $('signout').addEventListener('click', () => Assent.signOut());
-
   try {
     sess = await Assent.requireSession();
     Assent.showNotices(sess);
     if (!sess) return;
     $('disable-username').value = sess.email;
+    $('session-email').textContent = sess.email;
+    $('session-expires').dateTime = sess.expires;
+    $('session-expires').textContent = when(sess.expires);
     listen();
     await load();
     say('');
