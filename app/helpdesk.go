@@ -276,3 +276,25 @@ func (s *Service) HelpDeskAccount(ctx context.Context, accountID uuid.UUID) (Hel
 	v.EnrollmentRequired, v.EnrollBy = a.EnrollmentRequired()
 	return v, nil
 }
+
+// oidcAccountActive refuses (domain.ErrAccountDisabled) a code or refresh token of an OpenID
+// Connect authorization whose account the help desk disabled: its relying parties get no
+// new tokens. An authorization not yet authenticated is left to the checks that follow.
+func (s *Service) oidcAccountActive(ctx context.Context, id uuid.UUID) error {
+	a, err := s.OIDCAuthorization(ctx, id)
+	if err != nil {
+		return nil // the checks that follow tell what is wrong with it
+	}
+	auth, ok := a.Authentication()
+	if !ok {
+		return nil
+	}
+	acc, err := s.loadAccount(ctx, auth.AccountID)
+	if err != nil {
+		return err
+	}
+	if acc.Disabled() {
+		return domain.ErrAccountDisabled
+	}
+	return nil
+}

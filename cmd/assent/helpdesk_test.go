@@ -13,6 +13,7 @@ import (
 
 	"github.com/duosecurity/duo_api_golang/authapi"
 	"github.com/google/uuid"
+	"golang.org/x/oauth2"
 
 	"github.com/assent-dev/assent/admins"
 	"github.com/assent-dev/assent/app"
@@ -421,4 +422,39 @@ func TestOIDCRefusesAResetAccountUntilEnrolled(t *testing.T) {
 		t.Fatal(err)
 	}
 	resume(http.StatusForbidden, "Account disabled")
+}
+
+// TestOIDCRefreshRefusedForADisabledAccount: a relying party gets no new tokens for an account
+// the help desk disabled; enabled again, its refresh token works.
+func TestOIDCRefreshRefusedForADisabledAccount(t *testing.T) {
+	t.Parallel()
+	n := startOIDCNode(t)
+	ctx := ctxT(t)
+	const email = "oidc.disabled@example.com"
+	browser := n.account(t, email)
+	r := newRP(t, n, app.OIDCClientSpec{}, "offline_access")
+	_, tok, _ := passwordFlow(t, n, r, browser)
+	if tok.RefreshToken == "" {
+		t.Fatal("no refresh token for offline_access")
+	}
+	id, err := n.srv.App.FindAccount(ctx, email)
+	if err != nil {
+		t.Fatal(err)
+	}
+	act := domain.HelpDeskAct{By: "alice", Reason: reason}
+	if err := n.srv.App.DisableAccount(ctx, id, act); err != nil {
+		t.Fatal(err)
+	}
+	refresh := func(rt string) (*oauth2.Token, error) {
+		return r.conf.TokenSource(ctx, &oauth2.Token{RefreshToken: rt, Expiry: time.Now().Add(-time.Hour)}).Token()
+	}
+	if _, err := refresh(tok.RefreshToken); !isOAuthError(err, "invalid_grant") {
+		t.Fatalf("refresh for a disabled account: %v", err)
+	}
+	if err := n.srv.App.EnableAccount(ctx, id, act); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := refresh(tok.RefreshToken); err != nil {
+		t.Fatalf("refresh once enabled again: %v", err)
+	}
 }
