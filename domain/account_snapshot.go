@@ -194,3 +194,31 @@ func UnmarshalAccountSnapshot(schema int, data []byte) (*Account, error) {
 	}
 	return a, nil
 }
+
+// SizeHint estimates the memory the account's state holds, in bytes, for a cache bounded in
+// bytes. It grows with the devices, apps, codes, failures and locks the account keeps, each
+// of which is bounded, not with the length of its stream.
+func (a *Account) SizeHint() int {
+	n := 512 + len(a.passwordHash) + len(a.username) + 16*len(a.enrollments) + 24*len(a.failures)
+	for _, f := range a.signInFailures {
+		n += 40 + len(f.source)
+	}
+	for _, l := range a.sourceLocks {
+		n += 64 + len(l.source)
+	}
+	for _, d := range a.devices {
+		n += 96 + len(d.name) + len(d.publicKey) + len(d.sealed)
+	}
+	for _, app := range a.apps {
+		n += 80 + len(app.name) + len(app.sealed)
+	}
+	for _, s := range []*backupSet{a.backup, a.bypass} {
+		if s != nil {
+			n += 64 + len(s.used)
+			for _, h := range s.hashes {
+				n += 16 + len(h)
+			}
+		}
+	}
+	return n
+}
