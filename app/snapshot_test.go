@@ -1,6 +1,7 @@
 package app
 
 import (
+	"errors"
 	"reflect"
 	"testing"
 	"time"
@@ -122,4 +123,38 @@ func TestCommandsSaveSnapshotsAsTheStreamGrows(t *testing.T) {
 		t.Fatalf("sign-in lock: cached %v until %s, from the snapshot %v until %s; want the same lock", wl, wu, cl, cu)
 	}
 	f.checkLoad(stream)
+}
+
+// TestSessionEvidenceFindsTheSignInBehindLaterEvents checks that the evidence of a session
+// whose challenge is not known is found among the account's recent sign-ins even when more
+// events than a page of the backwards read came after it, and that a sign-in older than a
+// challenge's lifetime before the session is not taken.
+func TestSessionEvidenceFindsTheSignInBehindLaterEvents(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, domain.Policy{})
+	id := f.account("evidence@example.com")
+	phone := newDevice(t)
+	f.enroll(id, phone)
+	f.pastSignIns(id, 500) // older sign-ins, long expired
+	ch := f.challenge(id)
+	if err := f.answer(phone, ch.ID, domain.AnswerApprove, ch.Number); err != nil {
+		t.Fatal(err)
+	}
+	digest := make([]byte, 32)
+	digest[0] = 7
+	if err := f.s.RedeemChallenge(f.ctx, ch.ID, id, domain.RedeemSession, digest); err != nil {
+		t.Fatal(err)
+	}
+	signedIn := f.clock.Now()
+	for range 200 { // wrong passwords after the sign-in, more than three pages
+		f.write(domain.AccountStream(id), domain.SignInFailed{AccountID: id, Source: domain.SourceOfIP("198.51.100.9"), At: signedIn})
+	}
+	ev, err := f.s.SessionEvidence(f.ctx, id, digest, uuid.Nil, signedIn)
+	if err != nil || ev.ChallengeID != ch.ID || ev.DeviceID != phone.id {
+		t.Fatalf("evidence = %+v, %v; want the approved challenge %s", ev, err, ch.ID)
+	}
+	// A day later the same session's sign-in is too old to be searched for.
+	if _, err := f.s.SessionEvidence(f.ctx, id, digest, uuid.Nil, signedIn.Add(24*time.Hour)); !errors.Is(err, ErrNoSignInEvidence) {
+		t.Fatalf("evidence a day later: %v, want ErrNoSignInEvidence", err)
+	}
 }
