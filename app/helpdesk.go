@@ -78,7 +78,7 @@ func (s *Service) HelpDeskBypassCodes(ctx context.Context, accountID uuid.UUID, 
 		return nil, time.Time{}, fmt.Errorf("help desk bypass codes: %w", err)
 	}
 	var expires time.Time
-	_, err = s.op(correlated(ctx), helpDeskActor(act.By)).updateAccount(accountID, func(a *domain.Account, _ []domain.Event, now time.Time) (domain.Decision, error) {
+	_, err = s.op(correlated(ctx), helpDeskActor(act.By)).updateAccount(accountID, func(a *domain.Account, now time.Time) (domain.Decision, error) {
 		expires = now.Add(validFor)
 		return a.IssueHelpDeskBypassCodes(domain.IssueHelpDeskBypassCodes{HelpDeskAct: act, SetID: set.SetID, Hashes: set.Hashes[:count], ExpiresAt: expires}, now), nil
 	})
@@ -99,7 +99,7 @@ func (s *Service) ResetSecondFactor(ctx context.Context, accountID uuid.UUID, ac
 	var enrollBy time.Time
 	var pending uuid.UUID
 	o := s.op(correlated(ctx), helpDeskActor(act.By))
-	_, err := o.updateAccount(accountID, func(a *domain.Account, _ []domain.Event, now time.Time) (domain.Decision, error) {
+	_, err := o.updateAccount(accountID, func(a *domain.Account, now time.Time) (domain.Decision, error) {
 		enrollBy = now.Add(enrollWithin)
 		pending, _ = a.PendingChallenge(now)
 		return a.ResetSecondFactor(domain.ResetSecondFactor{HelpDeskAct: act, EnrollWithin: enrollWithin}, now), nil
@@ -119,7 +119,7 @@ func (s *Service) ResetSecondFactor(ctx context.Context, accountID uuid.UUID, ac
 // UnlockAccount lifts the lock of the account's second factor and the sign-in locks of every
 // source; domain.ErrNotLocked when there is nothing to lift.
 func (s *Service) UnlockAccount(ctx context.Context, accountID uuid.UUID, act domain.HelpDeskAct) error {
-	_, err := s.op(correlated(ctx), helpDeskActor(act.By)).updateAccount(accountID, func(a *domain.Account, _ []domain.Event, now time.Time) (domain.Decision, error) {
+	_, err := s.op(correlated(ctx), helpDeskActor(act.By)).updateAccount(accountID, func(a *domain.Account, now time.Time) (domain.Decision, error) {
 		return a.UnlockAccount(domain.UnlockAccount{HelpDeskAct: act}, now), nil
 	})
 	if err == nil {
@@ -136,7 +136,7 @@ func (s *Service) UnlockAccount(ctx context.Context, accountID uuid.UUID, act do
 func (s *Service) DisableAccount(ctx context.Context, accountID uuid.UUID, act domain.HelpDeskAct) error {
 	var pending uuid.UUID
 	o := s.op(correlated(ctx), helpDeskActor(act.By))
-	_, err := o.updateAccount(accountID, func(a *domain.Account, _ []domain.Event, now time.Time) (domain.Decision, error) {
+	_, err := o.updateAccount(accountID, func(a *domain.Account, now time.Time) (domain.Decision, error) {
 		pending, _ = a.PendingChallenge(now)
 		return a.DisableAccount(domain.DisableAccount{HelpDeskAct: act}, now), nil
 	})
@@ -154,7 +154,7 @@ func (s *Service) DisableAccount(ctx context.Context, accountID uuid.UUID, act d
 
 // EnableAccount enables a disabled account again; the sessions the disabling ended stay ended.
 func (s *Service) EnableAccount(ctx context.Context, accountID uuid.UUID, act domain.HelpDeskAct) error {
-	_, err := s.op(correlated(ctx), helpDeskActor(act.By)).updateAccount(accountID, func(a *domain.Account, _ []domain.Event, now time.Time) (domain.Decision, error) {
+	_, err := s.op(correlated(ctx), helpDeskActor(act.By)).updateAccount(accountID, func(a *domain.Account, now time.Time) (domain.Decision, error) {
 		return a.EnableAccount(domain.EnableAccount{HelpDeskAct: act}, now), nil
 	})
 	if err == nil {
@@ -203,7 +203,7 @@ func (st AccountStanding) SessionValid(issued time.Time) bool {
 
 // MarkNoticesSeen records that the person read the help desk's notices.
 func (s *Service) MarkNoticesSeen(ctx context.Context, accountID uuid.UUID) error {
-	_, err := s.op(ctx, accountActor(accountID)).updateAccount(accountID, func(a *domain.Account, _ []domain.Event, now time.Time) (domain.Decision, error) {
+	_, err := s.op(ctx, accountActor(accountID)).updateAccount(accountID, func(a *domain.Account, now time.Time) (domain.Decision, error) {
 		return a.MarkNoticesSeen(domain.MarkNoticesSeen{}, now), nil
 	})
 	if err != nil {

@@ -12,6 +12,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/assent-dev/assent/domain"
+	"github.com/assent-dev/assent/eventstore"
 )
 
 // ErrNoSignInEvidence is returned when a session cannot show how it was signed in to the
@@ -98,27 +99,17 @@ func (s *Service) SessionEvidence(ctx context.Context, accountID uuid.UUID, sess
 		}
 		return ev, nil
 	}
-	events, _, err := s.load(ctx, domain.AccountStream(accountID))
+	a, err := s.loadAccount(ctx, accountID)
 	if err != nil {
 		return SignInEvidence{}, fmt.Errorf("session evidence: %w", err)
-	}
-	a, err := domain.LoadAccount(events)
-	if err != nil {
-		return SignInEvidence{}, fmt.Errorf("session evidence: %w", err)
-	}
-	if !a.Exists() {
-		return SignInEvidence{}, fmt.Errorf("session evidence: %w", domain.ErrAccountNotFound)
 	}
 	since := signedIn.Add(-s.policy.ChallengeTTL - domain.RedeemWindow - time.Minute)
-	for i := len(events) - 1; i >= 0; i-- {
-		c, ok := events[i].(domain.SignInChallenged)
-		if !ok {
-			continue
-		}
-		if c.At.Before(since) {
-			break
-		}
-		if ev, err := s.challengeEvidence(ctx, accountID, sessionDigest, c.ChallengeID); err == nil {
+	challenges, err := s.recentChallenges(ctx, accountID, since)
+	if err != nil {
+		return SignInEvidence{}, fmt.Errorf("session evidence: %w", err)
+	}
+	for _, id := range challenges {
+		if ev, err := s.challengeEvidence(ctx, accountID, sessionDigest, id); err == nil {
 			return ev, nil
 		} else if !errors.Is(err, ErrNoSignInEvidence) {
 			return SignInEvidence{}, fmt.Errorf("session evidence: %w", err)
@@ -128,6 +119,44 @@ func (s *Service) SessionEvidence(ctx context.Context, accountID uuid.UUID, sess
 		return SignInEvidence{AccountID: accountID}, fmt.Errorf("session evidence: %w", ErrNoSignInEvidence)
 	}
 	return SignInEvidence{AccountID: accountID, AMR: []string{AMRPassword}}, nil
+}
+
+// recentChallenges returns the challenges of the account's sign-ins (account.signin.challenged)
+// since since, newest first. It reads the account's stream backwards from its end, a page at a
+// time, and stops at the first sign-in before since, or at an event of any type recorded an hour
+// before since (far beyond any clock skew between nodes), so that its cost follows the recent
+// events, not the stream's length.
+func (s *Service) recentChallenges(ctx context.Context, accountID uuid.UUID, since time.Time) ([]uuid.UUID, error) {
+	const page = 64
+	stream := domain.AccountStream(accountID)
+	var out []uuid.UUID
+	opts := eventstore.ReadStreamOptions{Direction: eventstore.Backwards, FromEnd: true, Limit: page}
+	for {
+		recs, err := s.store.ReadStream(ctx, stream, opts)
+		if errors.Is(err, eventstore.ErrStreamNotFound) {
+			return out, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("read %s: %w", stream, err)
+		}
+		events, _, err := decodeRecords(stream, recs)
+		if err != nil {
+			return nil, err
+		}
+		for _, e := range events {
+			c, ok := e.(domain.SignInChallenged)
+			if ok && c.At.Before(since) || e.OccurredAt().Before(since.Add(-time.Hour)) {
+				return out, nil
+			}
+			if ok {
+				out = append(out, c.ChallengeID)
+			}
+		}
+		if len(recs) < page || recs[len(recs)-1].Version == 0 {
+			return out, nil
+		}
+		opts.FromEnd, opts.From = false, recs[len(recs)-1].Version-1
+	}
 }
 
 // challengeEvidence is the evidence of one challenge redeemed for the session, or

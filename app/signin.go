@@ -164,7 +164,7 @@ func (s *Service) SignIn(ctx context.Context, email, password string, lc domain.
 // here is refused.
 func (s *Service) SignOut(ctx context.Context, accountID uuid.UUID, sessionID [16]byte, until time.Time) error {
 	digest := sha256.Sum256(sessionID[:])
-	_, err := s.op(ctx, accountActor(accountID)).updateAccount(accountID, func(a *domain.Account, _ []domain.Event, now time.Time) (domain.Decision, error) {
+	_, err := s.op(ctx, accountActor(accountID)).updateAccount(accountID, func(a *domain.Account, now time.Time) (domain.Decision, error) {
 		return a.SignOut(domain.SignOut{SessionDigest: digest[:], Until: until}, now), nil
 	})
 	if err == nil {
@@ -197,7 +197,7 @@ func (s *Service) ChangePassword(ctx context.Context, accountID uuid.UUID, curre
 	if err != nil {
 		return fmt.Errorf("change password: %w", err)
 	}
-	_, err = o.updateAccount(accountID, func(a *domain.Account, _ []domain.Event, now time.Time) (domain.Decision, error) {
+	_, err = o.updateAccount(accountID, func(a *domain.Account, now time.Time) (domain.Decision, error) {
 		return a.ChangePassword(domain.ChangePassword{PasswordHash: hash}, now), nil
 	})
 	if err != nil {
@@ -265,7 +265,7 @@ func (s *Service) verify(o *op, a *domain.Account, password string, src domain.S
 	if ok {
 		return nil
 	}
-	if _, err := o.updateAccount(a.ID(), func(a *domain.Account, _ []domain.Event, now time.Time) (domain.Decision, error) {
+	if _, err := o.updateAccount(a.ID(), func(a *domain.Account, now time.Time) (domain.Decision, error) {
 		return a.RecordFailedSignIn(domain.RecordFailedSignIn{Source: src}, now, s.policy), nil
 	}); err != nil {
 		return err
@@ -293,7 +293,7 @@ func (s *Service) issue(o *op, accountID uuid.UUID, cmd domain.IssueChallenge) (
 	}
 	cmd.ChallengeID = id
 	var issue domain.ChallengeIssue
-	if _, err := o.updateAccount(accountID, func(a *domain.Account, _ []domain.Event, now time.Time) (domain.Decision, error) {
+	if _, err := o.updateAccount(accountID, func(a *domain.Account, now time.Time) (domain.Decision, error) {
 		issue, err = a.IssueChallenge(cmd, now, s.policy)
 		return domain.Decision{Events: issue.AccountEvents}, err
 	}); err != nil {

@@ -87,6 +87,16 @@ var (
 
 func (a HelpDeskAction) String() string { return a.slug }
 
+// helpDeskActionOf returns the action of a slug, for a snapshot's notices.
+func helpDeskActionOf(slug string) (HelpDeskAction, bool) {
+	for _, a := range []HelpDeskAction{HelpDeskBypassCodes, HelpDeskReset, HelpDeskUnlock, HelpDeskDisable, HelpDeskEnable} {
+		if a.slug == slug {
+			return a, true
+		}
+	}
+	return HelpDeskAction{}, false
+}
+
 // Notice tells the person one thing the help desk did to their account and when. It does
 // not carry the administrator's reason, which is the help desk's internal record (it may
 // name how the person's identity was checked); the audit holds it.

@@ -26,6 +26,7 @@ import (
 	"github.com/assent-dev/assent/eventstore/bridge"
 	"github.com/assent-dev/assent/eventstore/esdb"
 	"github.com/assent-dev/assent/eventstore/sqlite"
+	"github.com/assent-dev/assent/localdb"
 	"github.com/assent-dev/assent/projections"
 	"github.com/assent-dev/assent/transport/duoapi"
 	"github.com/assent-dev/assent/transport/httpapi"
@@ -131,6 +132,7 @@ type server struct {
 	audit    *auditNode // see audit_serve.go
 	metrics  *metricsNode
 	debug    *debugListener // debug_serve.go
+	local    *localdb.DB    // the node's own database: account snapshots (snapshots.go)
 }
 
 // echoRoutes lists the paths the HTTP server routes.
@@ -191,7 +193,16 @@ func start(ctx context.Context, cfg config.Config, log *slog.Logger, opts startO
 		return nil, fmt.Errorf("read models: %w", err)
 	}
 	log.Info("read models caught up", "events", stats.Events, "took", stats.Took.String())
-	acfg := app.Config{Store: store, Keyring: keyring, Projections: views, PasswordChecks: checks}
+	local, snaps, err := openSnapshots(ctx, cfg.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			local.Close()
+		}
+	}()
+	acfg := app.Config{Store: store, Keyring: keyring, Projections: views, PasswordChecks: checks, Snapshots: snaps}
 	if opts.tuneApp != nil {
 		opts.tuneApp(&acfg)
 	}
@@ -289,7 +300,7 @@ func start(ctx context.Context, cfg config.Config, log *slog.Logger, opts startO
 	if opts.timeouts != nil {
 		timeouts = *opts.timeouts
 	}
-	s := &server{log: log, store: store, scheme: scheme, router: router, ln: ln, errc: make(chan error, 1), cancel: cancel,
+	s := &server{log: log, store: store, local: local, scheme: scheme, router: router, ln: ln, errc: make(chan error, 1), cancel: cancel,
 		done: make(chan struct{}), App: svc, Hub: hub, Sessions: sessions, echo: e,
 		http: timeouts.server(e)}
 	go func() {
@@ -386,6 +397,9 @@ func (s *server) Stop(ctx context.Context) error {
 	<-s.done
 	if err := s.audit.wait(); err != nil {
 		errs = append(errs, err)
+	}
+	if err := s.local.Close(); err != nil {
+		errs = append(errs, fmt.Errorf("close local database: %w", err))
 	}
 	if err := s.store.Close(); err != nil {
 		errs = append(errs, fmt.Errorf("close event store: %w", err))
