@@ -34,8 +34,8 @@ func BenchmarkLoginDomainPath(b *testing.B) {
 
 // BenchmarkStanding measures what every request a session authenticates now costs the server:
 // the account's standing (disabled, sessions ended, notices), from the stream cache, on an
-// account with 200 sign-ins in its stream. The stream's head is known to the SQLite store, so
-// no read is made; what is left is folding the account.
+// account with 200 sign-ins in its stream. The stream's head is known to the SQLite store and
+// the cache holds the folded account, so nothing is read or folded.
 func BenchmarkStanding(b *testing.B) {
 	f := newFixture(b, domain.Policy{})
 	id := f.account("standing@example.com")
