@@ -79,11 +79,11 @@ type readModels struct {
 	caughtUp atomic.Bool
 	// caughtUpEvents is the number of events the start-up catch-up applied.
 	caughtUpEvents atomic.Int64
-	stopped  atomic.Bool // the router ended
-	failed   atomic.Value
-	cancel   context.CancelFunc
-	done     chan struct{}
-	once     sync.Once
+	stopped        atomic.Bool // the router ended
+	failed         atomic.Value
+	cancel         context.CancelFunc
+	done           chan struct{}
+	once           sync.Once
 }
 
 func newReadModels(set *projections.Set, closeFn func() error, store eventstore.Store, log *slog.Logger) (*readModels, error) {
