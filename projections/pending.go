@@ -211,7 +211,7 @@ func foldPending(b *batch, ev eventstore.RecordedEvent, e domain.Event) error {
 		for _, d := range e.Devices {
 			en.Devices = append(en.Devices, d.DeviceID)
 		}
-		b.put("pending", e.ChallengeID[:], "", 0, en)
+		b.create("pending", e.ChallengeID[:], "", 0, en)
 		c := en.Ch
 		c.ContextDigest = slices.Clone(c.ContextDigest)
 		b.changes = append(b.changes, Change{Kind: ChangeChallengeIssued, Position: ev.Position, AccountID: e.AccountID, ChallengeID: e.ChallengeID, DeviceIDs: slices.Clone(en.Devices), Pending: &c})

@@ -165,6 +165,7 @@ type cachedRow struct {
 	until   int64
 	present bool
 	dirty   bool
+	stored  bool // the row may be in the store: a delete must reach it
 }
 
 func newBatch(ctx context.Context, tx Tx, pending *pendingState, retain time.Duration) *batch {
@@ -201,16 +202,38 @@ func load[T any](b *batch, table string, key []byte) (*T, error) {
 	if err := json.Unmarshal(raw, v); err != nil {
 		return nil, &applyError{fmt.Errorf("row %x of %s does not decode: %w", key, table, err)}
 	}
-	m[string(key)] = &cachedRow{v: v, present: true}
+	m[string(key)] = &cachedRow{v: v, present: true, stored: true}
 	return v, nil
 }
 
 func (b *batch) put(table string, key []byte, ix string, until int64, v any) {
-	b.table(table)[string(key)] = &cachedRow{v: v, ix: ix, until: until, present: true, dirty: true}
+	m := b.table(table)
+	stored := true // unless the batch knows it is not
+	if c, ok := m[string(key)]; ok {
+		stored = c.stored
+	}
+	m[string(key)] = &cachedRow{v: v, ix: ix, until: until, present: true, dirty: true, stored: stored}
 }
 
+// create writes a row that the event creates: its key is new (a challenge's ID), so the store
+// does not hold it.
+func (b *batch) create(table string, key []byte, ix string, until int64, v any) {
+	m := b.table(table)
+	stored := false
+	if c, ok := m[string(key)]; ok {
+		stored = c.stored
+	}
+	m[string(key)] = &cachedRow{v: v, ix: ix, until: until, present: true, dirty: true, stored: stored}
+}
+
+// del deletes a row; a row the batch created and the store never held costs no write.
 func (b *batch) del(table string, key []byte) {
-	b.table(table)[string(key)] = &cachedRow{dirty: true}
+	m := b.table(table)
+	stored := true
+	if c, ok := m[string(key)]; ok {
+		stored = c.stored
+	}
+	m[string(key)] = &cachedRow{dirty: stored, stored: stored}
 }
 
 // flush writes the changed rows.
@@ -228,6 +251,7 @@ func (b *batch) flush() error {
 				if err := b.tx.Put(b.ctx, table, []byte(k), c.ix, c.until, raw); err != nil {
 					return err
 				}
+				c.stored = true
 			} else if err := b.tx.Delete(b.ctx, table, []byte(k)); err != nil {
 				return err
 			}

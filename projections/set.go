@@ -130,7 +130,48 @@ func (s *Set) Apply(ev eventstore.RecordedEvent) error {
 func (s *Set) ApplyBatch(ctx context.Context, events []eventstore.RecordedEvent) error {
 	s.apply.Lock()
 	defer s.apply.Unlock()
-	return s.applyTo(ctx, s.store, s.Pending.state, events, true)
+	return s.applyTo(ctx, s.store, s.Pending.state, undecoded(events), true)
+}
+
+// decodedEvent is an event of the log with its domain value, decoded once for every read
+// model; done is false until it has been decoded.
+type decodedEvent struct {
+	ev   eventstore.RecordedEvent
+	e    domain.Event
+	err  error
+	done bool
+}
+
+func undecoded(events []eventstore.RecordedEvent) []decodedEvent {
+	out := make([]decodedEvent, len(events))
+	for i, ev := range events {
+		out[i].ev = ev
+	}
+	return out
+}
+
+func (d *decodedEvent) decode() {
+	if d.done {
+		return
+	}
+	d.done = true
+	if d.e, d.err = domain.Decode(d.ev.Type, d.ev.SchemaVersion, d.ev.Data); d.err != nil {
+		d.err = &applyError{d.err}
+	}
+}
+
+// decodeHandled decodes the events some projection of the set folds.
+func (s *Set) decodeHandled(events []eventstore.RecordedEvent) []decodedEvent {
+	out := undecoded(events)
+	for i := range out {
+		for _, p := range s.All() {
+			if p.base().handles[out[i].ev.Type] {
+				out[i].decode()
+				break
+			}
+		}
+	}
+	return out
 }
 
 // applyOne folds one event into one projection of its own.
@@ -141,7 +182,7 @@ func applyOne(p Projection, ev eventstore.RecordedEvent) error {
 		pend = pp.state
 	}
 	ch, _ := p.(*Challenges)
-	return s.applyModels(context.Background(), s.store, pend, []Projection{p}, ch, []eventstore.RecordedEvent{ev}, true)
+	return s.applyModels(context.Background(), s.store, pend, []Projection{p}, ch, undecoded([]eventstore.RecordedEvent{ev}), true)
 }
 
 // PoisonError is an event a projection failed to decode or apply, tried Attempts times.
@@ -156,11 +197,11 @@ func (e *PoisonError) Error() string {
 
 func (e *PoisonError) Unwrap() error { return e.Err }
 
-func (s *Set) applyTo(ctx context.Context, target Store, pend *pendingState, events []eventstore.RecordedEvent, live bool) error {
+func (s *Set) applyTo(ctx context.Context, target Store, pend *pendingState, events []decodedEvent, live bool) error {
 	return s.applyModels(ctx, target, pend, s.All(), s.Challenges, events, live)
 }
 
-func (s *Set) applyModels(ctx context.Context, target Store, pend *pendingState, models []Projection, ch *Challenges, events []eventstore.RecordedEvent, live bool) error {
+func (s *Set) applyModels(ctx context.Context, target Store, pend *pendingState, models []Projection, ch *Challenges, events []decodedEvent, live bool) error {
 	if len(events) == 0 {
 		return nil
 	}
@@ -182,27 +223,19 @@ func (s *Set) applyModels(ctx context.Context, target Store, pend *pendingState,
 	}
 	start := slices.Clone(cps)
 	var skipped []FailedEvent
-	for _, ev := range events {
-		var (
-			e       domain.Event
-			decErr  error
-			decoded bool
-		)
+	for k := range events {
+		d := &events[k]
+		ev := d.ev
 		for i, m := range models {
 			c := m.base()
 			if ev.Position <= cps[i] {
 				continue
 			}
 			if c.handles[ev.Type] {
-				if !decoded {
-					decoded = true
-					if e, decErr = domain.Decode(ev.Type, ev.SchemaVersion, ev.Data); decErr != nil {
-						decErr = &applyError{decErr}
-					}
-				}
-				err := decErr
+				d.decode()
+				err := d.err
 				if err == nil {
-					err = c.fold(b, ev, e)
+					err = c.fold(b, ev, d.e)
 				}
 				var ae *applyError
 				if errors.As(err, &ae) {
@@ -311,7 +344,7 @@ type RebuildStats struct {
 
 // PageSize is the number of events read, and applied in one transaction, at once by CatchUp
 // and Rebuild.
-const PageSize = 2000
+const PageSize = 5000
 
 // CatchUp folds the log from the set's Position to its end, a page per transaction. Events a
 // projection has already applied are skipped. A poison event is retried after a short pause
@@ -319,7 +352,11 @@ const PageSize = 2000
 func (s *Set) CatchUp(ctx context.Context, log LogReader) (RebuildStats, error) {
 	start := time.Now()
 	st := RebuildStats{Position: s.Position()}
-	err := s.fold(ctx, log, &st, func(page []eventstore.RecordedEvent) error { return s.ApplyBatch(ctx, page) })
+	err := s.fold(ctx, log, &st, func(page []decodedEvent) error {
+		s.apply.Lock()
+		defer s.apply.Unlock()
+		return s.applyTo(ctx, s.store, s.Pending.state, page, true)
+	})
 	if err != nil {
 		return st, err
 	}
@@ -330,12 +367,12 @@ func (s *Set) CatchUp(ctx context.Context, log LogReader) (RebuildStats, error) 
 
 // fold reads the log after st.Position page by page and hands each page to apply, retrying a
 // page that holds a poison event.
-func (s *Set) fold(ctx context.Context, log LogReader, st *RebuildStats, apply func([]eventstore.RecordedEvent) error) error {
+func (s *Set) fold(ctx context.Context, log LogReader, st *RebuildStats, apply func([]decodedEvent) error) error {
 	type result struct {
-		page []eventstore.RecordedEvent
+		page []decodedEvent
 		err  error
 	}
-	// One goroutine reads the next page while the current one is applied.
+	// One goroutine reads and decodes the next page while the current one is applied.
 	pages := make(chan result, 2)
 	rctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -345,7 +382,7 @@ func (s *Set) fold(ctx context.Context, log LogReader, st *RebuildStats, apply f
 		for {
 			page, err := log.ReadAll(rctx, after, PageSize)
 			select {
-			case pages <- result{page, err}:
+			case pages <- result{s.decodeHandled(page), err}:
 			case <-rctx.Done():
 				return
 			}
@@ -376,7 +413,7 @@ func (s *Set) fold(ctx context.Context, log LogReader, st *RebuildStats, apply f
 		}
 		st.Events += len(r.page)
 		if len(r.page) > 0 {
-			st.Position = r.page[len(r.page)-1].Position
+			st.Position = r.page[len(r.page)-1].ev.Position
 		}
 	}
 	return nil
@@ -400,7 +437,7 @@ func (s *Set) Rebuild(ctx context.Context, log LogReader) (RebuildStats, error) 
 	}
 	pend := newPendingState()
 	st := RebuildStats{}
-	apply := func(page []eventstore.RecordedEvent) error {
+	apply := func(page []decodedEvent) error {
 		return s.applyModels(ctx, fresh, pend, s.All(), s.Challenges, page, false)
 	}
 	for {

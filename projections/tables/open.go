@@ -18,10 +18,18 @@ const (
 	freshPrefix = "rm_next_"
 )
 
+// writerCacheKiB is the page cache of the local database's writer connection.
+const writerCacheKiB = 32 << 10
+
 // OpenSQLite returns the read models kept in a node's local database, creating their tables.
 // The database stays open when the store is closed.
 func OpenSQLite(ctx context.Context, db *localdb.DB) (*Store, error) {
 	s := &Store{w: db.Writer, r: db.Reader, d: sqliteDialect, prefix: livePrefix}
+	// The writer's one connection keeps more of the tables' pages in memory than SQLite's
+	// default 2 MiB: a batch touches rows all over them.
+	if _, err := db.Writer.ExecContext(ctx, fmt.Sprintf("PRAGMA cache_size = -%d", writerCacheKiB)); err != nil {
+		return nil, fmt.Errorf("read models: %w", err)
+	}
 	if err := s.create(ctx, true); err != nil {
 		return nil, err
 	}
