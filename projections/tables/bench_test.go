@@ -56,7 +56,7 @@ func (l *syntheticLog) now() time.Time {
 func (l *syntheticLog) next() {
 	at := l.now()
 	if len(l.ids) < l.accounts {
-		id, dev := uuid.New(), uuid.New()
+		id, dev := uuid.Must(uuid.NewV7()), uuid.New() // as the application makes them
 		email, _ := domain.ParseEmail(fmt.Sprintf("user%d@example.com", len(l.ids)))
 		key := make([]byte, 32)
 		acct := domain.AccountStream(id)
@@ -79,7 +79,7 @@ func (l *syntheticLog) next() {
 		l.add(acct, domain.SignInFailed{AccountID: id, At: at})
 		return
 	}
-	ch := uuid.New()
+	ch := uuid.Must(uuid.NewV7())
 	ctx := domain.LoginContext{UserAgent: "Mozilla/5.0 (X11; Linux x86_64)", IP: "203.0.113.7", At: at.Truncate(time.Second)}
 	digest := sha256.Sum256([]byte(ch.String()))
 	stream := domain.ChallengeStream(ch)
