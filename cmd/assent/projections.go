@@ -128,7 +128,15 @@ func projectionsStatusCommand() *cobra.Command {
 			if err != nil {
 				return fmt.Errorf("projections status: %w", err)
 			}
-			printStatus(cmd.OutOrStdout(), set, head, failures)
+			lags := map[string]string{}
+			for _, p := range set.All() {
+				n, err := lagOf(store)(cmd.Context(), p.Position(), statusLagLimit)
+				if err != nil {
+					return fmt.Errorf("projections status: %w", err)
+				}
+				lags[p.Name()] = lagText(n, statusLagLimit)
+			}
+			printStatus(cmd.OutOrStdout(), set, head, lags, failures)
 			return nil
 		},
 	}
@@ -136,7 +144,10 @@ func projectionsStatusCommand() *cobra.Command {
 	return cmd
 }
 
-func printStatus(out io.Writer, set *projections.Set, head eventstore.Position, failures []projections.FailedEvent) {
+// statusLagLimit is how many events the status command counts behind a read model at most.
+const statusLagLimit = 1_000_000
+
+func printStatus(out io.Writer, set *projections.Set, head eventstore.Position, lags map[string]string, failures []projections.FailedEvent) {
 	fmt.Fprintf(out, "log head: %d\n\n", head)
 	w := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(w, "PROJECTION\tCHECKPOINT\tLAG\tFAILED EVENTS")
@@ -147,11 +158,7 @@ func printStatus(out io.Writer, set *projections.Set, head eventstore.Position, 
 				n++
 			}
 		}
-		lag := uint64(0)
-		if pos := p.Position(); head > pos {
-			lag = uint64(head - pos)
-		}
-		fmt.Fprintf(w, "%s\t%d\t%d\t%d\n", p.Name(), p.Position(), lag, n)
+		fmt.Fprintf(w, "%s\t%d\t%s\t%d\n", p.Name(), p.Position(), lags[p.Name()], n)
 	}
 	w.Flush()
 	if len(failures) == 0 {

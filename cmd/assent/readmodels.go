@@ -66,13 +66,39 @@ func headOf(store eventstore.Store) func(context.Context) (eventstore.Position, 
 	}
 }
 
+// lagOf returns a function that counts the events of the log after pos, up to limit. On the
+// embedded store positions are dense, so the head tells it at once; on PostgreSQL (a position
+// is a transaction ID) and EventStoreDB (an offset in its log) it counts the events themselves.
+func lagOf(store eventstore.Store) func(ctx context.Context, pos eventstore.Position, limit int) (int, error) {
+	if s, ok := store.(*sqlite.Store); ok {
+		return func(_ context.Context, pos eventstore.Position, limit int) (int, error) {
+			if h := s.Head(); h > pos {
+				return int(min(uint64(h-pos), uint64(limit))), nil
+			}
+			return 0, nil
+		}
+	}
+	return func(ctx context.Context, pos eventstore.Position, limit int) (int, error) {
+		page, err := store.ReadAll(ctx, pos, limit)
+		return len(page), err
+	}
+}
+
+// lagText says how far behind the log a read model is, given a count capped at limit.
+func lagText(n, limit int) string {
+	if n >= limit {
+		return fmt.Sprintf("at least %d", n)
+	}
+	return fmt.Sprint(n)
+}
+
 // readModels runs the read models of a node: it catches them up from their checkpoints in
 // pages, then hands them to their router, which follows the log live. The node listens
 // meanwhile; Ready says how far behind they are.
 type readModels struct {
 	set    *projections.Set
 	router *message.Router
-	head   func(context.Context) (eventstore.Position, error)
+	lag    func(ctx context.Context, pos eventstore.Position, limit int) (int, error)
 	log    *slog.Logger
 	close  func() error
 
@@ -91,7 +117,7 @@ func newReadModels(set *projections.Set, closeFn func() error, store eventstore.
 	if err != nil {
 		return nil, err
 	}
-	return &readModels{set: set, router: router, head: headOf(store), log: log, close: closeFn, done: make(chan struct{})}, nil
+	return &readModels{set: set, router: router, lag: lagOf(store), log: log, close: closeFn, done: make(chan struct{})}, nil
 }
 
 // run catches up and then runs the router, until ctx ends or Stop.
@@ -126,16 +152,12 @@ func (r *readModels) Ready(ctx context.Context) error {
 	if r.stopped.Load() {
 		return errors.New("the read model router has stopped")
 	}
-	head, err := r.head(ctx)
+	n, err := r.lag(ctx, r.set.Position(), readyLag+1)
 	if err != nil {
-		return fmt.Errorf("the read models cannot read the log's head: %w", err)
+		return fmt.Errorf("the read models cannot read the log: %w", err)
 	}
-	var lag uint64
-	if pos := r.set.Position(); head > pos {
-		lag = uint64(head - pos)
-	}
-	if !r.caughtUp.Load() || lag > readyLag {
-		return fmt.Errorf("behind the log by %d events", lag)
+	if !r.caughtUp.Load() || n > readyLag {
+		return fmt.Errorf("behind the log by %s events", lagText(n, readyLag+1))
 	}
 	return nil
 }

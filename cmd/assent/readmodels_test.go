@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -236,18 +237,20 @@ func TestPoisonEventSkippedAndReported(t *testing.T) {
 // events until caught up, and not ready once the router has stopped.
 func TestReadyzSaysHowFarBehind(t *testing.T) {
 	t.Parallel()
-	r := &readModels{set: projections.NewSet(), head: func(context.Context) (eventstore.Position, error) { return 1500, nil }}
-	if err := r.Ready(context.Background()); err == nil || err.Error() != "behind the log by 1500 events" {
+	behind := 7
+	r := &readModels{set: projections.NewSet(), lag: func(_ context.Context, _ eventstore.Position, limit int) (int, error) { return min(behind, limit), nil }}
+	if err := r.Ready(context.Background()); err == nil || err.Error() != "behind the log by 7 events" {
 		t.Fatalf("before the catch-up: %v", err)
 	}
 	r.caughtUp.Store(true)
-	if err := r.Ready(context.Background()); err == nil || !strings.Contains(err.Error(), "by 1500 events") {
+	if err := r.Ready(context.Background()); err != nil {
+		t.Fatalf("caught up, within the bound: %v", err)
+	}
+	behind = 5000
+	if err := r.Ready(context.Background()); err == nil || err.Error() != fmt.Sprintf("behind the log by at least %d events", readyLag+1) {
 		t.Fatalf("caught up but more than %d behind: %v", readyLag, err)
 	}
-	r.head = func(context.Context) (eventstore.Position, error) { return readyLag, nil }
-	if err := r.Ready(context.Background()); err != nil {
-		t.Fatalf("within the bound: %v", err)
-	}
+	behind = 0
 	r.stopped.Store(true)
 	if err := r.Ready(context.Background()); err == nil || !strings.Contains(err.Error(), "stopped") {
 		t.Fatalf("router stopped: %v", err)
