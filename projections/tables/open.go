@@ -6,7 +6,7 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/jackc/pgx/v5/stdlib"
+	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" database/sql driver
 
 	"github.com/assent-dev/assent/localdb"
 	"github.com/assent-dev/assent/projections"
@@ -30,7 +30,7 @@ func OpenSQLite(ctx context.Context, db *localdb.DB) (*Store, error) {
 	if _, err := db.Writer.ExecContext(ctx, fmt.Sprintf("PRAGMA cache_size = -%d", writerCacheKiB)); err != nil {
 		return nil, fmt.Errorf("read models: %w", err)
 	}
-	if err := s.create(ctx, true); err != nil {
+	if err := s.create(ctx, s.w, true); err != nil {
 		return nil, err
 	}
 	return s, nil
@@ -49,20 +49,25 @@ func OpenPostgres(ctx context.Context, url string) (*Store, error) {
 		return nil, fmt.Errorf("read models: connect to PostgreSQL: %w", err)
 	}
 	s := &Store{w: db, r: db, d: postgresDialect, prefix: livePrefix, closeFn: db.Close}
-	// Two nodes starting at once may both create the tables: the lock makes one wait.
-	tx, err := db.BeginTx(ctx, nil)
-	if err == nil {
-		_, err = tx.ExecContext(ctx, postgresDialect.lock)
-		tx.Rollback()
-	}
-	if err := s.create(ctx, true); err != nil {
+	// Two nodes starting at once may both create the tables: under the writers' lock, in one
+	// transaction, the second finds them made.
+	txi, err := s.Begin(ctx)
+	if err != nil {
 		db.Close()
 		return nil, err
 	}
+	tx := txi.(*storeTx).tx
+	defer tx.Rollback()
+	if err := s.create(ctx, tx, true); err != nil {
+		db.Close()
+		return nil, err
+	}
+	if err := tx.Commit(); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("read models: create tables: %w", err)
+	}
 	return s, nil
 }
-
-var _ = stdlib.GetDefaultDriver // the "pgx" database/sql driver
 
 // allTables are every table a store has.
 func allTables() []string {
@@ -79,7 +84,7 @@ func (s *Store) Fresh(ctx context.Context) (projections.FreshStore, error) {
 	if err := f.Discard(ctx); err != nil {
 		return nil, err
 	}
-	if err := f.create(ctx, false); err != nil {
+	if err := f.create(ctx, f.w, false); err != nil {
 		return nil, err
 	}
 	return f, nil

@@ -78,7 +78,7 @@ func (s *Store) known(table string) error {
 }
 
 // create makes the tables, with their indexes if indexes is true.
-func (s *Store) create(ctx context.Context, indexes bool) error {
+func (s *Store) create(ctx context.Context, db execer, indexes bool) error {
 	var stmts []string
 	for _, t := range projections.Tables {
 		stmts = append(stmts, fmt.Sprintf("CREATE TABLE IF NOT EXISTS %s (k %s PRIMARY KEY, ix TEXT, until %s, v %s NOT NULL)%s",
@@ -93,11 +93,15 @@ func (s *Store) create(ctx context.Context, indexes bool) error {
 		stmts = append(stmts, s.indexes()...)
 	}
 	for _, q := range stmts {
-		if _, err := s.w.ExecContext(ctx, q); err != nil {
+		if _, err := db.ExecContext(ctx, q); err != nil {
 			return fmt.Errorf("read models: create tables: %w", err)
 		}
 	}
 	return nil
+}
+
+type execer interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
 }
 
 // indexes are the secondary indexes of the live tables, made after a rebuild has filled them.

@@ -46,3 +46,4 @@ func TestPostgresContract(t *testing.T) {
 	t.Parallel()
 	storetest.Run(t, func(t *testing.T) projections.Store { return openPostgres(t) })
 }
+
