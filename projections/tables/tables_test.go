@@ -46,4 +46,3 @@ func TestPostgresContract(t *testing.T) {
 	t.Parallel()
 	storetest.Run(t, func(t *testing.T) projections.Store { return openPostgres(t) })
 }
-
