@@ -162,13 +162,16 @@ func (d *decodedEvent) decode() {
 
 // decodeHandled decodes the events some projection of the set folds.
 func (s *Set) decodeHandled(events []eventstore.RecordedEvent) []decodedEvent {
+	handled := map[string]bool{}
+	for _, p := range s.All() {
+		for t := range p.base().handles {
+			handled[t] = true
+		}
+	}
 	out := undecoded(events)
 	for i := range out {
-		for _, p := range s.All() {
-			if p.base().handles[out[i].ev.Type] {
-				out[i].decode()
-				break
-			}
+		if handled[out[i].ev.Type] {
+			out[i].decode()
 		}
 	}
 	return out
