@@ -80,6 +80,32 @@ func (s *Set) load(ctx context.Context) error {
 	return nil
 }
 
+// Reset empties every read model and moves its checkpoint back to the start of the log, in
+// one transaction; the next CatchUp folds the whole log. A node does so when its read models
+// are ahead of its log (a restored backup, or a log that lost its tail): they were folded from
+// events this log does not hold. Failed events are kept, for the record.
+func (s *Set) Reset(ctx context.Context) error {
+	tx, err := s.store.Begin(ctx)
+	if err != nil {
+		return fmt.Errorf("read models: reset: %w", err)
+	}
+	defer tx.Rollback()
+	for _, t := range Tables {
+		if err := tx.Clear(ctx, t); err != nil {
+			return fmt.Errorf("read models: reset %s: %w", t, err)
+		}
+	}
+	for _, p := range s.All() {
+		if err := tx.SetCheckpoint(ctx, p.Name(), eventstore.Start); err != nil {
+			return fmt.Errorf("read models: reset %s: %w", p.Name(), err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("read models: reset: %w", err)
+	}
+	return s.load(ctx)
+}
+
 // Store is the store the set keeps its rows in.
 func (s *Set) Store() Store { return s.store }
 

@@ -121,6 +121,14 @@ func (r *readModels) run(ctx context.Context, store eventstore.Store) {
 	ctx, r.cancel = context.WithCancel(ctx)
 	go func() {
 		defer close(r.done)
+		if err := r.resetIfAhead(ctx, store); err != nil {
+			if ctx.Err() == nil {
+				r.failed.Store(err.Error())
+				r.log.Error("read models: reset", "err", err)
+			}
+			r.stopped.Store(true)
+			return
+		}
 		st, err := r.set.CatchUp(ctx, store)
 		if err != nil {
 			if ctx.Err() == nil {
@@ -138,6 +146,30 @@ func (r *readModels) run(ctx context.Context, store eventstore.Store) {
 		}
 		r.stopped.Store(true)
 	}()
+}
+
+// resetIfAhead empties the read models when they are ahead of the log's head: they were
+// folded from events this log does not hold (a backup restored into a data directory that
+// kept its readmodels.db, or a log that lost its tail), so they start again from zero.
+func (r *readModels) resetIfAhead(ctx context.Context, store eventstore.Store) error {
+	head, err := headOf(store)(ctx)
+	if err != nil {
+		return err
+	}
+	cps, err := r.set.Store().Checkpoints(ctx)
+	if err != nil {
+		return err
+	}
+	var pos eventstore.Position
+	for _, p := range cps {
+		pos = max(pos, p)
+	}
+	if pos > head {
+		r.log.Warn("read models are ahead of the log (a restored backup, or a log that lost its tail): folding them again from position zero",
+			"read_models_at", uint64(pos), "log_head", uint64(head))
+		return r.set.Reset(ctx)
+	}
+	return nil
 }
 
 // Ready is the /readyz check of the read models.

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -19,6 +20,7 @@ import (
 	"github.com/assent-dev/assent/domain"
 	"github.com/assent-dev/assent/eventstore"
 	"github.com/assent-dev/assent/eventstore/sqlite"
+	"github.com/assent-dev/assent/localdb"
 	"github.com/assent-dev/assent/projections"
 )
 
@@ -254,5 +256,49 @@ func TestReadyzSaysHowFarBehind(t *testing.T) {
 	r.stopped.Store(true)
 	if err := r.Ready(context.Background()); err == nil || !strings.Contains(err.Error(), "stopped") {
 		t.Fatalf("router stopped: %v", err)
+	}
+}
+
+// TestReadModelsAheadOfTheLogAreFoldedAgain gives a node the readmodels.db of another data
+// directory whose log went further (as a backup restored beside an old readmodels.db would):
+// its read models are ahead of its log, so the node folds them again from position zero, and
+// they then hold this log's accounts only, as a rebuild does.
+func TestReadModelsAheadOfTheLogAreFoldedAgain(t *testing.T) {
+	t.Parallel()
+	longer, shorter := t.TempDir(), t.TempDir()
+	a := startIn(t, longer, io.Discard)
+	for _, email := range []string{"a1@example.com", "a2@example.com", "a3@example.com"} {
+		a.account(t, email)
+	}
+	waitReady(t, a)
+	stopNode(t, a)
+	b := startIn(t, shorter, io.Discard)
+	b.account(t, "b1@example.com")
+	waitReady(t, b)
+	stopNode(t, b)
+	for _, suffix := range []string{"", "-wal", "-shm"} {
+		os.Remove(filepath.Join(shorter, localdb.FileName+suffix))
+	}
+	data, err := os.ReadFile(filepath.Join(longer, localdb.FileName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(shorter, localdb.FileName), data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	logs := &syncBuffer{}
+	again := startIn(t, shorter, logs)
+	defer stopNode(t, again)
+	waitReady(t, again)
+	var emails []string
+	for _, v := range again.srv.readModels.set.Accounts.All() {
+		emails = append(emails, v.Email)
+	}
+	if !reflect.DeepEqual(emails, []string{"b1@example.com"}) {
+		t.Fatalf("accounts after a start on read models ahead of the log: %v, want only this log's b1@example.com", emails)
+	}
+	if !strings.Contains(logs.String(), "read models are ahead of the log") {
+		t.Errorf("no warning in the log:\n%s", logs.String())
 	}
 }
