@@ -441,7 +441,7 @@ func (v *verifier) finish() {
 	} else if v.logLast == nil || v.logLast.Seq != t.Seq {
 		v.find(FindCheckpointBad, CheckpointStream, -1, 0, "the last checkpoint read first (#%d) is not the last one in the log", t.Seq)
 	}
-	if len(v.claimed) > 0 && headsRoot(v.claimed) != t.HeadsRoot {
+	if len(v.claimed) > 0 && headsRoot(t.FormatOrSorted(), v.claimed) != t.HeadsRoot {
 		v.find(FindCheckpointBad, CheckpointStream, -1, eventstore.Position(t.Position), "the heads of checkpoints #1 to #%d do not fold to the signed root", t.Seq)
 	}
 	at := func(stream string) headState {
