@@ -106,7 +106,7 @@ type Checkpointer struct {
 	treePos   eventstore.Position
 	streams   int
 	tree      *tree
-	last      *CheckpointSigned
+	last      *CheckpointSigned   // the last checkpoint seen, without its Changed list
 	lastAt    eventstore.Position // position of the last checkpoint's own event
 	lastOther eventstore.Position // position of the last event that is not a checkpoint
 	lastVer   int64               // version of CheckpointStream, -1 before the first
@@ -136,15 +136,27 @@ func (c *Checkpointer) PublicKey() ed25519.PublicKey { return c.cfg.Key.Public()
 // EventsRead is the number of events the checkpointer has read from the log since it was made.
 func (c *Checkpointer) EventsRead() int64 { return c.read.Load() }
 
-// Latest returns the last checkpoint the checkpointer has seen in the log, or nil.
-func (c *Checkpointer) Latest() *CheckpointSigned {
+// Latest returns the last checkpoint the checkpointer has seen in the log, whole (read from
+// the log), or nil.
+func (c *Checkpointer) Latest(ctx context.Context) (*CheckpointSigned, error) {
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.last == nil {
-		return nil
+	at := c.lastAt
+	c.mu.Unlock()
+	if at == eventstore.Start {
+		return nil, nil
 	}
-	cp := *c.last
-	return &cp
+	evs, err := c.cfg.Log.ReadAll(ctx, at-1, 1)
+	if err != nil {
+		return nil, fmt.Errorf("audit latest checkpoint: %w", err)
+	}
+	if len(evs) != 1 || evs[0].Position != at {
+		return nil, fmt.Errorf("audit latest checkpoint: the log no longer holds it at position %d", at)
+	}
+	cp, err := decodeCheckpoint(&evs[0])
+	if err != nil {
+		return nil, err
+	}
+	return &cp, nil
 }
 
 // Run appends a checkpoint every Interval until ctx ends, then one last checkpoint (the

@@ -1,6 +1,7 @@
 package audit_test
 
 import (
+	"crypto/ed25519"
 	"slices"
 	"testing"
 
@@ -97,6 +98,12 @@ func TestCheckpointerResumesFromItsTables(t *testing.T) {
 	again := h.checkpoint(t)
 	if want := audit.HeadsRoot(audit.FormatBuckets, foldHeads(t, h.store, again.Position)); again.HeadsRoot != want || again.Seq != got.Seq+1 {
 		t.Fatalf("resumed checkpoint #%d root %s, want #%d %s", again.Seq, again.HeadsRoot, got.Seq+1, want)
+	}
+	// The latest checkpoint is served whole, its changed list included, as it was signed.
+	latest, err := h.cp.Latest(ctxT(t))
+	if err != nil || latest == nil || latest.Seq != again.Seq || len(latest.Changed) != len(again.Changed) || len(latest.Changed) == 0 ||
+		!ed25519.Verify(h.cpKey.Public().(ed25519.PublicKey), latest.Payload(), latest.Signature) {
+		t.Fatalf("latest: %+v %v, want #%d with %d changed heads and a valid signature", latest, err, again.Seq, len(again.Changed))
 	}
 	if rep := h.tamperAndVerify(t, nil); !rep.OK || rep.Checkpoints != 5 {
 		t.Fatalf("verify: %+v", rep)
