@@ -60,6 +60,13 @@ func (r *Reader) accountEvents(ctx context.Context, account uuid.UUID, bound eve
 	if len(streams) == 0 {
 		return nil, fmt.Errorf("audit: %w: %s", domain.ErrAccountNotFound, account)
 	}
+	if m, ok := r.log.(eventstore.MultiStreamReader); ok {
+		all, err := m.ReadStreams(ctx, streams)
+		if err != nil {
+			return nil, fmt.Errorf("audit: read the account's streams: %w", err)
+		}
+		return upTo.cut(all), nil
+	}
 	var all []eventstore.RecordedEvent
 	for _, s := range streams {
 		evs, err := r.log.ReadStream(ctx, s, eventstore.ReadStreamOptions{})
