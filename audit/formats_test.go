@@ -2,10 +2,14 @@ package audit_test
 
 import (
 	"crypto/ed25519"
+	"encoding/json"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/assent-dev/assent/audit"
 	"github.com/assent-dev/assent/domain"
+	"github.com/assent-dev/assent/eventstore"
 )
 
 // mixedFormats writes a log whose checkpoints are of both formats, the last of the given one:
@@ -77,5 +81,39 @@ func TestVerifyNamesTamperingOverBothFormats(t *testing.T) {
 		if hasFinding(rep, audit.FindCheckpointBad, "", -1) {
 			t.Fatalf("the last checkpoint of format %d: its root no longer folds: %+v", last, rep.Findings)
 		}
+	}
+}
+
+// Verify checks the root of every format-2 checkpoint, not only the last one's: an earlier
+// checkpoint, signed with the server's key over heads that do not fold to its root, is named.
+func TestVerifyChecksTheRootOfEveryBucketCheckpoint(t *testing.T) {
+	t.Parallel()
+	h := newHistory(t, 2)
+	h.checkpoint(t)
+	h.approve(t, 2)
+	pos := uint64(h.store.Head())
+	heads := foldHeads(t, h.store, pos)
+	forged := audit.CheckpointSigned{Format: audit.FormatBuckets, Seq: 2, Position: pos, Streams: len(heads),
+		HeadsRoot: strings.Repeat("ab", 32), Changed: heads, PublicKey: h.cpKey.Public().(ed25519.PublicKey), At: h.t0}
+	slices.SortFunc(forged.Changed, func(a, b audit.Head) int { return strings.Compare(a.Stream, b.Stream) })
+	forged.Signature = ed25519.Sign(h.cpKey, forged.Payload())
+	data, err := json.Marshal(forged)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.store.Append(ctxT(t), audit.CheckpointStream, eventstore.Exact(0), eventstore.EventData{Type: audit.TypeCheckpointSigned, SchemaVersion: 1, Data: data}); err != nil {
+		t.Fatal(err)
+	}
+	h.approve(t, 3)
+	if last := h.checkpoint(t); last.Seq != 3 {
+		t.Fatalf("the checkpoint after the forged one is #%d", last.Seq)
+	}
+	rep, err := audit.Verify(ctxT(t), h.store, audit.VerifyOptions{TrustedKeys: []ed25519.PublicKey{h.cpKey.Public().(ed25519.PublicKey)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad := errorsOf(rep)
+	if rep.OK || len(bad) != 1 || bad[0].Kind != audit.FindCheckpointBad || !strings.Contains(bad[0].Message, "#1 to #2 do not fold") {
+		t.Fatalf("want one checkpoint_invalid naming #2's root: %+v", rep.Findings)
 	}
 }

@@ -124,3 +124,45 @@ func (t *tree) root() string {
 	}
 	return hex.EncodeToString(h.Sum(nil))
 }
+
+// bucketTracker keeps the FormatBuckets root of a set of heads that grows and moves a few at a
+// time, rehashing only the buckets that changed: verify checks every format-2 checkpoint's
+// root with it, not only the last one's.
+type bucketTracker struct {
+	t       *tree
+	streams map[int][]string
+	dirty   map[int]bool
+}
+
+// moved notes that the head of stream changed (or appeared, when added).
+func (b *bucketTracker) moved(stream string, added bool) {
+	if b.t == nil {
+		b.t, b.streams, b.dirty = new(tree), map[int][]string{}, map[int]bool{}
+		b.t.init()
+	}
+	k := BucketOf(stream)
+	if added {
+		b.streams[k] = append(b.streams[k], stream)
+	}
+	b.dirty[k] = true
+}
+
+// root rehashes the changed buckets from heads and returns the root.
+func (b *bucketTracker) root(heads map[string]headState) string {
+	if b.t == nil {
+		return HeadsRoot(FormatBuckets, nil)
+	}
+	for k := range b.dirty {
+		names := b.streams[k]
+		slices.Sort(names)
+		l := newLineHasher()
+		for _, s := range names {
+			h := heads[s]
+			l.line(s, uint64(h.version), h.hash.String())
+		}
+		copy(b.t.leaves[k][:], l.h.Sum(nil))
+		b.t.dirty(k)
+	}
+	clear(b.dirty)
+	return b.t.root()
+}
