@@ -17,8 +17,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/google/uuid"
-
 	"github.com/assent-dev/assent/eventstore"
 	"github.com/assent-dev/assent/localdb"
 )
@@ -102,7 +100,6 @@ type Checkpointer struct {
 	mu        sync.Mutex
 	loaded    bool
 	pos       eventstore.Position
-	posID     uuid.UUID // the ID of the event at pos, to tell that the log still holds it
 	treePos   eventstore.Position
 	streams   int
 	tree      *tree

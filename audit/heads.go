@@ -7,8 +7,6 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/google/uuid"
-
 	"github.com/assent-dev/assent/eventstore"
 )
 
@@ -49,7 +47,6 @@ func (c *Checkpointer) load(ctx context.Context) error {
 			return nil
 		}
 		c.pos, c.treePos, c.streams = eventstore.Position(pos), eventstore.Position(treePos), streams
-		c.posID, _ = uuid.FromBytes(id)
 		c.lastAt, c.lastOther, c.lastVer = eventstore.Position(lastAt), eventstore.Position(lastOther), lastVer
 		if last.Valid {
 			var cp CheckpointSigned
@@ -202,7 +199,7 @@ func (c *Checkpointer) foldPage(ctx context.Context, evs []eventstore.ChainedEve
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("audit checkpoint: %w", err)
 	}
-	c.pos, c.posID, c.streams = end.Position, end.ID, streams
+	c.pos, c.streams = end.Position, streams
 	c.last, c.lastAt, c.lastOther, c.lastVer = last, lastAt, lastOther, lastVer
 	return nil
 }
