@@ -252,7 +252,7 @@ func start(ctx context.Context, cfg config.Config, log *slog.Logger, opts startO
 	if opts.limits != nil {
 		limits = *opts.limits
 	}
-	aud, err := newAuditNode(cfg, store, keyring, log) // audit: checkpoints and /v1/audit
+	aud, err := newAuditNode(cfg, store, local, keyring, log) // audit: checkpoints and /v1/audit
 	if err != nil {
 		return nil, err
 	}
