@@ -283,6 +283,12 @@ func (s *Service) RedeemChallenge(ctx context.Context, challengeID, accountID uu
 	if err != nil {
 		return fmt.Errorf("redeem challenge: %w", err)
 	}
+	// A challenge passed before its account was disabled no longer opens anything.
+	if a, err := s.loadAccount(ctx, c.AccountID()); err != nil {
+		return fmt.Errorf("redeem challenge: %w", err)
+	} else if a.Disabled() {
+		return fmt.Errorf("redeem challenge: %w", domain.ErrAccountDisabled)
+	}
 	cmd := domain.RedeemChallenge{Purpose: purpose, AccountID: accountID, SessionDigest: sessionDigest}
 	if _, err := s.op(ctx, accountActor(c.AccountID())).updateChallengeFrom(challengeID, first, func(c *domain.Challenge, now time.Time) domain.Decision {
 		return c.Redeem(cmd, now)

@@ -38,11 +38,13 @@ type IntegrationUser struct {
 	Devices  []domain.LinkedDevice
 	// Locked is true while the user's second factor is locked after too many failures.
 	Locked bool
+	// Disabled is true when the help desk disabled the user's account.
+	Disabled bool
 }
 
 func integrationUserOf(a *domain.Account, now time.Time) IntegrationUser {
 	locked, _ := a.Locked(now)
-	return IntegrationUser{ID: a.ID(), Username: a.Username(), Devices: a.LinkedDevices(), Locked: locked}
+	return IntegrationUser{ID: a.ID(), Username: a.Username(), Devices: a.LinkedDevices(), Locked: locked, Disabled: a.Disabled()}
 }
 
 // IntegrationUser returns the user id of the integration; domain.ErrAccountNotFound when there is

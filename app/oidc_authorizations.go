@@ -89,6 +89,9 @@ type SignInEvidence struct {
 // no such challenge, the account must have no second factor turned on, and the password alone
 // gives pwd. Anything else is ErrNoSignInEvidence.
 func (s *Service) SessionEvidence(ctx context.Context, accountID uuid.UUID, sessionDigest []byte, challengeID uuid.UUID, signedIn time.Time) (SignInEvidence, error) {
+	if err := s.helpDeskEvidence(ctx, accountID, signedIn); err != nil {
+		return SignInEvidence{AccountID: accountID}, fmt.Errorf("session evidence: %w", err)
+	}
 	if challengeID != uuid.Nil {
 		ev, err := s.challengeEvidence(ctx, accountID, sessionDigest, challengeID)
 		if err != nil {
@@ -213,6 +216,9 @@ func (s *Service) IssueOIDCCode(ctx context.Context, id uuid.UUID, code string) 
 // CheckOIDCCode tells whether a code may be exchanged; a code presented after its exchange
 // revokes the authorization (recorded) and returns domain.ErrOIDCCodeReused.
 func (s *Service) CheckOIDCCode(ctx context.Context, id uuid.UUID, clientID, code string) error {
+	if err := s.oidcAccountActive(ctx, id); err != nil {
+		return fmt.Errorf("check oidc code: %w", err)
+	}
 	_, err := s.op(correlated(ctx), clientActor(clientID)).updateOIDCAuthorization(id, func(a *domain.OIDCAuthorization, now time.Time) domain.Decision {
 		return a.CheckCode(HashToken(code), now)
 	})
@@ -241,6 +247,9 @@ func (s *Service) RedeemOIDCCode(ctx context.Context, id uuid.UUID, clientID, co
 // CheckOIDCRefreshToken tells whether a refresh token may be used; a spent one revokes the
 // family (recorded) and returns domain.ErrOIDCRefreshTokenReused.
 func (s *Service) CheckOIDCRefreshToken(ctx context.Context, id uuid.UUID, clientID, token string) error {
+	if err := s.oidcAccountActive(ctx, id); err != nil {
+		return fmt.Errorf("check oidc refresh token: %w", err)
+	}
 	_, err := s.op(correlated(ctx), clientActor(clientID)).updateOIDCAuthorization(id, func(a *domain.OIDCAuthorization, now time.Time) domain.Decision {
 		return a.CheckRefreshToken(HashToken(token), now)
 	})

@@ -113,6 +113,10 @@ type SignInResult struct {
 	SessionGranted bool
 	// Challenge is the challenge issued when 2FA is on; nil when SessionGranted.
 	Challenge *IssuedChallenge
+	// EnrollmentRequired: the help desk reset the second factor; the session granted is for
+	// setting up a new one, by EnrollBy (OpenID Connect refuses it until one is on).
+	EnrollmentRequired bool
+	EnrollBy           time.Time
 }
 
 // IssuedChallenge is a challenge as the login page needs it.
@@ -144,7 +148,8 @@ func (s *Service) SignIn(ctx context.Context, email, password string, lc domain.
 		return SignInResult{}, fmt.Errorf("sign in: %w", err)
 	}
 	if !a.MFAEnabled() {
-		return SignInResult{AccountID: a.ID(), SessionGranted: true}, nil
+		req, by := a.EnrollmentRequired()
+		return SignInResult{AccountID: a.ID(), SessionGranted: true, EnrollmentRequired: req, EnrollBy: by}, nil
 	}
 	ic, err := s.issueChallenge(s.op(ctx, accountActor(a.ID())), a.ID(), lc)
 	if err != nil {
@@ -227,6 +232,11 @@ func (s *Service) checkPassword(ctx context.Context, email, password string, src
 		return nil, err
 	}
 	if err := s.verify(s.op(ctx, accountActor(a.ID())), a, password, src); err != nil {
+		return nil, err
+	}
+	// Only a correct password learns that the account is disabled, or that the time to set up
+	// a new second factor after a reset is over.
+	if err := a.CheckAccess(s.now()); err != nil {
 		return nil, err
 	}
 	return a, nil

@@ -12,7 +12,7 @@ import (
 // AccountSnapshotSchema is the schema of the encoding MarshalSnapshot writes. It changes
 // whenever the Account's state changes shape; a snapshot of another schema is not read
 // (UnmarshalAccountSnapshot refuses it), and the account is folded from its stream instead.
-const AccountSnapshotSchema = 1
+const AccountSnapshotSchema = 2
 
 // Fold returns the account with events folded after the ones a was folded from, as
 // LoadAccount of both lists would give. a itself is left as it was, so that a folded account
@@ -40,6 +40,7 @@ func (a *Account) clone() *Account {
 	c.signInFailures = slices.Clone(a.signInFailures)
 	c.sourceLocks = slices.Clone(a.sourceLocks)
 	c.enrollments = slices.Clone(a.enrollments)
+	c.notices = slices.Clone(a.notices)
 	return &c
 }
 
@@ -74,6 +75,18 @@ type accountSnapshot struct {
 	Username       string              `json:"username,omitempty"`
 	Bypass         *snapCodes          `json:"bypass,omitempty"`
 	BypassUntil    time.Time           `json:"bypass_until,omitzero"`
+	// The help desk's marks (schema 2).
+	Disabled     bool         `json:"disabled,omitempty"`
+	ResetPending bool         `json:"reset_pending,omitempty"`
+	EnrollBy     time.Time    `json:"enroll_by,omitzero"`
+	SessionsFrom time.Time    `json:"sessions_from,omitzero"`
+	Notices      []snapNotice `json:"notices,omitempty"`
+}
+
+type snapNotice struct {
+	Action string    `json:"action"`
+	At     time.Time `json:"at"`
+	Until  time.Time `json:"until,omitzero"`
 }
 
 type snapDevice struct {
@@ -135,6 +148,10 @@ func (a *Account) MarshalSnapshot() ([]byte, error) {
 		MutedUntil: a.mutedUntil, Pending: a.pending, PendingUntil: a.pendingUntil,
 		Enrollments: a.enrollments, Integration: a.integration, Username: a.username,
 		Bypass: a.bypass.snapshot(), BypassUntil: a.bypassUntil,
+		Disabled: a.disabled, ResetPending: a.resetPending, EnrollBy: a.enrollBy, SessionsFrom: a.sessionsFrom,
+	}
+	for _, n := range a.notices {
+		s.Notices = append(s.Notices, snapNotice{Action: n.Action.slug, At: n.At, Until: n.Until})
 	}
 	for _, d := range a.devices {
 		s.Devices = append(s.Devices, snapDevice{ID: d.id, Name: d.name, PublicKey: d.publicKey, Sealed: d.sealed, LastStep: d.lastStep})
@@ -172,6 +189,14 @@ func UnmarshalAccountSnapshot(schema int, data []byte) (*Account, error) {
 		failures: s.Failures, lockedUntil: s.LockedUntil, mutedUntil: s.MutedUntil,
 		pending: s.Pending, pendingUntil: s.PendingUntil, enrollments: s.Enrollments,
 		integration: s.Integration, username: s.Username, bypassUntil: s.BypassUntil,
+		disabled: s.Disabled, resetPending: s.ResetPending, enrollBy: s.EnrollBy, sessionsFrom: s.SessionsFrom,
+	}
+	for _, n := range s.Notices {
+		action, ok := helpDeskActionOf(n.Action)
+		if !ok {
+			return nil, fmt.Errorf("account snapshot: %w: notice action %q", ErrMalformedEvent, n.Action)
+		}
+		a.notices = append(a.notices, Notice{Action: action, At: n.At, Until: n.Until})
 	}
 	var err error
 	if a.backup, err = s.Backup.restore(); err != nil {
@@ -199,7 +224,7 @@ func UnmarshalAccountSnapshot(schema int, data []byte) (*Account, error) {
 // bytes. It grows with the devices, apps, codes, failures and locks the account keeps, each
 // of which is bounded, not with the length of its stream.
 func (a *Account) SizeHint() int {
-	n := 512 + len(a.passwordHash) + len(a.username) + 16*len(a.enrollments) + 24*len(a.failures)
+	n := 512 + len(a.passwordHash) + len(a.username) + 16*len(a.enrollments) + 24*len(a.failures) + 64*len(a.notices)
 	for _, f := range a.signInFailures {
 		n += 40 + len(f.source)
 	}

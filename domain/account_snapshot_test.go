@@ -41,6 +41,9 @@ func richHistory(t *testing.T) []domain.Event {
 			domain.ChallengeFailed{AccountID: accountID, ChallengeID: challengeID, DeviceID: deviceID, Reason: domain.FailureDenied, At: t0},
 			domain.SignedOut{AccountID: accountID, SessionDigest: make([]byte, 32), Until: t0.Add(time.Hour), At: t0},
 			challenged,
+			// The help desk: codes with a reason, a disabling and an enabling, notices read, and
+			// a disabling again, whose notice is pending (a reset: TestAccountSnapshotAfterAReset).
+			deskBypass, disabled, enabled, noticesSeen, disabled,
 		},
 	)
 	out := make([]domain.Event, len(events))
@@ -164,5 +167,33 @@ func TestAccountSnapshotOfAnotherSchemaIsRefused(t *testing.T) {
 		if _, err := domain.UnmarshalAccountSnapshot(c.schema, c.data); !errors.Is(err, domain.ErrMalformedEvent) {
 			t.Fatalf("%s: %v, want ErrMalformedEvent", name, err)
 		}
+	}
+}
+
+// TestAccountSnapshotAfterAReset: the help desk's reset and unlock survive a snapshot: the
+// restored account still requires a new second factor by the same time, ends the same sessions
+// and tells the same notices.
+func TestAccountSnapshotAfterAReset(t *testing.T) {
+	t.Parallel()
+	history := concat(withMFA, failures(2, t0), []domain.Event{unlocked,
+		domain.DeviceUnlinked{AccountID: accountID, DeviceID: deviceID, At: resetEvent.At},
+		domain.MFADisabled{AccountID: accountID, At: resetEvent.At}, resetEvent})
+	whole, err := domain.LoadAccount(history)
+	if err != nil {
+		t.Fatal(err)
+	}
+	restored, err := domain.UnmarshalAccountSnapshot(domain.AccountSnapshotSchema, snapshotOf(t, whole))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, by := restored.EnrollmentRequired()
+	if !req || !by.Equal(resetEvent.EnrollBy) || !restored.SessionsValidFrom().Equal(resetEvent.At) {
+		t.Fatalf("restored after a reset: enrollment %t by %v, sessions from %v", req, by, restored.SessionsValidFrom())
+	}
+	if !reflect.DeepEqual(restored.Notices(), whole.Notices()) || len(whole.Notices()) != 2 {
+		t.Fatalf("notices: restored %+v, folded %+v", restored.Notices(), whole.Notices())
+	}
+	if !bytes.Equal(snapshotOf(t, restored), snapshotOf(t, whole)) {
+		t.Fatal("the restored account's snapshot differs")
 	}
 }

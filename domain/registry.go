@@ -191,6 +191,12 @@ func newEvents() *Registry {
 	Register[IntegrationDisabled](r, 1)
 	Register[IntegrationUserCreated](r, 1)
 	Register[BypassCodesIssued](r, 1)
+	// The help desk (helpdesk.go).
+	Register[SecondFactorReset](r, 1)
+	Register[AccountUnlocked](r, 1)
+	Register[AccountDisabled](r, 1)
+	Register[AccountEnabled](r, 1)
+	Register[HelpDeskNoticesSeen](r, 1)
 	registerOIDC(r)
 	return r
 }

@@ -93,6 +93,7 @@ func newAccounts(store Store) *Accounts {
 		domain.AccountRegistered{}, domain.MFAEnabled{}, domain.MFADisabled{}, domain.MFALocked{},
 		domain.PushMuted{}, domain.SignInChallenged{}, domain.DeviceLinked{}, domain.DeviceUnlinked{},
 		domain.TOTPAppAdded{}, domain.TOTPAppConfirmed{}, domain.BackupCodesIssued{}, domain.BackupCodeUsed{},
+		domain.AccountUnlocked{},
 	)...)}
 	p.core.fold = foldAccount
 	return p
@@ -150,6 +151,8 @@ func foldAccount(b *batch, _ eventstore.RecordedEvent, e domain.Event) error {
 		s.BackupSet, s.Used = uuid.Nil, nil
 	case domain.MFALocked:
 		v.LockedUntil = e.Until
+	case domain.AccountUnlocked:
+		v.LockedUntil = time.Time{}
 	case domain.PushMuted:
 		v.MutedUntil = e.Until
 	case domain.SignInChallenged:
@@ -207,6 +210,8 @@ func accountOf(e domain.Event) uuid.UUID {
 	case domain.BackupCodesIssued:
 		return e.AccountID
 	case domain.BackupCodeUsed:
+		return e.AccountID
+	case domain.AccountUnlocked:
 		return e.AccountID
 	}
 	return uuid.Nil

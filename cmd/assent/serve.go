@@ -20,6 +20,7 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/spf13/cobra"
 
+	"github.com/assent-dev/assent/admins"
 	"github.com/assent-dev/assent/app"
 	"github.com/assent-dev/assent/config"
 	"github.com/assent-dev/assent/eventstore"
@@ -260,7 +261,11 @@ func start(ctx context.Context, cfg config.Config, log *slog.Logger, opts startO
 	if err != nil {
 		return nil, err
 	}
-	httpapi.New(e, httpapi.Config{App: svc, Hub: hub, Sessions: sessions, Limits: limits, Log: log, PublicURL: cfg.PublicURL, Audit: aud.routes(), TrustedProxies: proxies})
+	desk, err := admins.Parse(cfg.AdminTokens, filepath.Join(cfg.DataDir, admins.File)) // the help desk's credentials
+	if err != nil {
+		return nil, err
+	}
+	httpapi.New(e, httpapi.Config{App: svc, Hub: hub, Sessions: sessions, Limits: limits, Log: log, PublicURL: cfg.PublicURL, Audit: aud.routes(), Admins: desk, TrustedProxies: proxies})
 	httpapi.Health{Checks: map[string]httpapi.ReadinessCheck{
 		"eventstore": func(ctx context.Context) error {
 			if h, ok := store.(eventstore.HealthChecker); ok {

@@ -16,6 +16,7 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
 
+	"github.com/assent-dev/assent/admins"
 	"github.com/assent-dev/assent/app"
 	"github.com/assent-dev/assent/domain"
 	"github.com/assent-dev/assent/eventstore"
@@ -37,6 +38,9 @@ type Config struct {
 	PublicURL string
 	// Audit serves the auditor's routes (see audit.go); nil leaves them out.
 	Audit *Audit
+	// Admins are the help desk's credentials for the routes under /v1/admin (see helpdesk.go);
+	// nil leaves those routes out.
+	Admins *admins.Admins
 	// TrustedProxies are the networks of the reverse proxies whose X-Forwarded-For, X-Real-IP
 	// and X-Forwarded-Proto are believed (see proxy.go). Empty: the client is the TCP peer.
 	TrustedProxies []*net.IPNet
@@ -121,6 +125,7 @@ func New(e *echo.Echo, cfg Config) *Server {
 	s.registerSecurity()
 	s.registerDevices()
 	s.registerAudit()
+	s.registerHelpDesk()
 	s.documentAnswers()
 	return s
 }
@@ -233,6 +238,21 @@ func (s *Server) requireSession(ctx huma.Context, next func(huma.Context)) {
 	}
 	sess, ok := s.cfg.Sessions.Check(c.Value, s.cfg.Now())
 	if !ok {
+		s.writeHuma(ctx, apierror.Unauthenticated)
+		return
+	}
+	// The help desk may have ended the account's sessions (a disabling, a second-factor reset).
+	st, err := s.cfg.App.Standing(ctx.Context(), sess.AccountID)
+	if err != nil && !errors.Is(err, domain.ErrAccountNotFound) {
+		// The server's trouble (its store), not the session's: answer so, rather than sign out.
+		var p *apierror.Problem
+		if !errors.As(s.fail(err), &p) {
+			p = apierror.New(http.StatusServiceUnavailable, "storage_unavailable", "The server cannot read its data right now. Try again in a little while.")
+		}
+		s.writeHuma(ctx, p)
+		return
+	}
+	if err != nil || !st.SessionValid(sess.Issued) {
 		s.writeHuma(ctx, apierror.Unauthenticated)
 		return
 	}

@@ -310,6 +310,7 @@
 
   try {
     sess = await Assent.requireSession();
+    Assent.showNotices(sess);
     if (!sess) return;
     $('disable-username').value = sess.email;
     $('session-email').textContent = sess.email;
