@@ -102,10 +102,13 @@ type readModels struct {
 	// caughtUpEvents is the number of events the start-up catch-up applied.
 	caughtUpEvents atomic.Int64
 	stopped        atomic.Bool // the router ended
-	failed         atomic.Value
-	cancel         context.CancelFunc
-	done           chan struct{}
-	once           sync.Once
+	// routerRan is set before the router runs: a router never run must not be closed, as
+	// watermill's Close would wait its whole timeout for handlers that never started.
+	routerRan atomic.Bool
+	failed    atomic.Value
+	cancel    context.CancelFunc
+	done      chan struct{}
+	once      sync.Once
 }
 
 func newReadModels(set *projections.Set, closeFn func() error, store eventstore.Store, log *slog.Logger) (*readModels, error) {
@@ -141,6 +144,7 @@ func (r *readModels) run(ctx context.Context, store eventstore.Store) {
 		r.caughtUpEvents.Store(int64(st.Events))
 		r.caughtUp.Store(true)
 		r.log.Info("read models caught up", "events", st.Events, "position", uint64(st.Position), "took", st.Took.String())
+		r.routerRan.Store(true)
 		if err := r.router.Run(ctx); err != nil {
 			r.log.Error("read model router stopped", "err", err)
 		}
@@ -206,7 +210,11 @@ func (r *readModels) Stop() error {
 			r.cancel()
 			<-r.done
 		}
-		err = errors.Join(r.router.Close(), r.close())
+		var cerr error
+		if r.routerRan.Load() {
+			cerr = r.router.Close()
+		}
+		err = errors.Join(cerr, r.close())
 	})
 	return err
 }
