@@ -206,7 +206,8 @@ func Generate(ctx context.Context, cfg Config) (Result, error) {
 
 	// The events of a batch are recorded at the simulated time of its last decision.
 	var recordedAt atomic.Int64
-	store, err := sqlite.Open(ctx, path, sqlite.Options{Now: func() time.Time { return time.Unix(0, recordedAt.Load()) }})
+	store, err := sqlite.Open(ctx, path, sqlite.Options{Now: func() time.Time { return time.Unix(0, recordedAt.Load()) },
+		IndexBatch: 1 << 20, IndexDelay: time.Hour})
 	if err != nil {
 		return Result{}, err
 	}
