@@ -47,7 +47,7 @@ seed of their device keys: a generated store is for measurement only).`,
 	f.StringVar(&cfg.DataDir, "data-dir", "", "the empty data directory to build the store in")
 	f.IntVar(&cfg.Accounts, "accounts", cfg.Accounts, "accounts to register")
 	f.IntVar(&cfg.Events, "events", cfg.Events, "events to write, about")
-	f.StringVar(&cfg.Seed, "seed", "", "seed of the emails' device keys and TOTP secrets (default: random)")
+	f.StringVar(&cfg.Seed, "seed", "", "seed of the device keys and TOTP secrets (default: random)")
 	f.IntVar(&cfg.BatchEvents, "batch-events", 16384, "events written per transaction")
 	return cmd
 }
