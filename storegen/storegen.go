@@ -165,6 +165,8 @@ func ReadManifest(dataDir string) (Manifest, error) {
 // Result is what Generate wrote and how long it took.
 type Result struct {
 	Accounts, Events, SignIns int
+	// Steps is the number of commands decided (the clock moved one tick for each).
+	Steps int
 	// Took is the whole run; Hashing the one argon2id hash.
 	Took, Hashing time.Duration
 }
@@ -256,7 +258,7 @@ func Generate(ctx context.Context, cfg Config) (Result, error) {
 	if err := errors.Join(werr, gerr); err != nil {
 		return Result{}, err
 	}
-	return Result{Accounts: cfg.Accounts, Events: written, SignIns: g.signIns, Took: time.Since(began), Hashing: hashing}, nil
+	return Result{Accounts: cfg.Accounts, Events: written, SignIns: g.signIns, Steps: g.steps, Took: time.Since(began), Hashing: hashing}, nil
 }
 
 // batch is the appends of one transaction.

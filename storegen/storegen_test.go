@@ -28,6 +28,7 @@ func TestGeneratedStoreIsWhatTheApplicationReads(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	ended := time.Now()
 	if res.Events < 600 || res.Events > 700 || res.SignIns == 0 {
 		t.Fatalf("generated %+v, want about 600 events with sign-ins", res)
 	}
@@ -62,6 +63,9 @@ func TestGeneratedStoreIsWhatTheApplicationReads(t *testing.T) {
 				t.Fatalf("event at %d breaks the chain of %s", ev.Position, ev.Stream)
 			}
 			heads[ev.Stream] = ev.Hash()
+			if ev.Metadata.RecordedAt.After(ended) {
+				t.Fatalf("event at %d is recorded at %s, after the run ended (%s): the history must not be in the future", ev.Position, ev.Metadata.RecordedAt, ended)
+			}
 			types[ev.Type]++
 			after = ev.Position
 		}
