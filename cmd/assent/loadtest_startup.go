@@ -17,6 +17,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/assent-dev/assent/secrets"
 	"github.com/assent-dev/assent/storegen"
 )
 
@@ -39,7 +40,8 @@ func loadStartupCommand() *cobra.Command {
 made by assent generate, on a free loopback port, and prints how long after the process start
 /healthz and then /readyz first answered 200, the server's resident memory (VmRSS from
 /proc) once ready, then signs in --sign-ins times on generated accounts with 2FA (the
-password, then the device's current TOTP code, as a login page does), each account from its
+password, then the device's TOTP code of the next 30-second step, which the server takes and
+the generated history cannot have spent, as a login page does), each account from its
 own loopback address, and prints the sign-ins' latency and the resident memory after them.
 The server is stopped at the end. The data directory is used as it is: a second run measures a
 node that has started on it before.`,
@@ -219,7 +221,9 @@ func startupSignIn(ctx context.Context, m storegen.Manifest, base string, i, k i
 	if err != nil {
 		return err
 	}
-	code, err := secret.Code(time.Now())
+	// The code of the next step, as a device whose clock runs a little ahead shows it (the
+	// server takes a step either side): the generated history may have spent the current one.
+	code, err := secret.Code(time.Now().Add(secrets.TOTPPeriod))
 	if err != nil {
 		return err
 	}
