@@ -44,6 +44,9 @@ type Config struct {
 	// events after its snapshot. Optional: without it, an account not in the stream cache is
 	// read whole.
 	Snapshots Snapshots
+	// Schemas, if set, is asked before every append whether the deployment allows each
+	// event's schema version (schemas.Guard): an event some node may not read is refused.
+	Schemas SchemaGuard
 	// PasswordChecks bounds the argon2id computations (password hashes and checks) that run at
 	// once; the others wait for their turn, up to 5 s, then fail with ErrBusy. Default: the
 	// number of cores Go uses (GOMAXPROCS), as each computation keeps a core busy.
@@ -88,6 +91,12 @@ func (c Config) Validate() error {
 	return errors.Join(errs...)
 }
 
+// SchemaGuard says whether the deployment allows an event type at a schema version; its error
+// is returned as is (schemas.ErrNotAllowed), and nothing of the command's append is written.
+type SchemaGuard interface {
+	Allow(ctx context.Context, typ string, version int) error
+}
+
 // Service runs Assent's use cases. It is safe for concurrent use.
 type Service struct {
 	store     eventstore.Store
@@ -105,6 +114,8 @@ type Service struct {
 	// heads is the store's memory of its streams' heads, when it has one (a store that is the
 	// only writer of its log): a cached stream whose head it knows needs no read at all.
 	heads eventstore.KnownHeads
+	// schemas, when set, allows or refuses each event's schema version before an append.
+	schemas SchemaGuard
 
 	written atomic.Uint64 // the highest position this service appended
 
@@ -122,7 +133,7 @@ func New(cfg Config) (*Service, error) {
 	return &Service{
 		store: cfg.Store, keyring: cfg.Keyring, hasher: cfg.Keyring.CodeHasher(), views: cfg.Projections,
 		argon2: cfg.Argon2, policy: cfg.Policy, now: cfg.Clock, rand: cfg.Random, tries: cfg.MaxAttempts,
-		streams: newStreamCache(streamCacheBytes), snapshots: cfg.Snapshots, heads: heads, passwords: newPasswordGate(cfg.PasswordChecks),
+		streams: newStreamCache(streamCacheBytes), snapshots: cfg.Snapshots, heads: heads, passwords: newPasswordGate(cfg.PasswordChecks), schemas: cfg.Schemas,
 	}, nil
 }
 
@@ -353,6 +364,11 @@ func (o *op) encode(stream string, events []domain.Event) ([]eventstore.EventDat
 		typ, ver, raw, err := domain.Encode(e)
 		if err != nil {
 			return nil, fmt.Errorf("append to %s: %w", stream, err)
+		}
+		if o.s.schemas != nil {
+			if err := o.s.schemas.Allow(o.ctx, typ, ver); err != nil {
+				return nil, fmt.Errorf("append to %s: %w", stream, err)
+			}
 		}
 		id, err := uuid.NewV7()
 		if err != nil {

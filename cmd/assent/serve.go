@@ -186,6 +186,10 @@ func start(ctx context.Context, cfg config.Config, log *slog.Logger, opts startO
 	if err := checkLogAgainstAnchor(ctx, cfg, store, head); err != nil {
 		return nil, err
 	}
+	guard, err := startSchemas(ctx, cfg, store, log) // schemas_serve.go
+	if err != nil {
+		return nil, err
+	}
 	keyring, err := app.LoadOrCreateKeyring(cfg.DataDir, cfg.SecretKeys)
 	if err != nil {
 		return nil, err
@@ -216,6 +220,9 @@ func start(ctx context.Context, cfg config.Config, log *slog.Logger, opts startO
 		return nil, err
 	}
 	acfg := app.Config{Store: store, Keyring: keyring, Projections: views, PasswordChecks: checks, Snapshots: snaps}
+	if guard != nil {
+		acfg.Schemas = guard
+	}
 	if opts.tuneApp != nil {
 		opts.tuneApp(&acfg)
 	}

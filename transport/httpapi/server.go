@@ -20,6 +20,7 @@ import (
 	"github.com/assent-dev/assent/app"
 	"github.com/assent-dev/assent/domain"
 	"github.com/assent-dev/assent/eventstore"
+	"github.com/assent-dev/assent/schemas"
 	"github.com/assent-dev/assent/transport/apierror"
 	"github.com/assent-dev/assent/transport/push"
 )
@@ -74,6 +75,7 @@ func init() {
 	apierror.Add(app.ErrInvalidAnswer, 422, "invalid_answer", "The answer must be approve, deny or fraud.")
 	apierror.Add(app.ErrContention, 503, "contention", "Too many changes at once to this account. Try again.")
 	apierror.Add(app.ErrBusy, 503, "busy", "The server is checking too many passwords at once. Try again in a moment.")
+	apierror.AddUnavailable(schemas.ErrNotAllowed, 503, "schema_not_allowed", "The deployment is being upgraded and cannot record this yet. Try again once every server is upgraded.", 30*time.Second)
 	apierror.AddUnavailable(eventstore.ErrUnavailable, 503, "storage_unavailable", "The server cannot write its data right now. Try again in a little while.", 30*time.Second)
 }
 
