@@ -107,7 +107,7 @@ func (s *Service) AnswerChallenge(ctx context.Context, deviceID, challengeID uui
 	})
 	if res.Position != 0 && failure != (domain.FailureReason{}) {
 		locked := false
-		if _, ferr := o.updateAccount(c.AccountID(), func(a *domain.Account, _ []domain.Event, now time.Time) (domain.Decision, error) {
+		if _, ferr := o.updateAccount(c.AccountID(), func(a *domain.Account, now time.Time) (domain.Decision, error) {
 			d := a.RecordChallengeFailure(domain.RecordChallengeFailure{ChallengeID: challengeID, DeviceID: deviceID, Reason: failure}, now, s.policy)
 			locked = locks(d)
 			return d, nil
@@ -224,7 +224,7 @@ func (s *Service) completeWithCode(ctx context.Context, challengeID uuid.UUID,
 	o.actor = accountActor(accountID)
 	var spent domain.Event
 	locked := false
-	if _, err := o.updateAccount(accountID, func(a *domain.Account, _ []domain.Event, now time.Time) (domain.Decision, error) {
+	if _, err := o.updateAccount(accountID, func(a *domain.Account, now time.Time) (domain.Decision, error) {
 		d, err := spend(a, now)
 		if err == nil && d.Err == nil && len(d.Events) > 0 {
 			spent = d.Events[0]
@@ -282,6 +282,12 @@ func (s *Service) RedeemChallenge(ctx context.Context, challengeID, accountID uu
 	c, first, err := s.readChallenge(ctx, challengeID)
 	if err != nil {
 		return fmt.Errorf("redeem challenge: %w", err)
+	}
+	// A challenge passed before its account was disabled no longer opens anything.
+	if a, err := s.loadAccount(ctx, c.AccountID()); err != nil {
+		return fmt.Errorf("redeem challenge: %w", err)
+	} else if a.Disabled() {
+		return fmt.Errorf("redeem challenge: %w", domain.ErrAccountDisabled)
 	}
 	cmd := domain.RedeemChallenge{Purpose: purpose, AccountID: accountID, SessionDigest: sessionDigest}
 	if _, err := s.op(ctx, accountActor(c.AccountID())).updateChallengeFrom(challengeID, first, func(c *domain.Challenge, now time.Time) domain.Decision {

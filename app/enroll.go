@@ -150,7 +150,7 @@ func (s *Service) link(o *op, accountID uuid.UUID, decide func(a *domain.Account
 		return EnrollmentResult{}, err
 	}
 	res := EnrollmentResult{AccountID: accountID, TOTPSecret: secret.Base32()}
-	_, err = o.updateAccount(accountID, func(a *domain.Account, events []domain.Event, now time.Time) (domain.Decision, error) {
+	_, err = o.updateAccount(accountID, func(a *domain.Account, now time.Time) (domain.Decision, error) {
 		res.Email, res.MFAEnabled = a.Email().String(), !a.MFAEnabled()
 		if res.Email == "" { // a user of an integration: labelled by its name
 			res.Email = a.Username()
@@ -159,7 +159,7 @@ func (s *Service) link(o *op, accountID uuid.UUID, decide func(a *domain.Account
 		if a.MFAEnabled() {
 			return d, nil
 		}
-		return then(events, d, func(a *domain.Account) domain.Decision {
+		return then(a, d, func(a *domain.Account) domain.Decision {
 			return a.EnableMFA(domain.EnableMFA{BackupCodes: set}, now)
 		})
 	})

@@ -32,7 +32,7 @@ func (s *Service) AddTOTPApp(ctx context.Context, accountID uuid.UUID) (string, 
 		return "", uuid.Nil, fmt.Errorf("add totp app: %w", err)
 	}
 	var email string
-	_, err = s.op(ctx, accountActor(accountID)).updateAccount(accountID, func(a *domain.Account, _ []domain.Event, now time.Time) (domain.Decision, error) {
+	_, err = s.op(ctx, accountActor(accountID)).updateAccount(accountID, func(a *domain.Account, now time.Time) (domain.Decision, error) {
 		email = a.Email().String()
 		return a.AddTOTPApp(domain.AddTOTPApp{AppID: appID, Name: totpAppName, SealedSecret: sealed}, now), nil
 	})
@@ -57,7 +57,7 @@ func (s *Service) ConfirmTOTPApp(ctx context.Context, accountID, secretID uuid.U
 	enabled := false
 	var lockedOut uuid.UUID // the pending challenge a lock ends
 	o := s.op(ctx, accountActor(accountID))
-	_, err = o.updateAccount(accountID, func(a *domain.Account, events []domain.Event, now time.Time) (domain.Decision, error) {
+	_, err = o.updateAccount(accountID, func(a *domain.Account, now time.Time) (domain.Decision, error) {
 		var match *domain.TOTPMatch
 		if sealed, ok := a.UnconfirmedTOTPApp(secretID); ok {
 			m, err := s.match(accountID, []domain.SealedTOTPSecret{sealed}, code, now)
@@ -74,7 +74,7 @@ func (s *Service) ConfirmTOTPApp(ctx context.Context, accountID, secretID uuid.U
 		if !enabled {
 			return d, nil
 		}
-		return then(events, d, func(a *domain.Account) domain.Decision {
+		return then(a, d, func(a *domain.Account) domain.Decision {
 			return a.EnableMFA(domain.EnableMFA{BackupCodes: set}, now)
 		})
 	})
@@ -115,7 +115,7 @@ func (s *Service) IssueBackupCodes(ctx context.Context, accountID uuid.UUID) ([]
 	if err != nil {
 		return nil, fmt.Errorf("issue backup codes: %w", err)
 	}
-	_, err = s.op(ctx, accountActor(accountID)).updateAccount(accountID, func(a *domain.Account, _ []domain.Event, now time.Time) (domain.Decision, error) {
+	_, err = s.op(ctx, accountActor(accountID)).updateAccount(accountID, func(a *domain.Account, now time.Time) (domain.Decision, error) {
 		return a.IssueBackupCodes(domain.IssueBackupCodes{Set: set}, now), nil
 	})
 	if err != nil {
@@ -128,7 +128,7 @@ func (s *Service) IssueBackupCodes(ctx context.Context, accountID uuid.UUID) ([]
 // account is closed and it gets no further challenge for it). With 2FA on, the last second
 // factor is not unlinked (domain.ErrLastSecondFactor): DisableMFA removes it, with its proof.
 func (s *Service) UnlinkDevice(ctx context.Context, accountID, deviceID uuid.UUID) error {
-	_, err := s.op(ctx, accountActor(accountID)).updateAccount(accountID, func(a *domain.Account, _ []domain.Event, now time.Time) (domain.Decision, error) {
+	_, err := s.op(ctx, accountActor(accountID)).updateAccount(accountID, func(a *domain.Account, now time.Time) (domain.Decision, error) {
 		return a.UnlinkDevice(domain.UnlinkDevice{DeviceID: deviceID}, now), nil
 	})
 	if err != nil {
@@ -140,7 +140,7 @@ func (s *Service) UnlinkDevice(ctx context.Context, accountID, deviceID uuid.UUI
 // UnlinkAllDevices turns the app method off: every device is unlinked. Without a confirmed
 // TOTP app that would leave no second factor, and it is refused (domain.ErrLastSecondFactor).
 func (s *Service) UnlinkAllDevices(ctx context.Context, accountID uuid.UUID) error {
-	_, err := s.op(ctx, accountActor(accountID)).updateAccount(accountID, func(a *domain.Account, _ []domain.Event, now time.Time) (domain.Decision, error) {
+	_, err := s.op(ctx, accountActor(accountID)).updateAccount(accountID, func(a *domain.Account, now time.Time) (domain.Decision, error) {
 		return a.UnlinkAllDevices(domain.UnlinkAllDevices{}, now), nil
 	})
 	if err != nil {
@@ -170,7 +170,7 @@ func (s *Service) DisableMFA(ctx context.Context, accountID, challengeID uuid.UU
 	}
 	o := s.op(ctx, accountActor(accountID))
 	var pending uuid.UUID
-	_, err = o.updateAccount(accountID, func(a *domain.Account, _ []domain.Event, now time.Time) (domain.Decision, error) {
+	_, err = o.updateAccount(accountID, func(a *domain.Account, now time.Time) (domain.Decision, error) {
 		pending, _ = a.PendingChallenge(now)
 		return a.DisableMFA(domain.DisableMFA{}, now), nil
 	})

@@ -15,8 +15,10 @@ import (
 	"github.com/assent-dev/assent/domain"
 	"github.com/assent-dev/assent/eventstore"
 	"github.com/assent-dev/assent/eventstore/sqlite"
+	"github.com/assent-dev/assent/localdb"
 	"github.com/assent-dev/assent/projections"
 	"github.com/assent-dev/assent/secrets"
+	"github.com/assent-dev/assent/snapshots"
 )
 
 const testPassword = "correct horse battery staple"
@@ -91,8 +93,17 @@ func newFixture(t testing.TB, policy domain.Policy) *fixture {
 		<-done
 		store.Close()
 	})
+	db, err := localdb.Open(ctx, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	snaps, err := snapshots.Open(ctx, db)
+	if err != nil {
+		t.Fatal(err)
+	}
 	c := &clock{now: t0}
-	s, err := New(Config{Store: store, Keyring: kr, Projections: views, Policy: policy, Clock: c.Now})
+	s, err := New(Config{Store: store, Keyring: kr, Projections: views, Policy: policy, Clock: c.Now, Snapshots: snaps})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -38,11 +38,13 @@ type IntegrationUser struct {
 	Devices  []domain.LinkedDevice
 	// Locked is true while the user's second factor is locked after too many failures.
 	Locked bool
+	// Disabled is true when the help desk disabled the user's account.
+	Disabled bool
 }
 
 func integrationUserOf(a *domain.Account, now time.Time) IntegrationUser {
 	locked, _ := a.Locked(now)
-	return IntegrationUser{ID: a.ID(), Username: a.Username(), Devices: a.LinkedDevices(), Locked: locked}
+	return IntegrationUser{ID: a.ID(), Username: a.Username(), Devices: a.LinkedDevices(), Locked: locked, Disabled: a.Disabled()}
 }
 
 // IntegrationUser returns the user id of the integration; domain.ErrAccountNotFound when there is
@@ -69,7 +71,7 @@ func (s *Service) EnsureIntegrationUser(ctx context.Context, key domain.Integrat
 	if !errors.Is(err, domain.ErrAccountNotFound) {
 		return IntegrationUser{}, false, fmt.Errorf("integration user: %w", err)
 	}
-	_, err = s.op(ctx, systemActor).updateAccount(id, func(a *domain.Account, _ []domain.Event, now time.Time) (domain.Decision, error) {
+	_, err = s.op(ctx, systemActor).updateAccount(id, func(a *domain.Account, now time.Time) (domain.Decision, error) {
 		if a.Exists() { // created meanwhile by another request: nothing to do
 			return domain.Decision{}, nil
 		}
@@ -309,7 +311,7 @@ func (s *Service) IssueBypassCodes(ctx context.Context, key domain.IntegrationKe
 		return nil, time.Time{}, fmt.Errorf("issue bypass codes: %w", err)
 	}
 	var expires time.Time
-	_, err = s.op(ctx, operatorActor).updateAccount(id, func(a *domain.Account, _ []domain.Event, now time.Time) (domain.Decision, error) {
+	_, err = s.op(ctx, operatorActor).updateAccount(id, func(a *domain.Account, now time.Time) (domain.Decision, error) {
 		expires = now.Add(validFor)
 		return a.IssueBypassCodes(domain.IssueBypassCodes{SetID: set.SetID, Hashes: set.Hashes[:count], ExpiresAt: expires}, now), nil
 	})

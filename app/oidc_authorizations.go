@@ -12,6 +12,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/assent-dev/assent/domain"
+	"github.com/assent-dev/assent/eventstore"
 )
 
 // ErrNoSignInEvidence is returned when a session cannot show how it was signed in to the
@@ -88,6 +89,9 @@ type SignInEvidence struct {
 // no such challenge, the account must have no second factor turned on, and the password alone
 // gives pwd. Anything else is ErrNoSignInEvidence.
 func (s *Service) SessionEvidence(ctx context.Context, accountID uuid.UUID, sessionDigest []byte, challengeID uuid.UUID, signedIn time.Time) (SignInEvidence, error) {
+	if err := s.helpDeskEvidence(ctx, accountID, signedIn); err != nil {
+		return SignInEvidence{AccountID: accountID}, fmt.Errorf("session evidence: %w", err)
+	}
 	if challengeID != uuid.Nil {
 		ev, err := s.challengeEvidence(ctx, accountID, sessionDigest, challengeID)
 		if err != nil {
@@ -95,27 +99,17 @@ func (s *Service) SessionEvidence(ctx context.Context, accountID uuid.UUID, sess
 		}
 		return ev, nil
 	}
-	events, _, err := s.load(ctx, domain.AccountStream(accountID))
+	a, err := s.loadAccount(ctx, accountID)
 	if err != nil {
 		return SignInEvidence{}, fmt.Errorf("session evidence: %w", err)
-	}
-	a, err := domain.LoadAccount(events)
-	if err != nil {
-		return SignInEvidence{}, fmt.Errorf("session evidence: %w", err)
-	}
-	if !a.Exists() {
-		return SignInEvidence{}, fmt.Errorf("session evidence: %w", domain.ErrAccountNotFound)
 	}
 	since := signedIn.Add(-s.policy.ChallengeTTL - domain.RedeemWindow - time.Minute)
-	for i := len(events) - 1; i >= 0; i-- {
-		c, ok := events[i].(domain.SignInChallenged)
-		if !ok {
-			continue
-		}
-		if c.At.Before(since) {
-			break
-		}
-		if ev, err := s.challengeEvidence(ctx, accountID, sessionDigest, c.ChallengeID); err == nil {
+	challenges, err := s.recentChallenges(ctx, accountID, since)
+	if err != nil {
+		return SignInEvidence{}, fmt.Errorf("session evidence: %w", err)
+	}
+	for _, id := range challenges {
+		if ev, err := s.challengeEvidence(ctx, accountID, sessionDigest, id); err == nil {
 			return ev, nil
 		} else if !errors.Is(err, ErrNoSignInEvidence) {
 			return SignInEvidence{}, fmt.Errorf("session evidence: %w", err)
@@ -125,6 +119,44 @@ func (s *Service) SessionEvidence(ctx context.Context, accountID uuid.UUID, sess
 		return SignInEvidence{AccountID: accountID}, fmt.Errorf("session evidence: %w", ErrNoSignInEvidence)
 	}
 	return SignInEvidence{AccountID: accountID, AMR: []string{AMRPassword}}, nil
+}
+
+// recentChallenges returns the challenges of the account's sign-ins (account.signin.challenged)
+// since since, newest first. It reads the account's stream backwards from its end, a page at a
+// time, and stops at the first sign-in before since, or at an event of any type recorded an hour
+// before since (far beyond any clock skew between nodes), so that its cost follows the recent
+// events, not the stream's length.
+func (s *Service) recentChallenges(ctx context.Context, accountID uuid.UUID, since time.Time) ([]uuid.UUID, error) {
+	const page = 64
+	stream := domain.AccountStream(accountID)
+	var out []uuid.UUID
+	opts := eventstore.ReadStreamOptions{Direction: eventstore.Backwards, FromEnd: true, Limit: page}
+	for {
+		recs, err := s.store.ReadStream(ctx, stream, opts)
+		if errors.Is(err, eventstore.ErrStreamNotFound) {
+			return out, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("read %s: %w", stream, err)
+		}
+		events, _, err := decodeRecords(stream, recs)
+		if err != nil {
+			return nil, err
+		}
+		for _, e := range events {
+			c, ok := e.(domain.SignInChallenged)
+			if ok && c.At.Before(since) || e.OccurredAt().Before(since.Add(-time.Hour)) {
+				return out, nil
+			}
+			if ok {
+				out = append(out, c.ChallengeID)
+			}
+		}
+		if len(recs) < page || recs[len(recs)-1].Version == 0 {
+			return out, nil
+		}
+		opts.FromEnd, opts.From = false, recs[len(recs)-1].Version-1
+	}
 }
 
 // challengeEvidence is the evidence of one challenge redeemed for the session, or
@@ -184,6 +216,9 @@ func (s *Service) IssueOIDCCode(ctx context.Context, id uuid.UUID, code string) 
 // CheckOIDCCode tells whether a code may be exchanged; a code presented after its exchange
 // revokes the authorization (recorded) and returns domain.ErrOIDCCodeReused.
 func (s *Service) CheckOIDCCode(ctx context.Context, id uuid.UUID, clientID, code string) error {
+	if err := s.oidcAccountActive(ctx, id); err != nil {
+		return fmt.Errorf("check oidc code: %w", err)
+	}
 	_, err := s.op(correlated(ctx), clientActor(clientID)).updateOIDCAuthorization(id, func(a *domain.OIDCAuthorization, now time.Time) domain.Decision {
 		return a.CheckCode(HashToken(code), now)
 	})
@@ -212,6 +247,9 @@ func (s *Service) RedeemOIDCCode(ctx context.Context, id uuid.UUID, clientID, co
 // CheckOIDCRefreshToken tells whether a refresh token may be used; a spent one revokes the
 // family (recorded) and returns domain.ErrOIDCRefreshTokenReused.
 func (s *Service) CheckOIDCRefreshToken(ctx context.Context, id uuid.UUID, clientID, token string) error {
+	if err := s.oidcAccountActive(ctx, id); err != nil {
+		return fmt.Errorf("check oidc refresh token: %w", err)
+	}
 	_, err := s.op(correlated(ctx), clientActor(clientID)).updateOIDCAuthorization(id, func(a *domain.OIDCAuthorization, now time.Time) domain.Decision {
 		return a.CheckRefreshToken(HashToken(token), now)
 	})

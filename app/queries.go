@@ -53,6 +53,21 @@ func (s *Service) PendingChallengesForDevice(ctx context.Context, deviceID uuid.
 	if err := s.caughtUp(ctx); err != nil {
 		return nil, fmt.Errorf("pending challenges: %w", err)
 	}
+	if s.heads == nil {
+		// Several writers: a challenge another node issued a moment ago may be in the log,
+		// and already past this node's push hub, before this node's read models have it.
+		if h, ok := s.store.(interface {
+			Head(context.Context) (eventstore.Position, error)
+		}); ok {
+			if head, err := h.Head(ctx); err == nil {
+				wctx, cancel := context.WithTimeout(ctx, crossNodeWait)
+				defer cancel()
+				if err := s.views.WaitFor(wctx, head); err != nil && ctx.Err() != nil {
+					return nil, fmt.Errorf("pending challenges: %w", ctx.Err())
+				}
+			}
+		}
+	}
 	return s.views.Pending.ForDevice(deviceID, s.now()), nil
 }
 

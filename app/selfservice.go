@@ -34,7 +34,7 @@ func (s *Service) StartSession(ctx context.Context, cmd domain.StartSession) err
 // SeeSession records that the session with this ID was used from ip, at most once per
 // domain.SessionSeenEvery and only on the session's own stream. A session this node's read
 // model does not know (begun before sessions were recorded), or saw less than a period ago,
-// costs nothing: no read, no write.
+// costs one read of the local read model and no write.
 func (s *Service) SeeSession(ctx context.Context, accountID uuid.UUID, sessionID [16]byte, ip string) error {
 	if s.views == nil {
 		return nil
@@ -82,7 +82,7 @@ func (s *Service) EndSession(ctx context.Context, accountID uuid.UUID, digest [s
 	if !ok || v.AccountID != accountID || !s.now().Before(v.Expires) {
 		return fmt.Errorf("end session: %w", domain.ErrSessionNotFound)
 	}
-	_, err := s.op(ctx, accountActor(accountID)).updateAccount(accountID, func(a *domain.Account, _ []domain.Event, now time.Time) (domain.Decision, error) {
+	_, err := s.op(ctx, accountActor(accountID)).updateAccount(accountID, func(a *domain.Account, now time.Time) (domain.Decision, error) {
 		return a.SignOut(domain.SignOut{SessionDigest: digest[:], Until: v.Expires}, now), nil
 	})
 	if err == nil {
@@ -98,7 +98,7 @@ func (s *Service) EndSession(ctx context.Context, accountID uuid.UUID, digest [s
 // (account.sessions.ended); every node refuses them from then on. It returns once this node's
 // read models have the cut.
 func (s *Service) EndOtherSessions(ctx context.Context, accountID uuid.UUID, keep domain.EndSessions) error {
-	_, err := s.op(ctx, accountActor(accountID)).updateAccount(accountID, func(a *domain.Account, _ []domain.Event, now time.Time) (domain.Decision, error) {
+	_, err := s.op(ctx, accountActor(accountID)).updateAccount(accountID, func(a *domain.Account, now time.Time) (domain.Decision, error) {
 		return a.EndSessions(keep, now), nil
 	})
 	if err == nil {
@@ -112,7 +112,7 @@ func (s *Service) EndOtherSessions(ctx context.Context, accountID uuid.UUID, kee
 
 // RenameDevice gives a device linked to the account a new name, as the account shows it.
 func (s *Service) RenameDevice(ctx context.Context, accountID, deviceID uuid.UUID, name string) error {
-	_, err := s.op(ctx, accountActor(accountID)).updateAccount(accountID, func(a *domain.Account, _ []domain.Event, now time.Time) (domain.Decision, error) {
+	_, err := s.op(ctx, accountActor(accountID)).updateAccount(accountID, func(a *domain.Account, now time.Time) (domain.Decision, error) {
 		return a.RenameDevice(domain.RenameDevice{DeviceID: deviceID, Name: name}, now), nil
 	})
 	if err != nil {
@@ -123,7 +123,7 @@ func (s *Service) RenameDevice(ctx context.Context, accountID, deviceID uuid.UUI
 
 // RenameTOTPApp gives an authenticator app of the account a new name.
 func (s *Service) RenameTOTPApp(ctx context.Context, accountID, appID uuid.UUID, name string) error {
-	_, err := s.op(ctx, accountActor(accountID)).updateAccount(accountID, func(a *domain.Account, _ []domain.Event, now time.Time) (domain.Decision, error) {
+	_, err := s.op(ctx, accountActor(accountID)).updateAccount(accountID, func(a *domain.Account, now time.Time) (domain.Decision, error) {
 		return a.RenameTOTPApp(domain.RenameTOTPApp{AppID: appID, Name: name}, now), nil
 	})
 	if err != nil {
@@ -135,7 +135,7 @@ func (s *Service) RenameTOTPApp(ctx context.Context, accountID, appID uuid.UUID,
 // RemoveTOTPApp removes one authenticator app; the account's last second factor is not
 // removed while 2FA is on (domain.ErrLastSecondFactor).
 func (s *Service) RemoveTOTPApp(ctx context.Context, accountID, appID uuid.UUID) error {
-	_, err := s.op(ctx, accountActor(accountID)).updateAccount(accountID, func(a *domain.Account, _ []domain.Event, now time.Time) (domain.Decision, error) {
+	_, err := s.op(ctx, accountActor(accountID)).updateAccount(accountID, func(a *domain.Account, now time.Time) (domain.Decision, error) {
 		return a.RemoveTOTPApp(domain.RemoveTOTPApp{AppID: appID}, now), nil
 	})
 	if err != nil {
@@ -161,7 +161,7 @@ func (s *Service) ResumePush(ctx context.Context, accountID, challengeID uuid.UU
 	if err := s.RedeemChallenge(ctx, challengeID, accountID, domain.RedeemResumePush, nil); err != nil {
 		return fmt.Errorf("resume push: %w", err)
 	}
-	_, err = s.op(ctx, accountActor(accountID)).updateAccount(accountID, func(a *domain.Account, _ []domain.Event, now time.Time) (domain.Decision, error) {
+	_, err = s.op(ctx, accountActor(accountID)).updateAccount(accountID, func(a *domain.Account, now time.Time) (domain.Decision, error) {
 		return a.ResumePush(cmd, now), nil
 	})
 	if err != nil {

@@ -40,6 +40,13 @@ type Config struct {
 	Random io.Reader
 	// MaxAttempts bounds the attempts of a command whose append conflicts. Default 5.
 	MaxAttempts int
+	// Snapshots keeps snapshots of account streams, so that loading an account reads only the
+	// events after its snapshot. Optional: without it, an account not in the stream cache is
+	// read whole.
+	Snapshots Snapshots
+	// Schemas, if set, is asked before every append whether the deployment allows each
+	// event's schema version (schemas.Guard): an event some node may not read is refused.
+	Schemas SchemaGuard
 	// PasswordChecks bounds the argon2id computations (password hashes and checks) that run at
 	// once; the others wait for their turn, up to 5 s, then fail with ErrBusy. Default: the
 	// number of cores Go uses (GOMAXPROCS), as each computation keeps a core busy.
@@ -84,6 +91,12 @@ func (c Config) Validate() error {
 	return errors.Join(errs...)
 }
 
+// SchemaGuard says whether the deployment allows an event type at a schema version; its error
+// is returned as is (schemas.ErrNotAllowed), and nothing of the command's append is written.
+type SchemaGuard interface {
+	Allow(ctx context.Context, typ string, version int) error
+}
+
 // Service runs Assent's use cases. It is safe for concurrent use.
 type Service struct {
 	store     eventstore.Store
@@ -96,10 +109,13 @@ type Service struct {
 	rand      io.Reader
 	tries     int
 	streams   *streamCache // decoded streams, checked against the store on every load
+	snapshots Snapshots    // account snapshots, or nil
 	passwords passwordGate // turns for argon2id computations
 	// heads is the store's memory of its streams' heads, when it has one (a store that is the
 	// only writer of its log): a cached stream whose head it knows needs no read at all.
 	heads eventstore.KnownHeads
+	// schemas, when set, allows or refuses each event's schema version before an append.
+	schemas SchemaGuard
 
 	written atomic.Uint64 // the highest position this service appended
 
@@ -117,7 +133,7 @@ func New(cfg Config) (*Service, error) {
 	return &Service{
 		store: cfg.Store, keyring: cfg.Keyring, hasher: cfg.Keyring.CodeHasher(), views: cfg.Projections,
 		argon2: cfg.Argon2, policy: cfg.Policy, now: cfg.Clock, rand: cfg.Random, tries: cfg.MaxAttempts,
-		streams: newStreamCache(streamCacheSize), heads: heads, passwords: newPasswordGate(cfg.PasswordChecks),
+		streams: newStreamCache(streamCacheBytes), snapshots: cfg.Snapshots, heads: heads, passwords: newPasswordGate(cfg.PasswordChecks), schemas: cfg.Schemas,
 	}, nil
 }
 
@@ -188,7 +204,7 @@ const systemActor = "system"
 // from the cached last event on (loadCached): one query, usually one row, and only what follows
 // that event is decoded. Otherwise the whole stream is read and decoded, and cached.
 func (s *Service) load(ctx context.Context, stream string) ([]domain.Event, eventstore.ExpectedVersion, error) {
-	if c := s.streams.get(stream); c != nil {
+	if c := s.streams.get(stream); c != nil && c.account == nil { // an account entry is loadAccountStream's
 		if s.heads != nil {
 			if v, id, ok := s.heads.KnownHead(stream); ok && v == c.version && id == c.lastID {
 				return c.events, eventstore.Exact(c.version), nil
@@ -213,12 +229,12 @@ func (s *Service) load(ctx context.Context, stream string) ([]domain.Event, even
 	if len(recs) == 0 {
 		return nil, eventstore.ExpectedVersion{}, fmt.Errorf("read %s: the store returned no event and no error", stream)
 	}
-	events, err := decodeRecords(stream, recs)
+	events, size, err := decodeRecords(stream, recs)
 	if err != nil {
 		return nil, eventstore.ExpectedVersion{}, err
 	}
 	last := recs[len(recs)-1]
-	s.streams.put(stream, &cachedStream{events: events, version: last.Version, lastID: last.ID})
+	s.streams.put(stream, &cachedStream{events: events, version: last.Version, lastID: last.ID, bytes: entryOverhead + size + eventOverhead*len(events)})
 	return events, eventstore.Exact(last.Version), nil
 }
 
@@ -243,27 +259,33 @@ func (s *Service) loadCached(ctx context.Context, stream string, c *cachedStream
 	if len(recs) == 1 {
 		return c, nil
 	}
-	more, err := decodeRecords(stream, recs[1:])
+	more, size, err := decodeRecords(stream, recs[1:])
 	if err != nil {
 		return nil, err
 	}
 	last := recs[len(recs)-1]
-	cur := c.extended(more, last.Version, last.ID)
+	cur, err := c.extended(more, size, last.Version, last.ID)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", stream, err)
+	}
 	s.streams.put(stream, cur)
 	return cur, nil
 }
 
-// decodeRecords decodes the records of a stream, into a slice with no spare capacity.
-func decodeRecords(stream string, recs []eventstore.RecordedEvent) ([]domain.Event, error) {
+// decodeRecords decodes the records of a stream, into a slice with no spare capacity, and
+// returns the size of their data.
+func decodeRecords(stream string, recs []eventstore.RecordedEvent) ([]domain.Event, int, error) {
 	events := make([]domain.Event, 0, len(recs))
+	size := 0
 	for _, r := range recs {
 		e, err := domain.Decode(r.Type, r.SchemaVersion, r.Data)
 		if err != nil {
-			return nil, fmt.Errorf("read %s at version %d: %w", stream, r.Version, err)
+			return nil, 0, fmt.Errorf("read %s at version %d: %w", stream, r.Version, err)
 		}
 		events = append(events, e)
+		size += len(r.Data)
 	}
-	return events, nil
+	return events, size, nil
 }
 
 // remember extends the cached entry of stream with the events an append just wrote, when they
@@ -273,7 +295,8 @@ func decodeRecords(stream string, recs []eventstore.RecordedEvent) ([]domain.Eve
 // the entry's events followed by these, and the next load reads one row. Otherwise the entry
 // is left as it was, and the next load reads what follows it. data is decoded back, so that
 // the entry holds what a read of the store gives and nothing the caller might still change.
-func (s *Service) remember(stream string, expected eventstore.ExpectedVersion, data []eventstore.EventData, res eventstore.AppendResult) {
+// An account's entry holds the account folded further, saved as a snapshot when due.
+func (s *Service) remember(ctx context.Context, stream string, expected eventstore.ExpectedVersion, data []eventstore.EventData, res eventstore.AppendResult) {
 	base := &cachedStream{}
 	next := uint64(0) // the version of data[0]
 	switch v, exact := expected.ExactVersion(); {
@@ -283,6 +306,13 @@ func (s *Service) remember(stream string, expected eventstore.ExpectedVersion, d
 		}
 		next = v + 1
 	case expected.IsNoStream():
+		if domain.IsAccountStream(stream) {
+			a, err := domain.LoadAccount(nil)
+			if err != nil {
+				return
+			}
+			base = &cachedStream{account: a}
+		}
 	default:
 		if base = s.streams.get(stream); base == nil {
 			return
@@ -293,14 +323,21 @@ func (s *Service) remember(stream string, expected eventstore.ExpectedVersion, d
 		return
 	}
 	more := make([]domain.Event, len(data))
+	size := 0
 	for i, d := range data {
 		e, err := domain.Decode(d.Type, d.SchemaVersion, d.Data)
 		if err != nil {
 			return // the next load reads it from the store, and reports the error
 		}
 		more[i] = e
+		size += len(d.Data)
 	}
-	s.streams.put(stream, base.extended(more, res.Version, data[len(data)-1].ID))
+	cur, err := base.extended(more, size, res.Version, data[len(data)-1].ID)
+	if err != nil {
+		return // likewise
+	}
+	s.streams.put(stream, cur)
+	s.saveSnapshot(ctx, stream, cur)
 }
 
 // append encodes events and appends them with expected, with new UUIDv7 IDs and the op's
@@ -316,7 +353,7 @@ func (o *op) append(stream string, expected eventstore.ExpectedVersion, events [
 	}
 	o.causation = data[len(data)-1].ID.String()
 	o.s.noteWritten(res.Position)
-	o.s.remember(stream, expected, data, res)
+	o.s.remember(o.ctx, stream, expected, data, res)
 	return res, nil
 }
 
@@ -327,6 +364,11 @@ func (o *op) encode(stream string, events []domain.Event) ([]eventstore.EventDat
 		typ, ver, raw, err := domain.Encode(e)
 		if err != nil {
 			return nil, fmt.Errorf("append to %s: %w", stream, err)
+		}
+		if o.s.schemas != nil {
+			if err := o.s.schemas.Allow(o.ctx, typ, ver); err != nil {
+				return nil, fmt.Errorf("append to %s: %w", stream, err)
+			}
 		}
 		id, err := uuid.NewV7()
 		if err != nil {
@@ -363,7 +405,7 @@ func (o *op) appendAll(m eventstore.MultiStreamAppender, parts ...streamEvents) 
 	}
 	for i, p := range out {
 		o.s.noteWritten(res[i].Position)
-		o.s.remember(p.Stream, p.Expected, p.Events, res[i])
+		o.s.remember(o.ctx, p.Stream, p.Expected, p.Events, res[i])
 	}
 	last := out[len(out)-1].Events
 	o.causation = last[len(last)-1].ID.String()
@@ -391,7 +433,7 @@ func (o *op) update(stream string, decide decideFunc) (eventstore.AppendResult, 
 // just loaded it, when first is not nil. Its append still expects the version first was
 // loaded at, so a stream that moved meanwhile conflicts and the next attempt loads it afresh.
 func (o *op) updateFrom(stream string, first *loaded, decide decideFunc) (eventstore.AppendResult, error) {
-	for range o.s.tries {
+	return o.retry(stream, func() (eventstore.ExpectedVersion, domain.Decision, error) {
 		var events []domain.Event
 		var expected eventstore.ExpectedVersion
 		if first != nil {
@@ -399,10 +441,21 @@ func (o *op) updateFrom(stream string, first *loaded, decide decideFunc) (events
 		} else {
 			var err error
 			if events, expected, err = o.s.load(o.ctx, stream); err != nil {
-				return eventstore.AppendResult{}, err
+				return expected, domain.Decision{}, err
 			}
 		}
 		d, err := decide(events, o.s.now())
+		return expected, d, err
+	})
+}
+
+// retry runs attempt, which loads the stream and decides, and appends the decision's events
+// with the version it loaded; it returns the decision's error after the append. On a conflict
+// it runs attempt again, at most MaxAttempts times in all. An error of attempt is returned as
+// is, with nothing appended.
+func (o *op) retry(stream string, attempt func() (eventstore.ExpectedVersion, domain.Decision, error)) (eventstore.AppendResult, error) {
+	for range o.s.tries {
+		expected, d, err := attempt()
 		if err != nil {
 			return eventstore.AppendResult{}, err
 		}
@@ -421,14 +474,16 @@ func (o *op) updateFrom(stream string, first *loaded, decide decideFunc) (events
 	return eventstore.AppendResult{}, fmt.Errorf("%w: %s", ErrContention, stream)
 }
 
-// updateAccount runs update on an account stream with the folded account.
-func (o *op) updateAccount(id uuid.UUID, decide func(a *domain.Account, events []domain.Event, now time.Time) (domain.Decision, error)) (eventstore.AppendResult, error) {
-	return o.update(domain.AccountStream(id), func(events []domain.Event, now time.Time) (domain.Decision, error) {
-		a, err := domain.LoadAccount(events)
+// updateAccount runs update on an account stream with the folded account, loaded by
+// loadAccountStream (the cached account, or its snapshot and the events after it).
+func (o *op) updateAccount(id uuid.UUID, decide func(a *domain.Account, now time.Time) (domain.Decision, error)) (eventstore.AppendResult, error) {
+	return o.retry(domain.AccountStream(id), func() (eventstore.ExpectedVersion, domain.Decision, error) {
+		a, expected, err := o.s.loadAccountStream(o.ctx, id)
 		if err != nil {
-			return domain.Decision{}, err
+			return expected, domain.Decision{}, err
 		}
-		return decide(a, events, now)
+		d, err := decide(a, o.s.now())
+		return expected, d, err
 	})
 }
 
@@ -448,13 +503,13 @@ func (o *op) updateChallengeFrom(id uuid.UUID, first *loaded, decide func(c *dom
 	})
 }
 
-// then folds the events of d onto events and decides next on the result, so that one append
+// then folds the events of d onto a and decides next on the result, so that one append
 // carries both decisions. It returns d when d failed.
-func then(events []domain.Event, d domain.Decision, next func(a *domain.Account) domain.Decision) (domain.Decision, error) {
+func then(a *domain.Account, d domain.Decision, next func(a *domain.Account) domain.Decision) (domain.Decision, error) {
 	if d.Err != nil {
 		return d, nil
 	}
-	a, err := domain.LoadAccount(append(append([]domain.Event(nil), events...), d.Events...))
+	a, err := a.Fold(d.Events...)
 	if err != nil {
 		return domain.Decision{}, err
 	}
@@ -467,11 +522,7 @@ func then(events []domain.Event, d domain.Decision, next func(a *domain.Account)
 
 // loadAccount reads an account; ErrAccountNotFound when it does not exist.
 func (s *Service) loadAccount(ctx context.Context, id uuid.UUID) (*domain.Account, error) {
-	events, _, err := s.load(ctx, domain.AccountStream(id))
-	if err != nil {
-		return nil, err
-	}
-	a, err := domain.LoadAccount(events)
+	a, _, err := s.loadAccountStream(ctx, id)
 	if err != nil {
 		return nil, err
 	}

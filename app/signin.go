@@ -113,6 +113,10 @@ type SignInResult struct {
 	SessionGranted bool
 	// Challenge is the challenge issued when 2FA is on; nil when SessionGranted.
 	Challenge *IssuedChallenge
+	// EnrollmentRequired: the help desk reset the second factor; the session granted is for
+	// setting up a new one, by EnrollBy (OpenID Connect refuses it until one is on).
+	EnrollmentRequired bool
+	EnrollBy           time.Time
 }
 
 // IssuedChallenge is a challenge as the login page needs it.
@@ -144,7 +148,8 @@ func (s *Service) SignIn(ctx context.Context, email, password string, lc domain.
 		return SignInResult{}, fmt.Errorf("sign in: %w", err)
 	}
 	if !a.MFAEnabled() {
-		return SignInResult{AccountID: a.ID(), SessionGranted: true}, nil
+		req, by := a.EnrollmentRequired()
+		return SignInResult{AccountID: a.ID(), SessionGranted: true, EnrollmentRequired: req, EnrollBy: by}, nil
 	}
 	ic, err := s.issueChallenge(s.op(ctx, accountActor(a.ID())), a.ID(), lc)
 	if err != nil {
@@ -159,7 +164,7 @@ func (s *Service) SignIn(ctx context.Context, email, password string, lc domain.
 // here is refused.
 func (s *Service) SignOut(ctx context.Context, accountID uuid.UUID, sessionID [16]byte, until time.Time) error {
 	digest := sha256.Sum256(sessionID[:])
-	_, err := s.op(ctx, accountActor(accountID)).updateAccount(accountID, func(a *domain.Account, _ []domain.Event, now time.Time) (domain.Decision, error) {
+	_, err := s.op(ctx, accountActor(accountID)).updateAccount(accountID, func(a *domain.Account, now time.Time) (domain.Decision, error) {
 		return a.SignOut(domain.SignOut{SessionDigest: digest[:], Until: until}, now), nil
 	})
 	if err == nil {
@@ -194,8 +199,8 @@ func (s *Service) ChangePassword(ctx context.Context, accountID uuid.UUID, curre
 	if err != nil {
 		return fmt.Errorf("change password: %w", err)
 	}
-	_, err = o.updateAccount(accountID, func(a *domain.Account, events []domain.Event, now time.Time) (domain.Decision, error) {
-		return then(events, a.ChangePassword(domain.ChangePassword{PasswordHash: hash}, now), func(a *domain.Account) domain.Decision {
+	_, err = o.updateAccount(accountID, func(a *domain.Account, now time.Time) (domain.Decision, error) {
+		return then(a, a.ChangePassword(domain.ChangePassword{PasswordHash: hash}, now), func(a *domain.Account) domain.Decision {
 			return a.EndSessions(keep, now)
 		})
 	})
@@ -236,6 +241,11 @@ func (s *Service) checkPassword(ctx context.Context, email, password string, src
 	if err := s.verify(s.op(ctx, accountActor(a.ID())), a, password, src); err != nil {
 		return nil, err
 	}
+	// Only a correct password learns that the account is disabled, or that the time to set up
+	// a new second factor after a reset is over.
+	if err := a.CheckAccess(s.now()); err != nil {
+		return nil, err
+	}
 	return a, nil
 }
 
@@ -262,7 +272,7 @@ func (s *Service) verify(o *op, a *domain.Account, password string, src domain.S
 	if ok {
 		return nil
 	}
-	if _, err := o.updateAccount(a.ID(), func(a *domain.Account, _ []domain.Event, now time.Time) (domain.Decision, error) {
+	if _, err := o.updateAccount(a.ID(), func(a *domain.Account, now time.Time) (domain.Decision, error) {
 		return a.RecordFailedSignIn(domain.RecordFailedSignIn{Source: src}, now, s.policy), nil
 	}); err != nil {
 		return err
@@ -290,7 +300,7 @@ func (s *Service) issue(o *op, accountID uuid.UUID, cmd domain.IssueChallenge) (
 	}
 	cmd.ChallengeID = id
 	var issue domain.ChallengeIssue
-	if _, err := o.updateAccount(accountID, func(a *domain.Account, _ []domain.Event, now time.Time) (domain.Decision, error) {
+	if _, err := o.updateAccount(accountID, func(a *domain.Account, now time.Time) (domain.Decision, error) {
 		issue, err = a.IssueChallenge(cmd, now, s.policy)
 		return domain.Decision{Events: issue.AccountEvents}, err
 	}); err != nil {

@@ -1,10 +1,12 @@
 package app
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"reflect"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -106,7 +108,7 @@ func (f *fixture) countReadsWithHeads() *countingStore {
 // useStore replaces the fixture's service with one on store.
 func (f *fixture) useStore(store eventstore.Store) {
 	f.t.Helper()
-	s, err := New(Config{Store: store, Keyring: f.s.keyring, Projections: f.views, Policy: f.s.policy, Clock: f.clock.Now})
+	s, err := New(Config{Store: store, Keyring: f.s.keyring, Projections: f.views, Policy: f.s.policy, Clock: f.clock.Now, Snapshots: f.s.snapshots})
 	if err != nil {
 		f.t.Fatal(err)
 	}
@@ -120,7 +122,7 @@ func (f *fixture) stored(stream string) ([]domain.Event, uint64) {
 	if err != nil {
 		f.t.Fatal(err)
 	}
-	events, err := decodeRecords(stream, recs)
+	events, _, err := decodeRecords(stream, recs)
 	if err != nil {
 		f.t.Fatal(err)
 	}
@@ -150,9 +152,14 @@ func writeTo(ctx context.Context, store eventstore.Store, stream string, events 
 }
 
 // checkLoad loads stream through the service and checks it against the store: the same events
-// and the exact last version.
+// and the exact last version. An account stream is loaded as commands load it
+// (loadAccountStream), and checked against the account folded from the stored events.
 func (f *fixture) checkLoad(stream string) {
 	f.t.Helper()
+	if domain.IsAccountStream(stream) {
+		f.checkAccount(stream)
+		return
+	}
 	got, expected, err := f.s.load(f.ctx, stream)
 	if err != nil {
 		f.t.Fatal(err)
@@ -166,6 +173,47 @@ func (f *fixture) checkLoad(stream string) {
 	}
 }
 
+// checkAccount loads an account stream as commands do and checks it against the store: the
+// account LoadAccount folds from the stored events (compared by their snapshots, which hold
+// every field) and the exact last version.
+func (f *fixture) checkAccount(stream string) {
+	f.t.Helper()
+	id, err := uuid.Parse(strings.TrimPrefix(stream, "account-"))
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	got, expected, err := f.s.loadAccountStream(f.ctx, id)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	events, version := f.stored(stream)
+	want, err := domain.LoadAccount(events)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	g, err := got.MarshalSnapshot()
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	w, err := want.MarshalSnapshot()
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	if !bytes.Equal(g, w) || expected != eventstore.Exact(version) {
+		f.t.Fatalf("load %s = %s at %s, want %s at version %d", stream, g, expected, w, version)
+	}
+}
+
+// accountOf folds events into an account, for a test to put in the cache.
+func accountOf(t testing.TB, events ...domain.Event) *domain.Account {
+	t.Helper()
+	a, err := domain.LoadAccount(events)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
 func TestStreamCacheReadsOnlyTheLastEvent(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, domain.Policy{})
@@ -176,7 +224,7 @@ func TestStreamCacheReadsOnlyTheLastEvent(t *testing.T) {
 	stream := domain.AccountStream(id)
 	_, last := f.stored(stream)
 
-	f.s.streams = newStreamCache(streamCacheSize) // cold
+	f.s.streams = newStreamCache(streamCacheBytes) // cold
 	cs.take()
 	f.checkLoad(stream)
 	if got, want := cs.take(), []streamRead{{stream, 0, int(last) + 1}}; !reflect.DeepEqual(got, want) {
@@ -338,20 +386,31 @@ func TestStreamCacheDropsEntriesTheStoreDoesNotHold(t *testing.T) {
 	id := f.account("drop@example.com")
 	stream := domain.AccountStream(id)
 	_, last := f.stored(stream)
-	bogus := []domain.Event{domain.SignInFailed{AccountID: id, At: t0}}
+	bogus := accountOf(t, domain.AccountRegistered{AccountID: id, Email: mustEmail("bogus@example.com"), At: t0})
 	for name, c := range map[string]*cachedStream{
-		"another event at the cached version": {events: bogus, version: last, lastID: uuid.New()},
-		"a version past the end":              {events: bogus, version: last + 5, lastID: uuid.New()},
+		"another event at the cached version": {account: bogus, version: last, lastID: uuid.New()},
+		"a version past the end":              {account: bogus, version: last + 5, lastID: uuid.New()},
 	} {
-		f.s.streams.entries[stream] = c // not put: put keeps the later version cached
+		f.s.streams.c.Set(stream, c) // not put: put keeps the later version cached
 		f.checkLoad(stream)
 		if e := f.s.streams.get(stream); e == c || e == nil || e.version != last {
 			t.Fatalf("%s: the entry after a load is %+v, want the stream at version %d", name, e, last)
 		}
 	}
 	// A cached stream the store does not have is no stream.
-	missing := domain.AccountStream(uuid.New())
-	f.s.streams.put(missing, &cachedStream{events: bogus, version: 0, lastID: uuid.New()})
+	missingID := uuid.New()
+	missing := domain.AccountStream(missingID)
+	f.s.streams.put(missing, &cachedStream{account: bogus, version: 0, lastID: uuid.New()})
+	a, expected, err := f.s.loadAccountStream(f.ctx, missingID)
+	if err != nil || a.Exists() || expected != eventstore.NoStream() {
+		t.Fatalf("load of a missing stream = %v, %s, %v; want no account, no stream", a.Exists(), expected, err)
+	}
+	if f.s.streams.get(missing) != nil {
+		t.Fatal("the entry of a missing stream was kept")
+	}
+	// Likewise for a stream loaded as events.
+	missing = domain.ChallengeStream(uuid.New())
+	f.s.streams.put(missing, &cachedStream{events: []domain.Event{domain.SignInFailed{AccountID: id, At: t0}}, version: 0, lastID: uuid.New()})
 	events, expected, err := f.s.load(f.ctx, missing)
 	if err != nil || len(events) != 0 || expected != eventstore.NoStream() {
 		t.Fatalf("load of a missing stream = %d events, %s, %v; want none, no stream", len(events), expected, err)
@@ -372,9 +431,9 @@ func TestStreamCacheConflictRetries(t *testing.T) {
 	// Another writer appends between the load and the append of the first attempt.
 	attempts := 0
 	var seen []int
-	res, err := f.s.op(f.ctx, systemActor).updateAccount(id, func(a *domain.Account, events []domain.Event, now time.Time) (domain.Decision, error) {
+	res, err := f.s.op(f.ctx, systemActor).updateAccount(id, func(a *domain.Account, now time.Time) (domain.Decision, error) {
 		attempts++
-		seen = append(seen, len(events))
+		seen = append(seen, a.Version())
 		if attempts == 1 {
 			if err := writeTo(f.ctx, f.store, stream, domain.SignInFailed{AccountID: id, At: now}); err != nil {
 				return domain.Decision{}, err
@@ -429,12 +488,16 @@ func TestStreamCacheConflictRetries(t *testing.T) {
 
 func TestStreamCacheBound(t *testing.T) {
 	t.Parallel()
-	sc := newStreamCache(8)
+	const entry, bound = 1000, 8 * 1000
+	sc := newStreamCache(bound)
 	for i := range 100 {
-		sc.put(fmt.Sprint("s-", i), &cachedStream{version: uint64(i)})
-		if n := sc.len(); n > 8 {
-			t.Fatalf("after %d puts the cache holds %d streams, want at most 8", i+1, n)
+		sc.put(fmt.Sprint("s-", i), &cachedStream{version: uint64(i), bytes: entry})
+		if w := sc.weight(); w > bound {
+			t.Fatalf("after %d puts the cache holds %d bytes, want at most %d", i+1, w, bound)
 		}
+	}
+	if n := sc.len(); n == 0 || n > bound/entry {
+		t.Fatalf("the cache holds %d streams of %d bytes, want between 1 and %d", n, entry, bound/entry)
 	}
 	// put keeps the later version; drop leaves an entry that is not the one it was given.
 	a, b := &cachedStream{version: 3}, &cachedStream{version: 2}
@@ -454,7 +517,8 @@ func TestStreamCacheBound(t *testing.T) {
 
 	// A service with a small cache stays within it and still loads every stream right.
 	f := newFixture(t, domain.Policy{})
-	f.s.streams = newStreamCache(4)
+	const small = 4096
+	f.s.streams = newStreamCache(small)
 	var streams []string
 	for i := range 6 {
 		addr := fmt.Sprintf("bound%d@example.com", i)
@@ -464,17 +528,46 @@ func TestStreamCacheBound(t *testing.T) {
 			t.Fatal(err)
 		}
 		streams = append(streams, domain.AccountStream(id), domain.EmailStream(email))
-		if n := f.s.streams.len(); n > 4 {
-			t.Fatalf("the cache holds %d streams, want at most 4", n)
+		if w := f.s.streams.weight(); w > small {
+			t.Fatalf("the cache holds %d bytes, want at most %d", w, small)
 		}
 	}
 	for range 2 {
 		for _, s := range streams {
 			f.checkLoad(s)
-			if n := f.s.streams.len(); n > 4 {
-				t.Fatalf("the cache holds %d streams, want at most 4", n)
+			if w := f.s.streams.weight(); w > small {
+				t.Fatalf("the cache holds %d bytes, want at most %d", w, small)
 			}
 		}
+	}
+}
+
+// TestStreamCacheWeighsEntries checks that an entry's weight follows what it holds: an
+// account by its state, whatever the length of its stream; a stream's events by their size.
+func TestStreamCacheWeighsEntries(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, domain.Policy{})
+	id := f.account("weigh@example.com")
+	f.enroll(id, newDevice(t))
+	stream := domain.AccountStream(id)
+	f.checkLoad(stream)
+	short := f.s.streams.get(stream)
+	f.pastSignIns(id, 2000)
+	f.checkLoad(stream)
+	long := f.s.streams.get(stream)
+	if short == nil || long == nil || long.version != short.version+2000 {
+		t.Fatalf("entries %+v and %+v, want the account cached before and after 2,000 sign-ins", short, long)
+	}
+	if long.bytes > 2*short.bytes {
+		t.Fatalf("an account with 2,000 more sign-ins weighs %d bytes, %d before: want the same order", long.bytes, short.bytes)
+	}
+	// The same stream loaded as events weighs at least its events.
+	events, _, err := f.s.load(f.ctx, stream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := f.s.streams.get(stream); c == nil || c.account != nil || c.bytes < len(events)*eventOverhead {
+		t.Fatalf("the entry of %d events is %+v", len(events), c)
 	}
 }
 
@@ -501,16 +594,16 @@ func TestStreamCacheConcurrentCommands(t *testing.T) {
 			}
 		})
 	}
-	// Loads whose callers append to what they got, as CompleteEnrollment does.
+	// Loads whose callers fold more onto what they got, as CompleteEnrollment does.
 	for range 2 {
 		others.Go(func() {
 			for {
-				events, _, err := f.s.load(f.ctx, stream)
+				a, _, err := f.s.loadAccountStream(f.ctx, id)
 				if err != nil {
 					t.Error(err)
 					return
 				}
-				if _, err := domain.LoadAccount(append(events, domain.SignInFailed{AccountID: id, At: t0})); err != nil {
+				if _, err := a.Fold(domain.SignInFailed{AccountID: id, At: t0}); err != nil {
 					t.Error(err)
 					return
 				}

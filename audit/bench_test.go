@@ -14,7 +14,7 @@ import (
 // (3,332 approved challenges, each three events in two streams), with a summary per event.
 func BenchmarkTimeline10k(b *testing.B) {
 	h := newHistory(b, 3332)
-	r := audit.NewReader(h.store)
+	r := audit.NewReader(h.store, h.db)
 	ctx := context.Background()
 	tl, err := r.Timeline(ctx, h.account)
 	if err != nil || len(tl) < 10_000 {

@@ -12,12 +12,13 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/assent-dev/assent/eventstore"
+	"github.com/assent-dev/assent/localdb"
 )
 
 // AnchorFile is the name of the file, in the data directory, where the server keeps a copy of
@@ -67,26 +68,17 @@ type headState struct {
 	hash    eventstore.Hash
 }
 
-// headsRoot is the SHA-256 of the heads' lines in stream order.
-func headsRoot(heads map[string]headState) string {
-	names := make([]string, 0, len(heads))
-	for s := range heads {
-		names = append(names, s)
-	}
-	slices.Sort(names)
-	l := newLineHasher()
-	for _, s := range names {
-		h := heads[s]
-		l.line(s, uint64(h.version), h.hash.String())
-	}
-	return l.sum()
-}
-
 // CheckpointerConfig configures a Checkpointer.
 type CheckpointerConfig struct {
 	Log      ChainLog
 	Appender Appender
 	Key      ed25519.PrivateKey
+	// DB is the node's local database, where the checkpointer keeps the heads of all streams
+	// and resumes from at its next start. Required.
+	DB *localdb.DB
+	// Format of the checkpoints signed: FormatBuckets (the default) or FormatSorted, the
+	// format before it, whose root costs a sort of every head.
+	Format int
 	// AnchorPath is where the latest checkpoint is also written; empty: nowhere.
 	AnchorPath string
 	// Interval between periodic checkpoints. Default one minute.
@@ -96,22 +88,29 @@ type CheckpointerConfig struct {
 }
 
 // Checkpointer appends signed checkpoints of the heads of all streams to CheckpointStream.
-// It folds the log itself (recomputing each event's hash) and keeps the heads in memory.
+// It folds the log itself (recomputing each event's hash) into tables of the local database
+// (see tables.go), and resumes from them at its next start: a checkpoint reads the events
+// since the last one and rehashes only the buckets of the streams they changed. Its memory is
+// a fixed-size tree of bucket hashes and one page of the log, whatever the number of streams.
 // Its methods are safe for concurrent use.
 type Checkpointer struct {
-	cfg CheckpointerConfig
+	cfg  CheckpointerConfig
+	read atomic.Int64
 
 	mu        sync.Mutex
+	loaded    bool
 	pos       eventstore.Position
-	heads     map[string]headState
-	changedAt map[string]eventstore.Position
-	last      *CheckpointSigned
+	treePos   eventstore.Position
+	streams   int
+	tree      *tree
+	last      *CheckpointSigned   // the last checkpoint seen, without its Changed list
 	lastAt    eventstore.Position // position of the last checkpoint's own event
 	lastOther eventstore.Position // position of the last event that is not a checkpoint
 	lastVer   int64               // version of CheckpointStream, -1 before the first
 }
 
-// NewCheckpointer returns a Checkpointer; it reads the log on its first checkpoint.
+// NewCheckpointer returns a Checkpointer; it loads its state, or reads the log, on its first
+// checkpoint.
 func NewCheckpointer(cfg CheckpointerConfig) *Checkpointer {
 	if cfg.Interval <= 0 {
 		cfg.Interval = time.Minute
@@ -122,21 +121,39 @@ func NewCheckpointer(cfg CheckpointerConfig) *Checkpointer {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	return &Checkpointer{cfg: cfg, heads: map[string]headState{}, changedAt: map[string]eventstore.Position{}, lastVer: -1}
+	if cfg.Format == 0 {
+		cfg.Format = FormatBuckets
+	}
+	return &Checkpointer{cfg: cfg, lastVer: -1}
 }
 
 // PublicKey is the key that verifies the checkpoints.
 func (c *Checkpointer) PublicKey() ed25519.PublicKey { return c.cfg.Key.Public().(ed25519.PublicKey) }
 
-// Latest returns the last checkpoint the checkpointer has seen in the log, or nil.
-func (c *Checkpointer) Latest() *CheckpointSigned {
+// EventsRead is the number of events the checkpointer has read from the log since it was made.
+func (c *Checkpointer) EventsRead() int64 { return c.read.Load() }
+
+// Latest returns the last checkpoint the checkpointer has seen in the log, whole (read from
+// the log), or nil.
+func (c *Checkpointer) Latest(ctx context.Context) (*CheckpointSigned, error) {
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.last == nil {
-		return nil
+	at := c.lastAt
+	c.mu.Unlock()
+	if at == eventstore.Start {
+		return nil, nil
 	}
-	cp := *c.last
-	return &cp
+	evs, err := c.cfg.Log.ReadAll(ctx, at-1, 1)
+	if err != nil {
+		return nil, fmt.Errorf("audit latest checkpoint: %w", err)
+	}
+	if len(evs) != 1 || evs[0].Position != at {
+		return nil, fmt.Errorf("audit latest checkpoint: the log no longer holds it at position %d", at)
+	}
+	cp, err := decodeCheckpoint(&evs[0])
+	if err != nil {
+		return nil, err
+	}
+	return &cp, nil
 }
 
 // Run appends a checkpoint every Interval until ctx ends, then one last checkpoint (the
@@ -166,6 +183,9 @@ func (c *Checkpointer) Run(ctx context.Context) {
 func (c *Checkpointer) Checkpoint(ctx context.Context) (*CheckpointSigned, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if err := c.load(ctx); err != nil {
+		return nil, err
+	}
 	if err := c.fold(ctx); err != nil {
 		return nil, err
 	}
@@ -175,28 +195,23 @@ func (c *Checkpointer) Checkpoint(ctx context.Context) (*CheckpointSigned, error
 	if c.pos == eventstore.Start || (c.last != nil && c.lastOther <= eventstore.Position(c.last.Position)) {
 		return nil, nil
 	}
-	cp := CheckpointSigned{Position: uint64(c.pos), Streams: len(c.heads), HeadsRoot: headsRoot(c.heads),
+	root, err := c.root(ctx)
+	if err != nil {
+		return nil, err
+	}
+	cp := CheckpointSigned{Position: uint64(c.pos), Streams: c.streams, HeadsRoot: root,
 		PublicKey: c.PublicKey(), At: c.cfg.Now().UTC()}
+	if c.cfg.Format == FormatBuckets {
+		cp.Format = FormatBuckets
+	}
 	var since eventstore.Position
 	cp.Seq = 1
 	if c.last != nil {
 		cp.Seq, since = c.last.Seq+1, eventstore.Position(c.last.Position)
 	}
-	for s, at := range c.changedAt {
-		if at > since {
-			h := c.heads[s]
-			cp.Changed = append(cp.Changed, Head{Stream: s, Version: uint64(h.version), Hash: h.hash.String()})
-		}
+	if cp.Changed, err = c.changedSince(ctx, since); err != nil {
+		return nil, err
 	}
-	slices.SortFunc(cp.Changed, func(a, b Head) int {
-		if a.Stream < b.Stream {
-			return -1
-		}
-		if a.Stream > b.Stream {
-			return 1
-		}
-		return 0
-	})
 	cp.Signature = ed25519.Sign(c.cfg.Key, cp.Payload())
 	ev, err := encodeEvent(TypeCheckpointSigned, cp, "system:checkpointer")
 	if err != nil {
@@ -221,41 +236,6 @@ func (c *Checkpointer) Checkpoint(ctx context.Context) (*CheckpointSigned, error
 		}
 	}
 	return &cp, nil
-}
-
-// fold reads the log after c.pos and moves the heads.
-func (c *Checkpointer) fold(ctx context.Context) error {
-	for {
-		evs, err := c.cfg.Log.ReadAllChained(ctx, c.pos, page)
-		if err != nil {
-			return fmt.Errorf("audit checkpoint: %w", err)
-		}
-		for i := range evs {
-			ev := &evs[i]
-			h := c.heads[ev.Stream]
-			if _, seen := c.heads[ev.Stream]; !seen {
-				h.version = -1
-			}
-			if int64(ev.Version) != h.version+1 || ev.PrevHash != h.hash {
-				c.cfg.Logger.Error("audit: the hash chain is broken; run `assent audit verify`", "stream", ev.Stream, "version", ev.Version, "position", uint64(ev.Position))
-			}
-			c.heads[ev.Stream] = headState{version: int64(ev.Version), hash: ev.Hash()}
-			c.changedAt[ev.Stream] = ev.Position
-			if ev.Stream != CheckpointStream {
-				c.lastOther = ev.Position
-			}
-			if ev.Stream == CheckpointStream {
-				if cp, err := decodeCheckpoint(&ev.RecordedEvent); err == nil {
-					c.last, c.lastAt = &cp, ev.Position
-				}
-				c.lastVer = int64(ev.Version)
-			}
-			c.pos = ev.Position
-		}
-		if len(evs) < page {
-			return nil
-		}
-	}
 }
 
 // writeAnchor writes cp to path through a temporary file and a rename.

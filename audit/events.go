@@ -30,11 +30,13 @@ type Head struct {
 }
 
 // CheckpointSigned is a signed statement of the heads of all streams once the log reached
-// Position: Streams streams whose sorted heads hash to HeadsRoot. Changed lists the heads that
-// moved since checkpoint Seq-1 (all of them in the first), so that a verifier rebuilds the
-// full set by folding the checkpoints and can name a stream that is gone. The signature is
-// Ed25519 over Payload().
+// Position: Streams streams whose heads hash to HeadsRoot by the rule of its Format
+// (HeadsRoot). Changed lists the heads that moved since checkpoint Seq-1 (all of them in the
+// first), so that a verifier rebuilds the full set by folding the checkpoints and can name a
+// stream that is gone. The signature is Ed25519 over Payload().
 type CheckpointSigned struct {
+	// Format is FormatBuckets, or absent (FormatSorted) in checkpoints signed before it.
+	Format    int       `json:"format,omitempty"`
 	Seq       uint64    `json:"seq"`
 	Position  uint64    `json:"position"`
 	Streams   int       `json:"streams"`
@@ -47,7 +49,7 @@ type CheckpointSigned struct {
 
 // Payload returns the bytes the server signs: ASCII,
 //
-//	assent.checkpoint.v1\n
+//	assent.checkpoint.v<format>\n
 //	seq:<n>\n position:<p>\n streams:<n>\n heads:<hex root>\n
 //	changed:<hex SHA-256 of the changed heads, one "<len>:<stream> <version> <hash>\n" each>\n
 //	at:<unix nanoseconds>\n
@@ -56,8 +58,16 @@ func (c CheckpointSigned) Payload() []byte {
 	for _, hd := range c.Changed {
 		h.line(hd.Stream, hd.Version, hd.Hash)
 	}
-	return fmt.Appendf(nil, "assent.checkpoint.v1\nseq:%d\nposition:%d\nstreams:%d\nheads:%s\nchanged:%s\nat:%d\n",
-		c.Seq, c.Position, c.Streams, c.HeadsRoot, h.sum(), c.At.UnixNano())
+	return fmt.Appendf(nil, "assent.checkpoint.v%d\nseq:%d\nposition:%d\nstreams:%d\nheads:%s\nchanged:%s\nat:%d\n",
+		c.FormatOrSorted(), c.Seq, c.Position, c.Streams, c.HeadsRoot, h.sum(), c.At.UnixNano())
+}
+
+// FormatOrSorted is the checkpoint's format, FormatSorted when it names none.
+func (c CheckpointSigned) FormatOrSorted() int {
+	if c.Format == 0 {
+		return FormatSorted
+	}
+	return c.Format
 }
 
 // ReadRecorded records that an auditor read something: who, which operation, what.

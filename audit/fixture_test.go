@@ -14,6 +14,7 @@ import (
 	"github.com/assent-dev/assent/domain"
 	"github.com/assent-dev/assent/eventstore"
 	"github.com/assent-dev/assent/eventstore/sqlite"
+	"github.com/assent-dev/assent/localdb"
 )
 
 // Secrets of the fixture: no audit output may contain any of them.
@@ -35,7 +36,19 @@ type history struct {
 	key       ed25519.PrivateKey
 	cpKey     ed25519.PrivateKey
 	cp        *audit.Checkpointer
+	db        *localdb.DB // the node's local database: the checkpointer's and the index's tables
 	t0        time.Time
+}
+
+// localDB opens a local database in a directory of the test's own.
+func localDB(t testing.TB) *localdb.DB {
+	t.Helper()
+	db, err := localdb.Open(context.Background(), t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
 }
 
 func ctxT(t testing.TB) context.Context {
@@ -67,7 +80,8 @@ func newHistory(t testing.TB, challenges int) *history {
 	for i := range challenges {
 		h.approve(t, i)
 	}
-	h.cp = audit.NewCheckpointer(audit.CheckpointerConfig{Log: s, Appender: s, Key: h.cpKey, AnchorPath: filepath.Join(filepath.Dir(h.path), audit.AnchorFile)})
+	h.db = localDB(t)
+	h.cp = audit.NewCheckpointer(audit.CheckpointerConfig{Log: s, Appender: s, Key: h.cpKey, DB: h.db, AnchorPath: filepath.Join(filepath.Dir(h.path), audit.AnchorFile)})
 	return h
 }
 

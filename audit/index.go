@@ -2,33 +2,40 @@ package audit
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
-	"slices"
 	"sync"
+	"sync/atomic"
 
 	"github.com/google/uuid"
 
 	"github.com/assent-dev/assent/domain"
 	"github.com/assent-dev/assent/eventstore"
+	"github.com/assent-dev/assent/localdb"
 )
 
 // Index maps each account to the streams of its history: its own, its email claim, the
-// devices linked to it, its enrollments and its challenges. It is folded from the log and
-// caught up on demand; safe for concurrent use.
+// devices linked to it, its enrollments and its challenges. It is folded from the log into
+// the table audit_index_streams of the local database, with the position it has read up to in
+// the same transaction, caught up on demand and resumed from there at the next start. Where
+// an account's events lie in those streams is the event store's to answer (its stream reads).
+// Safe for concurrent use.
 type Index struct {
-	mu      sync.Mutex
-	pos     eventstore.Position
-	streams map[uuid.UUID]map[string]struct{}
-	// at holds the positions of every stream's events, in order, so that an account's history
-	// can be read by position (one seek per event) rather than stream by stream.
-	at map[string][]eventstore.Position
+	db   *localdb.DB
+	read atomic.Int64
+
+	mu     sync.Mutex
+	loaded bool
+	pos    eventstore.Position
 }
 
-// NewIndex returns an empty index.
-func NewIndex() *Index {
-	return &Index{streams: map[uuid.UUID]map[string]struct{}{}, at: map[string][]eventstore.Position{}}
-}
+// NewIndex returns the index kept in db; it loads its state on its first use.
+func NewIndex(db *localdb.DB) *Index { return &Index{db: db} }
+
+// EventsRead is the number of events the index has read from the log since it was made.
+func (x *Index) EventsRead() int64 { return x.read.Load() }
 
 // refs is the part of an event that ties it to an account; every type that names one uses
 // these field names.
@@ -41,14 +48,20 @@ type refs struct {
 func (x *Index) CatchUp(ctx context.Context, log Log) error {
 	x.mu.Lock()
 	defer x.mu.Unlock()
+	if err := x.load(ctx, log); err != nil {
+		return err
+	}
 	for {
 		evs, err := log.ReadAll(ctx, x.pos, page)
 		if err != nil {
 			return fmt.Errorf("audit index: %w", err)
 		}
-		for i := range evs {
-			x.add(&evs[i])
-			x.pos = evs[i].Position
+		if len(evs) == 0 {
+			return nil
+		}
+		x.read.Add(int64(len(evs)))
+		if err := x.addPage(ctx, evs); err != nil {
+			return err
 		}
 		if len(evs) < page {
 			return nil
@@ -56,53 +69,107 @@ func (x *Index) CatchUp(ctx context.Context, log Log) error {
 	}
 }
 
-func (x *Index) add(ev *eventstore.RecordedEvent) {
-	x.at[ev.Stream] = append(x.at[ev.Stream], ev.Position)
-	switch ev.Type {
-	case "account.registered", "email.claimed", "device.linked", "enrollment.started", "challenge.issued":
+// load reads the index's position, once; a position whose event the log no longer holds
+// drops the index, to be folded again.
+func (x *Index) load(ctx context.Context, log Log) error {
+	if x.loaded {
+		return nil
+	}
+	if err := ensureTables(ctx, x.db); err != nil {
+		return err
+	}
+	var (
+		pos int64
+		id  []byte
+	)
+	err := x.db.Reader.QueryRowContext(ctx, `SELECT position, event_id FROM audit_index_state WHERE id = 1`).Scan(&pos, &id)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+	case err != nil:
+		return fmt.Errorf("audit index: load: %w", err)
 	default:
-		return
+		held, err := holds(ctx, log, eventstore.Position(pos), id)
+		if err != nil {
+			return fmt.Errorf("audit index: load: %w", err)
+		}
+		if held {
+			x.pos = eventstore.Position(pos)
+			break
+		}
+		if _, err := x.db.Writer.ExecContext(ctx, `DELETE FROM audit_index_streams; DELETE FROM audit_index_state`); err != nil {
+			return fmt.Errorf("audit index: reset: %w", err)
+		}
 	}
-	var r refs
-	if json.Unmarshal(ev.Data, &r) != nil || r.AccountID == uuid.Nil {
-		return
-	}
-	set := x.streams[r.AccountID]
-	if set == nil {
-		set = map[string]struct{}{domain.AccountStream(r.AccountID): {}}
-		x.streams[r.AccountID] = set
-	}
-	set[ev.Stream] = struct{}{}
-	if ev.Type == "device.linked" && r.DeviceID != uuid.Nil {
-		set[domain.DeviceStream(r.DeviceID)] = struct{}{}
-	}
+	x.loaded = true
+	return nil
 }
 
-// Streams returns the streams of the account's history, or nil for an account the log does
+// addPage writes the account streams a page of the log names, and the page's end, in one
+// transaction.
+func (x *Index) addPage(ctx context.Context, evs []eventstore.RecordedEvent) error {
+	tx, err := x.db.Writer.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("audit index: %w", err)
+	}
+	defer tx.Rollback()
+	var put *sql.Stmt
+	for i := range evs {
+		ev := &evs[i]
+		switch ev.Type {
+		case "account.registered", "email.claimed", "device.linked", "enrollment.started", "challenge.issued":
+		default:
+			continue
+		}
+		var r refs
+		if json.Unmarshal(ev.Data, &r) != nil || r.AccountID == uuid.Nil {
+			continue
+		}
+		if put == nil {
+			if put, err = tx.PrepareContext(ctx, `INSERT OR IGNORE INTO audit_index_streams (account, stream) VALUES (?, ?)`); err != nil {
+				return fmt.Errorf("audit index: %w", err)
+			}
+			defer put.Close()
+		}
+		streams := []string{domain.AccountStream(r.AccountID), ev.Stream}
+		if ev.Type == "device.linked" && r.DeviceID != uuid.Nil {
+			streams = append(streams, domain.DeviceStream(r.DeviceID))
+		}
+		for _, s := range streams {
+			if _, err := put.ExecContext(ctx, r.AccountID[:], s); err != nil {
+				return fmt.Errorf("audit index: %w", err)
+			}
+		}
+	}
+	end := evs[len(evs)-1]
+	if _, err := tx.ExecContext(ctx, `INSERT INTO audit_index_state (id, position, event_id) VALUES (1, ?, ?)
+		ON CONFLICT (id) DO UPDATE SET position = excluded.position, event_id = excluded.event_id`, int64(end.Position), end.ID[:]); err != nil {
+		return fmt.Errorf("audit index: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("audit index: %w", err)
+	}
+	x.pos = end.Position
+	return nil
+}
+
+// Streams returns the streams of the account's history, or none for an account the log does
 // not know.
-func (x *Index) Streams(account uuid.UUID) []string {
-	x.mu.Lock()
-	defer x.mu.Unlock()
-	set := x.streams[account]
-	out := make([]string, 0, len(set))
-	for s := range set {
+func (x *Index) Streams(ctx context.Context, account uuid.UUID) ([]string, error) {
+	rows, err := x.db.Reader.QueryContext(ctx, `SELECT stream FROM audit_index_streams WHERE account = ?`, account[:])
+	if err != nil {
+		return nil, fmt.Errorf("audit index: %w", err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			return nil, fmt.Errorf("audit index: %w", err)
+		}
 		out = append(out, s)
 	}
-	return out
-}
-
-// Positions returns the positions of every event of the given streams, in global order.
-func (x *Index) Positions(streams []string) []eventstore.Position {
-	x.mu.Lock()
-	defer x.mu.Unlock()
-	n := 0
-	for _, s := range streams {
-		n += len(x.at[s])
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("audit index: %w", err)
 	}
-	out := make([]eventstore.Position, 0, n)
-	for _, s := range streams {
-		out = append(out, x.at[s]...)
-	}
-	slices.Sort(out)
-	return out
+	return out, nil
 }

@@ -63,7 +63,7 @@ func TestAcceptedLossCoversOnlyItsAnchor(t *testing.T) {
 	}
 
 	// Signing goes on; a new cut, against the new anchor, is refused again.
-	h.cp = audit.NewCheckpointer(audit.CheckpointerConfig{Log: s, Appender: s, Key: h.cpKey, AnchorPath: filepath.Join(filepath.Dir(h.path), audit.AnchorFile)})
+	h.cp = audit.NewCheckpointer(audit.CheckpointerConfig{Log: s, Appender: s, Key: h.cpKey, DB: h.db, AnchorPath: filepath.Join(filepath.Dir(h.path), audit.AnchorFile)})
 	h.approve(t, 8)
 	h.checkpoint(t)
 	h.approve(t, 9)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/assent-dev/assent/domain"
 	"github.com/assent-dev/assent/eventstore"
+	"github.com/assent-dev/assent/localdb"
 	"github.com/assent-dev/assent/projections"
 )
 
@@ -21,8 +22,11 @@ type Reader struct {
 	index *Index
 }
 
-// NewReader returns a Reader over log.
-func NewReader(log Log) *Reader { return &Reader{log: log, index: NewIndex()} }
+// NewReader returns a Reader over log whose account index is kept in db.
+func NewReader(log Log, db *localdb.DB) *Reader { return &Reader{log: log, index: NewIndex(db)} }
+
+// Index is the reader's account index.
+func (r *Reader) Index() *Index { return r.index }
 
 // Replay returns the events of one stream, in order, as auditors see them.
 func (r *Reader) Replay(ctx context.Context, stream string) ([]EventView, error) {
@@ -49,18 +53,21 @@ func (r *Reader) accountEvents(ctx context.Context, account uuid.UUID, bound eve
 	if err := r.index.CatchUp(ctx, r.log); err != nil {
 		return nil, err
 	}
-	streams := r.index.Streams(account)
+	streams, err := r.index.Streams(ctx, account)
+	if err != nil {
+		return nil, err
+	}
 	if len(streams) == 0 {
 		return nil, fmt.Errorf("audit: %w: %s", domain.ErrAccountNotFound, account)
 	}
-	var all []eventstore.RecordedEvent
-	if byPos, ok := r.log.(positionsReader); ok {
-		all, err := byPos.ReadPositions(ctx, r.index.Positions(streams))
+	if m, ok := r.log.(eventstore.MultiStreamReader); ok {
+		all, err := m.ReadStreams(ctx, streams)
 		if err != nil {
-			return nil, fmt.Errorf("audit: read the account's events: %w", err)
+			return nil, fmt.Errorf("audit: read the account's streams: %w", err)
 		}
 		return upTo.cut(all), nil
 	}
+	var all []eventstore.RecordedEvent
 	for _, s := range streams {
 		evs, err := r.log.ReadStream(ctx, s, eventstore.ReadStreamOptions{})
 		if errors.Is(err, eventstore.ErrStreamNotFound) {
@@ -73,11 +80,6 @@ func (r *Reader) accountEvents(ctx context.Context, account uuid.UUID, bound eve
 	}
 	slices.SortFunc(all, func(a, b eventstore.RecordedEvent) int { return cmp.Compare(a.Position, b.Position) })
 	return upTo.cut(all), nil
-}
-
-// positionsReader reads the events at the given positions, in global order (the SQLite store).
-type positionsReader interface {
-	ReadPositions(ctx context.Context, positions []eventstore.Position) ([]eventstore.RecordedEvent, error)
 }
 
 // upTo bounds a merged history by position; 0 keeps it all.

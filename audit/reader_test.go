@@ -28,7 +28,7 @@ func TestReplayTimelineStateAtAndLogHoldNoSecret(t *testing.T) {
 	t.Parallel()
 	h := newHistory(t, 3)
 	ctx := ctxT(t)
-	r := audit.NewReader(h.store)
+	r := audit.NewReader(h.store, h.db)
 
 	acct, err := r.Replay(ctx, domain.AccountStream(h.account))
 	if err != nil || len(acct) != 7 { // registered, linked, mfa on, codes, 3 × challenged

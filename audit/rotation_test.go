@@ -21,7 +21,7 @@ func TestVerifyChecksEachCheckpointWithTheKeyItNames(t *testing.T) {
 	_, rotated, _ := ed25519.GenerateKey(rand.Reader)
 	newPub := rotated.Public().(ed25519.PublicKey)
 	h.approve(t, 2)
-	cp := audit.NewCheckpointer(audit.CheckpointerConfig{Log: h.store, Appender: h.store, Key: rotated})
+	cp := audit.NewCheckpointer(audit.CheckpointerConfig{Log: h.store, Appender: h.store, Key: rotated, DB: h.db})
 	if got, err := cp.Checkpoint(ctxT(t)); err != nil || got == nil || !newPub.Equal(ed25519.PublicKey(got.PublicKey)) {
 		t.Fatalf("checkpoint after the rotation: %+v %v", got, err)
 	}

@@ -130,6 +130,9 @@ func summarize(e domain.Event) string {
 		}
 		return fmt.Sprintf("passed challenge spent on %s (once)", strings.ReplaceAll(e.Purpose.String(), "_", " "))
 	}
+	if line, ok := summarizeHelpDesk(e); ok {
+		return line
+	}
 	if line, ok := summarizeIntegration(e); ok {
 		return line
 	}

@@ -93,6 +93,7 @@ type verifier struct {
 	target  *CheckpointSigned // what the log is compared against
 	beforeT map[string]headState
 	claimed map[string]headState // folded from checkpoints up to target
+	tracker bucketTracker        // the FormatBuckets root of claimed
 	lastSeq uint64
 	logLast *CheckpointSigned
 	keys    map[uuid.UUID][]byte // device keys as registered
@@ -304,8 +305,18 @@ func (v *verifier) checkpoint(ev *eventstore.ChainedEvent) {
 				v.find(FindCheckpointBad, ev.Stream, int64(ev.Version), ev.Position, "checkpoint #%d holds a bad hash for %q", cp.Seq, hd.Stream)
 				continue
 			}
+			_, known := v.claimed[hd.Stream]
 			v.claimed[hd.Stream] = headState{version: int64(hd.Version), hash: hash}
+			v.tracker.moved(hd.Stream, !known)
 		}
+		// Each format-2 checkpoint's root is checked as it comes (its cost is the buckets that
+		// changed); the last one's, of either format, in finish.
+		if cp.FormatOrSorted() == FormatBuckets && cp.Seq < v.target.Seq && v.tracker.root(v.claimed) != cp.HeadsRoot {
+			v.find(FindCheckpointBad, ev.Stream, int64(ev.Version), ev.Position, "the heads of checkpoints #1 to #%d do not fold to the root #%d signed", cp.Seq, cp.Seq)
+		}
+	}
+	if cp.FormatOrSorted() > FormatBuckets {
+		v.find(FindCheckpointBad, ev.Stream, int64(ev.Version), ev.Position, "checkpoint #%d is of format %d, which this verifier does not know: upgrade it", cp.Seq, cp.FormatOrSorted())
 	}
 	if v.target != nil && cp.Seq == v.target.Seq && v.rep.AnchorUsed && !bytes.Equal(cp.Signature, v.target.Signature) {
 		v.find(FindCheckpointBad, ev.Stream, int64(ev.Version), ev.Position, "checkpoint #%d in the log differs from the anchor's", cp.Seq)
@@ -441,7 +452,7 @@ func (v *verifier) finish() {
 	} else if v.logLast == nil || v.logLast.Seq != t.Seq {
 		v.find(FindCheckpointBad, CheckpointStream, -1, 0, "the last checkpoint read first (#%d) is not the last one in the log", t.Seq)
 	}
-	if len(v.claimed) > 0 && headsRoot(v.claimed) != t.HeadsRoot {
+	if len(v.claimed) > 0 && headsRoot(t.FormatOrSorted(), v.claimed) != t.HeadsRoot {
 		v.find(FindCheckpointBad, CheckpointStream, -1, eventstore.Position(t.Position), "the heads of checkpoints #1 to #%d do not fold to the signed root", t.Seq)
 	}
 	at := func(stream string) headState {

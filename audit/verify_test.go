@@ -228,7 +228,7 @@ func TestVerifyRefusesAForgedAnswerAndAForeignCheckpointKey(t *testing.T) {
 			Signature: ed25519.Sign(other, domain.SignedAnswerPayload(id, domain.AnswerApprove, 42, d[:])), At: h.t0})
 	// A checkpoint signed with a key the auditor does not trust.
 	_, foreign, _ := ed25519.GenerateKey(rand.Reader)
-	cp := audit.NewCheckpointer(audit.CheckpointerConfig{Log: h.store, Appender: h.store, Key: foreign})
+	cp := audit.NewCheckpointer(audit.CheckpointerConfig{Log: h.store, Appender: h.store, Key: foreign, DB: localDB(t)})
 	if _, err := cp.Checkpoint(ctxT(t)); err != nil {
 		t.Fatal(err)
 	}

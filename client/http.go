@@ -157,6 +157,9 @@ type SignInResponse struct {
 	CSRFToken  string     `json:"csrf_token"`
 	Challenge  *Challenge `json:"challenge"`
 	LoginToken string     `json:"login_token"`
+	// EnrollmentRequired: the help desk reset the second factor; the session is for setting up
+	// a new one.
+	EnrollmentRequired bool `json:"enrollment_required"`
 }
 
 type credentials struct {

@@ -37,6 +37,9 @@ type Config struct {
 	// AuditorTokens are the auditors' read-only credentials as "name:sha256hex" (the SHA-256 of
 	// the token, never the token), comma-separated; <data-dir>/auditors.json adds more.
 	AuditorTokens string
+	// AdminTokens are the help desk's credentials as "name:sha256hex" (the SHA-256 of the
+	// token), comma-separated; <data-dir>/admins.json adds more.
+	AdminTokens string
 	// PublicURL is the base of the links the server hands out, e.g. https://auth.example.com.
 	// Empty: the origin of each request.
 	PublicURL string
@@ -122,6 +125,7 @@ var Options = []Option{
 	{"eventstore", "ASSENT_EVENTSTORE", "empty for the embedded store in --data-dir, an EventStoreDB connection string (esdb://host:2113?tls=false), or a PostgreSQL one (postgres://…, the same as --postgres)"},
 	{"postgres", "ASSENT_POSTGRES", "PostgreSQL connection string for a log shared by several nodes (postgres://user:password@host:5432/db); empty for none"},
 	{"auditor-tokens", "ASSENT_AUDITOR_TOKENS", "auditors' credentials as name:sha256hex, comma-separated (see assent audit token)"},
+	{"admin-tokens", "ASSENT_ADMIN_TOKENS", "help-desk administrators' credentials as name:sha256hex, comma-separated (see assent admin token)"},
 	{"public-url", "ASSENT_PUBLIC_URL", "base URL of links the server hands out (default: each request's origin)"},
 	{"trusted-proxies", "ASSENT_TRUSTED_PROXIES", "CIDRs or IPs of reverse proxies whose X-Forwarded-For, X-Real-IP and X-Forwarded-Proto are believed, comma-separated (default: none)"},
 	{"metrics-listen", "ASSENT_METRICS_LISTEN", "host:port of the Prometheus /metrics listener, apart from --listen (default: none)"},
@@ -167,6 +171,8 @@ func (c *Config) Set(name, value string) error {
 		c.Postgres = value
 	case "auditor-tokens":
 		c.AuditorTokens = value
+	case "admin-tokens":
+		c.AdminTokens = value
 	case "trusted-proxies":
 		c.TrustedProxies = value
 	case "metrics-listen":
@@ -204,6 +210,8 @@ func (c *Config) Get(name string) string {
 		return "" // may hold a password
 	case "auditor-tokens":
 		return c.AuditorTokens
+	case "admin-tokens":
+		return c.AdminTokens
 	case "trusted-proxies":
 		return c.TrustedProxies
 	case "metrics-listen":

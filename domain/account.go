@@ -36,6 +36,12 @@ type Account struct {
 	username       string
 	bypass         *backupSet // bypass codes an administrator issued (bypass.go)
 	bypassUntil    time.Time
+	// The help desk's marks (helpdesk.go).
+	disabled     bool
+	resetPending bool
+	enrollBy     time.Time
+	sessionsFrom time.Time
+	notices      []Notice
 }
 
 type linkedDevice struct {
@@ -104,7 +110,7 @@ func (a *Account) apply(e Event) error {
 	case ChallengeFailed:
 		a.recordFailure(e.At)
 	case MFAEnabled:
-		a.mfa = true
+		a.mfa, a.resetPending, a.enrollBy = true, false, time.Time{}
 	case MFADisabled:
 		a.mfa, a.apps, a.backup, a.bypass = false, nil, nil, nil
 	case MFALocked:
@@ -144,7 +150,13 @@ func (a *Account) apply(e Event) error {
 		}
 	case BypassCodesIssued:
 		a.bypass, a.bypassUntil = &backupSet{id: e.SetID, hashes: e.Hashes, used: make([]bool, len(e.Hashes))}, e.ExpiresAt
+		if e.By != "" {
+			a.notice(Notice{Action: HelpDeskBypassCodes, At: e.At, Until: e.ExpiresAt})
+		}
 	default:
+		if a.applyHelpDesk(e) {
+			return nil
+		}
 		return fmt.Errorf("load account: %w: %q does not belong to an account stream", ErrMalformedEvent, e.EventType())
 	}
 	return nil

@@ -177,6 +177,8 @@ func (a *Account) IssueChallenge(cmd IssueChallenge, now time.Time, p Policy) (C
 		return ChallengeIssue{}, ErrAccountNotFound
 	case !a.mfa:
 		return ChallengeIssue{}, ErrMFANotEnabled
+	case a.disabled:
+		return ChallengeIssue{}, ErrAccountDisabled
 	}
 	if locked, _ := a.Locked(now); locked {
 		return ChallengeIssue{}, a.lockedErr()

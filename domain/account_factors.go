@@ -261,6 +261,8 @@ func (a *Account) checkSecondFactor(challengeID uuid.UUID, now time.Time) error 
 		return ErrAccountNotFound
 	case !a.mfa:
 		return ErrMFANotEnabled
+	case a.disabled:
+		return ErrAccountDisabled
 	}
 	if locked, _ := a.Locked(now); locked {
 		return a.lockedErr()

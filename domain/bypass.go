@@ -12,12 +12,15 @@ import (
 // BypassCodesIssued: an administrator issued bypass codes for a user (Duo's bypass codes), as
 // keyed hashes like backup codes. They replace the user's previous bypass codes, not the
 // backup codes, and work once each until ExpiresAt. A use is recorded as backupcodes.used
-// with this SetID.
+// with this SetID. By and Reason name the administrator and their written reason when the help
+// desk issued the codes to a person (helpdesk.go); they are empty for an integration's user.
 type BypassCodesIssued struct {
 	AccountID uuid.UUID `json:"account_id"`
 	SetID     uuid.UUID `json:"set_id"`
 	Hashes    []string  `json:"hashes"`
 	ExpiresAt time.Time `json:"expires_at"`
+	By        string    `json:"by,omitempty"`
+	Reason    string    `json:"reason,omitempty"`
 	At        time.Time `json:"at"`
 }
 

@@ -41,6 +41,13 @@ var (
 	ErrSecondFactorNeeded = errors.New("second factor required")
 	ErrLastSecondFactor   = errors.New("last second factor")
 
+	ErrReasonRequired     = errors.New("a written reason is required")
+	ErrInvalidReason      = errors.New("invalid reason")
+	ErrNotLocked          = errors.New("account not locked")
+	ErrAccountDisabled    = errors.New("account disabled")
+	ErrAccountNotDisabled = errors.New("account not disabled")
+	ErrResetExpired       = errors.New("time to set up a new second factor is over")
+
 	ErrDeviceExists        = errors.New("device already registered")
 	ErrDeviceNotFound      = errors.New("device not found")
 	ErrDeviceAlreadyLinked = errors.New("device already linked")

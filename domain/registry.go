@@ -84,6 +84,16 @@ func (r *Registry) Types() []string {
 	return out
 }
 
+// Versions returns every registered type string with the schema version Encode writes, which
+// is also the highest version Decode reads.
+func (r *Registry) Versions() map[string]int {
+	out := make(map[string]int, len(r.specs))
+	for t, s := range r.specs {
+		out[t] = s.version
+	}
+	return out
+}
+
 // IsRegistered reports whether typ is a registered type string.
 func (r *Registry) IsRegistered(typ string) bool { _, ok := r.specs[typ]; return ok }
 
@@ -199,6 +209,12 @@ func newEvents() *Registry {
 	Register[TOTPAppRenamed](r, 1)
 	Register[TOTPAppRemoved](r, 1)
 	Register[PushResumed](r, 1)
+	// The help desk (helpdesk.go).
+	Register[SecondFactorReset](r, 1)
+	Register[AccountUnlocked](r, 1)
+	Register[AccountDisabled](r, 1)
+	Register[AccountEnabled](r, 1)
+	Register[HelpDeskNoticesSeen](r, 1)
 	registerOIDC(r)
 	return r
 }

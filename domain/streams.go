@@ -3,6 +3,7 @@ package domain
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"strings"
 
 	"github.com/google/uuid"
 )
@@ -29,3 +30,6 @@ func EmailStream(e Email) string {
 	sum := sha256.Sum256([]byte(e.String()))
 	return "email-" + hex.EncodeToString(sum[:])
 }
+
+// IsAccountStream reports whether stream is an account's stream (AccountStream).
+func IsAccountStream(stream string) bool { return strings.HasPrefix(stream, "account-") }

@@ -138,6 +138,15 @@ type StreamAppend struct {
 	Events   []EventData
 }
 
+// MultiStreamReader is implemented by a store that reads several streams, merged in global
+// order, at once (the SQLite backend: one query over its stream index). An audit timeline
+// reads an account's streams so.
+type MultiStreamReader interface {
+	// ReadStreams returns every event of the given streams in global order; a stream that
+	// does not exist contributes nothing.
+	ReadStreams(ctx context.Context, streams []string) ([]RecordedEvent, error)
+}
+
 // MultiStreamAppender is implemented by a store that can append to several streams in one
 // atomic write (the SQLite backend: one log, one transaction). A command that must change two
 // streams together (an email claim and the account it is claimed for) uses it where it exists,

@@ -1,6 +1,8 @@
 package projections
 
 import (
+	"encoding/json"
+	"fmt"
 	"slices"
 	"time"
 
@@ -70,88 +72,88 @@ func (v AccountView) Methods() []string {
 	return m
 }
 
-func (v AccountView) clone() AccountView {
-	v.Devices = slices.Clone(v.Devices)
-	v.TOTPApps = slices.Clone(v.TOTPApps)
-	return v
-}
-
-// Accounts is the account read model, named "accounts".
+// Accounts is the account read model, named "accounts": a row per account, found by ID or by
+// email.
 type Accounts struct {
 	core
-	byID   map[uuid.UUID]*accountState
-	byMail map[string]uuid.UUID
 }
 
-type accountState struct {
-	view      AccountView
-	backupSet uuid.UUID
-	used      map[int]bool
+// accountRow is an account's row.
+type accountRow struct {
+	View      AccountView
+	BackupSet uuid.UUID    `json:",omitempty"`
+	Used      map[int]bool `json:",omitempty"`
 }
 
-// NewAccounts returns an empty account read model.
-func NewAccounts() *Accounts {
-	return &Accounts{
-		core: newCore("accounts", typesOf(
-			domain.AccountRegistered{}, domain.MFAEnabled{}, domain.MFADisabled{}, domain.MFALocked{},
-			domain.PushMuted{}, domain.SignInChallenged{}, domain.DeviceLinked{}, domain.DeviceUnlinked{},
-			domain.TOTPAppAdded{}, domain.TOTPAppConfirmed{}, domain.BackupCodesIssued{}, domain.BackupCodeUsed{},
-			domain.DeviceRenamed{}, domain.TOTPAppRenamed{}, domain.TOTPAppRemoved{}, domain.PushResumed{},
-		)...),
-		byID: map[uuid.UUID]*accountState{}, byMail: map[string]uuid.UUID{},
-	}
+// NewAccounts returns an empty account read model in memory.
+func NewAccounts() *Accounts { return newAccounts(NewMemoryStore()) }
+
+func newAccounts(store Store) *Accounts {
+	p := &Accounts{core: newCore("accounts", store, []string{"accounts"}, typesOf(
+		domain.AccountRegistered{}, domain.MFAEnabled{}, domain.MFADisabled{}, domain.MFALocked{},
+		domain.PushMuted{}, domain.SignInChallenged{}, domain.DeviceLinked{}, domain.DeviceUnlinked{},
+		domain.TOTPAppAdded{}, domain.TOTPAppConfirmed{}, domain.BackupCodesIssued{}, domain.BackupCodeUsed{},
+		domain.AccountUnlocked{},
+		domain.DeviceRenamed{}, domain.TOTPAppRenamed{}, domain.TOTPAppRemoved{}, domain.PushResumed{},
+	)...)}
+	p.core.fold = foldAccount
+	return p
 }
 
 // Apply folds one event; see Projection.
-func (p *Accounts) Apply(ev eventstore.RecordedEvent) error { return p.apply(ev, p.fold) }
-
-// Reset empties the read model.
-func (p *Accounts) Reset() {
-	p.reset(func() { p.byID, p.byMail = map[uuid.UUID]*accountState{}, map[string]uuid.UUID{} })
-}
-
-// Len is the number of accounts.
-func (p *Accounts) Len() int { return rowsLen(&p.core, p.byID) }
+func (p *Accounts) Apply(ev eventstore.RecordedEvent) error { return applyOne(p, ev) }
 
 // Get returns the account, or ErrNotFound.
 func (p *Accounts) Get(id uuid.UUID) (AccountView, error) {
-	return rowGet(&p.core, p.byID, id, func(s *accountState) AccountView { return s.view.clone() })
+	r, err := getRow[accountRow](p.store, "accounts", id[:])
+	return r.View, err
 }
 
 // ByEmail returns the account registered with a normalized email, or ErrNotFound.
 func (p *Accounts) ByEmail(email domain.Email) (AccountView, error) {
-	p.mu.RLock()
-	id, ok := p.byMail[email.String()]
-	p.mu.RUnlock()
-	if !ok {
-		return AccountView{}, ErrNotFound
+	raw, err := p.store.Lookup(bg(), "accounts", email.String())
+	if err != nil {
+		return AccountView{}, err
 	}
-	return p.Get(id)
+	var r accountRow
+	if err := json.Unmarshal(raw, &r); err != nil {
+		return AccountView{}, fmt.Errorf("projections: account of %s: %w", email, err)
+	}
+	return r.View, nil
 }
 
-// All returns every account, ordered by ID.
+// All returns every account, ordered by ID; nil if the store fails.
 func (p *Accounts) All() []AccountView {
-	return rowsAll(&p.core, p.byID, func(s *accountState) AccountView { return s.view.clone() })
+	rows, _ := allRows[accountRow](p.store, "accounts")
+	out := make([]AccountView, len(rows))
+	for i, r := range rows {
+		out[i] = r.View
+	}
+	return out
 }
 
-func (p *Accounts) fold(_ eventstore.RecordedEvent, e domain.Event) {
+func foldAccount(b *batch, _ eventstore.RecordedEvent, e domain.Event) error {
+	id := accountOf(e)
+	var s *accountRow
 	if r, ok := e.(domain.AccountRegistered); ok {
-		p.byID[r.AccountID] = &accountState{view: AccountView{ID: r.AccountID, Email: r.Email.String(), RegisteredAt: r.At}}
-		p.byMail[r.Email.String()] = r.AccountID
+		s = &accountRow{View: AccountView{ID: r.AccountID, Email: r.Email.String(), RegisteredAt: r.At}}
+	} else {
+		var err error
+		if s, err = load[accountRow](b, "accounts", id[:]); err != nil || s == nil {
+			return err // nil: an event of an account whose registration this model never saw
+		}
 	}
-	s := p.byID[accountOf(e)]
-	if s == nil {
-		return // an event of an account whose registration this model never saw
-	}
-	v := &s.view
+	v := &s.View
 	switch e := e.(type) {
 	case domain.MFAEnabled:
 		v.MFAEnabled = true
 	case domain.MFADisabled:
 		v.MFAEnabled, v.TOTPApps, v.BackupCodesLeft = false, nil, 0
-		s.backupSet, s.used = uuid.Nil, nil
+		s.BackupSet, s.Used = uuid.Nil, nil
 	case domain.MFALocked:
 		v.LockedUntil = e.Until
+	case domain.AccountUnlocked:
+		v.LockedUntil = time.Time{}
 	case domain.PushMuted:
 		v.MutedUntil = e.Until
 	case domain.PushResumed:
@@ -175,26 +177,30 @@ func (p *Accounts) fold(_ eventstore.RecordedEvent, e domain.Event) {
 	case domain.SignInChallenged:
 		v.PendingChallenge, v.PendingUntil = e.ChallengeID, e.ExpiresAt
 	case domain.DeviceLinked:
-		v.Devices = append(slices.Clone(v.Devices), AccountDevice{DeviceID: e.DeviceID, Name: e.Name, Method: e.Method.String(), LinkedAt: e.At})
+		v.Devices = append(v.Devices, AccountDevice{DeviceID: e.DeviceID, Name: e.Name, Method: e.Method.String(), LinkedAt: e.At})
 	case domain.DeviceUnlinked:
-		v.Devices = slices.DeleteFunc(slices.Clone(v.Devices), func(d AccountDevice) bool { return d.DeviceID == e.DeviceID })
+		v.Devices = slices.DeleteFunc(v.Devices, func(d AccountDevice) bool { return d.DeviceID == e.DeviceID })
 	case domain.TOTPAppAdded:
-		v.TOTPApps = append(slices.Clone(v.TOTPApps), AccountTOTPApp{AppID: e.AppID, Name: e.Name, AddedAt: e.At})
+		v.TOTPApps = append(v.TOTPApps, AccountTOTPApp{AppID: e.AppID, Name: e.Name, AddedAt: e.At})
 	case domain.TOTPAppConfirmed:
-		v.TOTPApps = slices.Clone(v.TOTPApps)
 		for i := range v.TOTPApps {
 			if v.TOTPApps[i].AppID == e.AppID {
 				v.TOTPApps[i].Confirmed = true
 			}
 		}
 	case domain.BackupCodesIssued:
-		s.backupSet, s.used, v.BackupCodesLeft = e.SetID, map[int]bool{}, len(e.Hashes)
+		s.BackupSet, s.Used, v.BackupCodesLeft = e.SetID, map[int]bool{}, len(e.Hashes)
 	case domain.BackupCodeUsed:
-		if e.SetID == s.backupSet && !s.used[e.Index] {
-			s.used[e.Index] = true
+		if e.SetID == s.BackupSet && !s.Used[e.Index] {
+			if s.Used == nil {
+				s.Used = map[int]bool{}
+			}
+			s.Used[e.Index] = true
 			v.BackupCodesLeft--
 		}
 	}
+	b.put("accounts", id[:], v.Email, 0, s)
+	return nil
 }
 
 // accountOf returns the account ID every account-stream event carries.
@@ -231,6 +237,8 @@ func accountOf(e domain.Event) uuid.UUID {
 	case domain.TOTPAppRenamed:
 		return e.AccountID
 	case domain.TOTPAppRemoved:
+		return e.AccountID
+	case domain.AccountUnlocked:
 		return e.AccountID
 	}
 	return uuid.Nil

@@ -1,6 +1,7 @@
 package projections
 
 import (
+	"fmt"
 	"slices"
 	"time"
 
@@ -27,6 +28,20 @@ var (
 
 // String returns the state's stable slug, for APIs.
 func (s ChallengeState) String() string { return s.slug }
+
+// MarshalText makes the state its slug in rows and in JSON.
+func (s ChallengeState) MarshalText() ([]byte, error) { return []byte(s.slug), nil }
+
+// UnmarshalText reads a slug written by MarshalText.
+func (s *ChallengeState) UnmarshalText(b []byte) error {
+	for _, st := range []ChallengeState{StatePending, StateApproved, StateDenied, StateFraudReported, StateExpired, StateCancelled, StateCompletedTOTP, StateCompletedCode} {
+		if st.slug == string(b) {
+			*s = st
+			return nil
+		}
+	}
+	return fmt.Errorf("projections: no challenge state %q", b)
+}
 
 // Final reports whether the state is an outcome.
 func (s ChallengeState) Final() bool { return s.slug != "" && s != StatePending }
@@ -83,83 +98,85 @@ type ChallengeStatus struct {
 	Position eventstore.Position
 }
 
-func (s ChallengeStatus) clone() ChallengeStatus {
-	s.Devices = slices.Clone(s.Devices)
-	s.Delivered = slices.Clone(s.Delivered)
-	return s
-}
-
-// Challenges is the challenge status read model, named "challenges". It keeps every challenge
-// unless told to forget old ones (RetainFor).
+// Challenges is the challenge status read model, named "challenges": a row per challenge. It
+// keeps every challenge unless told to forget old ones (RetainFor).
 type Challenges struct {
 	core
-	byID   map[uuid.UUID]*ChallengeStatus
 	retain time.Duration // 0: keep every challenge
-	issued int           // challenges issued since the last sweep
 }
 
 // RetainFor makes the model forget a challenge d after it was decided, or d after it expired
 // if no final event came. It sweeps every 1,024 challenges issued, by the time of the event
 // that triggers the sweep (so a rebuild forgets the same ones). A serving node needs a
-// challenge only while a login page may still ask about it; without a bound the model grows
-// with every sign-in for as long as the node runs. Call it before the first Apply.
+// challenge only while a login page may still ask about it; without a bound the table grows
+// with every sign-in. Call it before the first Apply.
 func (p *Challenges) RetainFor(d time.Duration) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.retain = d
 }
 
-// NewChallenges returns an empty challenge status read model.
-func NewChallenges() *Challenges {
+func (p *Challenges) retention() time.Duration {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	return p.retain
+}
+
+// NewChallenges returns an empty challenge status read model in memory.
+func NewChallenges() *Challenges { return newChallenges(NewMemoryStore()) }
+
+func newChallenges(store Store) *Challenges {
 	types := typesOf(append([]domain.Event{domain.ChallengeIssued{}, domain.ChallengeDelivered{}, domain.NumberMismatched{}}, finalEvents...)...)
-	return &Challenges{core: newCore("challenges", types...), byID: map[uuid.UUID]*ChallengeStatus{}}
+	p := &Challenges{core: newCore("challenges", store, []string{"challenges"}, types...)}
+	p.core.fold = foldChallenge
+	return p
 }
 
 // Apply folds one event; see Projection.
-func (p *Challenges) Apply(ev eventstore.RecordedEvent) error { return p.apply(ev, p.fold) }
-
-// Reset empties the read model.
-func (p *Challenges) Reset() {
-	p.reset(func() { p.byID, p.issued = map[uuid.UUID]*ChallengeStatus{}, 0 })
-}
-
-// Len is the number of challenges.
-func (p *Challenges) Len() int { return rowsLen(&p.core, p.byID) }
+func (p *Challenges) Apply(ev eventstore.RecordedEvent) error { return applyOne(p, ev) }
 
 // Get returns the challenge's status, or ErrNotFound.
 func (p *Challenges) Get(id uuid.UUID) (ChallengeStatus, error) {
-	return rowGet(&p.core, p.byID, id, (*ChallengeStatus).clone)
+	return getRow[ChallengeStatus](p.store, "challenges", id[:])
 }
 
-// All returns every challenge, ordered by ID.
+// All returns every challenge, ordered by ID; nil if the store fails.
 func (p *Challenges) All() []ChallengeStatus {
-	return rowsAll(&p.core, p.byID, (*ChallengeStatus).clone)
+	out, _ := allRows[ChallengeStatus](p.store, "challenges")
+	return out
 }
 
-func (p *Challenges) fold(ev eventstore.RecordedEvent, e domain.Event) {
-	if is, ok := e.(domain.ChallengeIssued); ok {
-		s := &ChallengeStatus{
+// end is when a challenge stops being of use: when it was decided, or when it expired.
+func (s *ChallengeStatus) end() int64 {
+	if s.State.Final() {
+		return s.DecidedAt.UnixNano()
+	}
+	return s.ExpiresAt.UnixNano()
+}
+
+func foldChallenge(b *batch, ev eventstore.RecordedEvent, e domain.Event) error {
+	id := challengeOf(e)
+	var s *ChallengeStatus
+	is, issued := e.(domain.ChallengeIssued)
+	if issued {
+		s = &ChallengeStatus{
 			ChallengeID: is.ChallengeID, AccountID: is.AccountID, State: StatePending, Number: is.Number,
 			PushMuted: is.PushMuted, IssuedAt: is.At, ExpiresAt: is.ExpiresAt,
 		}
 		for _, d := range is.Devices {
 			s.Devices = append(s.Devices, d.DeviceID)
 		}
-		p.byID[is.ChallengeID] = s
-		if p.issued++; p.retain > 0 && p.issued >= sweepEvery {
-			p.issued = 0
-			p.sweep(is.At)
+	} else {
+		var err error
+		if s, err = load[ChallengeStatus](b, "challenges", id[:]); err != nil || s == nil {
+			return err
 		}
-	}
-	s := p.byID[challengeOf(e)]
-	if s == nil {
-		return
 	}
 	s.Position = ev.Position
 	switch e := e.(type) {
 	case domain.ChallengeDelivered:
 		if !slices.Contains(s.Delivered, e.DeviceID) {
-			s.Delivered = append(slices.Clone(s.Delivered), e.DeviceID)
+			s.Delivered = append(s.Delivered, e.DeviceID)
 		}
 	case domain.NumberMismatched:
 		s.Mismatches++
@@ -168,26 +185,20 @@ func (p *Challenges) fold(ev eventstore.RecordedEvent, e domain.Event) {
 			s.State, s.DecidedBy, s.DecidedAt = st, by, e.OccurredAt()
 		}
 	}
+	b.put("challenges", id[:], "", s.end(), s)
+	if !issued || b.retain <= 0 {
+		return nil
+	}
+	n, err := b.counter("challenges.issued")
+	if err != nil || n%sweepEvery != 0 {
+		return err
+	}
+	return b.sweep("challenges", is.At.Add(-b.retain).UnixNano())
 }
 
 // sweepEvery is how many rows a read model that forgets old ones adds between two sweeps
 // (challenges issued, sessions signed out).
 const sweepEvery = 1024
-
-// sweep forgets the challenges decided more than the retention before now, and those never
-// decided that expired that long before.
-func (p *Challenges) sweep(now time.Time) {
-	cutoff := now.Add(-p.retain)
-	for id, s := range p.byID {
-		end := s.ExpiresAt // a challenge never decided ends when it expires
-		if s.State.Final() {
-			end = s.DecidedAt
-		}
-		if end.Before(cutoff) {
-			delete(p.byID, id)
-		}
-	}
-}
 
 // challengeOf returns the challenge ID every challenge-stream event carries.
 func challengeOf(e domain.Event) uuid.UUID {

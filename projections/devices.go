@@ -21,54 +21,52 @@ type DeviceView struct {
 	RegisteredAt time.Time
 }
 
-func (v DeviceView) clone() DeviceView {
-	v.PublicKey = slices.Clone(v.PublicKey)
-	v.Accounts = slices.Clone(v.Accounts)
-	return v
-}
-
-// Devices is the device read model, named "devices".
+// Devices is the device read model, named "devices": a row per device.
 type Devices struct {
 	core
-	byID map[uuid.UUID]*DeviceView
 }
 
-// NewDevices returns an empty device read model.
-func NewDevices() *Devices {
-	return &Devices{
-		core: newCore("devices", typesOf(domain.DeviceRegistered{}, domain.DeviceLinked{}, domain.DeviceUnlinked{})...),
-		byID: map[uuid.UUID]*DeviceView{},
-	}
+// NewDevices returns an empty device read model in memory.
+func NewDevices() *Devices { return newDevices(NewMemoryStore()) }
+
+func newDevices(store Store) *Devices {
+	p := &Devices{core: newCore("devices", store, []string{"devices"}, typesOf(domain.DeviceRegistered{}, domain.DeviceLinked{}, domain.DeviceUnlinked{})...)}
+	p.core.fold = foldDevice
+	return p
 }
 
 // Apply folds one event; see Projection.
-func (p *Devices) Apply(ev eventstore.RecordedEvent) error { return p.apply(ev, p.fold) }
-
-// Reset empties the read model.
-func (p *Devices) Reset() { p.reset(func() { p.byID = map[uuid.UUID]*DeviceView{} }) }
-
-// Len is the number of devices.
-func (p *Devices) Len() int { return rowsLen(&p.core, p.byID) }
+func (p *Devices) Apply(ev eventstore.RecordedEvent) error { return applyOne(p, ev) }
 
 // Get returns the device, or ErrNotFound.
 func (p *Devices) Get(id uuid.UUID) (DeviceView, error) {
-	return rowGet(&p.core, p.byID, id, (*DeviceView).clone)
+	return getRow[DeviceView](p.store, "devices", id[:])
 }
 
-// All returns every device, ordered by ID.
-func (p *Devices) All() []DeviceView { return rowsAll(&p.core, p.byID, (*DeviceView).clone) }
+// All returns every device, ordered by ID; nil if the store fails.
+func (p *Devices) All() []DeviceView {
+	out, _ := allRows[DeviceView](p.store, "devices")
+	return out
+}
 
-func (p *Devices) fold(_ eventstore.RecordedEvent, e domain.Event) {
+func foldDevice(b *batch, _ eventstore.RecordedEvent, e domain.Event) error {
 	switch e := e.(type) {
 	case domain.DeviceRegistered:
-		p.byID[e.DeviceID] = &DeviceView{ID: e.DeviceID, Name: e.Name, Platform: e.Platform, PublicKey: slices.Clone(e.PublicKey), RegisteredAt: e.At}
+		b.put("devices", e.DeviceID[:], "", 0, &DeviceView{ID: e.DeviceID, Name: e.Name, Platform: e.Platform, PublicKey: slices.Clone(e.PublicKey), RegisteredAt: e.At})
 	case domain.DeviceLinked:
-		if v := p.byID[e.DeviceID]; v != nil && !slices.Contains(v.Accounts, e.AccountID) {
-			v.Accounts = append(slices.Clone(v.Accounts), e.AccountID)
+		v, err := load[DeviceView](b, "devices", e.DeviceID[:])
+		if err != nil || v == nil || slices.Contains(v.Accounts, e.AccountID) {
+			return err
 		}
+		v.Accounts = append(v.Accounts, e.AccountID)
+		b.put("devices", e.DeviceID[:], "", 0, v)
 	case domain.DeviceUnlinked:
-		if v := p.byID[e.DeviceID]; v != nil {
-			v.Accounts = slices.DeleteFunc(slices.Clone(v.Accounts), func(id uuid.UUID) bool { return id == e.AccountID })
+		v, err := load[DeviceView](b, "devices", e.DeviceID[:])
+		if err != nil || v == nil {
+			return err
 		}
+		v.Accounts = slices.DeleteFunc(v.Accounts, func(id uuid.UUID) bool { return id == e.AccountID })
+		b.put("devices", e.DeviceID[:], "", 0, v)
 	}
+	return nil
 }

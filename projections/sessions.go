@@ -3,6 +3,7 @@ package projections
 import (
 	"bytes"
 	"crypto/sha256"
+	"errors"
 	"slices"
 	"time"
 
@@ -28,51 +29,79 @@ type SessionView struct {
 
 // Sessions is the read model of the sessions that have not expired, named "sessions": the
 // ones each account can see and end, and the cut an account made when it ended all its other
-// sessions at once (domain.SessionsEnded). Like SignOuts it is kept in memory and forgets a
-// session once it has expired, by the time of the log's events, so it holds at most the
-// sessions of the last session lifetime and a rebuild holds the same.
+// sessions at once (domain.SessionsEnded). It keeps a row per session in the table "sessions"
+// (by digest) and a row per account in "sessionaccounts" (its cut and the digests of its
+// sessions). Rows are swept once the session, or the last session a cut ended, has expired,
+// by the time of the log's events, so the tables hold at most the sessions of the last
+// session lifetime and a rebuild holds the same. A session the help desk ended (a reset of
+// the second factor, a disabling) leaves the list too.
 type Sessions struct {
 	core
-	byDigest  map[[sha256.Size]byte]*SessionView
-	byAccount map[uuid.UUID]map[[sha256.Size]byte]struct{}
-	cuts      map[uuid.UUID]domain.SessionsEnded
-	folded    int
 }
 
-// NewSessions returns an empty session read model.
-func NewSessions() *Sessions {
-	p := &Sessions{core: newCore("sessions", typesOf(
+// sessionAccountRow is an account's row: its newest cut and its sessions.
+type sessionAccountRow struct {
+	Cut      *sessionCut  `json:",omitempty"`
+	Sessions []sessionRef `json:",omitempty"`
+}
+
+// sessionCut is an account's domain.SessionsEnded.
+type sessionCut struct {
+	At    time.Time
+	Kept  []byte `json:",omitempty"`
+	Until time.Time
+}
+
+// sessionRef names a session of an account, with its expiry, so that expired ones are pruned
+// without reading them.
+type sessionRef struct {
+	Digest  [sha256.Size]byte
+	Expires time.Time
+}
+
+// until is when the row may be swept: when its cut and its last session are over.
+func (r *sessionAccountRow) until() int64 {
+	var u time.Time
+	if r.Cut != nil {
+		u = r.Cut.Until
+	}
+	for _, s := range r.Sessions {
+		if s.Expires.After(u) {
+			u = s.Expires
+		}
+	}
+	return u.UnixNano()
+}
+
+// NewSessions returns an empty session read model in memory.
+func NewSessions() *Sessions { return newSessions(NewMemoryStore()) }
+
+func newSessions(store Store) *Sessions {
+	p := &Sessions{core: newCore("sessions", store, []string{"sessions", "sessionaccounts"}, typesOf(
 		domain.SessionStarted{}, domain.SessionSeen{}, domain.SignedOut{}, domain.SessionsEnded{},
+		domain.SecondFactorReset{}, domain.AccountDisabled{},
 	)...)}
-	p.empty()
+	p.core.fold = foldSession
 	return p
 }
 
-func (p *Sessions) empty() {
-	p.byDigest, p.byAccount, p.cuts, p.folded = map[[sha256.Size]byte]*SessionView{}, map[uuid.UUID]map[[sha256.Size]byte]struct{}{}, map[uuid.UUID]domain.SessionsEnded{}, 0
-}
-
 // Apply folds one event; see Projection.
-func (p *Sessions) Apply(ev eventstore.RecordedEvent) error { return p.apply(ev, p.fold) }
+func (p *Sessions) Apply(ev eventstore.RecordedEvent) error { return applyOne(p, ev) }
 
-// Reset empties the read model.
-func (p *Sessions) Reset() { p.reset(p.empty) }
-
-// Len is the number of sessions held.
-func (p *Sessions) Len() int {
-	p.mu.RLock()
-	defer p.mu.RUnlock()
-	return len(p.byDigest)
-}
-
-// ForAccount returns the account's sessions that have not expired at now, newest first.
+// ForAccount returns the account's sessions that have not expired at now, newest first; nil
+// if the store fails.
 func (p *Sessions) ForAccount(account uuid.UUID, now time.Time) []SessionView {
-	p.mu.RLock()
-	defer p.mu.RUnlock()
+	acc, err := getRow[sessionAccountRow](p.store, "sessionaccounts", account[:])
+	if err != nil {
+		return nil
+	}
 	var out []SessionView
-	for d := range p.byAccount[account] {
-		if s := p.byDigest[d]; s != nil && now.Before(s.Expires) {
-			out = append(out, *s)
+	for _, ref := range acc.Sessions {
+		if !now.Before(ref.Expires) {
+			continue
+		}
+		if s, ok := p.Get(ref.Digest); ok && now.Before(s.Expires) {
+			out = append(out, s)
 		}
 	}
 	slices.SortFunc(out, func(a, b SessionView) int {
@@ -86,99 +115,157 @@ func (p *Sessions) ForAccount(account uuid.UUID, now time.Time) []SessionView {
 
 // Get returns the session with this digest, if it is held.
 func (p *Sessions) Get(digest [sha256.Size]byte) (SessionView, bool) {
-	p.mu.RLock()
-	defer p.mu.RUnlock()
-	s := p.byDigest[digest]
-	if s == nil {
+	s, err := getRow[SessionView](p.store, "sessions", digest[:])
+	if err != nil {
 		return SessionView{}, false
 	}
-	return *s, true
+	return s, true
+}
+
+// All returns every session held, ordered by digest; nil if the store fails.
+func (p *Sessions) All() []SessionView {
+	out, _ := allRows[SessionView](p.store, "sessions")
+	return out
 }
 
 // Ended reports whether the account ended its other sessions after the session with this ID
 // began at issued: the session is not the one kept and began at or before the cut. A session
 // this model saw start after the cut is not ended, whatever issued says (issued comes from a
-// cookie's expiry, which counts whole seconds).
+// cookie's expiry, which counts whole seconds). A store that fails answers true: a session is
+// refused rather than let through unchecked.
 func (p *Sessions) Ended(account uuid.UUID, sessionID [16]byte, issued time.Time) bool {
 	d := sha256.Sum256(sessionID[:])
-	p.mu.RLock()
-	defer p.mu.RUnlock()
-	c, ok := p.cuts[account]
-	if !ok || bytes.Equal(c.KeptDigest, d[:]) {
+	acc, err := getRow[sessionAccountRow](p.store, "sessionaccounts", account[:])
+	if errors.Is(err, ErrNotFound) {
 		return false
 	}
-	if s := p.byDigest[d]; s != nil && s.StartedAt.After(c.At) {
+	if err != nil {
+		return true
+	}
+	c := acc.Cut
+	if c == nil || bytes.Equal(c.Kept, d[:]) {
 		return false
+	}
+	s, err := getRow[SessionView](p.store, "sessions", d[:])
+	switch {
+	case err == nil && s.StartedAt.After(c.At):
+		return false
+	case err != nil && !errors.Is(err, ErrNotFound):
+		return true
 	}
 	return !issued.After(c.At)
 }
 
-func (p *Sessions) fold(_ eventstore.RecordedEvent, e domain.Event) {
+func foldSession(b *batch, _ eventstore.RecordedEvent, e domain.Event) error {
 	switch e := e.(type) {
 	case domain.SessionStarted:
 		if len(e.SessionDigest) != sha256.Size {
-			return
+			return nil
 		}
 		d := [sha256.Size]byte(e.SessionDigest)
-		p.byDigest[d] = &SessionView{
+		b.put("sessions", d[:], "", e.Expires.UnixNano(), &SessionView{
 			Digest: d, AccountID: e.AccountID, StartedAt: e.At, Expires: e.Expires,
 			IP: e.IP, UserAgent: e.UserAgent, LastSeen: e.At, LastIP: e.IP,
+		})
+		acc, err := loadSessionAccount(b, e.AccountID)
+		if err != nil {
+			return err
 		}
-		if p.byAccount[e.AccountID] == nil {
-			p.byAccount[e.AccountID] = map[[sha256.Size]byte]struct{}{}
+		// The account's expired sessions leave its list as a new one joins it.
+		acc.Sessions = slices.DeleteFunc(acc.Sessions, func(r sessionRef) bool { return !e.At.Before(r.Expires) || r.Digest == d })
+		acc.Sessions = append(acc.Sessions, sessionRef{Digest: d, Expires: e.Expires})
+		putSessionAccount(b, e.AccountID, acc)
+		n, err := b.counter("sessions.folded")
+		if err != nil || n%sweepEvery != 0 {
+			return err
 		}
-		p.byAccount[e.AccountID][d] = struct{}{}
-		p.sweep(e.At)
+		before := e.At.UnixNano() + 1 // over at or before the event
+		if err := b.sweep("sessions", before); err != nil {
+			return err
+		}
+		return b.sweep("sessionaccounts", before)
 	case domain.SessionSeen:
-		if len(e.SessionDigest) == sha256.Size {
-			if s := p.byDigest[[sha256.Size]byte(e.SessionDigest)]; s != nil && e.At.After(s.LastSeen) {
-				s.LastSeen, s.LastIP = e.At, e.IP
-			}
+		if len(e.SessionDigest) != sha256.Size {
+			return nil
 		}
+		s, err := load[SessionView](b, "sessions", e.SessionDigest)
+		if err != nil || s == nil || !e.At.After(s.LastSeen) {
+			return err
+		}
+		s.LastSeen, s.LastIP = e.At, e.IP
+		b.put("sessions", e.SessionDigest, "", s.Expires.UnixNano(), s)
 	case domain.SignedOut:
-		if len(e.SessionDigest) == sha256.Size {
-			p.drop([sha256.Size]byte(e.SessionDigest))
+		if len(e.SessionDigest) != sha256.Size {
+			return nil
 		}
+		return dropSessions(b, e.AccountID, func(r sessionRef) bool { return r.Digest == [sha256.Size]byte(e.SessionDigest) })
 	case domain.SessionsEnded:
-		if c, ok := p.cuts[e.AccountID]; !ok || e.At.After(c.At) {
-			p.cuts[e.AccountID] = e
+		acc, err := loadSessionAccount(b, e.AccountID)
+		if err != nil {
+			return err
 		}
-		for d := range p.byAccount[e.AccountID] {
-			if s := p.byDigest[d]; s != nil && !s.StartedAt.After(e.At) && !bytes.Equal(d[:], e.KeptDigest) {
-				p.drop(d)
+		if acc.Cut == nil || e.At.After(acc.Cut.At) {
+			acc.Cut = &sessionCut{At: e.At, Kept: slices.Clone(e.KeptDigest), Until: e.Until}
+			putSessionAccount(b, e.AccountID, acc)
+		}
+		return dropSessions(b, e.AccountID, func(r sessionRef) bool { return !bytes.Equal(r.Digest[:], e.KeptDigest) }, e.At)
+	case domain.SecondFactorReset:
+		return dropDeskEnded(b, e.AccountID, e.At)
+	case domain.AccountDisabled:
+		return dropDeskEnded(b, e.AccountID, e.At)
+	}
+	return nil
+}
+
+// dropDeskEnded drops the sessions of the account that the help desk ended at: those begun
+// in the second of the act or before (app.AccountStanding.SessionValid refuses them).
+func dropDeskEnded(b *batch, account uuid.UUID, at time.Time) error {
+	return dropSessions(b, account, func(sessionRef) bool { return true }, at.Truncate(time.Second).Add(time.Second-1))
+}
+
+// loadSessionAccount returns the account's row, or a new one.
+func loadSessionAccount(b *batch, account uuid.UUID) (*sessionAccountRow, error) {
+	acc, err := load[sessionAccountRow](b, "sessionaccounts", account[:])
+	if err != nil || acc != nil {
+		return acc, err
+	}
+	return &sessionAccountRow{}, nil
+}
+
+// putSessionAccount writes the account's row, or deletes it when it holds nothing.
+func putSessionAccount(b *batch, account uuid.UUID, acc *sessionAccountRow) {
+	if acc.Cut == nil && len(acc.Sessions) == 0 {
+		b.del("sessionaccounts", account[:])
+		return
+	}
+	b.put("sessionaccounts", account[:], "", acc.until(), acc)
+}
+
+// dropSessions deletes the account's sessions that match, and, given a time, only those
+// begun at or before it.
+func dropSessions(b *batch, account uuid.UUID, match func(sessionRef) bool, begunBy ...time.Time) error {
+	acc, err := load[sessionAccountRow](b, "sessionaccounts", account[:])
+	if err != nil || acc == nil {
+		return err
+	}
+	kept := acc.Sessions[:0:0]
+	for _, r := range acc.Sessions {
+		if match(r) {
+			s, err := load[SessionView](b, "sessions", r.Digest[:])
+			if err != nil {
+				return err
+			}
+			if s == nil || len(begunBy) == 0 || !s.StartedAt.After(begunBy[0]) {
+				b.del("sessions", r.Digest[:])
+				continue
 			}
 		}
+		kept = append(kept, r)
 	}
-}
-
-func (p *Sessions) drop(d [sha256.Size]byte) {
-	s := p.byDigest[d]
-	if s == nil {
-		return
+	if len(kept) == len(acc.Sessions) {
+		return nil
 	}
-	delete(p.byDigest, d)
-	if m := p.byAccount[s.AccountID]; m != nil {
-		delete(m, d)
-		if len(m) == 0 {
-			delete(p.byAccount, s.AccountID)
-		}
-	}
-}
-
-// sweep forgets, every sweepEvery sessions started, the sessions and cuts over at now.
-func (p *Sessions) sweep(now time.Time) {
-	if p.folded++; p.folded < sweepEvery {
-		return
-	}
-	p.folded = 0
-	for d, s := range p.byDigest {
-		if !now.Before(s.Expires) {
-			p.drop(d)
-		}
-	}
-	for a, c := range p.cuts {
-		if !now.Before(c.Until) {
-			delete(p.cuts, a)
-		}
-	}
+	acc.Sessions = kept
+	putSessionAccount(b, account, acc)
+	return nil
 }

@@ -4,17 +4,22 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill"
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/ThreeDotsLabs/watermill/message/router/middleware"
 
+	"github.com/assent-dev/assent/domain"
 	"github.com/assent-dev/assent/eventstore"
 	"github.com/assent-dev/assent/eventstore/bridge"
 )
 
-// Set is the server's read models. Build it with NewSet.
+// Set is the server's read models, over one Store. Build it with NewSet or OpenSet.
 type Set struct {
 	Accounts   *Accounts
 	Devices    *Devices
@@ -22,12 +27,88 @@ type Set struct {
 	Challenges *Challenges
 	SignOuts   *SignOuts
 	Sessions   *Sessions
+
+	store Store
+	log   *slog.Logger
+	now   func() time.Time
+	apply sync.Mutex // one batch at a time
+
+	mu      sync.Mutex
+	skipped int // events skipped since the set was opened, by any read model
+	floor   atomic.Uint64
 }
 
-// NewSet returns empty read models.
+// WaitAtLeast makes every later WaitFor wait until the set has reached pos too: a node that
+// starts behind the log sets it to the head, so that its queries wait for the catch-up instead
+// of answering from older read models.
+func (s *Set) WaitAtLeast(pos eventstore.Position) { s.floor.Store(uint64(pos)) }
+
+// NewSet returns empty read models in memory (MemoryStore).
 func NewSet() *Set {
-	return &Set{Accounts: NewAccounts(), Devices: NewDevices(), Pending: NewPending(), Challenges: NewChallenges(), SignOuts: NewSignOuts(), Sessions: NewSessions()}
+	s, _ := OpenSet(context.Background(), NewMemoryStore(), nil)
+	return s
 }
+
+// OpenSet returns the read models kept in store, at their committed checkpoints, with the open
+// challenges loaded into memory. log receives the ERROR of an event skipped; nil discards it.
+func OpenSet(ctx context.Context, store Store, log *slog.Logger) (*Set, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	s := &Set{
+		Accounts: newAccounts(store), Devices: newDevices(store), Pending: newPending(store),
+		Challenges: newChallenges(store), SignOuts: newSignOuts(store), Sessions: newSessions(store),
+		store: store, log: log, now: time.Now,
+	}
+	if err := s.load(ctx); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// load reads the checkpoints and the open challenges from the store.
+func (s *Set) load(ctx context.Context) error {
+	cps, err := s.store.Checkpoints(ctx)
+	if err != nil {
+		return fmt.Errorf("read models: checkpoints: %w", err)
+	}
+	for _, p := range s.All() {
+		p.base().moveTo(cps[p.Name()])
+	}
+	if err := s.Pending.restore(); err != nil {
+		return fmt.Errorf("read models: open challenges: %w", err)
+	}
+	return nil
+}
+
+// Reset empties every read model and moves its checkpoint back to the start of the log, in
+// one transaction; the next CatchUp folds the whole log. A node does so when its read models
+// are ahead of its log (a restored backup, or a log that lost its tail): they were folded from
+// events this log does not hold. Failed events are kept, for the record.
+func (s *Set) Reset(ctx context.Context) error {
+	tx, err := s.store.Begin(ctx)
+	if err != nil {
+		return fmt.Errorf("read models: reset: %w", err)
+	}
+	defer tx.Rollback()
+	for _, t := range Tables {
+		if err := tx.Clear(ctx, t); err != nil {
+			return fmt.Errorf("read models: reset %s: %w", t, err)
+		}
+	}
+	for _, p := range s.All() {
+		if err := tx.SetCheckpoint(ctx, p.Name(), eventstore.Start); err != nil {
+			return fmt.Errorf("read models: reset %s: %w", p.Name(), err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("read models: reset: %w", err)
+	}
+	return s.load(ctx)
+}
+
+// Store is the store the set keeps its rows in.
+func (s *Set) Store() Store { return s.store }
 
 // All returns the projections of the set.
 func (s *Set) All() []Projection {
@@ -47,6 +128,7 @@ func (s *Set) Position() eventstore.Position {
 
 // WaitFor blocks until every projection of the set has reached pos, or ctx is done.
 func (s *Set) WaitFor(ctx context.Context, pos eventstore.Position) error {
+	pos = max(pos, eventstore.Position(s.floor.Load()))
 	for _, p := range s.All() {
 		if err := p.WaitFor(ctx, pos); err != nil {
 			return err
@@ -55,13 +137,222 @@ func (s *Set) WaitFor(ctx context.Context, pos eventstore.Position) error {
 	return nil
 }
 
-// Apply folds ev into every projection of the set.
+// Skipped is the number of events a read model of the set skipped since it was opened.
+func (s *Set) Skipped() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.skipped
+}
+
+// Apply folds ev into every projection of the set, in one transaction.
 func (s *Set) Apply(ev eventstore.RecordedEvent) error {
-	var errs []error
-	for _, p := range s.All() {
-		errs = append(errs, p.Apply(ev))
+	return s.ApplyBatch(context.Background(), []eventstore.RecordedEvent{ev})
+}
+
+// ApplyBatch folds events, in log order, into every projection of the set, in one
+// transaction with their checkpoints. Events at or below a projection's checkpoint are
+// skipped. An event a projection cannot decode or apply is recorded as failed: the batch
+// fails with a *PoisonError (and commits nothing) until the event has been tried MaxAttempts
+// times; then that projection skips it, with an ERROR log, and the batch goes on.
+func (s *Set) ApplyBatch(ctx context.Context, events []eventstore.RecordedEvent) error {
+	s.apply.Lock()
+	defer s.apply.Unlock()
+	return s.applyTo(ctx, s.store, s.Pending.state, undecoded(events), true)
+}
+
+// decodedEvent is an event of the log with its domain value, decoded once for every read
+// model; done is false until it has been decoded.
+type decodedEvent struct {
+	ev   eventstore.RecordedEvent
+	e    domain.Event
+	err  error
+	done bool
+}
+
+func undecoded(events []eventstore.RecordedEvent) []decodedEvent {
+	out := make([]decodedEvent, len(events))
+	for i, ev := range events {
+		out[i].ev = ev
 	}
-	return errors.Join(errs...)
+	return out
+}
+
+func (d *decodedEvent) decode() {
+	if d.done {
+		return
+	}
+	d.done = true
+	if d.e, d.err = domain.Decode(d.ev.Type, d.ev.SchemaVersion, d.ev.Data); d.err != nil {
+		d.err = &applyError{d.err}
+	}
+}
+
+// decodeHandled decodes the events some projection of the set folds.
+func (s *Set) decodeHandled(events []eventstore.RecordedEvent) []decodedEvent {
+	handled := map[string]bool{}
+	for _, p := range s.All() {
+		for t := range p.base().handles {
+			handled[t] = true
+		}
+	}
+	out := undecoded(events)
+	for i := range out {
+		if handled[out[i].ev.Type] {
+			out[i].decode()
+		}
+	}
+	return out
+}
+
+// applyOne folds one event into one projection of its own.
+func applyOne(p Projection, ev eventstore.RecordedEvent) error {
+	s := &Set{store: p.base().store, log: slog.New(slog.DiscardHandler), now: time.Now}
+	pend := newPendingState()
+	if pp, ok := p.(*Pending); ok {
+		pend = pp.state
+	}
+	ch, _ := p.(*Challenges)
+	return s.applyModels(context.Background(), s.store, pend, []Projection{p}, ch, undecoded([]eventstore.RecordedEvent{ev}), true)
+}
+
+// PoisonError is an event a projection failed to decode or apply, tried Attempts times.
+type PoisonError struct {
+	Failed FailedEvent
+	Err    error
+}
+
+func (e *PoisonError) Error() string {
+	return fmt.Sprintf("projection %s: event %d (%s v%d), attempt %d of %d: %v", e.Failed.Projection, e.Failed.Position, e.Failed.Type, e.Failed.SchemaVersion, e.Failed.Attempts, MaxAttempts, e.Err)
+}
+
+func (e *PoisonError) Unwrap() error { return e.Err }
+
+func (s *Set) applyTo(ctx context.Context, target Store, pend *pendingState, events []decodedEvent, live bool) error {
+	return s.applyModels(ctx, target, pend, s.All(), s.Challenges, events, live)
+}
+
+func (s *Set) applyModels(ctx context.Context, target Store, pend *pendingState, models []Projection, ch *Challenges, events []decodedEvent, live bool) error {
+	if len(events) == 0 {
+		return nil
+	}
+	tx, err := target.Begin(ctx)
+	if err != nil {
+		return fmt.Errorf("read models: begin: %w", err)
+	}
+	defer tx.Rollback()
+	var retain time.Duration
+	if ch != nil {
+		retain = ch.retention()
+	}
+	b := newBatch(ctx, tx, pend, retain)
+	cps := make([]eventstore.Position, len(models))
+	for i, m := range models {
+		if cps[i], err = tx.Checkpoint(ctx, m.Name()); err != nil {
+			return fmt.Errorf("read models: checkpoint of %s: %w", m.Name(), err)
+		}
+	}
+	start := slices.Clone(cps)
+	var skipped []FailedEvent
+	for k := range events {
+		d := &events[k]
+		ev := d.ev
+		for i, m := range models {
+			c := m.base()
+			if ev.Position <= cps[i] {
+				continue
+			}
+			if c.handles[ev.Type] {
+				d.decode()
+				err := d.err
+				if err == nil {
+					err = c.fold(b, ev, d.e)
+				}
+				var ae *applyError
+				if errors.As(err, &ae) {
+					f, skip, ferr := s.failed(ctx, tx, c.name, ev, ae)
+					if ferr != nil {
+						return ferr
+					}
+					if !skip {
+						tx.Rollback()
+						if err := recordFailure(ctx, target, f); err != nil {
+							return err
+						}
+						return &PoisonError{Failed: f, Err: ae.err}
+					}
+					skipped = append(skipped, f)
+				} else if err != nil {
+					return fmt.Errorf("read model %s: event %d: %w", c.name, ev.Position, err)
+				}
+			}
+			cps[i] = ev.Position
+		}
+	}
+	for i, m := range models {
+		if cps[i] != start[i] {
+			if err := tx.SetCheckpoint(ctx, m.Name(), cps[i]); err != nil {
+				return fmt.Errorf("read models: save checkpoint of %s: %w", m.Name(), err)
+			}
+		}
+	}
+	if err := b.flush(); err != nil {
+		return fmt.Errorf("read models: write rows: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("read models: commit: %w", err)
+	}
+	for _, f := range skipped {
+		s.log.Error("read model skipped an event it cannot apply", "projection", f.Projection, "position", uint64(f.Position), "type", f.Type, "schema_version", f.SchemaVersion, "attempts", f.Attempts, "err", f.Error)
+	}
+	s.mu.Lock()
+	s.skipped += len(skipped)
+	s.mu.Unlock()
+	pend.commit(b)
+	if !live {
+		return nil
+	}
+	for i, m := range models {
+		if p, ok := m.(*Pending); ok && start[i] != p.Position() {
+			// another node moved the shared tables: the memory follows the table
+			if err := p.restore(); err != nil {
+				return err
+			}
+		}
+		m.base().moveTo(cps[i])
+		if p, ok := m.(*Pending); ok {
+			p.Feed.publish(b.changes)
+		}
+	}
+	return nil
+}
+
+// failed counts an attempt at a poison event; skip is true once it has had MaxAttempts.
+func (s *Set) failed(ctx context.Context, tx Tx, name string, ev eventstore.RecordedEvent, err error) (FailedEvent, bool, error) {
+	prev, _, ferr := tx.Failure(ctx, name, ev.Position)
+	if ferr != nil {
+		return FailedEvent{}, false, fmt.Errorf("read models: failed events: %w", ferr)
+	}
+	f := FailedEvent{Projection: name, Position: ev.Position, Type: ev.Type, SchemaVersion: ev.SchemaVersion,
+		Error: err.Error(), Attempts: prev.Attempts + 1, At: s.now().UTC()}
+	f.Skipped = f.Attempts >= MaxAttempts
+	if f.Skipped {
+		if err := tx.PutFailure(ctx, f); err != nil {
+			return f, false, fmt.Errorf("read models: failed events: %w", err)
+		}
+	}
+	return f, f.Skipped, nil
+}
+
+func recordFailure(ctx context.Context, target Store, f FailedEvent) error {
+	tx, err := target.Begin(ctx)
+	if err != nil {
+		return fmt.Errorf("read models: record a failed event: %w", err)
+	}
+	defer tx.Rollback()
+	if err := tx.PutFailure(ctx, f); err != nil {
+		return fmt.Errorf("read models: record a failed event: %w", err)
+	}
+	return tx.Commit()
 }
 
 // LogReader reads the global log; every eventstore.Store is one.
@@ -81,49 +372,130 @@ type RebuildStats struct {
 	Took       time.Duration
 }
 
-// readPage is the number of events read at once by CatchUp.
-const readPage = 1000
+// PageSize is the number of events read, and applied in one transaction, at once by CatchUp
+// and Rebuild.
+const PageSize = 5000
 
-// Rebuild empties every projection of the set and folds the log again from position zero, up
-// to the end of the log as it is when the reads reach it.
-func (s *Set) Rebuild(ctx context.Context, log LogReader) (RebuildStats, error) {
-	for _, p := range s.All() {
-		p.Reset()
-	}
-	return s.CatchUp(ctx, log)
-}
-
-// CatchUp folds the log from the set's Position to its end: at start-up, it brings in-memory
-// projections up to date faster than a router delivering one message at a time. Events a
-// projection has already applied are skipped.
+// CatchUp folds the log from the set's Position to its end, a page per transaction. Events a
+// projection has already applied are skipped. A poison event is retried after a short pause
+// until it is skipped (see ApplyBatch).
 func (s *Set) CatchUp(ctx context.Context, log LogReader) (RebuildStats, error) {
 	start := time.Now()
 	st := RebuildStats{Position: s.Position()}
-	for {
-		page, err := log.ReadAll(ctx, st.Position, readPage)
-		if err != nil {
-			return st, fmt.Errorf("projections catch up after %d: %w", st.Position, err)
-		}
-		for _, ev := range page {
-			if err := s.Apply(ev); err != nil {
-				return st, err
-			}
-			st.Position = ev.Position
-		}
-		st.Events += len(page)
-		if len(page) < readPage {
-			break
-		}
+	err := s.fold(ctx, log, &st, func(page []decodedEvent) error {
+		s.apply.Lock()
+		defer s.apply.Unlock()
+		return s.applyTo(ctx, s.store, s.Pending.state, page, true)
+	})
+	if err != nil {
+		return st, err
 	}
-	st.Accounts, st.Devices, st.Pending, st.Challenges = s.Accounts.Len(), s.Devices.Len(), s.Pending.Len(), s.Challenges.Len()
-	st.SignOuts = s.SignOuts.Len()
+	s.count(&st, s.store)
 	st.Took = time.Since(start)
 	return st, nil
 }
 
-// LoadCheckpoint returns the position of the projection named name: in-memory projections are
-// their own checkpoints, so a router resumes where the model is, not where a previous process
-// was. It makes Set a bridge.Checkpoints.
+// fold reads the log after st.Position page by page and hands each page to apply, retrying a
+// page that holds a poison event.
+func (s *Set) fold(ctx context.Context, log LogReader, st *RebuildStats, apply func([]decodedEvent) error) error {
+	type result struct {
+		page []decodedEvent
+		err  error
+	}
+	// One goroutine reads and decodes the next page while the current one is applied.
+	pages := make(chan result, 2)
+	rctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		defer close(pages)
+		after := st.Position
+		for {
+			page, err := log.ReadAll(rctx, after, PageSize)
+			select {
+			case pages <- result{s.decodeHandled(page), err}:
+			case <-rctx.Done():
+				return
+			}
+			if err != nil || len(page) < PageSize {
+				return
+			}
+			after = page[len(page)-1].Position
+		}
+	}()
+	for r := range pages {
+		if r.err != nil {
+			return fmt.Errorf("read models: read the log after %d: %w", st.Position, r.err)
+		}
+		for attempt := 1; ; attempt++ {
+			err := apply(r.page)
+			var pe *PoisonError
+			if err == nil {
+				break
+			}
+			if !errors.As(err, &pe) {
+				return err
+			}
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(time.Duration(attempt) * 20 * time.Millisecond):
+			}
+		}
+		st.Events += len(r.page)
+		if len(r.page) > 0 {
+			st.Position = r.page[len(r.page)-1].ev.Position
+		}
+	}
+	return nil
+}
+
+func (s *Set) count(st *RebuildStats, store Store) {
+	n := func(table string) int { c, _ := store.Count(context.Background(), table); return c }
+	st.Accounts, st.Devices, st.Challenges, st.SignOuts = n("accounts"), n("devices"), n("challenges"), n("signouts")
+	st.Pending = n("pending")
+}
+
+// Rebuild folds the log from position zero into fresh tables, then replaces the live ones
+// with them (Promote): a reader meanwhile sees the old read models. If a server moved the
+// live ones past the rebuild meanwhile, the rebuild folds the rest of the log and promotes
+// again.
+func (s *Set) Rebuild(ctx context.Context, log LogReader) (RebuildStats, error) {
+	start := time.Now()
+	fresh, err := s.store.Fresh(ctx)
+	if err != nil {
+		return RebuildStats{}, fmt.Errorf("read models: fresh tables: %w", err)
+	}
+	pend := newPendingState()
+	st := RebuildStats{}
+	apply := func(page []decodedEvent) error {
+		return s.applyModels(ctx, fresh, pend, s.All(), s.Challenges, page, false)
+	}
+	for {
+		if err := s.fold(ctx, log, &st, apply); err != nil {
+			fresh.Discard(context.WithoutCancel(ctx))
+			return st, err
+		}
+		err := fresh.Promote(ctx)
+		if errors.Is(err, ErrBehind) {
+			continue
+		}
+		if err != nil {
+			fresh.Discard(context.WithoutCancel(ctx))
+			return st, fmt.Errorf("read models: replace the tables: %w", err)
+		}
+		break
+	}
+	if err := s.load(ctx); err != nil {
+		return st, err
+	}
+	s.count(&st, s.store)
+	st.Took = time.Since(start)
+	return st, nil
+}
+
+// LoadCheckpoint returns the position of the projection named name, or of the whole set
+// (SetConsumer): a router resumes where the committed read models are. It makes Set a
+// bridge.Checkpoints.
 func (s *Set) LoadCheckpoint(_ context.Context, name string) (eventstore.Position, error) {
 	if name == SetConsumer {
 		return s.Position(), nil
@@ -135,8 +507,8 @@ func (s *Set) LoadCheckpoint(_ context.Context, name string) (eventstore.Positio
 	return p.Position(), nil
 }
 
-// SaveCheckpoint does nothing: the position moves when an event is applied. It knows the same
-// names as LoadCheckpoint: the whole set (SetConsumer) and each projection.
+// SaveCheckpoint does nothing: the checkpoint is written with the rows. It knows the same
+// names as LoadCheckpoint.
 func (s *Set) SaveCheckpoint(_ context.Context, name string, _ eventstore.Position) error {
 	if name == SetConsumer {
 		return nil
@@ -161,9 +533,8 @@ const SetConsumer = "projections"
 
 // NewRouter returns a watermill Router that feeds every projection of s from store through a
 // bridge.Subscriber, with the Recoverer and Retry middleware. One handler applies each event to
-// the whole set (each projection skips what it has already applied, so the set resumes from
-// its lowest position): one read of the log per event instead of one per projection. The
-// caller runs it (Run) and closes it (Close).
+// the whole set, in one transaction (each projection skips what it has already applied, so the
+// set resumes from its lowest position). The caller runs it (Run) and closes it (Close).
 func NewRouter(s *Set, store eventstore.Store, logger watermill.LoggerAdapter) (*message.Router, error) {
 	if logger == nil {
 		logger = watermill.NopLogger{}
@@ -173,7 +544,7 @@ func NewRouter(s *Set, store eventstore.Store, logger watermill.LoggerAdapter) (
 		return nil, fmt.Errorf("projections router: %w", err)
 	}
 	r.AddMiddleware(
-		middleware.Retry{MaxRetries: 3, InitialInterval: 10 * time.Millisecond, Logger: logger}.Middleware,
+		middleware.Retry{MaxRetries: MaxAttempts, InitialInterval: 10 * time.Millisecond, Logger: logger}.Middleware,
 		middleware.Recoverer,
 	)
 	sub := bridge.NewSubscriber(store, s, bridge.Config{Logger: logger})
@@ -182,7 +553,7 @@ func NewRouter(s *Set, store eventstore.Store, logger watermill.LoggerAdapter) (
 		if err != nil {
 			return err
 		}
-		return s.Apply(ev)
+		return s.ApplyBatch(msg.Context(), []eventstore.RecordedEvent{ev})
 	})
 	return r, nil
 }

@@ -2,7 +2,7 @@ package projections
 
 import (
 	"crypto/sha256"
-	"time"
+	"errors"
 
 	"github.com/assent-dev/assent/domain"
 	"github.com/assent-dev/assent/eventstore"
@@ -15,51 +15,38 @@ import (
 // the same).
 type SignOuts struct {
 	core
-	until  map[[sha256.Size]byte]time.Time
-	folded int // sign-outs folded since the last sweep
 }
 
-// NewSignOuts returns an empty sign-out read model.
-func NewSignOuts() *SignOuts {
-	return &SignOuts{core: newCore("signouts", typesOf(domain.SignedOut{})...), until: map[[sha256.Size]byte]time.Time{}}
+// NewSignOuts returns an empty sign-out read model in memory.
+func NewSignOuts() *SignOuts { return newSignOuts(NewMemoryStore()) }
+
+func newSignOuts(store Store) *SignOuts {
+	p := &SignOuts{core: newCore("signouts", store, []string{"signouts"}, typesOf(domain.SignedOut{})...)}
+	p.core.fold = foldSignOut
+	return p
 }
 
 // Apply folds one event; see Projection.
-func (p *SignOuts) Apply(ev eventstore.RecordedEvent) error { return p.apply(ev, p.fold) }
+func (p *SignOuts) Apply(ev eventstore.RecordedEvent) error { return applyOne(p, ev) }
 
-// Reset empties the read model.
-func (p *SignOuts) Reset() {
-	p.reset(func() { p.until, p.folded = map[[sha256.Size]byte]time.Time{}, 0 })
-}
-
-// Len is the number of sign-outs held.
-func (p *SignOuts) Len() int {
-	p.mu.RLock()
-	defer p.mu.RUnlock()
-	return len(p.until)
-}
-
-// SignedOut reports whether the session with this ID was signed out.
+// SignedOut reports whether the session with this ID was signed out. A store that fails
+// answers true: a session is refused rather than let through unchecked.
 func (p *SignOuts) SignedOut(sessionID [16]byte) bool {
 	d := sha256.Sum256(sessionID[:])
-	p.mu.RLock()
-	defer p.mu.RUnlock()
-	_, ok := p.until[d]
-	return ok
+	_, err := p.store.Get(bg(), "signouts", d[:])
+	return !errors.Is(err, ErrNotFound)
 }
 
-func (p *SignOuts) fold(_ eventstore.RecordedEvent, e domain.Event) {
+func foldSignOut(b *batch, _ eventstore.RecordedEvent, e domain.Event) error {
 	s, ok := e.(domain.SignedOut)
 	if !ok || len(s.SessionDigest) != sha256.Size {
-		return
+		return nil
 	}
-	p.until[[sha256.Size]byte(s.SessionDigest)] = s.Until
-	if p.folded++; p.folded >= sweepEvery {
-		p.folded = 0
-		for d, until := range p.until {
-			if !s.At.Before(until) {
-				delete(p.until, d)
-			}
-		}
+	until := s.Until.UnixNano()
+	b.put("signouts", s.SessionDigest, "", until, &until)
+	n, err := b.counter("signouts.folded")
+	if err != nil || n%sweepEvery != 0 {
+		return err
 	}
+	return b.sweep("signouts", s.At.UnixNano()+1) // a session expired at or before the event
 }

@@ -26,8 +26,8 @@ import (
 // rather than write behind its back); on EventStoreDB they run beside it. Changes take effect
 // when the server starts again.
 func adminCommand() *cobra.Command {
-	cmd := &cobra.Command{Use: "admin", Short: "Administer Assent: Duo-compatible integrations, OpenID Connect clients and keys"}
-	cmd.AddCommand(integrationCommand(), bypassCodesCommand(), oidcClientCommand(), oidcKeysCommand())
+	cmd := &cobra.Command{Use: "admin", Short: "Administer Assent: Duo-compatible integrations, OpenID Connect clients and keys, the help desk's acts on accounts"}
+	cmd.AddCommand(integrationCommand(), bypassCodesCommand(), oidcClientCommand(), oidcKeysCommand(), accountCommand(), adminTokenCommand())
 	return cmd
 }
 

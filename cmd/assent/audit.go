@@ -25,6 +25,7 @@ import (
 	"github.com/assent-dev/assent/audit"
 	"github.com/assent-dev/assent/eventstore"
 	"github.com/assent-dev/assent/eventstore/sqlite"
+	"github.com/assent-dev/assent/localdb"
 )
 
 // auditSource is where `assent audit` reads: a data directory opened read-only, or a server.
@@ -51,8 +52,8 @@ func auditCommand() *cobra.Command {
 			if src.server != "" {
 				return src.get(cmd.Context(), cmd.OutOrStdout(), "/v1/audit/streams/"+url.PathEscape(args[0]), true)
 			}
-			return src.withStore(cmd.Context(), func(s *sqlite.Store) error {
-				evs, err := audit.NewReader(s).Replay(cmd.Context(), args[0])
+			return src.withReader(cmd.Context(), func(r *audit.Reader) error {
+				evs, err := r.Replay(cmd.Context(), args[0])
 				if err != nil {
 					return err
 				}
@@ -72,8 +73,8 @@ func auditCommand() *cobra.Command {
 				if err := src.getJSON(cmd.Context(), "/v1/audit/accounts/"+id.String()+"/timeline", &evs); err != nil {
 					return err
 				}
-			} else if err := src.withStore(cmd.Context(), func(s *sqlite.Store) error {
-				evs, err = audit.NewReader(s).Timeline(cmd.Context(), id)
+			} else if err := src.withReader(cmd.Context(), func(r *audit.Reader) error {
+				evs, err = r.Timeline(cmd.Context(), id)
 				return err
 			}); err != nil {
 				return err
@@ -113,8 +114,8 @@ func auditCommand() *cobra.Command {
 				}
 				return src.get(cmd.Context(), cmd.OutOrStdout(), "/v1/audit/accounts/"+id.String()+"/state?"+q.Encode(), false)
 			}
-			return src.withStore(cmd.Context(), func(s *sqlite.Store) error {
-				st, err := audit.NewReader(s).StateAt(cmd.Context(), id, b)
+			return src.withReader(cmd.Context(), func(r *audit.Reader) error {
+				st, err := r.StateAt(cmd.Context(), id, b)
 				if err != nil {
 					return err
 				}
@@ -237,6 +238,25 @@ func (src *auditSource) withStore(ctx context.Context, f func(*sqlite.Store) err
 	}
 	defer s.Close()
 	return f(s)
+}
+
+// withReader calls f with a Reader over the data directory's event store, opened read-only.
+// Its account index is folded into a temporary local database, removed on return: the data
+// directory is not written, and the server's readmodels.db, which may be open, is not shared.
+func (src *auditSource) withReader(ctx context.Context, f func(*audit.Reader) error) error {
+	return src.withStore(ctx, func(s *sqlite.Store) error {
+		dir, err := os.MkdirTemp("", "assent-audit-*")
+		if err != nil {
+			return fmt.Errorf("audit: a temporary index: %w", err)
+		}
+		defer os.RemoveAll(dir)
+		db, err := localdb.Open(ctx, dir)
+		if err != nil {
+			return fmt.Errorf("audit: a temporary index: %w", err)
+		}
+		defer db.Close()
+		return f(audit.NewReader(s, db))
+	})
 }
 
 // verifyOptions trusts the keys given, else the keys derived from the data directory's keyring

@@ -13,12 +13,15 @@ import (
 	"github.com/assent-dev/assent/audit"
 	"github.com/assent-dev/assent/config"
 	"github.com/assent-dev/assent/eventstore"
+	"github.com/assent-dev/assent/localdb"
 	"github.com/assent-dev/assent/secrets"
 	"github.com/assent-dev/assent/transport/httpapi"
 )
 
 // auditNode is the audit side of a running node: the checkpointer that signs the heads of all
-// streams every minute and on shutdown, and what the /v1/audit routes read.
+// streams every minute and on shutdown, and what the /v1/audit routes read. Both keep their
+// state in the node's local database (readmodels.db in the data directory), whatever the event
+// store, and resume from it at the next start.
 type auditNode struct {
 	http *httpapi.Audit
 	cp   *audit.Checkpointer
@@ -32,7 +35,8 @@ var auditInterval = time.Minute
 // not served) when the store keeps no hash chain (EventStoreDB, for now). Auditor credentials
 // come from the auditor-tokens option (ASSENT_AUDITOR_TOKENS, "name:sha256hex", comma-separated)
 // and from <data-dir>/auditors.json, which `assent audit token create` writes.
-func newAuditNode(cfg config.Config, store eventstore.Store, keyring *secrets.Keyring, log *slog.Logger) (*auditNode, error) {
+// db is the node's own database, which the caller opened and closes.
+func newAuditNode(cfg config.Config, store eventstore.Store, db *localdb.DB, keyring *secrets.Keyring, log *slog.Logger) (*auditNode, error) {
 	chained, ok := store.(httpapi.AuditLog)
 	if !ok {
 		log.Warn("audit trail is OFF: this event store keeps no hash chain per stream",
@@ -52,11 +56,11 @@ func newAuditNode(cfg config.Config, store eventstore.Store, keyring *secrets.Ke
 		return nil, err
 	}
 	anchor := filepath.Join(cfg.DataDir, audit.AnchorFile)
-	cp := audit.NewCheckpointer(audit.CheckpointerConfig{Log: chained, Appender: store, Key: key, AnchorPath: anchor,
+	cp := audit.NewCheckpointer(audit.CheckpointerConfig{Log: chained, Appender: store, Key: key, DB: db, AnchorPath: anchor,
 		Interval: auditInterval, Logger: log.With("component", "audit")})
 	log.Info("audit ready", "auditors", auditors.Len(), "checkpoint_key", audit.KeyID(cp.PublicKey()))
 	return &auditNode{cp: cp, done: make(chan struct{}), http: &httpapi.Audit{
-		Log: chained, Reader: audit.NewReader(chained), Auditors: auditors, Recorder: &audit.Recorder{Appender: store},
+		Log: chained, Reader: audit.NewReader(chained, db), Auditors: auditors, Recorder: &audit.Recorder{Appender: store},
 		PublicKey: cp.PublicKey(), TrustedKeys: trusted, Checkpointer: cp, AnchorPath: anchor,
 	}}, nil
 }
@@ -130,7 +134,7 @@ func (n *auditNode) run(ctx context.Context) {
 }
 
 // wait returns once the shutdown checkpoint is written; call it after cancelling run's ctx
-// and before closing the store.
+// and before closing the store and the local database.
 func (n *auditNode) wait() error {
 	if n == nil {
 		return nil

@@ -16,6 +16,7 @@ import (
 	"github.com/assent-dev/assent/app"
 	"github.com/assent-dev/assent/audit"
 	"github.com/assent-dev/assent/eventstore/sqlite"
+	"github.com/assent-dev/assent/localdb"
 )
 
 // storeFile is the embedded event store's file in a data directory.
@@ -211,7 +212,10 @@ func restore(cmd *cobra.Command, from, keysFrom, dataDir string, force bool) err
 		if err := os.Mkdir(aside, 0o700); err != nil {
 			return fmt.Errorf("restore: %w", err)
 		}
-		for _, name := range append(restoredFiles, app.KeysFile, storeFile+"-wal", storeFile+"-shm", storeFile+".lock") {
+		// The node's own database goes aside too: its read models, snapshots and audit tables
+		// were folded from the replaced log, and the restored node folds them again.
+		local := []string{localdb.FileName, localdb.FileName + "-wal", localdb.FileName + "-shm"}
+		for _, name := range append(append(restoredFiles, app.KeysFile, storeFile+"-wal", storeFile+"-shm", storeFile+".lock"), local...) {
 			if err := os.Rename(filepath.Join(dataDir, name), filepath.Join(aside, name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 				return fmt.Errorf("restore: move aside: %w", err)
 			}

@@ -130,7 +130,7 @@ limits are not what is measured.`,
 	f.StringVar(&o.DebugURL, "server-debug", "", "the server's --debug-listen URL, for its heap, stacks and goroutines after a forced collection")
 	f.IntVar(&o.PID, "server-pid", 0, "the server's process ID, for its resident memory from /proc")
 	f.BoolVar(&o.Ack, "ack", o.Ack, "devices acknowledge each challenge, as real devices do")
-	cmd.AddCommand(loadDevicesCommand())
+	cmd.AddCommand(loadDevicesCommand(), loadStartupCommand())
 	return cmd
 }
 

@@ -33,6 +33,6 @@ func rootCommand() *cobra.Command {
 	root.AddCommand(auditCommand())
 	root.AddCommand(backupCommand(), restoreCommand())
 	root.AddCommand(adminCommand())
-	root.AddCommand(loadtestCommand())
+	root.AddCommand(loadtestCommand(), generateCommand(), schemaCommand())
 	return root
 }

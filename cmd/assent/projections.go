@@ -1,51 +1,114 @@
 package main
 
 import (
+	"context"
 	"fmt"
+	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
+	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
+	"github.com/assent-dev/assent/config"
+	"github.com/assent-dev/assent/eventstore"
+	"github.com/assent-dev/assent/eventstore/postgres"
 	"github.com/assent-dev/assent/eventstore/sqlite"
+	"github.com/assent-dev/assent/localdb"
 	"github.com/assent-dev/assent/projections"
 )
 
 // projectionsCommand groups the tools that work on read models.
 func projectionsCommand() *cobra.Command {
 	cmd := &cobra.Command{Use: "projections", Short: "Work on the read models folded from the event log"}
-	cmd.AddCommand(rebuildCommand())
+	cmd.AddCommand(rebuildCommand(), projectionsStatusCommand())
 	return cmd
 }
 
-// rebuildCommand rebuilds every projection from position zero over the embedded store, read
-// only, and prints what it built and how long it took. The read models live in memory today;
-// when some are persisted, this is where they are rewritten.
-func rebuildCommand() *cobra.Command {
-	dataDir := "./data"
+// projectionsFlags are where the projections commands find the log and the read models: the
+// embedded store in --data-dir and readmodels.db beside it, or PostgreSQL (--postgres), which
+// holds both.
+type projectionsFlags struct{ dataDir, postgres string }
+
+func (f *projectionsFlags) register(cmd *cobra.Command) {
+	f.dataDir, f.postgres = "./data", os.Getenv("ASSENT_POSTGRES")
 	if v, ok := os.LookupEnv("ASSENT_DATA_DIR"); ok {
-		dataDir = v
+		f.dataDir = v
 	}
+	cmd.Flags().StringVar(&f.dataDir, "data-dir", f.dataDir, "directory of the embedded event store and of readmodels.db (env ASSENT_DATA_DIR)")
+	cmd.Flags().StringVar(&f.postgres, "postgres", f.postgres, "PostgreSQL connection string of a shared log and its read models (env ASSENT_POSTGRES)")
+}
+
+// open opens the log (read only for the embedded store) and the read models.
+func (f *projectionsFlags) open(ctx context.Context, name string) (eventstore.Store, *projections.Set, func(), error) {
+	var store eventstore.Store
+	if f.postgres != "" {
+		pg, err := postgres.Open(ctx, f.postgres, postgres.Options{})
+		if err != nil {
+			return nil, nil, nil, fmt.Errorf("projections %s: open event store: %w", name, err)
+		}
+		store = pg
+	} else {
+		path := filepath.Join(f.dataDir, "events.db")
+		if _, err := os.Stat(path); err != nil {
+			return nil, nil, nil, fmt.Errorf("projections %s: no event store in '%s': %w", name, f.dataDir, err)
+		}
+		sq, err := sqlite.Open(ctx, path, sqlite.Options{ReadOnly: true})
+		if err != nil {
+			return nil, nil, nil, fmt.Errorf("projections %s: open event store: %w", name, err)
+		}
+		store = sq
+	}
+	cfg := config.Defaults()
+	cfg.DataDir, cfg.Postgres = f.dataDir, f.postgres
+	var local *localdb.DB
+	var err error
+	if f.postgres == "" {
+		if local, err = localdb.Open(ctx, f.dataDir); err != nil {
+			store.Close()
+			return nil, nil, nil, fmt.Errorf("projections %s: %w", name, err)
+		}
+	}
+	closeLocal := func() {
+		if local != nil {
+			local.Close()
+		}
+	}
+	set, closeViews, err := openReadModels(ctx, cfg, local, slog.New(slog.NewTextHandler(os.Stderr, nil)))
+	if err != nil {
+		closeLocal()
+		store.Close()
+		return nil, nil, nil, fmt.Errorf("projections %s: %w", name, err)
+	}
+	set.Challenges.RetainFor(challengeRetention) // as a serving node does, so that both hold the same
+	return store, set, func() { closeViews(); closeLocal(); store.Close() }, nil
+}
+
+// rebuildCommand rebuilds every read model from position zero into fresh tables, which then
+// replace the live ones, and prints what it built, how long it took and how fast it went.
+func rebuildCommand() *cobra.Command {
+	var f projectionsFlags
 	cmd := &cobra.Command{
 		Use:   "rebuild",
-		Short: "Rebuild every projection from position zero and print counts and time taken",
+		Short: "Rebuild every read model from position zero into fresh tables that replace the old ones",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			path := filepath.Join(dataDir, "events.db")
-			if _, err := os.Stat(path); err != nil {
-				return fmt.Errorf("projections rebuild: no event store in '%s': %w", dataDir, err)
-			}
-			store, err := sqlite.Open(cmd.Context(), path, sqlite.Options{ReadOnly: true})
+			store, set, closeAll, err := f.open(cmd.Context(), "rebuild")
 			if err != nil {
-				return fmt.Errorf("projections rebuild: open event store: %w", err)
+				return err
 			}
-			defer store.Close()
-			st, err := projections.NewSet().Rebuild(cmd.Context(), store)
+			defer closeAll()
+			st, err := set.Rebuild(cmd.Context(), store)
 			if err != nil {
 				return fmt.Errorf("projections rebuild: %w", err)
 			}
 			w := cmd.OutOrStdout()
-			fmt.Fprintf(w, "rebuilt from position 0 to %d: %d events in %s\n", st.Position, st.Events, st.Took.Round(1e6))
+			rate := 0.0
+			if s := st.Took.Seconds(); s > 0 {
+				rate = float64(st.Events) / s
+			}
+			fmt.Fprintf(w, "rebuilt from position 0 to %d: %d events in %s (%.0f events/s)\n", st.Position, st.Events, st.Took.Round(1e6), rate)
 			fmt.Fprintf(w, "accounts    %d\n", st.Accounts)
 			fmt.Fprintf(w, "devices     %d\n", st.Devices)
 			fmt.Fprintf(w, "challenges  %d\n", st.Challenges)
@@ -54,6 +117,78 @@ func rebuildCommand() *cobra.Command {
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&dataDir, "data-dir", dataDir, "directory of the embedded event store (env ASSENT_DATA_DIR)")
+	f.register(cmd)
 	return cmd
+}
+
+// projectionsStatusCommand prints each read model's checkpoint and lag behind the log, and the
+// events a read model failed to apply.
+func projectionsStatusCommand() *cobra.Command {
+	var f projectionsFlags
+	cmd := &cobra.Command{
+		Use:   "status",
+		Short: "Print each read model's checkpoint, its lag behind the log, and the events it failed to apply",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			store, set, closeAll, err := f.open(cmd.Context(), "status")
+			if err != nil {
+				return err
+			}
+			defer closeAll()
+			head, err := headOf(store)(cmd.Context())
+			if err != nil {
+				return fmt.Errorf("projections status: %w", err)
+			}
+			failures, err := set.Store().Failures(cmd.Context())
+			if err != nil {
+				return fmt.Errorf("projections status: %w", err)
+			}
+			lags := map[string]string{}
+			for _, p := range set.All() {
+				n, err := lagOf(store)(cmd.Context(), p.Position(), statusLagLimit)
+				if err != nil {
+					return fmt.Errorf("projections status: %w", err)
+				}
+				lags[p.Name()] = lagText(n, statusLagLimit)
+			}
+			printStatus(cmd.OutOrStdout(), set, head, lags, failures)
+			return nil
+		},
+	}
+	f.register(cmd)
+	return cmd
+}
+
+// statusLagLimit is how many events the status command counts behind a read model at most.
+const statusLagLimit = 1_000_000
+
+func printStatus(out io.Writer, set *projections.Set, head eventstore.Position, lags map[string]string, failures []projections.FailedEvent) {
+	fmt.Fprintf(out, "log head: %d\n\n", head)
+	w := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(w, "PROJECTION\tCHECKPOINT\tLAG\tFAILED EVENTS")
+	for _, p := range set.All() {
+		n := 0
+		for _, fe := range failures {
+			if fe.Projection == p.Name() {
+				n++
+			}
+		}
+		fmt.Fprintf(w, "%s\t%d\t%s\t%d\n", p.Name(), p.Position(), lags[p.Name()], n)
+	}
+	w.Flush()
+	if len(failures) == 0 {
+		fmt.Fprintln(out, "\nno failed events")
+		return
+	}
+	fmt.Fprintln(out, "\nfailed events:")
+	w = tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(w, "PROJECTION\tPOSITION\tTYPE\tSCHEMA\tATTEMPTS\tSTATE\tERROR")
+	for _, fe := range failures {
+		state := "retrying"
+		if fe.Skipped {
+			state = "skipped"
+		}
+		fmt.Fprintf(w, "%s\t%d\t%s\tv%d\t%d\t%s\t%s\n", fe.Projection, fe.Position, fe.Type, fe.SchemaVersion, fe.Attempts, state, fe.Error)
+	}
+	w.Flush()
 }

@@ -16,16 +16,18 @@ import (
 
 	"github.com/ThreeDotsLabs/watermill"
 	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/ThreeDotsLabs/watermill/message/router/middleware"
 	"github.com/labstack/echo/v4"
 	"github.com/spf13/cobra"
 
+	"github.com/assent-dev/assent/admins"
 	"github.com/assent-dev/assent/app"
 	"github.com/assent-dev/assent/config"
 	"github.com/assent-dev/assent/eventstore"
 	"github.com/assent-dev/assent/eventstore/bridge"
 	"github.com/assent-dev/assent/eventstore/esdb"
 	"github.com/assent-dev/assent/eventstore/sqlite"
-	"github.com/assent-dev/assent/projections"
+	"github.com/assent-dev/assent/localdb"
 	"github.com/assent-dev/assent/transport/duoapi"
 	"github.com/assent-dev/assent/transport/httpapi"
 	"github.com/assent-dev/assent/transport/push"
@@ -114,22 +116,27 @@ func serve(ctx context.Context, cfg config.Config, logw io.Writer) error {
 // server is a running Assent node: the store, the read models and their router, the
 // application, the push hub, the sweeper and the HTTP server.
 type server struct {
-	log      *slog.Logger
-	scheme   string // http, or https with --tls-cert
-	store    eventstore.Store
-	router   *message.Router
-	http     *http.Server
-	ln       net.Listener
-	errc     chan error
-	cancel   context.CancelFunc
-	done     chan struct{}
-	App      *app.Service
-	Hub      *push.Hub
-	Sessions *httpapi.Sessions
-	echo     *echo.Echo
-	audit    *auditNode // see audit_serve.go
-	metrics  *metricsNode
-	debug    *debugListener // debug_serve.go
+	log    *slog.Logger
+	scheme string // http, or https with --tls-cert
+	store  eventstore.Store
+	router *message.Router
+	// readModels catches the read models up and runs their router (readmodels.go).
+	readModels *readModels
+	http       *http.Server
+	ln         net.Listener
+	errc       chan error
+	cancel     context.CancelFunc
+	done       chan struct{}
+	App        *app.Service
+	Hub        *push.Hub
+	Sessions   *httpapi.Sessions
+	echo       *echo.Echo
+	audit      *auditNode // see audit_serve.go
+	metrics    *metricsNode
+	debug      *debugListener // debug_serve.go
+	// local is the node's own database (readmodels.db): its read models on the embedded
+	// store and EventStoreDB, and account snapshots on every backend. Closed last.
+	local *localdb.DB
 }
 
 // echoRoutes lists the paths the HTTP server routes.
@@ -144,7 +151,8 @@ func (s *server) echoRoutes() []string {
 // Addr is the address the server listens on.
 func (s *server) Addr() string { return s.ln.Addr().String() }
 
-// start opens the store, catches the read models up, and starts serving.
+// start opens the store and the read models, and starts serving at once: the read models
+// catch up from their checkpoints meanwhile (/readyz says how far behind they are).
 // startOptions adjust a node for tests and benchmarks.
 type startOptions struct {
 	tuneApp  func(*app.Config)
@@ -178,19 +186,43 @@ func start(ctx context.Context, cfg config.Config, log *slog.Logger, opts startO
 	if err := checkLogAgainstAnchor(ctx, cfg, store, head); err != nil {
 		return nil, err
 	}
+	guard, err := startSchemas(ctx, cfg, store, log) // schemas_serve.go
+	if err != nil {
+		return nil, err
+	}
 	keyring, err := app.LoadOrCreateKeyring(cfg.DataDir, cfg.SecretKeys)
 	if err != nil {
 		return nil, err
 	}
 
-	views := projections.NewSet()
-	views.Challenges.RetainFor(challengeRetention)
-	stats, err := views.CatchUp(ctx, store)
+	local, err := localdb.Open(ctx, cfg.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			local.Close()
+		}
+	}()
+	views, closeViews, err := openReadModels(ctx, cfg, local, log) // readmodels.go
 	if err != nil {
 		return nil, fmt.Errorf("read models: %w", err)
 	}
-	log.Info("read models caught up", "events", stats.Events, "took", stats.Took.String())
-	acfg := app.Config{Store: store, Keyring: keyring, Projections: views, PasswordChecks: checks}
+	defer func() {
+		if err != nil {
+			closeViews()
+		}
+	}()
+	views.Challenges.RetainFor(challengeRetention)
+	views.WaitAtLeast(head)
+	snaps, err := openSnapshots(ctx, local)
+	if err != nil {
+		return nil, err
+	}
+	acfg := app.Config{Store: store, Keyring: keyring, Projections: views, PasswordChecks: checks, Snapshots: snaps}
+	if guard != nil {
+		acfg.Schemas = guard
+	}
 	if opts.tuneApp != nil {
 		opts.tuneApp(&acfg)
 	}
@@ -201,10 +233,17 @@ func start(ctx context.Context, cfg config.Config, log *slog.Logger, opts startO
 	hub := push.NewHub(httpapi.HubBackend{App: svc}, mn.hubOptions())
 
 	wlog := watermill.NewSlogLogger(log.With("component", "router"))
-	router, err := projections.NewRouter(views, store, wlog)
+	rm, err := newReadModels(views, closeViews, store, log)
 	if err != nil {
 		return nil, err
 	}
+	// The push hub and the metrics follow the log from its head at once, on a router of their
+	// own; the read models' router starts once they have caught up (readModels.run).
+	router, err := message.NewRouter(message.RouterConfig{CloseTimeout: 10 * time.Second}, wlog)
+	if err != nil {
+		return nil, err
+	}
+	router.AddMiddleware(middleware.Recoverer)
 	hubSub := bridge.NewSubscriber(store, &push.LiveCheckpoints{Head: func() eventstore.Position { return head }}, bridge.Config{Logger: wlog})
 	router.AddConsumerHandler("push-hub", "push-hub", hubSub, hub.Handler)
 	mn.observe(store, svc, hub, views, router, bridge.NewSubscriber(store, &push.LiveCheckpoints{Head: func() eventstore.Position { return head }}, bridge.Config{Logger: wlog}))
@@ -222,7 +261,7 @@ func start(ctx context.Context, cfg config.Config, log *slog.Logger, opts startO
 	if opts.limits != nil {
 		limits = *opts.limits
 	}
-	aud, err := newAuditNode(cfg, store, keyring, log) // audit: checkpoints and /v1/audit
+	aud, err := newAuditNode(cfg, store, local, keyring, log) // audit: checkpoints and /v1/audit
 	if err != nil {
 		return nil, err
 	}
@@ -230,7 +269,11 @@ func start(ctx context.Context, cfg config.Config, log *slog.Logger, opts startO
 	if err != nil {
 		return nil, err
 	}
-	httpapi.New(e, httpapi.Config{App: svc, Hub: hub, Sessions: sessions, Limits: limits, Log: log, PublicURL: cfg.PublicURL, Audit: aud.routes(), TrustedProxies: proxies})
+	desk, err := admins.Parse(cfg.AdminTokens, filepath.Join(cfg.DataDir, admins.File)) // the help desk's credentials
+	if err != nil {
+		return nil, err
+	}
+	httpapi.New(e, httpapi.Config{App: svc, Hub: hub, Sessions: sessions, Limits: limits, Log: log, PublicURL: cfg.PublicURL, Audit: aud.routes(), Admins: desk, TrustedProxies: proxies})
 	httpapi.Health{Checks: map[string]httpapi.ReadinessCheck{
 		"eventstore": func(ctx context.Context) error {
 			if h, ok := store.(eventstore.HealthChecker); ok {
@@ -242,12 +285,16 @@ func start(ctx context.Context, cfg config.Config, log *slog.Logger, opts startO
 		"router": func(context.Context) error {
 			select {
 			case <-router.Running():
+				if router.IsClosed() {
+					return errors.New("the event router has stopped")
+				}
 				return nil
 			default:
 				return errors.New("the event router is not running yet")
 			}
 		},
-	}}.Register(e)
+		"projections": rm.Ready,
+	}, Notes: map[string]func(context.Context) string{"projections": rm.Note}}.Register(e)
 	duoSrv := duoapi.Register(e, duoapi.Config{App: svc, Hub: hub, PublicURL: cfg.PublicURL, StatusHold: opts.duoStatusHold, Log: log.With("component", "duoapi")})
 	web.Register(e)
 	if err := mountOIDC(ctx, e, cfg, svc, sessions, keyring, log); err != nil {
@@ -285,7 +332,7 @@ func start(ctx context.Context, cfg config.Config, log *slog.Logger, opts startO
 	if opts.timeouts != nil {
 		timeouts = *opts.timeouts
 	}
-	s := &server{log: log, store: store, scheme: scheme, router: router, ln: ln, errc: make(chan error, 1), cancel: cancel,
+	s := &server{log: log, store: store, scheme: scheme, router: router, readModels: rm, local: local, ln: ln, errc: make(chan error, 1), cancel: cancel,
 		done: make(chan struct{}), App: svc, Hub: hub, Sessions: sessions, echo: e,
 		http: timeouts.server(e)}
 	go func() {
@@ -293,6 +340,7 @@ func start(ctx context.Context, cfg config.Config, log *slog.Logger, opts startO
 			log.Error("event router stopped", "err", err)
 		}
 	}()
+	rm.run(rctx, store)
 	go s.sweep(rctx)
 	s.audit = aud
 	s.metrics = mn
@@ -378,10 +426,16 @@ func (s *server) Stop(ctx context.Context) error {
 	if err := s.router.Close(); err != nil {
 		errs = append(errs, fmt.Errorf("router close: %w", err))
 	}
+	if err := s.readModels.Stop(); err != nil {
+		errs = append(errs, fmt.Errorf("read models: %w", err))
+	}
 	s.cancel()
 	<-s.done
 	if err := s.audit.wait(); err != nil {
 		errs = append(errs, err)
+	}
+	if err := s.local.Close(); err != nil {
+		errs = append(errs, fmt.Errorf("close local database: %w", err))
 	}
 	if err := s.store.Close(); err != nil {
 		errs = append(errs, fmt.Errorf("close event store: %w", err))

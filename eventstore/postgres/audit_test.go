@@ -18,6 +18,7 @@ import (
 	"github.com/assent-dev/assent/eventstore/postgres"
 	"github.com/assent-dev/assent/eventstore/postgres/pgtest"
 	"github.com/assent-dev/assent/eventstore/storetest"
+	"github.com/assent-dev/assent/localdb"
 )
 
 func kinds(rep *audit.Report) []string {
@@ -41,8 +42,8 @@ func TestAuditVerifiesChainsAndCheckpointsAcrossNodes(t *testing.T) {
 	defer cancel()
 	pub, key, _ := ed25519.GenerateKey(rand.Reader)
 	cps := []*audit.Checkpointer{
-		audit.NewCheckpointer(audit.CheckpointerConfig{Log: a, Appender: a, Key: key}),
-		audit.NewCheckpointer(audit.CheckpointerConfig{Log: b, Appender: b, Key: key}),
+		audit.NewCheckpointer(audit.CheckpointerConfig{Log: a, Appender: a, Key: key, DB: localDB(t)}),
+		audit.NewCheckpointer(audit.CheckpointerConfig{Log: b, Appender: b, Key: key, DB: localDB(t)}),
 	}
 	var wg sync.WaitGroup
 	var mu sync.Mutex
@@ -166,7 +167,7 @@ func TestCheckpointCoversEventCommittedBehindIt(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	_, key, _ := ed25519.GenerateKey(rand.Reader)
-	cp := audit.NewCheckpointer(audit.CheckpointerConfig{Log: s, Appender: s, Key: key})
+	cp := audit.NewCheckpointer(audit.CheckpointerConfig{Log: s, Appender: s, Key: key, DB: localDB(t)})
 	res, err := s.Append(ctx, "first", eventstore.NoStream(), storetest.Event("test.appended", 0))
 	if err != nil {
 		t.Fatal(err)
@@ -199,4 +200,16 @@ func TestCheckpointCoversEventCommittedBehindIt(t *testing.T) {
 	if second == nil || eventstore.Position(second.Position) < late.Position {
 		t.Fatalf("second checkpoint %+v does not cover the event at %d", second, late.Position)
 	}
+}
+
+// localDB opens a node's local database (its data directory is its own, whatever the event
+// store), where the audit checkpointer keeps the heads.
+func localDB(t *testing.T) *localdb.DB {
+	t.Helper()
+	db, err := localdb.Open(context.Background(), t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
 }

@@ -93,30 +93,6 @@ func (s *Store) ReadAllChained(ctx context.Context, after eventstore.Position, l
 	return evs, nil
 }
 
-// ReadPositions returns the visible events at the given positions, in global order, in one
-// query.
-func (s *Store) ReadPositions(ctx context.Context, positions []eventstore.Position) ([]eventstore.RecordedEvent, error) {
-	if s.closed.Load() {
-		return nil, eventstore.ErrClosed
-	}
-	if len(positions) == 0 {
-		return nil, nil
-	}
-	ps := make([]int64, len(positions))
-	for i, p := range positions {
-		ps[i] = int64(min(uint64(p), math.MaxInt64))
-	}
-	rows, err := s.pool.Query(ctx, `SELECT `+columns+` FROM events WHERE position = ANY($1) AND position < `+horizon+` ORDER BY position`, ps)
-	if err != nil {
-		return nil, fmt.Errorf("postgres read positions: %w", err)
-	}
-	evs, err := collect(rows)
-	if err != nil {
-		return nil, fmt.Errorf("postgres read positions: %w", err)
-	}
-	return plain(evs), nil
-}
-
 func collect(rows pgx.Rows) ([]eventstore.ChainedEvent, error) {
 	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (eventstore.ChainedEvent, error) {
 		var (

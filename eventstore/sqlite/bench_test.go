@@ -4,10 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
 	"testing"
 	"time"
 
 	"github.com/assent-dev/assent/eventstore"
+	"github.com/assent-dev/assent/eventstore/sqlite"
 	"github.com/assent-dev/assent/eventstore/storetest"
 )
 
@@ -181,4 +183,25 @@ func BenchmarkSubscriptionCatchUp(b *testing.B) {
 		sub.Close()
 	}
 	b.ReportMetric(float64(read)/time.Since(start).Seconds(), "events/s")
+}
+
+// BenchmarkOpenLargeStore opens, read-write, the store file named by ASSENT_BENCH_STORE (a
+// large one: assent generate makes it) and closes it again: the open-time checks of a large
+// log. It is skipped without the variable. The file is opened as a server opens it, so use a
+// copy of a store that matters.
+func BenchmarkOpenLargeStore(b *testing.B) {
+	path := os.Getenv("ASSENT_BENCH_STORE")
+	if path == "" {
+		b.Skip("ASSENT_BENCH_STORE names no store file")
+	}
+	ctx := context.Background()
+	for b.Loop() {
+		s, err := sqlite.Open(ctx, path, sqlite.Options{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := s.Close(); err != nil {
+			b.Fatal(err)
+		}
+	}
 }

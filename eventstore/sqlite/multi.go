@@ -14,6 +14,22 @@ var _ eventstore.MultiStreamAppender = (*Store)(nil)
 // AppendMulti implements eventstore.MultiStreamAppender: the parts go to the writer as one
 // request, checked together and written in one transaction, so that all are durable or none.
 func (s *Store) AppendMulti(ctx context.Context, parts ...eventstore.StreamAppend) ([]eventstore.AppendResult, error) {
+	return s.appendParts(ctx, parts, false)
+}
+
+// AppendBatch is the bulk path of a load (assent generate): the appends are written in one
+// transaction, in their order, all or nothing, whatever their number (Options.MaxBatchEvents
+// does not split them). Unlike AppendMulti a stream may come several times: each append's
+// expected version is checked against the stream as the appends before it in the batch leave
+// it. Every invariant of Append holds: versions, positions, the hash chain, the stream index.
+// A conflict returns its *ConflictError and writes nothing; an event ID already stored is
+// refused with ErrDuplicateEventID.
+func (s *Store) AppendBatch(ctx context.Context, appends []eventstore.StreamAppend) ([]eventstore.AppendResult, error) {
+	return s.appendParts(ctx, appends, true)
+}
+
+// appendParts is AppendMulti, and AppendBatch when repeats is set.
+func (s *Store) appendParts(ctx context.Context, parts []eventstore.StreamAppend, repeats bool) ([]eventstore.AppendResult, error) {
 	if len(parts) == 0 {
 		return nil, fmt.Errorf("%w: no streams to append to", eventstore.ErrInvalidEvent)
 	}
@@ -26,7 +42,7 @@ func (s *Store) AppendMulti(ctx context.Context, parts ...eventstore.StreamAppen
 		if err := eventstore.Validate(p.Stream, evs); err != nil {
 			return nil, err
 		}
-		if streams[p.Stream] {
+		if streams[p.Stream] && !repeats {
 			return nil, fmt.Errorf("%w: stream %q appears twice in one append", eventstore.ErrInvalidEvent, p.Stream)
 		}
 		streams[p.Stream] = true
@@ -51,33 +67,43 @@ func (s *Store) AppendMulti(ctx context.Context, parts ...eventstore.StreamAppen
 	return out, nil
 }
 
-// addMulti checks every part of an AppendMulti against its stream's head and, when all pass,
-// makes them pending together; when one fails, the request gets its conflict and nothing of it
-// is written.
+// addMulti checks every part of an AppendMulti (or an AppendBatch) against its stream's head
+// and, when all pass, makes them pending together; when one fails, the request gets its
+// conflict and nothing of it is written. A stream that comes again is checked against the
+// version the parts before it leave.
 func (b *batchTx) addMulti(req *writeReq, alone bool) error {
 	req.err = nil
-	heads := make([]streamHead, len(req.parts))
-	for i, p := range req.parts {
+	versions := make(map[string]int64, len(req.parts))
+	for _, p := range req.parts {
 		p.err, p.result, p.chain = nil, eventstore.AppendResult{}, p.chain[:0]
-		h, err := b.streamHead(p.stream)
-		if err != nil {
-			return err
+		v, seen := versions[p.stream]
+		if !seen {
+			h, err := b.streamHead(p.stream)
+			if err != nil {
+				return err
+			}
+			v = h.version
 		}
-		if !p.expected.Matches(h.version) {
-			req.err = &eventstore.ConflictError{Stream: p.stream, Expected: p.expected, Actual: h.version}
+		if !p.expected.Matches(v) {
+			req.err = &eventstore.ConflictError{Stream: p.stream, Expected: p.expected, Actual: v}
 			return nil
 		}
-		heads[i] = h
+		versions[p.stream] = v + int64(len(p.events))
 	}
 	b.multi = true
-	for i, p := range req.parts {
+	for _, p := range req.parts {
 		if b.rows+len(p.events) > maxRowsPerInsert {
 			if err := b.flush(alone); err != nil {
 				return err
 			}
 		}
-		p.result.Version = uint64(heads[i].version) + uint64(len(p.events))
-		b.w.heads[p.stream] = b.chain(p, heads[i])
+		// The head the parts before this one left (streamHead reads the batch's own heads).
+		head, err := b.streamHead(p.stream)
+		if err != nil {
+			return err
+		}
+		p.result.Version = uint64(head.version) + uint64(len(p.events))
+		b.w.heads[p.stream] = b.chain(p, head)
 		b.pending = append(b.pending, p)
 		b.rows += len(p.events)
 	}

@@ -139,19 +139,6 @@ func (s *Store) ReadAll(ctx context.Context, after eventstore.Position, limit in
 	return evs, nil
 }
 
-// ReadPositions returns the events at the given positions, in global order, in one query: an
-// audit timeline knows where an account's events are and reads them so, one seek each.
-func (s *Store) ReadPositions(ctx context.Context, positions []eventstore.Position) ([]eventstore.RecordedEvent, error) {
-	if s.closed.Load() {
-		return nil, eventstore.ErrClosed
-	}
-	evs, err := s.readPositions(ctx, positions)
-	if err != nil {
-		return nil, fmt.Errorf("sqlite read positions: %w", err)
-	}
-	return evs, nil
-}
-
 // readPositions reads the events at positions (at or below the head), in position order.
 func (s *Store) readPositions(ctx context.Context, positions []eventstore.Position) ([]eventstore.RecordedEvent, error) {
 	head := int64(s.head.Load())

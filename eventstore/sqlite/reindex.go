@@ -17,13 +17,89 @@ var _ eventstore.IndexVerifier = (*Store)(nil)
 // trusted. Opening the file read-write checks the index and rebuilds it from the log.
 var ErrIndexMismatch = errors.New("sqlite: the stream index disagrees with the log (restart the server to rebuild it from the log; `assent audit verify` names the entries)")
 
-// checkIndex compares the number of stream_index rows with the number of events at or below
-// the index watermark, which must be equal: every event up to the watermark is indexed once
-// (rows are unique by stream and version, and each points at its own event). A row deleted, or
-// events written by a second writer whose tail never reached the index, make them differ; the
-// index is then rebuilt from the log. It returns the number of events reindexed (0: the index
-// was whole). Writer only, before the tail is loaded.
+// Opening a file read-write checks that stream_index is whole, without reading all of it: a
+// log of ten million events has an index of ten million rows, and counting them took seconds
+// at every start. What the check guards against is a row lost or altered (by hand, by a tool,
+// by damage) since the index was written: a stream read through such an index would come back
+// short, and a command would decide on a history with events missing.
+//
+//   - Triggers count, in store_state's index_changes, every row of stream_index or of events
+//     deleted or updated. The writer only ever inserts rows; so a count above zero at open means
+//     that someone changed the index or the log under it, and the index is rebuilt from the log
+//     (which sets the count to zero). A log whose last events are gone (a watermark past the
+//     last position) is rebuilt too.
+//   - The index rows of the last indexTailCheck events at or below the watermark are looked up
+//     one by one: the entries a crash or a second writer would have left out.
+//   - A file without the triggers (written by an earlier version, or whose triggers were
+//     dropped) gets the full check once, counting the rows, and then the triggers.
+//
+// A row deleted with the triggers dropped and put back, deep in the log, is not seen at open:
+// stream reads still refuse a history with a version missing (checkRead), and
+// `assent audit verify` names every disagreement (VerifyIndex).
+
+// indexTailCheck is the number of the last indexed events whose rows are looked up at open.
+const indexTailCheck = 1024
+
+const indexTriggers = `
+INSERT OR IGNORE INTO store_state (name, value) VALUES ('index_changes', 0);
+CREATE TRIGGER IF NOT EXISTS stream_index_deleted AFTER DELETE ON stream_index
+	BEGIN UPDATE store_state SET value = value + 1 WHERE name = 'index_changes'; END;
+CREATE TRIGGER IF NOT EXISTS stream_index_updated AFTER UPDATE ON stream_index
+	BEGIN UPDATE store_state SET value = value + 1 WHERE name = 'index_changes'; END;
+CREATE TRIGGER IF NOT EXISTS events_deleted AFTER DELETE ON events
+	BEGIN UPDATE store_state SET value = value + 1 WHERE name = 'index_changes'; END;
+CREATE TRIGGER IF NOT EXISTS events_updated AFTER UPDATE ON events
+	BEGIN UPDATE store_state SET value = value + 1 WHERE name = 'index_changes'; END;`
+
+// indexTriggerNames are the triggers indexTriggers makes.
+const indexTriggerNames = `'stream_index_deleted', 'stream_index_updated', 'events_deleted', 'events_updated'`
+
+// checkIndex checks stream_index at open and rebuilds it from the log when it is not whole. It
+// returns the number of events reindexed (0: the index was whole). Writer only, before the
+// tail is loaded.
 func checkIndex(ctx context.Context, db *sql.DB) (int, error) {
+	var triggers int
+	if err := db.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_master WHERE type = 'trigger' AND name IN (`+indexTriggerNames+`)`).Scan(&triggers); err != nil {
+		return 0, fmt.Errorf("sqlite open: check the index: %w", err)
+	}
+	var changes sql.NullInt64
+	if err := db.QueryRowContext(ctx, `SELECT value FROM store_state WHERE name = 'index_changes'`).Scan(&changes); err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return 0, fmt.Errorf("sqlite open: check the index: %w", err)
+	}
+	var n int
+	var err error
+	var through int64
+	var head sql.NullInt64
+	if err := db.QueryRowContext(ctx, `SELECT (SELECT value FROM store_state WHERE name = 'indexed_through'), (SELECT max(position) FROM events)`).Scan(&through, &head); err != nil {
+		return 0, fmt.Errorf("sqlite open: check the index: %w", err)
+	}
+	switch {
+	case triggers != 4 || !changes.Valid:
+		n, err = countIndex(ctx, db)
+	case changes.Int64 > 0 || through > head.Int64:
+		n, err = rebuildIndex(ctx, db)
+	default:
+		var whole bool
+		if whole, err = indexTailWhole(ctx, db); err == nil && !whole {
+			n, err = rebuildIndex(ctx, db)
+		}
+	}
+	if err != nil {
+		return 0, err
+	}
+	if triggers != 4 || !changes.Valid {
+		if _, err := db.ExecContext(ctx, indexTriggers); err != nil {
+			return 0, fmt.Errorf("sqlite open: add the index triggers: %w", err)
+		}
+	}
+	return n, nil
+}
+
+// countIndex is the full check: the number of stream_index rows must equal the number of
+// events at or below the index watermark, as every such event is indexed once (rows are unique
+// by stream and version, and each points at its own event). When they differ the index is
+// rebuilt from the log.
+func countIndex(ctx context.Context, db *sql.DB) (int, error) {
 	var through, indexed, logged, unindexed int64
 	if err := db.QueryRowContext(ctx, `SELECT value FROM store_state WHERE name = 'indexed_through'`).Scan(&through); err != nil {
 		return 0, fmt.Errorf("sqlite open: check the index: %w", err)
@@ -43,6 +119,47 @@ func checkIndex(ctx context.Context, db *sql.DB) (int, error) {
 		return 0, nil
 	}
 	return rebuildIndex(ctx, db)
+}
+
+// indexTailWhole reports whether the last indexTailCheck events at or below the watermark each
+// have their own row in stream_index.
+func indexTailWhole(ctx context.Context, db *sql.DB) (bool, error) {
+	fail := func(err error) (bool, error) { return false, fmt.Errorf("sqlite open: check the index: %w", err) }
+	rows, err := db.QueryContext(ctx, `SELECT `+columns+` FROM events
+		WHERE position <= (SELECT value FROM store_state WHERE name = 'indexed_through') ORDER BY position DESC LIMIT ?`, indexTailCheck)
+	if err != nil {
+		return fail(err)
+	}
+	var want []indexRow
+	for rows.Next() {
+		var pos int64
+		var raw []byte
+		if err := rows.Scan(&pos, &raw); err != nil {
+			rows.Close()
+			return fail(err)
+		}
+		b, err := decodeBody(raw)
+		if err != nil {
+			rows.Close()
+			return fail(describeBodyError(pos, err))
+		}
+		want = append(want, indexRow{string(b.stream), tailEntry{version: int64(b.version), position: pos}})
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return fail(err)
+	}
+	for _, r := range want {
+		var pos int64
+		err := db.QueryRowContext(ctx, `SELECT position FROM stream_index WHERE stream = ? AND version = ?`, r.stream, r.version).Scan(&pos)
+		if errors.Is(err, sql.ErrNoRows) || (err == nil && pos != r.position) {
+			return false, nil
+		}
+		if err != nil {
+			return fail(err)
+		}
+	}
+	return true, nil
 }
 
 // rebuildIndex writes stream_index anew from the log, in one transaction, and moves the
@@ -100,6 +217,10 @@ func rebuildIndex(ctx context.Context, db *sql.DB) (int, error) {
 		}
 	}
 	if _, err := tx.ExecContext(ctx, `UPDATE store_state SET value = ? WHERE name = 'indexed_through'`, after); err != nil {
+		return 0, fmt.Errorf("sqlite open: rebuild the index: %w", err)
+	}
+	// The DELETE above went through the triggers: the index is whole again.
+	if _, err := tx.ExecContext(ctx, `UPDATE store_state SET value = 0 WHERE name = 'index_changes'`); err != nil {
 		return 0, fmt.Errorf("sqlite open: rebuild the index: %w", err)
 	}
 	if err := tx.Commit(); err != nil {

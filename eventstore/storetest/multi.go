@@ -103,3 +103,39 @@ func testMultiStreamAppend(t *testing.T, open Opener) {
 		t.Fatalf("%d winners, claim stream of %d events; want 1 and 1", winners, f.streamLen(claim))
 	}
 }
+
+// testReadStreams covers eventstore.MultiStreamReader for the stores that have it: the events of
+// the streams named, merged in global order, the others left out, a missing stream ignored.
+func testReadStreams(t *testing.T, open Opener) {
+	f := newFixture(t, open)
+	r, ok := f.store.(eventstore.MultiStreamReader)
+	if !ok {
+		t.Skip("the store does not read several streams at once")
+	}
+	a, b, other := f.stream("a"), f.stream("b"), f.stream("other")
+	var want []eventstore.Position
+	for i := range 30 {
+		s := []string{a, b, other}[i%3]
+		res, err := f.store.Append(f.ctx, s, eventstore.Any(), Event("test.happened", i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s != other {
+			want = append(want, res.Position)
+		}
+	}
+	got, err := r.ReadStreams(f.ctx, []string{b, a, f.stream("missing")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var at []eventstore.Position
+	for _, ev := range got {
+		at = append(at, ev.Position)
+		if ev.Stream != a && ev.Stream != b {
+			t.Fatalf("an event of stream %q", ev.Stream)
+		}
+	}
+	if fmt.Sprint(at) != fmt.Sprint(want) {
+		t.Fatalf("positions %v, want %v", at, want)
+	}
+}

@@ -28,6 +28,7 @@ func Run(t *testing.T, open Opener) {
 	t.Run("IdempotentRetry", func(t *testing.T) { t.Parallel(); testIdempotentRetry(t, open) })
 	t.Run("AtomicMultiEventAppend", func(t *testing.T) { t.Parallel(); testAtomicAppend(t, open) })
 	t.Run("MultiStreamAppend", func(t *testing.T) { t.Parallel(); testMultiStreamAppend(t, open) })
+	t.Run("ReadStreams", func(t *testing.T) { t.Parallel(); testReadStreams(t, open) })
 	t.Run("InvalidAppend", func(t *testing.T) { t.Parallel(); testInvalidAppend(t, open) })
 	t.Run("ReadStream", func(t *testing.T) { t.Parallel(); testReadStream(t, open) })
 	t.Run("ReadAll", func(t *testing.T) { t.Parallel(); testReadAll(t, open) })

@@ -99,6 +99,12 @@ var refusals = []refusal{
 	{domain.ErrWrongNumber, 422, "wrong_number", "That is not the number shown on the login page."},
 	{domain.ErrBadSignature, 401, "bad_signature", "The device's signature does not verify."},
 	{domain.ErrLocked, 429, "locked", "Too many failed attempts: the second factor is locked for a while."},
+	{domain.ErrReasonRequired, 422, "reason_required", "Write down why: a reason is required for every help-desk action."},
+	{domain.ErrInvalidReason, 422, "invalid_reason", "The reason must be text of at most 500 characters."},
+	{domain.ErrNotLocked, 409, "not_locked", "The account is not locked: there is nothing to unlock."},
+	{domain.ErrAccountDisabled, 403, "account_disabled", "This account is disabled. Contact your help desk."},
+	{domain.ErrAccountNotDisabled, 409, "account_not_disabled", "The account is not disabled."},
+	{domain.ErrResetExpired, 403, "enrollment_window_over", "The time to set up a new second factor after the help desk's reset is over. Contact your help desk."},
 	{domain.ErrSignInLocked, 429, "locked", "Too many wrong passwords for this account from your network: signing in from here is paused for a while."},
 }
 

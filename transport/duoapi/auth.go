@@ -200,6 +200,8 @@ func (s *Server) preauth(c echo.Context) error {
 		return err
 	}
 	switch {
+	case u.Disabled:
+		return ok(c, map[string]any{"result": "deny", "status_msg": answerDisabled["status_msg"]})
 	case u.Locked:
 		return ok(c, map[string]any{"result": "deny", "status_msg": "Your second factor is locked after too many failures. Try again later."})
 	case len(u.Devices) == 0:
@@ -267,6 +269,7 @@ var (
 	answerLocked   = map[string]string{"result": "deny", "status": "locked_out", "status_msg": "Your second factor is locked after too many failures. Try again later."}
 	answerBadCode  = map[string]string{"result": "deny", "status": "deny", "status_msg": "Incorrect passcode. Please try again."}
 	answerMuted    = map[string]string{"result": "deny", "status": "deny", "status_msg": "Pushes are paused after a fraud report. Use a passcode."}
+	answerDisabled = map[string]string{"result": "deny", "status": "deny", "status_msg": "This account is disabled. Contact your help desk."}
 	answerWaiting  = map[string]string{"result": "waiting", "status": "pushed", "status_msg": "Pushed a login request to your device..."}
 )
 
@@ -334,6 +337,8 @@ func (s *Server) auth(c echo.Context) error {
 			return ok(c, answerAllow)
 		case errors.Is(err, domain.ErrLocked):
 			return ok(c, answerLocked)
+		case errors.Is(err, domain.ErrAccountDisabled):
+			return ok(c, answerDisabled)
 		case errors.Is(err, domain.ErrWrongCode), errors.Is(err, domain.ErrCodeReused), errors.Is(err, domain.ErrNoBackupSet),
 			errors.Is(err, domain.ErrMFANotEnabled):
 			return ok(c, answerBadCode)
@@ -346,6 +351,8 @@ func (s *Server) auth(c echo.Context) error {
 	switch {
 	case errors.Is(err, domain.ErrLocked):
 		return ok(c, answerLocked)
+	case errors.Is(err, domain.ErrAccountDisabled):
+		return ok(c, answerDisabled)
 	case errors.Is(err, app.ErrNoDevice), errors.Is(err, domain.ErrMFANotEnabled):
 		return fail(c, codeInvalidParams, "Invalid request parameters", "the user has no device: enroll one first")
 	case errors.Is(err, domain.ErrDeviceNotLinked):

@@ -53,6 +53,10 @@ type signInBody struct {
 	Challenge *ChallengeInfo `json:"challenge,omitempty"`
 	// LoginToken binds the pending sign-in to this browser.
 	LoginToken string `json:"login_token,omitempty" doc:"The secret with which only this browser may await and redeem the challenge"`
+	// EnrollmentRequired: the help desk reset the second factor; the session is for setting up
+	// a new one, by EnrollBy (OpenID Connect refuses it until one is on).
+	EnrollmentRequired bool       `json:"enrollment_required,omitempty" doc:"The help desk reset the second factor: set up a new one on the security page, by enroll_by"`
+	EnrollBy           *time.Time `json:"enroll_by,omitempty"`
 }
 
 type signInOutput struct {
@@ -67,6 +71,11 @@ type sessionOutput struct {
 		Email     string    `json:"email"`
 		CSRFToken string    `json:"csrf_token"`
 		Expires   time.Time `json:"expires"`
+		// Notices tell what the help desk did to the account since the person last marked
+		// them read (POST /v1/session/notices/seen).
+		Notices            []noticeBody `json:"notices" doc:"What the help desk did to the account, until marked read"`
+		EnrollmentRequired bool         `json:"enrollment_required,omitempty" doc:"The help desk reset the second factor: set up a new one, by enroll_by"`
+		EnrollBy           *time.Time   `json:"enroll_by,omitempty"`
 	}
 }
 
@@ -114,7 +123,15 @@ func (s *Server) registerAccounts() {
 			return nil, s.fail(err)
 		}
 		s.passwordPassed(ip, in.Body.Email)
-		return s.signInOutput(ctx, res.AccountID, res.Challenge)
+		out, err := s.signInOutput(ctx, res.AccountID, res.Challenge)
+		if err != nil {
+			return nil, err
+		}
+		if res.EnrollmentRequired {
+			by := res.EnrollBy.UTC()
+			out.Body.EnrollmentRequired, out.Body.EnrollBy = true, &by
+		}
+		return out, nil
 	})
 
 	huma.Register(s.api, huma.Operation{
@@ -132,6 +149,15 @@ func (s *Server) registerAccounts() {
 		out.Body.Email = v.Email
 		out.Body.CSRFToken = s.cfg.Sessions.CSRFToken(sess)
 		out.Body.Expires = sess.Expires
+		st, err := s.cfg.App.Standing(ctx, sess.AccountID)
+		if err != nil {
+			return nil, s.fail(err)
+		}
+		out.Body.Notices = noticesOf(st.Notices)
+		if st.EnrollmentRequired {
+			by := st.EnrollBy.UTC()
+			out.Body.EnrollmentRequired, out.Body.EnrollBy = true, &by
+		}
 		return out, nil
 	})
 

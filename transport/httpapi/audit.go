@@ -94,7 +94,10 @@ func (s *Server) registerAudit() {
 			if err := s.recordRead(ctx, "checkpoint", ""); err != nil {
 				return nil, err
 			}
-			cp := a.Checkpointer.Latest()
+			cp, err := a.Checkpointer.Latest(ctx)
+			if err != nil {
+				return nil, err
+			}
 			if cp == nil {
 				return nil, apierror.New(404, "no_checkpoint", "The server has not signed a checkpoint yet.")
 			}

@@ -12,6 +12,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/assent-dev/assent/app"
+	"github.com/assent-dev/assent/schemas"
 	"github.com/assent-dev/assent/transport/apierror"
 )
 
@@ -57,6 +58,7 @@ func TestApplicationErrorsAreRefusals(t *testing.T) {
 		{app.ErrInvalidAnswer, 422, "invalid_answer"},
 		{app.ErrContention, 503, "contention"},
 		{app.ErrBusy, 503, "busy"},
+		{schemas.ErrNotAllowed, 503, "schema_not_allowed"},
 	} {
 		var p *apierror.Problem
 		if err := s.fail(fmt.Errorf("sign in: %w", c.err)); !errors.As(err, &p) || p.Status != c.status || p.Code != c.code || p.Message == "" {

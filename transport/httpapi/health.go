@@ -17,6 +17,9 @@ type ReadinessCheck func(ctx context.Context) error
 // Health serves /healthz (the process is alive) and /readyz (every readiness check passes).
 type Health struct {
 	Checks map[string]ReadinessCheck
+	// Notes replace the "ok" of a check that passed with what they say, when they say
+	// something: a problem that leaves the node ready.
+	Notes map[string]func(context.Context) string
 }
 
 // Register adds the health routes to e.
@@ -47,6 +50,11 @@ func (h Health) ready(c echo.Context) error {
 			continue
 		}
 		res.Checks[name] = "ok"
+		if note := h.Notes[name]; note != nil {
+			if msg := note(ctx); msg != "" {
+				res.Checks[name] = msg
+			}
+		}
 	}
 	return c.JSON(code, res)
 }

@@ -16,9 +16,11 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
 
+	"github.com/assent-dev/assent/admins"
 	"github.com/assent-dev/assent/app"
 	"github.com/assent-dev/assent/domain"
 	"github.com/assent-dev/assent/eventstore"
+	"github.com/assent-dev/assent/schemas"
 	"github.com/assent-dev/assent/transport/apierror"
 	"github.com/assent-dev/assent/transport/push"
 )
@@ -37,6 +39,9 @@ type Config struct {
 	PublicURL string
 	// Audit serves the auditor's routes (see audit.go); nil leaves them out.
 	Audit *Audit
+	// Admins are the help desk's credentials for the routes under /v1/admin (see helpdesk.go);
+	// nil leaves those routes out.
+	Admins *admins.Admins
 	// TrustedProxies are the networks of the reverse proxies whose X-Forwarded-For, X-Real-IP
 	// and X-Forwarded-Proto are believed (see proxy.go). Empty: the client is the TCP peer.
 	TrustedProxies []*net.IPNet
@@ -70,6 +75,7 @@ func init() {
 	apierror.Add(app.ErrInvalidAnswer, 422, "invalid_answer", "The answer must be approve, deny or fraud.")
 	apierror.Add(app.ErrContention, 503, "contention", "Too many changes at once to this account. Try again.")
 	apierror.Add(app.ErrBusy, 503, "busy", "The server is checking too many passwords at once. Try again in a moment.")
+	apierror.AddUnavailable(schemas.ErrNotAllowed, 503, "schema_not_allowed", "The deployment is being upgraded and cannot record this yet. Try again once every server is upgraded.", 30*time.Second)
 	apierror.AddUnavailable(eventstore.ErrUnavailable, 503, "storage_unavailable", "The server cannot write its data right now. Try again in a little while.", 30*time.Second)
 }
 
@@ -122,6 +128,7 @@ func New(e *echo.Echo, cfg Config) *Server {
 	s.registerSelfService()
 	s.registerDevices()
 	s.registerAudit()
+	s.registerHelpDesk()
 	s.documentAnswers()
 	return s
 }
@@ -234,6 +241,21 @@ func (s *Server) requireSession(ctx huma.Context, next func(huma.Context)) {
 	}
 	sess, ok := s.cfg.Sessions.Check(c.Value, s.cfg.Now())
 	if !ok {
+		s.writeHuma(ctx, apierror.Unauthenticated)
+		return
+	}
+	// The help desk may have ended the account's sessions (a disabling, a second-factor reset).
+	st, err := s.cfg.App.Standing(ctx.Context(), sess.AccountID)
+	if err != nil && !errors.Is(err, domain.ErrAccountNotFound) {
+		// The server's trouble (its store), not the session's: answer so, rather than sign out.
+		var p *apierror.Problem
+		if !errors.As(s.fail(err), &p) {
+			p = apierror.New(http.StatusServiceUnavailable, "storage_unavailable", "The server cannot read its data right now. Try again in a little while.")
+		}
+		s.writeHuma(ctx, p)
+		return
+	}
+	if err != nil || !st.SessionValid(sess.Issued) {
 		s.writeHuma(ctx, apierror.Unauthenticated)
 		return
 	}

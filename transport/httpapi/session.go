@@ -25,6 +25,8 @@ type Session struct {
 	AccountID uuid.UUID
 	ID        [16]byte
 	Expires   time.Time
+	// Issued is when the session began, to the second (Check gives it).
+	Issued time.Time
 }
 
 // Sessions issues and checks signed session cookies, CSRF tokens bound to a session, and the
@@ -154,6 +156,7 @@ func (s *Sessions) Check(value string, now time.Time) (Session, bool) {
 	copy(sess.AccountID[:], payload[:16])
 	copy(sess.ID[:], payload[16:32])
 	sess.Expires = time.Unix(int64(binary.BigEndian.Uint64(payload[32:])), 0)
+	sess.Issued = sess.Expires.Add(-s.ttl)
 	if !now.Before(sess.Expires) {
 		return Session{}, false
 	}

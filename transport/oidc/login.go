@@ -249,6 +249,10 @@ func (p *Provider) errorPage(c echo.Context, err error) error {
 		return p.page(c, http.StatusForbidden, "Turn on two-factor authentication first", "This application asks for a second factor. Turn on two-factor authentication on your security page, then sign in to the application again.", "/security")
 	case errors.Is(err, errConsentForged), errors.Is(err, app.ErrNoSignInEvidence):
 		return p.page(c, http.StatusForbidden, "Sign in again", "This page does not belong to your sign-in. Go back to the application and sign in again.", "")
+	case errors.Is(err, app.ErrEnrollmentRequired):
+		return p.page(c, http.StatusForbidden, "Set up your second factor first", "The help desk reset your second factor. Set up a new one on your security page, then sign in to the application again.", "/security")
+	case errors.Is(err, domain.ErrAccountDisabled):
+		return p.page(c, http.StatusForbidden, "Account disabled", "This account is disabled. Contact your help desk.", "")
 	case errors.Is(err, errMFANeeded), errors.Is(err, errNotFresh):
 		return p.page(c, http.StatusForbidden, "Sign in again", "This application needs a fresh sign-in with your second factor. Go back to the application and sign in again.", "")
 	}

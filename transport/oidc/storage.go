@@ -227,6 +227,7 @@ func grantError(err error) error {
 	for _, e := range []error{
 		domain.ErrOIDCInvalidCode, domain.ErrOIDCCodeExpired, domain.ErrOIDCCodeReused, domain.ErrOIDCInvalidRefreshToken,
 		domain.ErrOIDCRefreshTokenReused, domain.ErrOIDCRevoked, domain.ErrOIDCAuthorizationNone, domain.ErrOIDCAuthorizationDone,
+		domain.ErrAccountDisabled,
 	} {
 		if errors.Is(err, e) {
 			return zoidc.ErrInvalidGrant().WithDescription("%s", describe(e))
@@ -245,6 +246,8 @@ func describe(err error) string {
 		return "The refresh token was already used; every token of its sign-in is revoked."
 	case domain.ErrOIDCRevoked:
 		return "The tokens of this sign-in were revoked."
+	case domain.ErrAccountDisabled:
+		return "The account is disabled."
 	}
 	return "The code or token is not valid."
 }

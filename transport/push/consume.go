@@ -2,7 +2,6 @@ package push
 
 import (
 	"context"
-	"fmt"
 	"sync"
 
 	"github.com/ThreeDotsLabs/watermill/message"
@@ -13,7 +12,8 @@ import (
 )
 
 // Handler is the hub's watermill handler: it decodes each event of the log and hands it to
-// HandleEvent. Events of types the domain does not know are skipped.
+// HandleEvent. Events of types the domain does not know, and events it cannot decode, are
+// skipped.
 func (h *Hub) Handler(msg *message.Message) error {
 	rec, err := bridge.Event(msg)
 	if err != nil {
@@ -24,7 +24,9 @@ func (h *Hub) Handler(msg *message.Message) error {
 	}
 	ev, err := domain.Decode(rec.Type, rec.SchemaVersion, rec.Data)
 	if err != nil {
-		return fmt.Errorf("push: decode %s at %d: %w", rec.Type, rec.Position, err)
+		// An event this node cannot read (a newer schema, say) must not stop every push after
+		// it: the hub skips it. The read models record and report it.
+		return nil
 	}
 	h.HandleEvent(ev)
 	return nil

@@ -193,5 +193,36 @@ window.Assent = (() => {
 
   function focus(el) { if (el) el.focus(); }
 
-  return { call, session, requireSession, signOut, words, outcomes, awaitLogin, downloadURL, backupCodesText, focus };
+  // showNotices tells, in the page's #desk-notices section, what the help desk did to the
+  // account (the session's notices), until the person marks them read.
+  function showNotices(s) {
+    const box = document.getElementById('desk-notices');
+    if (!box || !s || !s.notices || s.notices.length === 0) return;
+    const at = (iso) => { const d = new Date(iso); return isNaN(d) ? iso : d.toLocaleString(); };
+    const text = {
+      bypass_codes_issued: (n) => `On ${at(n.at)}, the help desk gave you bypass codes to sign in without your phone. They work until ${at(n.until)}.`,
+      second_factor_reset: (n) => `On ${at(n.at)}, the help desk reset your two-factor authentication: your devices, authenticator apps and backup codes no longer work. Set up a new second factor on the security page by ${at(n.until)}.`,
+      unlocked: (n) => `On ${at(n.at)}, the help desk unlocked your account.`,
+      disabled: (n) => `On ${at(n.at)}, the help desk disabled your account.`,
+      enabled: (n) => `On ${at(n.at)}, the help desk enabled your account again.`,
+    };
+    const list = document.getElementById('desk-list');
+    list.textContent = '';
+    for (const n of s.notices) {
+      const li = document.createElement('li');
+      li.textContent = (text[n.action] || ((x) => `On ${at(x.at)}, the help desk changed your account.`))(n);
+      list.appendChild(li);
+    }
+    box.hidden = false;
+    document.getElementById('desk-seen').addEventListener('click', async () => {
+      try {
+        await call('POST', '/v1/session/notices/seen');
+        box.hidden = true;
+      } catch (err) {
+        document.getElementById('desk-error').textContent = words(err);
+      }
+    }, { once: true });
+  }
+
+  return { call, session, requireSession, signOut, words, outcomes, awaitLogin, downloadURL, backupCodesText, focus, showNotices };
 })();

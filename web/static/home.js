@@ -15,6 +15,7 @@
       : 'Your password alone protects this account. Turn on two-factor authentication on the security page.';
     $('home-status').textContent = '';
     $('home-account').hidden = false;
+    Assent.showNotices(s);
   } catch (err) {
     $('home-status').textContent = Assent.words(err);
   }

@@ -503,6 +503,7 @@
 
   try {
     sess = await Assent.requireSession();
+    Assent.showNotices(sess);
     if (!sess) return;
     $('disable-username').value = sess.email;
     $('resume-username').value = sess.email;

@@ -73,6 +73,11 @@
     try {
       const res = await Assent.call('POST', '/v1/sessions', { email, password });
       if (res.status === 'signed_in') {
+        if (res.enrollment_required && !oidc) {
+          // The help desk reset the second factor: setting up a new one comes first.
+          window.location.assign('/security');
+          return;
+        }
         signedIn();
         return;
       }

@@ -1,0 +1,155 @@
+package tables
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+
+	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" database/sql driver
+
+	"github.com/assent-dev/assent/localdb"
+	"github.com/assent-dev/assent/projections"
+)
+
+// livePrefix and freshPrefix name the live tables and those a rebuild fills.
+const (
+	livePrefix  = "rm_"
+	freshPrefix = "rm_next_"
+)
+
+// writerCacheKiB is the page cache of the local database's writer connection.
+const writerCacheKiB = 32 << 10
+
+// OpenSQLite returns the read models kept in a node's local database, creating their tables.
+// The database stays open when the store is closed.
+func OpenSQLite(ctx context.Context, db *localdb.DB) (*Store, error) {
+	s := &Store{w: db.Writer, r: db.Reader, d: sqliteDialect, prefix: livePrefix}
+	// The writer's one connection keeps more of the tables' pages in memory than SQLite's
+	// default 2 MiB: a batch touches rows all over them.
+	if _, err := db.Writer.ExecContext(ctx, fmt.Sprintf("PRAGMA cache_size = -%d", writerCacheKiB)); err != nil {
+		return nil, fmt.Errorf("read models: %w", err)
+	}
+	if err := s.create(ctx, s.w, true); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// OpenPostgres connects to PostgreSQL and returns the read models kept there, shared by every
+// node of the database, creating their tables.
+func OpenPostgres(ctx context.Context, url string) (*Store, error) {
+	db, err := sql.Open("pgx", url)
+	if err != nil {
+		return nil, fmt.Errorf("read models: %w", err)
+	}
+	db.SetMaxOpenConns(8)
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("read models: connect to PostgreSQL: %w", err)
+	}
+	s := &Store{w: db, r: db, d: postgresDialect, prefix: livePrefix, closeFn: db.Close}
+	// Two nodes starting at once may both create the tables: under the writers' lock, in one
+	// transaction, the second finds them made.
+	txi, err := s.Begin(ctx)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	tx := txi.(*storeTx).tx
+	defer tx.Rollback()
+	if err := s.create(ctx, tx, true); err != nil {
+		db.Close()
+		return nil, err
+	}
+	if err := tx.Commit(); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("read models: create tables: %w", err)
+	}
+	return s, nil
+}
+
+// allTables are every table a store has.
+func allTables() []string {
+	return append(append([]string{}, projections.Tables...), "checkpoints", "failed")
+}
+
+// Fresh drops what an earlier rebuild left and returns a store over new, empty tables (with no
+// secondary index until Promote: loading is faster without).
+func (s *Store) Fresh(ctx context.Context) (projections.FreshStore, error) {
+	if s.live != nil {
+		return nil, errors.New("read models: a fresh store cannot have a fresh store")
+	}
+	f := &Store{w: s.w, r: s.r, d: s.d, schema: s.schema, prefix: freshPrefix, live: s}
+	if err := f.Discard(ctx); err != nil {
+		return nil, err
+	}
+	if err := f.create(ctx, f.w, false); err != nil {
+		return nil, err
+	}
+	return f, nil
+}
+
+// Discard drops the fresh tables.
+func (s *Store) Discard(ctx context.Context) error {
+	if s.live == nil {
+		return errors.New("read models: only a fresh store can be discarded")
+	}
+	for _, t := range allTables() {
+		if _, err := s.w.ExecContext(ctx, "DROP TABLE IF EXISTS "+s.t(t)); err != nil {
+			return fmt.Errorf("read models: drop %s: %w", s.t(t), err)
+		}
+	}
+	return nil
+}
+
+// Promote replaces the live tables with the fresh ones in one transaction; see
+// projections.FreshStore.
+func (s *Store) Promote(ctx context.Context) error {
+	if s.live == nil {
+		return errors.New("read models: only a fresh store can be promoted")
+	}
+	live := s.live
+	txi, err := live.Begin(ctx) // the writers' lock: no live batch commits meanwhile
+	if err != nil {
+		return err
+	}
+	tx := txi.(*storeTx).tx
+	defer tx.Rollback()
+	old, err := checkpoints(ctx, tx, live.t("checkpoints"))
+	if err != nil {
+		return err
+	}
+	next, err := checkpoints(ctx, tx, s.t("checkpoints"))
+	if err != nil {
+		return err
+	}
+	for name, pos := range old {
+		if pos > next[name] {
+			return projections.ErrBehind
+		}
+	}
+	for _, t := range allTables() {
+		stmts := []string{
+			"DROP TABLE IF EXISTS " + live.t(t),
+			fmt.Sprintf("ALTER TABLE %s RENAME TO %s", s.t(t), live.prefix+t),
+		}
+		if s.d.numbers { // PostgreSQL names the primary key's index after the table
+			stmts = append(stmts, fmt.Sprintf("ALTER INDEX %s%s_pkey RENAME TO %s_pkey", s.schema, s.prefix+t, live.prefix+t))
+		}
+		for _, q := range stmts {
+			if _, err := tx.ExecContext(ctx, q); err != nil {
+				return fmt.Errorf("read models: replace %s: %w", live.t(t), err)
+			}
+		}
+	}
+	for _, q := range live.indexes() {
+		if _, err := tx.ExecContext(ctx, q); err != nil {
+			return fmt.Errorf("read models: index: %w", err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("read models: replace the tables: %w", err)
+	}
+	return nil
+}
