@@ -84,3 +84,47 @@ func TestSessionsListEndAndCut(t *testing.T) {
 		t.Fatal("Reset left sessions")
 	}
 }
+
+// TestSessionsEndedByTheHelpDesk checks that a reset of the second factor, and a disabling,
+// drop from the list the account's sessions begun in the second of the act or before (the
+// ones app.AccountStanding refuses), and keep those begun after it and other accounts'.
+func TestSessionsEndedByTheHelpDesk(t *testing.T) {
+	t.Parallel()
+	for _, act := range []func(account uuid.UUID, at time.Time) domain.Event{
+		func(account uuid.UUID, at time.Time) domain.Event {
+			return domain.SecondFactorReset{AccountID: account, By: "desk", Reason: "lost phone", EnrollBy: at.Add(72 * time.Hour), At: at}
+		},
+		func(account uuid.UUID, at time.Time) domain.Event {
+			return domain.AccountDisabled{AccountID: account, By: "desk", Reason: "left", At: at}
+		},
+	} {
+		p := projections.NewSessions()
+		t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+		account, other := uuid.New(), uuid.New()
+		pos := eventstore.Position(0)
+		apply := func(e domain.Event) {
+			t.Helper()
+			pos++
+			if err := p.Apply(recorded(t, pos, e)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		start := func(acc uuid.UUID, id byte, at time.Time) {
+			d := sha256.Sum256([]byte{id})
+			apply(domain.SessionStarted{AccountID: acc, SessionDigest: d[:], Expires: at.Add(12 * time.Hour), At: at})
+		}
+		start(account, 1, t0)
+		start(account, 2, t0.Add(time.Minute+700*time.Millisecond)) // in the second of the act, after it
+		start(other, 3, t0)
+		e := act(account, t0.Add(time.Minute+300*time.Millisecond))
+		apply(e)
+		start(account, 4, t0.Add(time.Minute+time.Second))
+		list := p.ForAccount(account, t0.Add(2*time.Minute))
+		if len(list) != 1 || list[0].Digest != sha256.Sum256([]byte{4}) {
+			t.Fatalf("after %s, sessions listed %+v, want only the one begun in a later second", e.EventType(), list)
+		}
+		if len(p.ForAccount(other, t0.Add(2*time.Minute))) != 1 {
+			t.Fatalf("%s ended another account's session", e.EventType())
+		}
+	}
+}
