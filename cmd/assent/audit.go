@@ -24,6 +24,7 @@ import (
 	"github.com/assent-dev/assent/app"
 	"github.com/assent-dev/assent/audit"
 	"github.com/assent-dev/assent/eventstore"
+	"github.com/assent-dev/assent/eventstore/postgres"
 	"github.com/assent-dev/assent/eventstore/sqlite"
 	"github.com/assent-dev/assent/localdb"
 )
@@ -31,19 +32,22 @@ import (
 // auditSource is where `assent audit` reads: a data directory opened read-only, or a server.
 type auditSource struct {
 	dataDir, server, token string
+	postgres               string // a PostgreSQL log to read instead of the data directory's store
 	anchor                 string
 	keys                   []string
 }
 
 // auditCommand groups the auditor's tools.
 func auditCommand() *cobra.Command {
-	src := &auditSource{dataDir: envOr("ASSENT_DATA_DIR", "./data"), server: os.Getenv("ASSENT_AUDIT_SERVER"), token: os.Getenv("ASSENT_AUDITOR_TOKEN")}
+	src := &auditSource{dataDir: envOr("ASSENT_DATA_DIR", "./data"), server: os.Getenv("ASSENT_AUDIT_SERVER"), token: os.Getenv("ASSENT_AUDITOR_TOKEN"),
+		postgres: os.Getenv("ASSENT_POSTGRES")}
 	cmd := &cobra.Command{Use: "audit", Short: "Replay, rebuild and verify the event log; record an accepted loss",
 		Long: "Replay, rebuild and verify the event log. With --server (or ASSENT_AUDIT_SERVER) the commands read the HTTP API " +
 			"with an auditor token (--token or ASSENT_AUDITOR_TOKEN), and the server records each read; otherwise they open the " +
 			"data directory's event store read-only."}
 	pf := cmd.PersistentFlags()
 	pf.StringVar(&src.dataDir, "data-dir", src.dataDir, "data directory to open read-only (env ASSENT_DATA_DIR)")
+	pf.StringVar(&src.postgres, "postgres", src.postgres, "read the log of this PostgreSQL database instead of the data directory's (env ASSENT_POSTGRES); keys and anchor still come from --data-dir")
 	pf.StringVar(&src.server, "server", src.server, "base URL of a server, e.g. http://127.0.0.1:8080 (env ASSENT_AUDIT_SERVER)")
 	pf.StringVar(&src.token, "token", src.token, "auditor token for --server (env ASSENT_AUDITOR_TOKEN)")
 
@@ -132,7 +136,7 @@ func auditCommand() *cobra.Command {
 				if err := src.getJSON(cmd.Context(), "/v1/audit/verify", &rep); err != nil {
 					return err
 				}
-			} else if err := src.withStore(cmd.Context(), func(s *sqlite.Store) error {
+			} else if err := src.withStore(cmd.Context(), func(s auditLog) error {
 				opts, err := src.verifyOptions()
 				if err != nil {
 					return err
@@ -161,7 +165,7 @@ func auditCommand() *cobra.Command {
 			if src.server != "" {
 				return src.get(cmd.Context(), cmd.OutOrStdout(), fmt.Sprintf("/v1/audit/export?after=%d&limit=1000000", after), false)
 			}
-			return src.withStore(cmd.Context(), func(s *sqlite.Store) error {
+			return src.withStore(cmd.Context(), func(s auditLog) error {
 				enc := json.NewEncoder(cmd.OutOrStdout())
 				pos := eventstore.Position(after)
 				for {
@@ -227,7 +231,23 @@ func envOr(k, def string) string {
 	return def
 }
 
-func (src *auditSource) withStore(ctx context.Context, f func(*sqlite.Store) error) error {
+// auditLog is the log the audit commands read: the data directory's embedded store, opened
+// read-only, or a PostgreSQL log (--postgres).
+type auditLog interface {
+	audit.ChainLog
+}
+
+// withStore calls f with the log to read: the PostgreSQL database of --postgres, else the data
+// directory's event store, opened read-only.
+func (src *auditSource) withStore(ctx context.Context, f func(auditLog) error) error {
+	if src.postgres != "" {
+		pg, err := postgres.Open(ctx, src.postgres, postgres.Options{})
+		if err != nil {
+			return fmt.Errorf("audit: open event store: %w", err)
+		}
+		defer pg.Close()
+		return f(pg)
+	}
 	path := filepath.Join(src.dataDir, "events.db")
 	if _, err := os.Stat(path); err != nil {
 		return fmt.Errorf("audit: no event store in '%s': %w", src.dataDir, err)
@@ -244,7 +264,7 @@ func (src *auditSource) withStore(ctx context.Context, f func(*sqlite.Store) err
 // Its account index is folded into a temporary local database, removed on return: the data
 // directory is not written, and the server's readmodels.db, which may be open, is not shared.
 func (src *auditSource) withReader(ctx context.Context, f func(*audit.Reader) error) error {
-	return src.withStore(ctx, func(s *sqlite.Store) error {
+	return src.withStore(ctx, func(s auditLog) error {
 		dir, err := os.MkdirTemp("", "assent-audit-*")
 		if err != nil {
 			return fmt.Errorf("audit: a temporary index: %w", err)
@@ -405,6 +425,9 @@ func acceptLossCommand(src *auditSource) *cobra.Command {
 	cmd := &cobra.Command{Use: "accept-loss", Args: cobra.NoArgs,
 		Short: "Record that the log lost events a signed checkpoint covers, so that the server starts again (the server must be stopped)",
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if src.postgres != "" {
+				return errors.New("audit accept-loss: it records a loss in the embedded store of --data-dir; it does not take --postgres")
+			}
 			ctx := cmd.Context()
 			anchorPath := filepath.Join(src.dataDir, audit.AnchorFile)
 			anchor, err := audit.ReadAnchor(anchorPath)
