@@ -39,6 +39,24 @@ type Sessions struct {
 	core
 }
 
+// sessionRow is a session's row: a SessionView whose digest is base64 in JSON, not 32 numbers.
+type sessionRow struct {
+	Digest    []byte
+	AccountID uuid.UUID
+	StartedAt time.Time
+	Expires   time.Time
+	IP        string `json:",omitempty"`
+	UserAgent string `json:",omitempty"`
+	LastSeen  time.Time
+	LastIP    string `json:",omitempty"`
+}
+
+func (r *sessionRow) view() SessionView {
+	v := SessionView{AccountID: r.AccountID, StartedAt: r.StartedAt, Expires: r.Expires, IP: r.IP, UserAgent: r.UserAgent, LastSeen: r.LastSeen, LastIP: r.LastIP}
+	copy(v.Digest[:], r.Digest)
+	return v
+}
+
 // sessionAccountRow is an account's row: its newest cut and its sessions.
 type sessionAccountRow struct {
 	Cut      *sessionCut  `json:",omitempty"`
@@ -55,7 +73,7 @@ type sessionCut struct {
 // sessionRef names a session of an account, with its expiry, so that expired ones are pruned
 // without reading them.
 type sessionRef struct {
-	Digest  [sha256.Size]byte
+	Digest  []byte // base64 in JSON, not 32 numbers
 	Expires time.Time
 }
 
@@ -100,7 +118,10 @@ func (p *Sessions) ForAccount(account uuid.UUID, now time.Time) []SessionView {
 		if !now.Before(ref.Expires) {
 			continue
 		}
-		if s, ok := p.Get(ref.Digest); ok && now.Before(s.Expires) {
+		if len(ref.Digest) != sha256.Size {
+			continue
+		}
+		if s, ok := p.Get([sha256.Size]byte(ref.Digest)); ok && now.Before(s.Expires) {
 			out = append(out, s)
 		}
 	}
@@ -115,16 +136,20 @@ func (p *Sessions) ForAccount(account uuid.UUID, now time.Time) []SessionView {
 
 // Get returns the session with this digest, if it is held.
 func (p *Sessions) Get(digest [sha256.Size]byte) (SessionView, bool) {
-	s, err := getRow[SessionView](p.store, "sessions", digest[:])
+	s, err := getRow[sessionRow](p.store, "sessions", digest[:])
 	if err != nil {
 		return SessionView{}, false
 	}
-	return s, true
+	return s.view(), true
 }
 
 // All returns every session held, ordered by digest; nil if the store fails.
 func (p *Sessions) All() []SessionView {
-	out, _ := allRows[SessionView](p.store, "sessions")
+	rows, _ := allRows[sessionRow](p.store, "sessions")
+	out := make([]SessionView, len(rows))
+	for i := range rows {
+		out[i] = rows[i].view()
+	}
 	return out
 }
 
@@ -146,7 +171,7 @@ func (p *Sessions) Ended(account uuid.UUID, sessionID [16]byte, issued time.Time
 	if c == nil || bytes.Equal(c.Kept, d[:]) {
 		return false
 	}
-	s, err := getRow[SessionView](p.store, "sessions", d[:])
+	s, err := getRow[sessionRow](p.store, "sessions", d[:])
 	switch {
 	case err == nil && s.StartedAt.After(c.At):
 		return false
@@ -163,8 +188,8 @@ func foldSession(b *batch, _ eventstore.RecordedEvent, e domain.Event) error {
 			return nil
 		}
 		d := [sha256.Size]byte(e.SessionDigest)
-		b.put("sessions", d[:], "", e.Expires.UnixNano(), &SessionView{
-			Digest: d, AccountID: e.AccountID, StartedAt: e.At, Expires: e.Expires,
+		b.put("sessions", d[:], "", e.Expires.UnixNano(), &sessionRow{
+			Digest: d[:], AccountID: e.AccountID, StartedAt: e.At, Expires: e.Expires,
 			IP: e.IP, UserAgent: e.UserAgent, LastSeen: e.At, LastIP: e.IP,
 		})
 		acc, err := loadSessionAccount(b, e.AccountID)
@@ -172,8 +197,8 @@ func foldSession(b *batch, _ eventstore.RecordedEvent, e domain.Event) error {
 			return err
 		}
 		// The account's expired sessions leave its list as a new one joins it.
-		acc.Sessions = slices.DeleteFunc(acc.Sessions, func(r sessionRef) bool { return !e.At.Before(r.Expires) || r.Digest == d })
-		acc.Sessions = append(acc.Sessions, sessionRef{Digest: d, Expires: e.Expires})
+		acc.Sessions = slices.DeleteFunc(acc.Sessions, func(r sessionRef) bool { return !e.At.Before(r.Expires) || bytes.Equal(r.Digest, d[:]) })
+		acc.Sessions = append(acc.Sessions, sessionRef{Digest: d[:], Expires: e.Expires})
 		putSessionAccount(b, e.AccountID, acc)
 		n, err := b.counter("sessions.folded")
 		if err != nil || n%sweepEvery != 0 {
@@ -188,7 +213,7 @@ func foldSession(b *batch, _ eventstore.RecordedEvent, e domain.Event) error {
 		if len(e.SessionDigest) != sha256.Size {
 			return nil
 		}
-		s, err := load[SessionView](b, "sessions", e.SessionDigest)
+		s, err := load[sessionRow](b, "sessions", e.SessionDigest)
 		if err != nil || s == nil || !e.At.After(s.LastSeen) {
 			return err
 		}
@@ -198,7 +223,7 @@ func foldSession(b *batch, _ eventstore.RecordedEvent, e domain.Event) error {
 		if len(e.SessionDigest) != sha256.Size {
 			return nil
 		}
-		return dropSessions(b, e.AccountID, func(r sessionRef) bool { return r.Digest == [sha256.Size]byte(e.SessionDigest) })
+		return dropSessions(b, e.AccountID, func(r sessionRef) bool { return bytes.Equal(r.Digest, e.SessionDigest) })
 	case domain.SessionsEnded:
 		acc, err := loadSessionAccount(b, e.AccountID)
 		if err != nil {
@@ -208,7 +233,7 @@ func foldSession(b *batch, _ eventstore.RecordedEvent, e domain.Event) error {
 			acc.Cut = &sessionCut{At: e.At, Kept: slices.Clone(e.KeptDigest), Until: e.Until}
 			putSessionAccount(b, e.AccountID, acc)
 		}
-		return dropSessions(b, e.AccountID, func(r sessionRef) bool { return !bytes.Equal(r.Digest[:], e.KeptDigest) }, e.At)
+		return dropSessions(b, e.AccountID, func(r sessionRef) bool { return !bytes.Equal(r.Digest, e.KeptDigest) }, e.At)
 	case domain.SecondFactorReset:
 		return dropDeskEnded(b, e.AccountID, e.At)
 	case domain.AccountDisabled:
@@ -251,12 +276,12 @@ func dropSessions(b *batch, account uuid.UUID, match func(sessionRef) bool, begu
 	kept := acc.Sessions[:0:0]
 	for _, r := range acc.Sessions {
 		if match(r) {
-			s, err := load[SessionView](b, "sessions", r.Digest[:])
+			s, err := load[sessionRow](b, "sessions", r.Digest)
 			if err != nil {
 				return err
 			}
 			if s == nil || len(begunBy) == 0 || !s.StartedAt.After(begunBy[0]) {
-				b.del("sessions", r.Digest[:])
+				b.del("sessions", r.Digest)
 				continue
 			}
 		}
