@@ -62,7 +62,7 @@ func TestPasswordChecksWaitTheirTurn(t *testing.T) {
 	if _, err := f.s.Register(f.ctx, "new@example.com", "a long enough password"); !errors.Is(err, ErrBusy) {
 		t.Errorf("register with no turn free: %v, want ErrBusy", err)
 	}
-	if err := f.s.ChangePassword(f.ctx, id, testPassword, "a new long password"); !errors.Is(err, ErrBusy) {
+	if err := f.s.ChangePassword(f.ctx, id, testPassword, "a new long password", domain.EndSessions{Until: f.clock.Now().Add(time.Hour)}); !errors.Is(err, ErrBusy) {
 		t.Errorf("change password with no turn free: %v, want ErrBusy", err)
 	}
 	ctx, cancel := context.WithCancel(f.ctx)

@@ -180,8 +180,10 @@ func (s *Service) SignOut(ctx context.Context, accountID uuid.UUID, sessionID [1
 const sessionSource domain.SignInSource = "session"
 
 // ChangePassword replaces the password after checking the current one (a wrong one is
-// recorded as a failed sign-in from the source "session" and returns ErrInvalidCredentials).
-func (s *Service) ChangePassword(ctx context.Context, accountID uuid.UUID, current, next string) error {
+// recorded as a failed sign-in from the source "session" and returns ErrInvalidCredentials),
+// and ends every other session of the account in the same append (account.sessions.ended):
+// keep names the session that asked and when the newest session ends.
+func (s *Service) ChangePassword(ctx context.Context, accountID uuid.UUID, current, next string, keep domain.EndSessions) error {
 	if len(next) < minPasswordLen || len(next) > maxPasswordLen {
 		return fmt.Errorf("change password: %w", ErrInvalidPassword)
 	}
@@ -198,8 +200,13 @@ func (s *Service) ChangePassword(ctx context.Context, accountID uuid.UUID, curre
 		return fmt.Errorf("change password: %w", err)
 	}
 	_, err = o.updateAccount(accountID, func(a *domain.Account, now time.Time) (domain.Decision, error) {
-		return a.ChangePassword(domain.ChangePassword{PasswordHash: hash}, now), nil
+		return then(a, a.ChangePassword(domain.ChangePassword{PasswordHash: hash}, now), func(a *domain.Account) domain.Decision {
+			return a.EndSessions(keep, now)
+		})
 	})
+	if err == nil {
+		err = s.caughtUp(ctx)
+	}
 	if err != nil {
 		return fmt.Errorf("change password: %w", err)
 	}

@@ -28,10 +28,10 @@ func TestRegisterSignInAndChangePassword(t *testing.T) {
 	if _, err := f.s.Register(f.ctx, "bob@example.com", "short"); !errors.Is(err, ErrInvalidPassword) {
 		t.Fatalf("short password: %v, want ErrInvalidPassword", err)
 	}
-	if err := f.s.ChangePassword(f.ctx, id, "not it", "second password"); !errors.Is(err, ErrInvalidCredentials) {
+	if err := f.s.ChangePassword(f.ctx, id, "not it", "second password", domain.EndSessions{Until: f.clock.Now().Add(time.Hour)}); !errors.Is(err, ErrInvalidCredentials) {
 		t.Fatalf("change with a wrong password: %v, want ErrInvalidCredentials", err)
 	}
-	if err := f.s.ChangePassword(f.ctx, id, "first password", "second password"); err != nil {
+	if err := f.s.ChangePassword(f.ctx, id, "first password", "second password", domain.EndSessions{Until: f.clock.Now().Add(time.Hour)}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := f.s.SignIn(f.ctx, "ada@example.com", "first password", lc); !errors.Is(err, ErrInvalidCredentials) {

@@ -280,6 +280,18 @@ func (c *Client) PhoneLinkBegin(ctx context.Context, email, password string) (Ph
 	return out, err
 }
 
+// PhoneLinkBeginAs is PhoneLinkBegin that names the device being linked (d.Name): the devices
+// already linked then show "A new device, NAME, is being linked" rather than a sign-in request.
+func (c *Client) PhoneLinkBeginAs(ctx context.Context, d *Device, email, password string) (PhoneLinkStart, error) {
+	in := struct {
+		credentials
+		Name string `json:"name,omitempty"`
+	}{credentials{email, password}, d.Name}
+	var out PhoneLinkStart
+	_, err := c.do(ctx, http.MethodPost, "/v1/devices/phone-link", nil, in, &out)
+	return out, err
+}
+
 // PhoneLinkAuthorize is the person tapping Authorize: it links d and records the link.
 func (c *Client) PhoneLinkAuthorize(ctx context.Context, d *Device, email, password string, challenge uuid.UUID) (LinkResult, error) {
 	in := struct {
@@ -295,7 +307,7 @@ func (c *Client) PhoneLinkAuthorize(ctx context.Context, d *Device, email, passw
 	return res, nil
 }
 
-// Post, Get and Delete call any route of the API as the signed-in session, for integrators
+// Post, Get, Patch and Delete call any route of the API as the signed-in session, for integrators
 // and tests; out may be nil.
 func (c *Client) Post(ctx context.Context, path string, in, out any) error {
 	_, err := c.do(ctx, http.MethodPost, path, nil, in, out)
@@ -304,6 +316,11 @@ func (c *Client) Post(ctx context.Context, path string, in, out any) error {
 
 func (c *Client) Get(ctx context.Context, path string, out any) error {
 	_, err := c.do(ctx, http.MethodGet, path, nil, nil, out)
+	return err
+}
+
+func (c *Client) Patch(ctx context.Context, path string, in, out any) error {
+	_, err := c.do(ctx, http.MethodPatch, path, nil, in, out)
 	return err
 }
 

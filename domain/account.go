@@ -91,8 +91,18 @@ func (a *Account) apply(e Event) error {
 		a.recordSignInFailure(e)
 	case SignInLocked:
 		a.recordSignInLock(e)
-	case SignedOut:
-		// Sessions live outside the aggregate: the event is for every node's read model.
+	case SignedOut, SessionsEnded:
+		// Sessions live outside the aggregate: the events are for every node's read model.
+	case DeviceRenamed:
+		if d := a.device(e.DeviceID); d != nil {
+			d.name = e.Name
+		}
+	case TOTPAppRenamed:
+		if app := a.app(e.AppID); app != nil {
+			app.name = e.Name
+		}
+	case TOTPAppRemoved:
+		a.apps = slices.DeleteFunc(a.apps, func(app totpApp) bool { return app.id == e.AppID })
 	case TOTPCheckFailed:
 		a.recordFailure(e.At)
 	case BackupCodeCheckFailed:
@@ -107,6 +117,8 @@ func (a *Account) apply(e Event) error {
 		a.failures, a.lockedUntil = nil, e.Until
 	case PushMuted:
 		a.mutedUntil = e.Until
+	case PushResumed:
+		a.mutedUntil = time.Time{}
 	case SignInChallenged:
 		a.pending, a.pendingUntil = e.ChallengeID, e.ExpiresAt
 	case DeviceLinked:

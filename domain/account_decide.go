@@ -231,6 +231,8 @@ func (cmd IssueChallenge) validate(now time.Time) (LoginContext, error) {
 		return ctx, fmt.Errorf("%w: user agent must be valid UTF-8 of at most 512 bytes", ErrInvalidCommand)
 	case len(ctx.Place) > 128 || !utf8.ValidString(ctx.Place):
 		return ctx, fmt.Errorf("%w: place must be valid UTF-8 of at most 128 bytes", ErrInvalidCommand)
+	case ctx.LinkingDevice != "" && !validName(ctx.LinkingDevice, 100):
+		return ctx, fmt.Errorf("%w: the name of the device being linked must have 1 to 100 printable characters", ErrInvalidCommand)
 	}
 	if err := ctx.validateIntegration(); err != nil {
 		return ctx, err

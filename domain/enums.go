@@ -96,9 +96,11 @@ var (
 	RedeemDisableMFA = RedeemPurpose{"disable_mfa"}
 	// RedeemPhoneLink: the account proved its second factor to link a device from the phone.
 	RedeemPhoneLink = RedeemPurpose{"phone_link"}
+	// RedeemResumePush: the account proved its second factor to resume paused pushes.
+	RedeemResumePush = RedeemPurpose{"resume_push"}
 )
 
-var redeemPurposes = []RedeemPurpose{RedeemSession, RedeemDisableMFA, RedeemPhoneLink}
+var redeemPurposes = []RedeemPurpose{RedeemSession, RedeemDisableMFA, RedeemPhoneLink, RedeemResumePush}
 
 func (r RedeemPurpose) String() string { return r.slug }
 

@@ -201,6 +201,14 @@ func newEvents() *Registry {
 	Register[IntegrationDisabled](r, 1)
 	Register[IntegrationUserCreated](r, 1)
 	Register[BypassCodesIssued](r, 1)
+	// Self-service: sessions and names (session.go, account_names.go).
+	Register[SessionStarted](r, 1)
+	Register[SessionSeen](r, 1)
+	Register[SessionsEnded](r, 1)
+	Register[DeviceRenamed](r, 1)
+	Register[TOTPAppRenamed](r, 1)
+	Register[TOTPAppRemoved](r, 1)
+	Register[PushResumed](r, 1)
 	// The help desk (helpdesk.go).
 	Register[SecondFactorReset](r, 1)
 	Register[AccountUnlocked](r, 1)

@@ -50,6 +50,13 @@ var samples = []domain.Event{
 	domain.ChallengeCompletedTOTP{ChallengeID: challengeID, AccountID: accountID, SecretID: appID, Step: step0, At: t0},
 	domain.ChallengeCompletedBackupCode{ChallengeID: challengeID, AccountID: accountID, SetID: setID, Index: 1, At: t0},
 	domain.ChallengeRedeemed{ChallengeID: challengeID, AccountID: accountID, Purpose: domain.RedeemSession, SessionDigest: make([]byte, 32), At: t0},
+	domain.SessionStarted{AccountID: accountID, SessionDigest: make([]byte, 32), ChallengeID: challengeID, IP: "192.0.2.1", UserAgent: "Firefox", Expires: t0, At: t0},
+	domain.SessionSeen{AccountID: accountID, SessionDigest: make([]byte, 32), IP: "192.0.2.1", At: t0},
+	domain.SessionsEnded{AccountID: accountID, KeptDigest: make([]byte, 32), Until: t0, At: t0},
+	domain.DeviceRenamed{AccountID: accountID, DeviceID: deviceID, Name: "work phone", At: t0},
+	domain.TOTPAppRenamed{AccountID: accountID, AppID: appID, Name: "spare app", At: t0},
+	domain.TOTPAppRemoved{AccountID: accountID, AppID: appID, At: t0},
+	domain.PushResumed{AccountID: accountID, ChallengeID: challengeID, At: t0},
 }
 
 func TestEveryRegisteredTypeRoundTrips(t *testing.T) {

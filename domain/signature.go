@@ -40,6 +40,11 @@ type LoginContext struct {
 	// page shows none (number matching is off for the integration). The approval then signs
 	// the number 0.
 	NoNumber bool `json:"no_number,omitempty"`
+
+	// LinkingDevice is the name of a new device being linked from the phone (the challenge
+	// of PhoneLinkBegin): the devices already linked show "A new device, NAME, is being
+	// linked" instead of an ordinary sign-in request. Empty for every other challenge.
+	LinkingDevice string `json:"linking_device,omitempty"`
 }
 
 // PushInfoItem is one key/value pair an application asks the device to show.
@@ -75,12 +80,25 @@ func (c LoginContext) integrated() bool {
 //	<byte length>:<key>:<byte length>:<value>\n   (one line per pair, in order)
 //	no_number:<0|1>\n
 //	at:<unix seconds>\n
+//
+// A context of a device being linked from the phone (LinkingDevice) has the v3 form: the v2
+// form under its own first line, with one more line before the time, so that an approval
+// covers the name the device showed:
+//
+//	assent.login-context.v3\n
+//	user_agent ... no_number as in v2
+//	linking_device:<byte length>:<value>\n
+//	at:<unix seconds>\n
 func (c LoginContext) Digest() [sha256.Size]byte {
 	var b strings.Builder
-	v2 := c.integrated()
-	if v2 {
+	v3 := c.LinkingDevice != ""
+	v2 := c.integrated() || v3
+	switch {
+	case v3:
+		b.WriteString("assent.login-context.v3\n")
+	case v2:
 		b.WriteString("assent.login-context.v2\n")
-	} else {
+	default:
 		b.WriteString("assent.login-context.v1\n")
 	}
 	for _, f := range [...][2]string{{"user_agent", c.UserAgent}, {"ip", c.IP}, {"place", c.Place}} {
@@ -99,6 +117,9 @@ func (c LoginContext) Digest() [sha256.Size]byte {
 			no = 1
 		}
 		fmt.Fprintf(&b, "no_number:%d\n", no)
+	}
+	if v3 {
+		fmt.Fprintf(&b, "linking_device:%d:%s\n", len(c.LinkingDevice), c.LinkingDevice)
 	}
 	b.WriteString("at:" + strconv.FormatInt(c.At.Unix(), 10) + "\n")
 	return sha256.Sum256([]byte(b.String()))

@@ -94,6 +94,7 @@ func newAccounts(store Store) *Accounts {
 		domain.PushMuted{}, domain.SignInChallenged{}, domain.DeviceLinked{}, domain.DeviceUnlinked{},
 		domain.TOTPAppAdded{}, domain.TOTPAppConfirmed{}, domain.BackupCodesIssued{}, domain.BackupCodeUsed{},
 		domain.AccountUnlocked{},
+		domain.DeviceRenamed{}, domain.TOTPAppRenamed{}, domain.TOTPAppRemoved{}, domain.PushResumed{},
 	)...)}
 	p.core.fold = foldAccount
 	return p
@@ -155,6 +156,24 @@ func foldAccount(b *batch, _ eventstore.RecordedEvent, e domain.Event) error {
 		v.LockedUntil = time.Time{}
 	case domain.PushMuted:
 		v.MutedUntil = e.Until
+	case domain.PushResumed:
+		v.MutedUntil = time.Time{}
+	case domain.DeviceRenamed:
+		v.Devices = slices.Clone(v.Devices)
+		for i := range v.Devices {
+			if v.Devices[i].DeviceID == e.DeviceID {
+				v.Devices[i].Name = e.Name
+			}
+		}
+	case domain.TOTPAppRenamed:
+		v.TOTPApps = slices.Clone(v.TOTPApps)
+		for i := range v.TOTPApps {
+			if v.TOTPApps[i].AppID == e.AppID {
+				v.TOTPApps[i].Name = e.Name
+			}
+		}
+	case domain.TOTPAppRemoved:
+		v.TOTPApps = slices.DeleteFunc(slices.Clone(v.TOTPApps), func(a AccountTOTPApp) bool { return a.AppID == e.AppID })
 	case domain.SignInChallenged:
 		v.PendingChallenge, v.PendingUntil = e.ChallengeID, e.ExpiresAt
 	case domain.DeviceLinked:
@@ -210,6 +229,14 @@ func accountOf(e domain.Event) uuid.UUID {
 	case domain.BackupCodesIssued:
 		return e.AccountID
 	case domain.BackupCodeUsed:
+		return e.AccountID
+	case domain.PushResumed:
+		return e.AccountID
+	case domain.DeviceRenamed:
+		return e.AccountID
+	case domain.TOTPAppRenamed:
+		return e.AccountID
+	case domain.TOTPAppRemoved:
 		return e.AccountID
 	case domain.AccountUnlocked:
 		return e.AccountID

@@ -26,6 +26,7 @@ type Set struct {
 	Pending    *Pending
 	Challenges *Challenges
 	SignOuts   *SignOuts
+	Sessions   *Sessions
 
 	store Store
 	log   *slog.Logger
@@ -56,7 +57,7 @@ func OpenSet(ctx context.Context, store Store, log *slog.Logger) (*Set, error) {
 	}
 	s := &Set{
 		Accounts: newAccounts(store), Devices: newDevices(store), Pending: newPending(store),
-		Challenges: newChallenges(store), SignOuts: newSignOuts(store),
+		Challenges: newChallenges(store), SignOuts: newSignOuts(store), Sessions: newSessions(store),
 		store: store, log: log, now: time.Now,
 	}
 	if err := s.load(ctx); err != nil {
@@ -111,7 +112,7 @@ func (s *Set) Store() Store { return s.store }
 
 // All returns the projections of the set.
 func (s *Set) All() []Projection {
-	return []Projection{s.Accounts, s.Devices, s.Pending, s.Challenges, s.SignOuts}
+	return []Projection{s.Accounts, s.Devices, s.Pending, s.Challenges, s.SignOuts, s.Sessions}
 }
 
 // Position is the lowest position of the set's projections: every one has applied the log up

@@ -180,7 +180,7 @@ func devicePhoneLinkCommand(state *string) *cobra.Command {
 				return err
 			}
 			c := client.New(server)
-			start, err := c.PhoneLinkBegin(ctx, email, password)
+			start, err := c.PhoneLinkBeginAs(ctx, d, email, password)
 			if err != nil {
 				return fmt.Errorf("sign in: %w", err)
 			}

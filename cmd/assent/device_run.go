@@ -226,7 +226,12 @@ func (r *runner) next() {
 		}
 		r.cur, r.stage, r.number = &q, askNumber, 0
 		c := q.Context
-		fmt.Fprintf(r.out, "\nSign-in request for %s\n", r.email(q.AccountID))
+		if c.LinkingDevice != "" {
+			// Linking from the phone: the request asks to let a new device in, not a browser.
+			fmt.Fprintf(r.out, "\nA new device, %s, is being linked to %s\n", c.LinkingDevice, r.email(q.AccountID))
+		} else {
+			fmt.Fprintf(r.out, "\nSign-in request for %s\n", r.email(q.AccountID))
+		}
 		fmt.Fprintf(r.out, "  browser: %s\n", orUnknown(c.UserAgent))
 		from := orUnknown(c.IP)
 		if c.Place != "" {
@@ -251,10 +256,14 @@ func (r *runner) reprompt() {
 	case askNumber:
 		fmt.Fprint(r.out, "Enter the number shown on the login page (or just Enter if you are not signing in): ")
 	case askDecision:
+		what := "you signing in"
+		if r.cur.Context.LinkingDevice != "" {
+			what = "you linking " + r.cur.Context.LinkingDevice
+		}
 		if r.number == 0 {
-			fmt.Fprint(r.out, "Is this you signing in? no / this wasn't me [n/f]: ")
+			fmt.Fprintf(r.out, "Is this %s? no / this wasn't me [n/f]: ", what)
 		} else {
-			fmt.Fprint(r.out, "Is this you signing in? yes / no / this wasn't me [y/n/f]: ")
+			fmt.Fprintf(r.out, "Is this %s? yes / no / this wasn't me [y/n/f]: ", what)
 		}
 	}
 }

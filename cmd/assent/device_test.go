@@ -324,9 +324,11 @@ func TestDevicePhoneLinkPassesTheSecondFactorAndAsksToAuthorize(t *testing.T) {
 	if m == nil {
 		t.Fatalf("phone-link said %q", said)
 	}
-	run.expect("Sign-in request for phone@example.com")
+	// The first device is told that a new device is being linked, not that someone signs in.
+	run.expect("A new device, second, is being linked to phone@example.com")
 	run.expect("Enter the number")
 	run.send(m[1])
+	run.expect("Is this you linking second?")
 	run.send("y")
 	run.expect("Approved.")
 	pl.expect("Approved.")
@@ -344,7 +346,7 @@ func TestDevicePhoneLinkPassesTheSecondFactorAndAsksToAuthorize(t *testing.T) {
 	pl = startDevice(t, "--state", second, "phone-link", "--server", n.url, "--email", "phone@example.com", "--name", "second")
 	pl.send("correct horse battery staple")
 	pl.expect("Code (or wait for the approval): ")
-	run.expect("Sign-in request for phone@example.com")
+	run.expect("A new device, second, is being linked to phone@example.com")
 	d, err := client.Load(first)
 	if err != nil {
 		t.Fatal(err)

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"fmt"
 	"io"
 	"log/slog"
@@ -88,6 +89,9 @@ func TestRestartResumesFromCheckpointsAndMatchesRebuild(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	first := startIn(t, dir, io.Discard)
+	// Ready before the first request, so that the start's catch-up of the empty log cannot
+	// meet the first events (it would count them).
+	waitReady(t, first)
 	p := newPhone(t, "phone")
 	for _, email := range []string{"r1@example.com", "r2@example.com"} {
 		link(t, first, first.account(t, email), p)
@@ -109,10 +113,14 @@ func TestRestartResumesFromCheckpointsAndMatchesRebuild(t *testing.T) {
 		t.Fatal(err)
 	}
 	head := store.Head()
-	for _, email := range []string{"down1@example.com", "down2@example.com"} {
+	var downIDs []uuid.UUID
+	for i, email := range []string{"down1@example.com", "down2@example.com"} {
 		id := uuid.Must(uuid.NewV7())
+		downIDs = append(downIDs, id)
 		addr, _ := domain.ParseEmail(email)
 		appendEvent(t, store, domain.AccountStream(id), domain.AccountRegistered{AccountID: id, Email: addr, PasswordHash: "$argon2id$v=19$m=1,t=1,p=1$a$b", At: time.Now()})
+		digest := sha256.Sum256([]byte{byte(i)})
+		appendEvent(t, store, domain.SessionStream(digest[:]), domain.SessionStarted{AccountID: id, SessionDigest: digest[:], IP: "192.0.2.9", Expires: time.Now().Add(time.Hour), At: time.Now()})
 	}
 	store.Close()
 
@@ -122,12 +130,17 @@ func TestRestartResumesFromCheckpointsAndMatchesRebuild(t *testing.T) {
 	if checkpoint == 0 || checkpoint > head {
 		t.Fatalf("checkpoint at the stop %d, log head %d", checkpoint, head)
 	}
-	if n, want := second.srv.readModels.caughtUpEvents.Load(), int64(head+2-checkpoint); n != want {
-		t.Fatalf("the restart applied %d events; want the %d after the checkpoint %d (log head %d before the 2 appended while down)", n, want, checkpoint, head)
+	if n, want := second.srv.readModels.caughtUpEvents.Load(), int64(head+4-checkpoint); n != want {
+		t.Fatalf("the restart applied %d events; want the %d after the checkpoint %d (log head %d before the 4 appended while down)", n, want, checkpoint, head)
 	}
 	live := second.srv.readModels.set
-	if got := live.Position(); got < head+2 {
-		t.Fatalf("restarted read models at %d, want at least %d", got, head+2)
+	if got := live.Position(); got < head+4 {
+		t.Fatalf("restarted read models at %d, want at least %d", got, head+4)
+	}
+	for _, id := range downIDs {
+		if l := live.Sessions.ForAccount(id, time.Now()); len(l) != 1 || l[0].IP != "192.0.2.9" {
+			t.Errorf("sessions of an account whose session began while the node was down: %+v", l)
+		}
 	}
 	rebuilt := projections.NewSet()
 	rebuilt.Challenges.RetainFor(challengeRetention)
@@ -142,6 +155,7 @@ func TestRestartResumesFromCheckpointsAndMatchesRebuild(t *testing.T) {
 		{"devices", live.Devices.All(), rebuilt.Devices.All()},
 		{"pending", live.Pending.All(), rebuilt.Pending.All()},
 		{"challenges", live.Challenges.All(), rebuilt.Challenges.All()},
+		{"sessions", live.Sessions.All(), rebuilt.Sessions.All()},
 	} {
 		if !reflect.DeepEqual(c.live, c.want) {
 			t.Errorf("%s after the restart differ from a rebuild:\nrestart %+v\nrebuild %+v", c.name, c.live, c.want)
@@ -228,7 +242,7 @@ func TestPoisonEventSkippedAndReported(t *testing.T) {
 	if !strings.Contains(s, "account.registered") || !strings.Contains(s, "skipped") || !strings.Contains(s, "v99") {
 		t.Fatalf("status does not show the failed event:\n%s", s)
 	}
-	for _, name := range []string{"accounts", "devices", "pending", "challenges", "signouts"} {
+	for _, name := range []string{"accounts", "devices", "pending", "challenges", "signouts", "sessions"} {
 		if !strings.Contains(s, name) {
 			t.Errorf("status does not list %s:\n%s", name, s)
 		}
@@ -300,5 +314,63 @@ func TestReadModelsAheadOfTheLogAreFoldedAgain(t *testing.T) {
 	}
 	if !strings.Contains(logs.String(), "read models are ahead of the log") {
 		t.Errorf("no warning in the log:\n%s", logs.String())
+	}
+}
+
+// TestNewReadModelFoldsTheLogOnce starts a node on a readmodels.db written before the sessions
+// read model existed (its tables dropped, its checkpoint gone; the others' kept): the start
+// creates its tables, folds the whole log into it once, and lists the session begun before;
+// the next start folds nothing again.
+func TestNewReadModelFoldsTheLogOnce(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	first := startIn(t, dir, io.Discard)
+	b := first.client()
+	me, err := b.Register(ctxT(t), "older@example.com", "correct horse battery staple")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res, err := b.SignIn(ctxT(t), "older@example.com", "correct horse battery staple"); err != nil || res.Status != "signed_in" {
+		t.Fatalf("sign in: %+v %v", res, err) // a session begins
+	}
+	waitReady(t, first)
+	stopNode(t, first)
+
+	ctx := context.Background()
+	db, err := localdb.Open(ctx, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, stmt := range []string{"DROP TABLE rm_sessions", "DROP TABLE rm_sessionaccounts", "DELETE FROM rm_checkpoints WHERE name = 'sessions'"} {
+		if _, err := db.Writer.ExecContext(ctx, stmt); err != nil {
+			t.Fatalf("%s: %v", stmt, err)
+		}
+	}
+	db.Close()
+	store, err := sqlite.Open(ctx, filepath.Join(dir, "events.db"), sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	head := store.Head()
+	store.Close()
+
+	second := startIn(t, dir, io.Discard)
+	waitReady(t, second)
+	if n := second.srv.readModels.caughtUpEvents.Load(); n != int64(head) {
+		t.Fatalf("the start after the new read model applied %d events; want the whole log, %d", n, head)
+	}
+	if l := second.srv.readModels.set.Sessions.ForAccount(me, time.Now()); len(l) != 1 {
+		t.Fatalf("sessions of the account after the new read model's first fold: %+v", l)
+	}
+	stopNode(t, second)
+
+	third := startIn(t, dir, io.Discard)
+	defer stopNode(t, third)
+	waitReady(t, third)
+	if n := third.srv.readModels.caughtUpEvents.Load(); n != 0 {
+		t.Fatalf("the start after that applied %d events; want none", n)
+	}
+	if l := third.srv.readModels.set.Sessions.ForAccount(me, time.Now()); len(l) != 1 {
+		t.Fatalf("sessions of the account after a restart: %+v", l)
 	}
 }

@@ -253,6 +253,7 @@ func start(ctx context.Context, cfg config.Config, log *slog.Logger, opts startO
 		return nil, err
 	}
 	sessions.UseSignOuts(views.SignOuts)
+	sessions.UseSessionCuts(views.Sessions)
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.Use(mn.m.Middleware(log.With("component", "http"))) // access log and HTTP metrics

@@ -84,6 +84,8 @@ var refusals = []refusal{
 	{domain.ErrEnrollmentExpired, 410, "enrollment_expired", "This enrollment link has expired. Start again from the security page."},
 	{domain.ErrEnrollmentUsed, 409, "enrollment_used", "This enrollment link has already been used."},
 	{domain.ErrTOTPAppNotFound, 404, "totp_app_not_found", "No such authenticator app."},
+	{domain.ErrSessionNotFound, 404, "session_not_found", "No such session: it may have ended already."},
+	{domain.ErrPushNotPaused, 409, "push_not_paused", "Pushes are not paused: there is nothing to resume."},
 	{domain.ErrTOTPAppAlreadyConfirmed, 409, "totp_app_confirmed", "This authenticator app is already confirmed."},
 	{domain.ErrWrongCode, 422, "wrong_code", "That code is not right."},
 	{domain.ErrCodeReused, 409, "code_reused", "That code has already been used. Wait for the next one."},

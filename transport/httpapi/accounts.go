@@ -2,8 +2,10 @@ package httpapi
 
 import (
 	"context"
+	"crypto/sha256"
 	"net/http"
 	"reflect"
+	"strings"
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
@@ -121,7 +123,10 @@ func (s *Server) registerAccounts() {
 			return nil, s.fail(err)
 		}
 		s.passwordPassed(ip, in.Body.Email)
-		out := s.signInOutput(hctx, res.AccountID, res.Challenge)
+		out, err := s.signInOutput(ctx, res.AccountID, res.Challenge)
+		if err != nil {
+			return nil, err
+		}
 		if res.EnrollmentRequired {
 			by := res.EnrollBy.UTC()
 			out.Body.EnrollmentRequired, out.Body.EnrollBy = true, &by
@@ -170,14 +175,39 @@ func (s *Server) registerAccounts() {
 }
 
 // signInOutput is a session when there is no challenge, else the challenge and its login token.
-func (s *Server) signInOutput(hctx huma.Context, account uuid.UUID, ch *app.IssuedChallenge) *signInOutput {
+func (s *Server) signInOutput(ctx context.Context, account uuid.UUID, ch *app.IssuedChallenge) (*signInOutput, error) {
 	if ch == nil {
-		_, out := s.sessionOutput(hctx, account)
-		return out
+		sess, out := s.sessionOutput(humaCtx(ctx), account)
+		if err := s.startSession(ctx, sess, uuid.Nil); err != nil {
+			return nil, err
+		}
+		return out, nil
 	}
 	return &signInOutput{Status: http.StatusAccepted, Body: signInBody{
 		Status: "challenge", AccountID: account, Challenge: challengeInfo(ch), LoginToken: s.cfg.Sessions.LoginToken(ch.ID),
-	}}
+	}}, nil
+}
+
+// maxUserAgent is how much of a browser's User-Agent a session records.
+const maxUserAgent = 256
+
+// startSession records a new session (session.started), with the browser and the address it
+// began from and the challenge it was redeemed from, so that the account can list and end it.
+func (s *Server) startSession(ctx context.Context, sess Session, challenge uuid.UUID) error {
+	hctx := humaCtx(ctx)
+	ua := hctx.Header("User-Agent")
+	if len(ua) > maxUserAgent {
+		ua = strings.ToValidUTF8(ua[:maxUserAgent], "")
+	}
+	digest := sha256.Sum256(sess.ID[:])
+	err := s.cfg.App.StartSession(ctx, domain.StartSession{
+		AccountID: sess.AccountID, SessionDigest: digest[:], ChallengeID: challenge,
+		IP: clientIP(hctx), UserAgent: ua, Expires: sess.Expires,
+	})
+	if err != nil {
+		return s.fail(err)
+	}
+	return nil
 }
 
 // sessionOutput issues a new session of account and the answer that sets its cookie.

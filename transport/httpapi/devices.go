@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
@@ -41,7 +42,11 @@ type linkOutput struct {
 
 type phoneLinkBeginInput struct {
 	UserAgent string `header:"User-Agent"`
-	Body      credentials
+	Body      struct {
+		Email    string `json:"email" maxLength:"320" doc:"The account's email address"`
+		Password string `json:"password" maxLength:"1024" doc:"The account's password"`
+		Name     string `json:"name,omitempty" required:"false" maxLength:"100" doc:"The name of the device being linked: the linked devices show \"A new device, NAME, is being linked\" instead of a sign-in request"`
+	}
 }
 
 type phoneLinkBeginOutput struct {
@@ -110,7 +115,7 @@ func (s *Server) registerDevices() {
 		if err := s.limitPassword(ip, in.Body.Email); err != nil {
 			return nil, err
 		}
-		lc := domain.LoginContext{UserAgent: in.UserAgent, IP: ip, At: s.cfg.Now().UTC().Truncate(time.Second)}
+		lc := domain.LoginContext{UserAgent: in.UserAgent, IP: ip, At: s.cfg.Now().UTC().Truncate(time.Second), LinkingDevice: strings.TrimSpace(in.Body.Name)}
 		r, err := s.cfg.App.PhoneLinkBegin(ctx, in.Body.Email, in.Body.Password, lc)
 		if err != nil {
 			return nil, s.fail(err)

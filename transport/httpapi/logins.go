@@ -344,6 +344,9 @@ func (s *Server) exchange(ctx context.Context, id, account uuid.UUID) (*signInOu
 	if err := s.cfg.App.RedeemChallenge(ctx, id, account, domain.RedeemSession, digest[:]); err != nil {
 		return nil, s.fail(err)
 	}
+	if err := s.startSession(ctx, sess, id); err != nil {
+		return nil, err
+	}
 	return out, nil
 }
 

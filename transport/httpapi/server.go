@@ -125,6 +125,7 @@ func New(e *echo.Echo, cfg Config) *Server {
 	s.registerAccounts()
 	s.registerLogins()
 	s.registerSecurity()
+	s.registerSelfService()
 	s.registerDevices()
 	s.registerAudit()
 	s.registerHelpDesk()
@@ -265,6 +266,11 @@ func (s *Server) requireSession(ctx huma.Context, next func(huma.Context)) {
 			s.writeHuma(ctx, apierror.CSRFFailed)
 			return
 		}
+	}
+	// "Last seen" of the sessions list: at most one event per session per period, on the
+	// session's own stream. A failure to record it does not fail the request.
+	if err := s.cfg.App.SeeSession(ctx.Context(), sess.AccountID, sess.ID, clientIP(ctx)); err != nil && s.cfg.Log != nil {
+		s.cfg.Log.Warn("session last seen not recorded", "err", err)
 	}
 	next(huma.WithValue(ctx, sessionKey, sess))
 }

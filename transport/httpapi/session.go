@@ -42,8 +42,22 @@ type Sessions struct {
 	primary  string
 	keys     map[string][]byte
 	ttl      time.Duration
-	signOuts SignOuts // set before serving; nil refuses no session
+	signOuts SignOuts    // set before serving; nil refuses no session
+	cuts     SessionCuts // set before serving; nil ends no session by a cut
 }
+
+// SessionCuts tells whether an account ended its other sessions after a session began (a
+// password change, "sign out everywhere else"): projections.Sessions.
+type SessionCuts interface {
+	Ended(account uuid.UUID, sessionID [16]byte, issued time.Time) bool
+}
+
+// UseSessionCuts makes Check refuse the sessions that c says were ended with the others. Call
+// it before serving.
+func (s *Sessions) UseSessionCuts(c SessionCuts) { s.cuts = c }
+
+// TTL is how long a session lasts.
+func (s *Sessions) TTL() time.Duration { return s.ttl }
 
 // SignOuts tells the sessions signed out on any node: projections.SignOuts.
 type SignOuts interface {
@@ -124,7 +138,7 @@ func (s *Sessions) Issue(account uuid.UUID, now time.Time, secure bool) (Session
 }
 
 // Check returns the session a cookie value carries, if it is genuine (signed by a key this
-// node holds), unexpired and not signed out.
+// node holds), unexpired, not signed out and not ended with the account's other sessions.
 func (s *Sessions) Check(value string, now time.Time) (Session, bool) {
 	id, value, named := strings.Cut(value, ":")
 	if !named {
@@ -147,6 +161,11 @@ func (s *Sessions) Check(value string, now time.Time) (Session, bool) {
 		return Session{}, false
 	}
 	if s.signOuts != nil && s.signOuts.SignedOut(sess.ID) {
+		return Session{}, false
+	}
+	// A cookie holds its expiry in whole seconds, so its start is known to the second, never
+	// later than it was: a session begun in the second of a cut may be ended with the others.
+	if s.cuts != nil && s.cuts.Ended(sess.AccountID, sess.ID, sess.Expires.Add(-s.ttl)) {
 		return Session{}, false
 	}
 	return sess, true

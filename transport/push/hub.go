@@ -71,8 +71,9 @@ type Hub struct {
 
 // AccountNews is what a security page hears live about its account.
 type AccountNews struct {
-	// Kind is device_linked or device_unlinked.
-	Kind     string    `json:"kind" enum:"device_linked,device_unlinked"`
+	// Kind is device_linked, device_unlinked, push_paused ("This wasn't me" on a device) or
+	// push_resumed.
+	Kind     string    `json:"kind" enum:"device_linked,device_unlinked,push_paused,push_resumed"`
 	DeviceID uuid.UUID `json:"device_id"`
 	At       time.Time `json:"at"`
 }
@@ -187,6 +188,10 @@ func (h *Hub) HandleEvent(ev domain.Event) {
 			}
 		}
 		h.tell(e.AccountID, AccountNews{Kind: "device_linked", DeviceID: e.DeviceID, At: e.At})
+	case domain.PushMuted:
+		h.tell(e.AccountID, AccountNews{Kind: "push_paused", At: e.At})
+	case domain.PushResumed:
+		h.tell(e.AccountID, AccountNews{Kind: "push_resumed", At: e.At})
 	default:
 		if o, ok := outcomeOf(ev); ok {
 			h.settle(o)

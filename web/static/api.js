@@ -106,6 +106,11 @@ window.Assent = (() => {
       case 'challenge_redeemed': return 'This sign-in has already been used. Sign in again.';
       case 'last_second_factor': return 'This is your last second factor. To remove it, turn two-factor authentication off below: confirm with your password and your second factor.';
       case 'unauthenticated': return 'Your session has ended. Sign in again.';
+      case 'wrong_password': return 'The current password is not right.';
+      case 'invalid_password': return 'The new password needs 8 to 1024 characters.';
+      case 'session_not_found': return 'That session has ended already.';
+      case 'push_not_paused': return 'Sign-in requests are not paused any more.';
+      case 'second_factor_required': return 'That did not confirm your second factor. Start again with your password.';
       case 'csrf_failed': return 'This page is out of date. Reload it and try again.';
       default:
         if (err instanceof TypeError) return 'The server cannot be reached. Check your connection and try again.';

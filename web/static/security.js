@@ -1,6 +1,7 @@
 // The security page: activate or add the Assent app (QR code, live "device linked"), an
-// authenticator app, backup codes shown once, the devices with Remove, this browser's
-// session, and turning 2FA off.
+// authenticator app, backup codes shown once, the devices and apps with Rename and Remove,
+// paused sign-in requests and their resumption, the account's sessions with Sign out, the
+// change of password, and turning 2FA off.
 'use strict';
 
 (async () => {
@@ -53,14 +54,12 @@
     devices.replaceChildren();
     for (const d of v.devices) {
       const li = item(d.name, (d.method === 'phone' ? 'Linked from the phone ' : 'Linked ') + when(d.linked_at));
-      const b = document.createElement('button');
-      b.type = 'button';
-      b.className = 'danger-quiet';
-      b.textContent = 'Remove';
-      b.setAttribute('aria-label', 'Remove ' + d.name);
-      b.dataset.device = d.id;
-      b.addEventListener('click', () => removeDevice(d));
-      li.appendChild(b);
+      const remove = button('Remove', 'danger-quiet', 'Remove ' + d.name, () => removeDevice(d));
+      remove.dataset.device = d.id;
+      li.appendChild(buttons([
+        button('Rename', 'secondary', 'Rename ' + d.name, () => rename(li, d.name, '/v1/security/devices/' + encodeURIComponent(d.id), 'devices-heading')),
+        remove,
+      ]));
       devices.appendChild(li);
     }
     $('devices-empty').hidden = v.devices.length > 0;
@@ -68,9 +67,22 @@
     const apps = $('app-list');
     apps.replaceChildren();
     for (const a of v.totp_apps) {
-      apps.appendChild(item(a.name || 'Authenticator app', a.confirmed ? 'Added ' + when(a.added_at) : 'Not confirmed yet'));
+      const name = a.name || 'Authenticator app';
+      const li = item(name, a.confirmed ? 'Added ' + when(a.added_at) : 'Not confirmed yet');
+      li.appendChild(buttons([
+        button('Rename', 'secondary', 'Rename ' + name, () => rename(li, name, '/v1/security/totp-apps/' + encodeURIComponent(a.id), 'apps-heading')),
+        button('Remove', 'danger-quiet', 'Remove ' + name, () => removeApp(a, name)),
+      ]));
+      apps.appendChild(li);
     }
     $('apps-empty').hidden = v.totp_apps.length > 0;
+
+    const until = v.muted_until ? new Date(v.muted_until) : null;
+    const paused = until && until > new Date();
+    $('paused').hidden = !paused;
+    if (paused) {
+      $('paused-text').textContent = 'After a sign-in request was reported as not made by you, no request is sent to your devices until ' + when(v.muted_until) + '.';
+    }
 
     $('backup-left').textContent = v.backup_codes_left === 1
       ? '1 unused backup code left.'
@@ -83,9 +95,188 @@
     return before;
   }
 
-  async function load() {
-    return render(await Assent.call('GET', '/v1/security'));
+  function button(text, cls, label, onclick) {
+    const b = document.createElement('button');
+    b.type = 'button';
+    b.className = cls;
+    b.textContent = text;
+    if (label) b.setAttribute('aria-label', label);
+    b.addEventListener('click', onclick);
+    return b;
   }
+
+  function buttons(list) {
+    const div = document.createElement('div');
+    div.className = 'item-actions';
+    for (const b of list) div.appendChild(b);
+    return div;
+  }
+
+  async function load() {
+    const before = render(await Assent.call('GET', '/v1/security'));
+    await loadSessions();
+    return before;
+  }
+
+  // rename turns an item into a small form for its new name.
+  let renames = 0;
+  function rename(li, name, path, heading) {
+    clearError();
+    const id = 'rename-' + (++renames);
+    const form = document.createElement('form');
+    form.noValidate = true;
+    const field = document.createElement('div');
+    field.className = 'field';
+    const label = document.createElement('label');
+    label.htmlFor = id;
+    label.textContent = 'New name for ' + name;
+    const input = document.createElement('input');
+    input.id = id;
+    input.type = 'text';
+    input.maxLength = 64;
+    input.required = true;
+    input.value = name;
+    field.append(label, input);
+    const save = document.createElement('button');
+    save.type = 'submit';
+    save.textContent = 'Save';
+    const cancel = button('Cancel', 'secondary', null, async () => { await load(); Assent.focus($(heading)); });
+    form.append(field, save, cancel);
+    form.addEventListener('submit', async (ev) => {
+      ev.preventDefault();
+      const next = input.value.trim();
+      if (!next) { fail({ code: 'invalid_request', message: 'Enter a name.' }); Assent.focus(input); return; }
+      try {
+        await Assent.call('PATCH', path, { name: next });
+        await load();
+        say('Renamed ' + name + ' to ' + next + '.');
+        Assent.focus($(heading));
+      } catch (err) {
+        fail(err);
+        Assent.focus(input);
+      }
+    });
+    li.replaceChildren(form);
+    Assent.focus(input);
+    input.select();
+  }
+
+  async function removeApp(a, name) {
+    clearError();
+    try {
+      await Assent.call('DELETE', '/v1/security/totp-apps/' + encodeURIComponent(a.id));
+      await load();
+      say('Removed ' + name + '.');
+      Assent.focus($('apps-heading'));
+    } catch (err) {
+      fail(err);
+      if (err.code === 'last_second_factor') Assent.focus($('disable-password'));
+    }
+  }
+
+  // The account's sessions: this one first among equals, each other with Sign out.
+  async function loadSessions() {
+    const { sessions } = await Assent.call('GET', '/v1/security/sessions');
+    const list = $('session-list');
+    list.replaceChildren();
+    sessions.sort((a, b) => Number(b.current) - Number(a.current)); // this one first, then newest first
+    for (const x of sessions) {
+      const seen = x.last_seen_at && x.last_seen_at !== x.started_at
+        ? ' · last seen ' + when(x.last_seen_at) + (x.last_ip && x.last_ip !== x.ip ? ' from ' + x.last_ip : '')
+        : '';
+      const li = item((x.current ? 'This browser: ' : '') + x.browser, 'From ' + x.ip + ' · signed in ' + when(x.started_at) + seen);
+      li.dataset.session = x.id;
+      if (!x.current) {
+        li.appendChild(button('Sign out', 'danger-quiet', 'Sign out ' + x.browser + ' from ' + x.ip, () => endSession(x)));
+      }
+      list.appendChild(li);
+    }
+    $('sessions-others').hidden = !sessions.some((x) => !x.current);
+  }
+
+  async function endSession(x) {
+    clearError();
+    try {
+      await Assent.call('DELETE', '/v1/security/sessions/' + x.id);
+      await loadSessions();
+      say('Signed out ' + x.browser + ' from ' + x.ip + '.');
+      Assent.focus($('sessions-heading'));
+    } catch (err) {
+      fail(err);
+    }
+  }
+
+  $('end-others').addEventListener('click', async () => {
+    clearError();
+    try {
+      await Assent.call('DELETE', '/v1/security/sessions');
+      await loadSessions();
+      say('Every other session is signed out.');
+      Assent.focus($('sessions-heading'));
+    } catch (err) {
+      fail(err);
+    }
+  });
+
+  $('password-form').addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    $('password-error').textContent = '';
+    const current = $('password-current').value;
+    const next = $('password-new').value;
+    if (!current) { $('password-error').textContent = 'Enter your current password.'; Assent.focus($('password-current')); return; }
+    if (next.length < 8) { $('password-error').textContent = 'The new password needs at least 8 characters.'; Assent.focus($('password-new')); return; }
+    try {
+      await Assent.call('POST', '/v1/security/password', { current_password: current, new_password: next });
+      $('password-current').value = '';
+      $('password-new').value = '';
+      await loadSessions();
+      say('Password changed. Every other session is signed out.');
+      Assent.focus($('sec-status'));
+    } catch (err) {
+      $('password-error').textContent = Assent.words(err);
+      Assent.focus(err.code === 'wrong_password' ? $('password-current') : $('password-new'));
+    }
+  });
+
+  // Resuming paused sign-in requests takes the password and a code (the requests being
+  // paused, no push): a challenge passed as a step-up, which the server spends on it.
+  let resuming = null;
+  $('resume-form').addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    $('resume-error').textContent = '';
+    const password = $('resume-password').value;
+    if (!password) { $('resume-error').textContent = 'Enter your password.'; Assent.focus($('resume-password')); return; }
+    try {
+      const res = await Assent.call('POST', '/v1/sessions', { email: sess.email, password });
+      $('resume-password').value = '';
+      if (res.status !== 'challenge') { await load(); return; }
+      resuming = { id: res.challenge.id, token: res.login_token };
+      $('resume-form').hidden = true;
+      $('resume-code-form').hidden = false;
+      Assent.focus($('resume-code'));
+    } catch (err) {
+      $('resume-error').textContent = Assent.words(err);
+    }
+  });
+  $('resume-code-form').addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    if (!resuming) return;
+    $('resume-error').textContent = '';
+    try {
+      await Assent.call('POST', '/v1/logins/' + resuming.id + '/code', { code: $('resume-code').value.trim(), purpose: 'step_up' }, { 'X-Login-Token': resuming.token });
+      await Assent.call('POST', '/v1/security/push/resume', { challenge_id: resuming.id });
+      resuming = null;
+      $('resume-code').value = '';
+      $('resume-code-form').hidden = true;
+      $('resume-form').hidden = false;
+      await load();
+      say('Sign-in requests are sent to your devices again.');
+      Assent.focus($('sec-status'));
+    } catch (err) {
+      $('resume-error').textContent = Assent.words(err);
+      Assent.focus($('resume-code'));
+    }
+  });
 
   // Live news of the account: a device linked or unlinked, elsewhere or here.
   function listen() {
@@ -114,6 +305,8 @@
           closeEnrollment();
           say(text);
           if (wasOpen) Assent.focus($('devices-heading'));
+        } else if (n.kind === 'push_paused') {
+          say('A sign-in request was reported as not made by you: sign-in requests are paused.');
         } else if (n.kind === 'device_unlinked' && !removedHere.has(n.device_id)) {
           say('A device was removed.' + (view.mfa_enabled ? '' : ' Two-factor authentication is off.'));
         }
@@ -313,6 +506,8 @@
     Assent.showNotices(sess);
     if (!sess) return;
     $('disable-username').value = sess.email;
+    $('resume-username').value = sess.email;
+    $('password-username').value = sess.email;
     $('session-email').textContent = sess.email;
     $('session-expires').dateTime = sess.expires;
     $('session-expires').textContent = when(sess.expires);
