@@ -244,6 +244,25 @@ func (o *op) append(stream string, expected eventstore.ExpectedVersion, events [
 	return nil
 }
 
+// toAccount appends events to the script's account stream at its version and adds them to
+// what the script knows of it.
+func (o *op) toAccount(events []domain.Event) error {
+	if err := o.append(domain.AccountStream(o.s.id), expect(o.s.account), events); err != nil {
+		return err
+	}
+	o.s.account = append(o.s.account, events...)
+	return nil
+}
+
+// toChallenge does the same for the script's current challenge.
+func (o *op) toChallenge(events []domain.Event) error {
+	if err := o.append(domain.ChallengeStream(o.s.challengeID), expect(o.s.challenge), events); err != nil {
+		return err
+	}
+	o.s.challenge = append(o.s.challenge, events...)
+	return nil
+}
+
 func (g *generator) flush() {
 	if g.cur.events == 0 || g.stopped {
 		return
@@ -382,10 +401,9 @@ func (g *generator) completeEnrollment(s *script, tok domain.EnrollmentToken) er
 		return err
 	}
 	events := append(linked, enabled...)
-	if err := o.append(domain.AccountStream(s.id), expect(s.account), events); err != nil {
+	if err := o.toAccount(events); err != nil {
 		return err
 	}
-	s.account = append(s.account, events...)
 	s.device = dev
 	return nil
 }
@@ -465,11 +483,7 @@ func (g *generator) approve(s *script, number domain.MatchNumber) error {
 	if err != nil {
 		return err
 	}
-	if err := g.op(s, deviceActor(s.device.id)).append(domain.ChallengeStream(s.challengeID), expect(s.challenge), events); err != nil {
-		return err
-	}
-	s.challenge = append(s.challenge, events...)
-	return nil
+	return g.op(s, deviceActor(s.device.id)).toChallenge(events)
 }
 
 // completeWithTOTP is the device's current code typed on the login page: spent on the account,
@@ -490,10 +504,9 @@ func (g *generator) completeWithTOTP(s *script) error {
 	if err != nil {
 		return err
 	}
-	if err := o.append(domain.AccountStream(s.id), expect(s.account), used); err != nil {
+	if err := o.toAccount(used); err != nil {
 		return err
 	}
-	s.account = append(s.account, used...)
 	s.lastStep = step
 	u, _ := used[0].(domain.TOTPCodeUsed)
 	c, err := domain.LoadChallenge(s.challenge)
@@ -504,11 +517,7 @@ func (g *generator) completeWithTOTP(s *script) error {
 	if err != nil {
 		return err
 	}
-	if err := o.append(domain.ChallengeStream(s.challengeID), expect(s.challenge), completed); err != nil {
-		return err
-	}
-	s.challenge = append(s.challenge, completed...)
-	return nil
+	return o.toChallenge(completed)
 }
 
 // redeem is the login page exchanging the passed challenge for a session
@@ -522,11 +531,7 @@ func (g *generator) redeem(s *script) error {
 	if err != nil {
 		return err
 	}
-	if err := g.op(s, accountActor(s.id)).append(domain.ChallengeStream(s.challengeID), expect(s.challenge), events); err != nil {
-		return err
-	}
-	s.challenge = append(s.challenge, events...)
-	return nil
+	return g.op(s, accountActor(s.id)).toChallenge(events)
 }
 
 // wrongPassword is a mistyped password from somewhere (app.Service.verify).
@@ -543,11 +548,7 @@ func (g *generator) wrongPassword(s *script) error {
 	if err != nil {
 		return err
 	}
-	if err := g.op(s, accountActor(s.id)).append(domain.AccountStream(s.id), expect(s.account), events); err != nil {
-		return err
-	}
-	s.account = append(s.account, events...)
-	return nil
+	return g.op(s, accountActor(s.id)).toAccount(events)
 }
 
 // signOut ends a session before its expiry (app.Service.SignOut).
@@ -560,11 +561,7 @@ func (g *generator) signOut(s *script) error {
 	if err != nil {
 		return err
 	}
-	if err := g.op(s, accountActor(s.id)).append(domain.AccountStream(s.id), expect(s.account), events); err != nil {
-		return err
-	}
-	s.account = append(s.account, events...)
-	return nil
+	return g.op(s, accountActor(s.id)).toAccount(events)
 }
 
 // ip is a client's address, from the documentation ranges.
