@@ -28,6 +28,7 @@ import (
 	"github.com/assent-dev/assent/eventstore/esdb"
 	"github.com/assent-dev/assent/eventstore/sqlite"
 	"github.com/assent-dev/assent/localdb"
+	"github.com/assent-dev/assent/snapshots"
 	"github.com/assent-dev/assent/transport/duoapi"
 	"github.com/assent-dev/assent/transport/httpapi"
 	"github.com/assent-dev/assent/transport/push"
@@ -215,7 +216,9 @@ func start(ctx context.Context, cfg config.Config, log *slog.Logger, opts startO
 	}()
 	views.Challenges.RetainFor(challengeRetention)
 	views.WaitAtLeast(head)
-	snaps, err := openSnapshots(ctx, local)
+	// Account snapshots, on every backend: a snapshot is this node's hint, checked against the
+	// log on every use, so it needs no sharing between nodes.
+	snaps, err := snapshots.Open(ctx, local)
 	if err != nil {
 		return nil, err
 	}
