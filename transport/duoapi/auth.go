@@ -206,14 +206,21 @@ func (s *Server) preauth(c echo.Context) error {
 		return ok(c, map[string]any{"result": "deny", "status_msg": answerDisabled["status_msg"]})
 	case u.Locked:
 		return ok(c, map[string]any{"result": "deny", "status_msg": "Your second factor is locked after too many failures. Try again later."})
-	case len(u.Devices) == 0:
+	case len(u.Devices) == 0 && len(u.TOTPApps) == 0:
 		return ok(c, map[string]any{"result": "enroll", "status_msg": "Enroll an authentication device to proceed", "enroll_portal_url": ""})
 	}
-	devices := make([]map[string]any, 0, len(u.Devices))
+	devices := make([]map[string]any, 0, len(u.Devices)+len(u.TOTPApps))
 	for _, d := range u.Devices {
 		devices = append(devices, map[string]any{
 			"device": d.DeviceID.String(), "type": "phone", "name": d.Name, "display_name": d.Name, "number": "",
 			"capabilities": []string{"auto", "push", "mobile_otp"},
+		})
+	}
+	// An authenticator app is Duo's "token": it makes passcodes and takes no push.
+	for _, a := range u.TOTPApps {
+		devices = append(devices, map[string]any{
+			"device": a.AppID.String(), "type": "token", "name": a.Name, "display_name": a.Name, "number": "",
+			"capabilities": []string{"mobile_otp"},
 		})
 	}
 	return ok(c, map[string]any{"result": "auth", "status_msg": "Account is active", "devices": devices})

@@ -162,7 +162,7 @@ func (s *Server) legacyPreauth(c echo.Context) error {
 	switch {
 	case u.Locked:
 		return bsonOK(c, bson.D{{Key: "result", Value: "deny"}, {Key: "status", Value: "Your second factor is locked after too many failures. Try again later."}})
-	case len(u.Devices) == 0:
+	case len(u.Devices) == 0 && len(u.TOTPApps) == 0:
 		en, err := s.cfg.App.EnrollIntegrationUser(c.Request().Context(), req(c).integration.Key, u.Username, defaultEnrollValid)
 		if err != nil {
 			s.cfg.Log.Error("legacy api", "err", err)
@@ -171,6 +171,12 @@ func (s *Server) legacyPreauth(c echo.Context) error {
 		return bsonOK(c, bson.D{{Key: "result", Value: "enroll"}, {Key: "status", Value: "Link Assent's app to this account first: " + s.enrollmentLink(c, en.Token)}})
 	}
 	var prompt strings.Builder
+	if len(u.Devices) == 0 {
+		// Only authenticator apps: a passcode is the one way in (no factor to choose, and no
+		// default for an automatic push).
+		fmt.Fprintf(&prompt, "Assent two-factor login for %s\n\nPasscode from your authenticator app: ", u.Username)
+		return bsonOK(c, bson.D{{Key: "result", Value: "auth"}, {Key: "prompt", Value: prompt.String()}, {Key: "factors", Value: bson.D{}}})
+	}
 	fmt.Fprintf(&prompt, "Assent two-factor login for %s\n\nEnter a passcode or select one of the following options:\n\n", u.Username)
 	factors := bson.D{{Key: "default", Value: "push1"}}
 	for i, d := range u.Devices {
