@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"regexp"
 	"slices"
@@ -14,6 +15,8 @@ import (
 	"github.com/duosecurity/duo_api_golang/authapi"
 	"github.com/pquerna/otp"
 	"github.com/pquerna/otp/totp"
+
+	"github.com/assent-dev/assent/app"
 )
 
 // liveOutput is a command's output that a test reads while the command runs.
@@ -136,4 +139,41 @@ func TestDuoTOTPAppPasscode(t *testing.T) {
 	// A push has no device to go to.
 	push, err := api.Auth("push", authapi.AuthUsername("ken"))
 	failStat(t, "push to a user with only an authenticator app", push.StatResult, err, 40002)
+}
+
+// TestDuoLegacyTOTPAppPasscode: on the legacy API, a user whose only second factor is an
+// authenticator app is asked for a passcode (no push to choose) and the app's code, typed
+// into duo_unix's prompt, is allowed once.
+func TestDuoLegacyTOTPAppPasscode(t *testing.T) {
+	t.Parallel()
+	d := startDuoNodeAt(t, t.TempDir(), startOptions{})
+	ctx := context.Background()
+	k, err := d.srv.App.CreateIntegration(ctx, "SSH", app.IntegrationOptions{LegacyV1: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	added, err := d.srv.App.AddIntegrationTOTPApp(ctx, k.Key, "ken")
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := otp.NewKeyFromURL(added.URI)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, _ := totp.GenerateCode(key.Secret(), time.Now().Add(-30*time.Second))
+	if _, err := d.srv.App.ConfirmTOTPApp(ctx, added.User.ID, added.AppID, first); err != nil {
+		t.Fatal(err)
+	}
+	u := &duoUnix{t: t, d: d, ikey: k.Key.String(), skey: k.Secret}
+	r := response(t, u.call("POST", "/rest/v1/preauth.bson", [][2]string{{"user", "ken"}, {"ipaddr", "203.0.113.5"}}))
+	if r["result"] != "auth" || len(asM(r["factors"])) != 0 || !strings.Contains(fmt.Sprint(r["prompt"]), "Passcode") {
+		t.Fatalf("preauth.bson of a user with only an authenticator app = %v", r)
+	}
+	code, _ := totp.GenerateCode(key.Secret(), time.Now())
+	for i, want := range []string{"allow", "deny"} {
+		r := response(t, u.call("POST", "/rest/v1/auth.bson", [][2]string{{"user", "ken"}, {"factor", "auto"}, {"auto", code}, {"ipaddr", "203.0.113.5"}}))
+		if r["result"] != want {
+			t.Fatalf("auth.bson with the app's code, use %d = %v, want %s", i+1, r, want)
+		}
+	}
 }
