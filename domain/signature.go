@@ -145,6 +145,12 @@ func SignedAnswerPayload(challengeID uuid.UUID, answer Answer, number MatchNumbe
 	return []byte(b.String())
 }
 
+// VerifyAnswer reports whether sig is publicKey's signature of the answer's payload: the check
+// the server makes when a device answers, made again when the history shows the answer.
+func VerifyAnswer(publicKey []byte, sig []byte, challengeID uuid.UUID, answer Answer, number MatchNumber, contextDigest []byte) bool {
+	return verifyAnswer(publicKey, sig, challengeID, answer, number, contextDigest)
+}
+
 // verifyAnswer reports whether sig is publicKey's signature of the answer's payload.
 func verifyAnswer(publicKey []byte, sig []byte, challengeID uuid.UUID, answer Answer, number MatchNumber, contextDigest []byte) bool {
 	if len(publicKey) != ed25519.PublicKeySize || len(sig) != ed25519.SignatureSize {
