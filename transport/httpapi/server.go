@@ -126,6 +126,7 @@ func New(e *echo.Echo, cfg Config) *Server {
 	s.registerLogins()
 	s.registerSecurity()
 	s.registerSelfService()
+	s.registerHistory()
 	s.registerDevices()
 	s.registerAudit()
 	s.registerHelpDesk()
