@@ -147,7 +147,7 @@
       case 'totp_app': return 'with a code from ' + actor(e.by, 'an authenticator app');
       case 'backup_code': return 'with a backup code';
       case 'bypass_code': return 'with a help desk bypass code';
-      case 'password': return 'with the password alone: two-factor authentication was off';
+      case 'password': return 'with the password alone: no second factor was set up';
     }
     return '';
   }
@@ -163,7 +163,14 @@
     return 'Sign-in';
   }
   async function loadHistory() {
-    const { history } = await Assent.call('GET', '/v1/security/history');
+    let history;
+    try {
+      ({ history } = await Assent.call('GET', '/v1/security/history'));
+    } catch (err) {
+      if (!gated(err, $('history-list'))) throw err;
+      $('history-empty').hidden = true;
+      return;
+    }
     const list = $('history-list');
     list.replaceChildren();
     for (const e of history) {
@@ -252,8 +259,23 @@
   }
 
   // The account's sessions: this one first among equals, each other with Sign out.
+  // gated tells, in a section, that it opens once a new second factor is set up (after the
+  // help desk's reset); it returns false for any other refusal, which the caller throws.
+  function gated(err, list) {
+    if (err.code !== 'enrollment_required') return false;
+    list.replaceChildren(item('Set up a new second factor above first: your help desk reset the old one.'));
+    return true;
+  }
+
   async function loadSessions() {
-    const { sessions } = await Assent.call('GET', '/v1/security/sessions');
+    let sessions;
+    try {
+      ({ sessions } = await Assent.call('GET', '/v1/security/sessions'));
+    } catch (err) {
+      if (!gated(err, $('session-list'))) throw err;
+      $('sessions-others').hidden = true;
+      return;
+    }
     const list = $('session-list');
     list.replaceChildren();
     sessions.sort((a, b) => Number(b.current) - Number(a.current)); // this one first, then newest first
