@@ -120,7 +120,12 @@ func (s *Server) registerHistory() {
 		Errors:      []int{401, 403, 404, 422, 429},
 	}, func(ctx context.Context, in *deviceHistoryInput) (*historyOutput, error) {
 		hctx := humaCtx(ctx)
-		if err := s.limitAnswer(clientIP(hctx), in.ID); err != nil {
+		// The answer limits' rates, in buckets of their own: reading the history never takes
+		// a token an answer needs.
+		if err := s.limit(s.limits.answerIP, "history:"+clientIP(hctx)); err != nil {
+			return nil, err
+		}
+		if err := s.limit(s.limits.answerDevice, "history:"+in.ID.String()); err != nil {
 			return nil, err
 		}
 		sig, err := base64.StdEncoding.DecodeString(in.Signature)
