@@ -41,7 +41,8 @@ func (m HistoryMethod) String() string { return m.slug }
 // MarshalText makes the method its slug in rows.
 func (m HistoryMethod) MarshalText() ([]byte, error) { return []byte(m.slug), nil }
 
-// UnmarshalText reads a slug written by MarshalText.
+// UnmarshalText reads a slug written by MarshalText; a slug it does not know (a newer
+// server's, in shared tables) reads as none rather than failing the whole history.
 func (m *HistoryMethod) UnmarshalText(b []byte) error {
 	for _, v := range historyMethods {
 		if v.slug == string(b) {
