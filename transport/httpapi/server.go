@@ -126,6 +126,7 @@ func New(e *echo.Echo, cfg Config) *Server {
 	s.registerLogins()
 	s.registerSecurity()
 	s.registerSelfService()
+	s.registerHistory()
 	s.registerDevices()
 	s.registerAudit()
 	s.registerHelpDesk()
@@ -259,6 +260,13 @@ func (s *Server) requireSession(ctx huma.Context, next func(huma.Context)) {
 		s.writeHuma(ctx, apierror.Unauthenticated)
 		return
 	}
+	// After the help desk's reset of the second factor, a session is for setting up a new one:
+	// every other route refuses it until then.
+	var refused *apierror.Problem
+	if st.EnrollmentRequired && !enrollmentRoutes[ctx.Operation().OperationID] && errors.As(s.fail(app.ErrEnrollmentRequired), &refused) {
+		s.writeHuma(ctx, refused)
+		return
+	}
 	switch ctx.Method() {
 	case http.MethodGet, http.MethodHead, http.MethodOptions:
 	default:
@@ -290,3 +298,12 @@ func (s *Server) limit(l *limiter, key string) error {
 }
 
 var sessionSecurity = []map[string][]string{{"session": {}}}
+
+// enrollmentRoutes are the operations a session that must set up a new second factor (after
+// the help desk's reset) may use: its own session, the help desk's notices, and the security
+// page's state and its ways to link a device or add an authenticator app. Every other
+// session route answers 403 enrollment_required.
+var enrollmentRoutes = map[string]bool{
+	"get-session": true, "sign-out": true, "mark-notices-seen": true,
+	"security": true, "security-events": true, "start-enrollment": true, "add-totp-app": true, "confirm-totp-app": true,
+}
