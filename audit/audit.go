@@ -32,10 +32,11 @@ type Log interface {
 	ReadStream(ctx context.Context, stream string, opts eventstore.ReadStreamOptions) ([]eventstore.RecordedEvent, error)
 }
 
-// ChainLog is a Log that also gives each event's stored chain link (the SQLite store).
+// ChainLog is a Log that also gives each event's stored chain link: a store with the
+// eventstore.ChainReader capability (SQLite, PostgreSQL).
 type ChainLog interface {
 	Log
-	ReadAllChained(ctx context.Context, after eventstore.Position, limit int) ([]eventstore.ChainedEvent, error)
+	eventstore.ChainReader
 }
 
 // Appender appends events; the checkpointer and the read recorder use it.
