@@ -25,6 +25,7 @@ import (
 	"github.com/assent-dev/assent/client"
 	"github.com/assent-dev/assent/config"
 	"github.com/assent-dev/assent/transport/httpapi"
+	"github.com/assent-dev/assent/websession"
 )
 
 // newSecretKey returns a random key in the --secret-keys form.
@@ -53,7 +54,7 @@ func sessionOf(t *testing.T, c *client.Client) heldSession {
 func heldBy(c *client.Client) (heldSession, bool) {
 	u, _ := url.Parse(c.BaseURL)
 	for _, ck := range c.HTTP.Jar.Cookies(u) {
-		if ck.Name == httpapi.SessionCookie {
+		if ck.Name == websession.SessionCookie {
 			return heldSession{cookie: ck.Value, csrf: c.CSRFToken}, true
 		}
 	}
@@ -67,7 +68,7 @@ func sessionRequest(ctx context.Context, method, base, path string, s heldSessio
 	if err != nil {
 		return 0, "", err
 	}
-	req.AddCookie(&http.Cookie{Name: httpapi.SessionCookie, Value: s.cookie})
+	req.AddCookie(&http.Cookie{Name: websession.SessionCookie, Value: s.cookie})
 	req.Header.Set("X-CSRF-Token", s.csrf)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {

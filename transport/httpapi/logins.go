@@ -21,6 +21,7 @@ import (
 	"github.com/assent-dev/assent/transport/apierror"
 	"github.com/assent-dev/assent/transport/push"
 	"github.com/assent-dev/assent/transport/push/wire"
+	"github.com/assent-dev/assent/websession"
 )
 
 // LoginStatus is a pending sign-in's state as its login page sees it.
@@ -142,7 +143,7 @@ func (s *Server) requireStreamAccess(ctx huma.Context, next func(huma.Context)) 
 		return
 	}
 	switch err := s.cfg.Sessions.CheckStreamTicket(id, ticket, s.cfg.Now()); {
-	case errors.Is(err, ErrTicketExpired):
+	case errors.Is(err, websession.ErrTicketExpired):
 		s.writeHuma(ctx, errTicketExpired)
 	case err != nil:
 		s.writeHuma(ctx, errTicketInvalid)
@@ -153,11 +154,11 @@ func (s *Server) requireStreamAccess(ctx huma.Context, next func(huma.Context)) 
 
 // outcomeNow returns the outcome if it is already known.
 func (s *Server) outcomeNow(ctx context.Context, id uuid.UUID) (*push.Outcome, error) {
-	o, ok, err := HubBackend{App: s.cfg.App}.Outcome(ctx, id)
-	if err != nil || !ok {
+	st, err := s.cfg.App.ChallengeStatus(ctx, id)
+	if err != nil {
 		return nil, err
 	}
-	return &o, nil
+	return outcomeOf(st), nil
 }
 
 func (s *Server) registerLogins() {
