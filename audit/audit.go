@@ -20,8 +20,6 @@ var (
 	ErrNoChain = errors.New("audit: this event store does not keep a hash chain")
 	// ErrBadBound is returned for a state-at bound that names neither a time nor a position.
 	ErrBadBound = errors.New("audit: give a time or a position")
-	// ErrUnknownAuditor is returned for a credential that is not an auditor's.
-	ErrUnknownAuditor = errors.New("audit: unknown auditor credential")
 	// ErrBadCheckpoint is returned when a checkpoint does not decode or verify.
 	ErrBadCheckpoint = errors.New("audit: bad checkpoint")
 )

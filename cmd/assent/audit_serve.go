@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/assent-dev/assent/audit"
+	"github.com/assent-dev/assent/auditors"
 	"github.com/assent-dev/assent/config"
 	"github.com/assent-dev/assent/eventstore"
 	"github.com/assent-dev/assent/localdb"
@@ -50,7 +51,7 @@ func newAuditNode(cfg config.Config, store eventstore.Store, db *localdb.DB, key
 			"off", auditOff, "auditor_tokens_ignored", cfg.AuditorTokens != "")
 		return nil, nil
 	}
-	auditors, err := audit.ParseAuditors(cfg.AuditorTokens, filepath.Join(cfg.DataDir, audit.AuditorsFile))
+	auditors, err := auditors.Parse(cfg.AuditorTokens, filepath.Join(cfg.DataDir, auditors.File))
 	if err != nil {
 		return nil, err
 	}

@@ -22,7 +22,7 @@ import (
 	"github.com/getkin/kin-openapi/routers"
 	"github.com/google/uuid"
 
-	"github.com/assent-dev/assent/audit"
+	"github.com/assent-dev/assent/auditors"
 	"github.com/assent-dev/assent/config"
 	"github.com/assent-dev/assent/websession"
 )
@@ -89,7 +89,7 @@ type probeCreds struct {
 func TestOpenAPIAnswersBadInputAsDocumented(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	auditorToken, err := audit.AddAuditor(filepath.Join(dir, audit.AuditorsFile), "probe", time.Now())
+	auditorToken, err := auditors.Add(filepath.Join(dir, auditors.File), "probe", time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}

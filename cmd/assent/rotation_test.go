@@ -22,6 +22,7 @@ import (
 
 	"github.com/assent-dev/assent/app"
 	"github.com/assent-dev/assent/audit"
+	"github.com/assent-dev/assent/auditors"
 	"github.com/assent-dev/assent/client"
 	"github.com/assent-dev/assent/config"
 	"github.com/assent-dev/assent/transport/httpapi"
@@ -92,7 +93,7 @@ func sessionRequest(ctx context.Context, method, base, path string, s heldSessio
 func TestKeyRotationUnderLoad(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	auditor, err := audit.AddAuditor(filepath.Join(dir, audit.AuditorsFile), "alice", time.Now())
+	auditor, err := auditors.Add(filepath.Join(dir, auditors.File), "alice", time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
