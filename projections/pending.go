@@ -231,11 +231,11 @@ func foldPending(b *batch, ev eventstore.RecordedEvent, e domain.Event) error {
 		}
 		return nil
 	}
-	_, _, ok := finalState(e)
-	id := challengeOf(e)
+	f, ok := e.(domain.FinalEvent)
 	if !ok {
 		return nil
 	}
+	id := f.OfChallenge()
 	en, err := load[pendingEntry](b, "pending", id[:])
 	if err != nil || en == nil {
 		return err
