@@ -321,9 +321,6 @@ func (s *Set) applyModels(ctx context.Context, target Store, pend *pendingState,
 			}
 		}
 		m.base().moveTo(cps[i])
-		if p, ok := m.(*Pending); ok {
-			p.Feed.publish(b.changes)
-		}
 	}
 	return nil
 }

@@ -23,13 +23,14 @@ import (
 	"github.com/assent-dev/assent/schemas"
 	"github.com/assent-dev/assent/transport/apierror"
 	"github.com/assent-dev/assent/transport/push"
+	"github.com/assent-dev/assent/websession"
 )
 
 // Config wires the API to the application.
 type Config struct {
 	App      *app.Service
 	Hub      *push.Hub
-	Sessions *Sessions
+	Sessions *websession.Sessions
 	Limits   RateLimits
 	Log      *slog.Logger
 	// Now is the clock of rate limits and sessions. Default time.Now.
@@ -111,7 +112,7 @@ func New(e *echo.Echo, cfg Config) *Server {
 	hc.SchemasPath = "" // schemas are inline in the document
 	hc.CreateHooks = nil
 	hc.Components.SecuritySchemes = map[string]*huma.SecurityScheme{
-		"session": {Type: "apiKey", In: "cookie", Name: SessionCookie,
+		"session": {Type: "apiKey", In: "cookie", Name: websession.SessionCookie,
 			Description: "The session cookie; state-changing requests also send the header X-CSRF-Token."},
 	}
 	s.api = humaecho.New(e, hc)
@@ -227,15 +228,15 @@ type ctxKey int
 const sessionKey ctxKey = 1
 
 // session returns the session that requireSession put in ctx.
-func session(ctx context.Context) Session {
-	sess, _ := ctx.Value(sessionKey).(Session)
+func session(ctx context.Context) websession.Session {
+	sess, _ := ctx.Value(sessionKey).(websession.Session)
 	return sess
 }
 
 // requireSession admits requests with a valid session cookie, and, for state-changing
 // methods, the session's CSRF token in X-CSRF-Token.
 func (s *Server) requireSession(ctx huma.Context, next func(huma.Context)) {
-	c, err := huma.ReadCookie(ctx, SessionCookie)
+	c, err := huma.ReadCookie(ctx, websession.SessionCookie)
 	if err != nil {
 		s.writeHuma(ctx, apierror.Unauthenticated)
 		return
