@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"sync"
 	"time"
 
@@ -235,34 +237,50 @@ func (b *batch) del(table string, key []byte) {
 	m[string(key)] = &cachedRow{dirty: stored, stored: stored}
 }
 
-// flush writes the changed rows.
+// flush writes the changed rows, table by table in key order: a B-tree takes keys in order
+// page by page, where a random order touches a page per row.
 func (b *batch) flush() error {
-	for table, m := range b.rows {
-		for k, c := range m {
-			if !c.dirty {
-				continue
-			}
-			if c.present {
-				raw, err := json.Marshal(c.v)
-				if err != nil {
-					return fmt.Errorf("projections: encode a row of %s: %w", table, err)
-				}
-				if err := b.tx.Put(b.ctx, table, []byte(k), c.ix, c.until, raw); err != nil {
-					return err
-				}
-				c.stored = true
-			} else if err := b.tx.Delete(b.ctx, table, []byte(k)); err != nil {
-				return err
-			}
-			c.dirty = false
+	for _, table := range slices.Sorted(maps.Keys(b.rows)) {
+		if err := b.flushTable(table); err != nil {
+			return err
 		}
 	}
 	return nil
 }
 
-// sweep deletes the rows of table whose until is before before, written or not.
+// flushTable writes the changed rows of one table, in key order.
+func (b *batch) flushTable(table string) error {
+	m := b.rows[table]
+	keys := make([]string, 0, len(m))
+	for k, c := range m {
+		if c.dirty {
+			keys = append(keys, k)
+		}
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		c := m[k]
+		if c.present {
+			raw, err := json.Marshal(c.v)
+			if err != nil {
+				return fmt.Errorf("projections: encode a row of %s: %w", table, err)
+			}
+			if err := b.tx.Put(b.ctx, table, []byte(k), c.ix, c.until, raw); err != nil {
+				return err
+			}
+			c.stored = true
+		} else if err := b.tx.Delete(b.ctx, table, []byte(k)); err != nil {
+			return err
+		}
+		c.dirty = false
+	}
+	return nil
+}
+
+// sweep deletes the rows of table whose until is before before, written or not. Only that
+// table's rows are written first: the others wait for the batch's end.
 func (b *batch) sweep(table string, before int64) error {
-	if err := b.flush(); err != nil {
+	if err := b.flushTable(table); err != nil {
 		return err
 	}
 	delete(b.rows, table)

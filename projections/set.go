@@ -189,14 +189,19 @@ func (d *decodedEvent) decode() {
 	}
 }
 
-// decodeHandled decodes the events some projection of the set folds.
-func (s *Set) decodeHandled(events []eventstore.RecordedEvent) []decodedEvent {
+// handled returns the event types some projection of the set folds.
+func (s *Set) handled() map[string]bool {
 	handled := map[string]bool{}
 	for _, p := range s.All() {
 		for t := range p.base().handles {
 			handled[t] = true
 		}
 	}
+	return handled
+}
+
+// decodeHandled decodes the events of a type in handled.
+func decodeHandled(events []eventstore.RecordedEvent, handled map[string]bool) []decodedEvent {
 	out := undecoded(events)
 	for i := range out {
 		if handled[out[i].ev.Type] {
@@ -372,9 +377,14 @@ type RebuildStats struct {
 	Took       time.Duration
 }
 
-// PageSize is the number of events read, and applied in one transaction, at once by CatchUp
-// and Rebuild.
+// PageSize is the number of events read at once by CatchUp and Rebuild, and applied in one
+// transaction by CatchUp.
 const PageSize = 5000
+
+// RebuildGroup is the number of events Rebuild applies in one transaction: nobody reads the
+// fresh tables until they replace the live ones, so a larger transaction costs only the
+// memory of its events and rows, and writes a row changed several times in it once.
+const RebuildGroup = 25_000
 
 // CatchUp folds the log from the set's Position to its end, a page per transaction. Events a
 // projection has already applied are skipped. A poison event is retried after a short pause
@@ -382,7 +392,7 @@ const PageSize = 5000
 func (s *Set) CatchUp(ctx context.Context, log LogReader) (RebuildStats, error) {
 	start := time.Now()
 	st := RebuildStats{Position: s.Position()}
-	err := s.fold(ctx, log, &st, func(page []decodedEvent) error {
+	err := s.fold(ctx, log, &st, PageSize, func(page []decodedEvent) error {
 		s.apply.Lock()
 		defer s.apply.Unlock()
 		return s.applyTo(ctx, s.store, s.Pending.state, page, true)
@@ -396,31 +406,39 @@ func (s *Set) CatchUp(ctx context.Context, log LogReader) (RebuildStats, error) 
 	return st, nil
 }
 
-// fold reads the log after st.Position page by page and hands each page to apply, retrying a
-// page that holds a poison event.
-func (s *Set) fold(ctx context.Context, log LogReader, st *RebuildStats, apply func([]decodedEvent) error) error {
+// fold reads the log after st.Position, a page at a time, and hands it to apply in groups of
+// at least group events (the last may be smaller), retrying a group that holds a poison event.
+func (s *Set) fold(ctx context.Context, log LogReader, st *RebuildStats, group int, apply func([]decodedEvent) error) error {
 	type result struct {
 		page []decodedEvent
 		err  error
 	}
-	// One goroutine reads and decodes the next page while the current one is applied.
-	pages := make(chan result, 2)
+	// One goroutine reads and decodes the next group while the current one is applied.
+	pages := make(chan result, 1)
 	rctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	handled := s.handled()
 	go func() {
 		defer close(pages)
 		after := st.Position
-		for {
-			page, err := log.ReadAll(rctx, after, PageSize)
+		for done := false; !done; {
+			var raw []eventstore.RecordedEvent
+			var err error
+			for len(raw) < group {
+				var page []eventstore.RecordedEvent
+				page, err = log.ReadAll(rctx, after, PageSize)
+				raw = append(raw, page...)
+				if err != nil || len(page) < PageSize {
+					done = true
+					break
+				}
+				after = page[len(page)-1].Position
+			}
 			select {
-			case pages <- result{s.decodeHandled(page), err}:
+			case pages <- result{decodeHandled(raw, handled), err}:
 			case <-rctx.Done():
 				return
 			}
-			if err != nil || len(page) < PageSize {
-				return
-			}
-			after = page[len(page)-1].Position
 		}
 	}()
 	for r := range pages {
@@ -472,7 +490,7 @@ func (s *Set) Rebuild(ctx context.Context, log LogReader) (RebuildStats, error) 
 		return s.applyModels(ctx, fresh, pend, s.All(), s.Challenges, page, false)
 	}
 	for {
-		if err := s.fold(ctx, log, &st, apply); err != nil {
+		if err := s.fold(ctx, log, &st, RebuildGroup, apply); err != nil {
 			fresh.Discard(context.WithoutCancel(ctx))
 			return st, err
 		}

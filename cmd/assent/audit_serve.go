@@ -26,6 +26,7 @@ import (
 type auditNode struct {
 	http *httpapi.Audit
 	cp   *audit.Checkpointer
+	log  *slog.Logger
 	done chan struct{}
 }
 
@@ -67,7 +68,7 @@ func newAuditNode(cfg config.Config, store eventstore.Store, db *localdb.DB, key
 	cp := audit.NewCheckpointer(audit.CheckpointerConfig{Log: chained, Appender: store, Key: key, DB: db, AnchorPath: anchor,
 		Interval: auditInterval, Logger: log.With("component", "audit")})
 	log.Info("audit ready", "auditors", auditors.Len(), "checkpoint_key", audit.KeyID(cp.PublicKey()))
-	return &auditNode{cp: cp, done: make(chan struct{}), http: &httpapi.Audit{
+	return &auditNode{cp: cp, log: log.With("component", "audit"), done: make(chan struct{}), http: &httpapi.Audit{
 		Log: chained, Reader: audit.NewReader(chained, db), Auditors: auditors, Recorder: &audit.Recorder{Appender: store},
 		PublicKey: cp.PublicKey(), TrustedKeys: trusted, Checkpointer: cp, AnchorPath: anchor,
 	}}, nil
@@ -127,15 +128,21 @@ func (n *auditNode) routes() *httpapi.Audit {
 	return n.http
 }
 
-// run signs checkpoints until ctx ends, then signs the shutdown checkpoint.
+// run signs checkpoints until ctx ends, then signs the shutdown checkpoint. A node stopped
+// before its first checkpoint (on a large log, the checkpointer's first fold of it can take
+// minutes) signs none: what it folded is in its tables, and the next start goes on from there.
 func (n *auditNode) run(ctx context.Context) {
 	if n == nil {
 		return
 	}
 	go func() {
 		defer close(n.done)
-		if _, err := n.cp.Checkpoint(ctx); err != nil && ctx.Err() == nil {
-			slog.Error("audit: first checkpoint", "err", err)
+		if _, err := n.cp.Checkpoint(ctx); err != nil {
+			if ctx.Err() != nil {
+				n.log.Info("audit: stopped before the first checkpoint; the fold of the log resumes at the next start", "events_folded", n.cp.EventsRead())
+				return
+			}
+			n.log.Error("audit: first checkpoint", "err", err)
 		}
 		n.cp.Run(ctx)
 	}()

@@ -21,7 +21,7 @@ import (
 const (
 	minGCPercent     = 100
 	maxGCPercent     = 400
-	gcHeadroom       = 128 << 20
+	gcHeadroom       = 64 << 20
 	defaultGCPercent = maxGCPercent // the target before the first collection
 )
 

@@ -51,7 +51,7 @@ func gcPercent() int {
 
 func TestGCPercentFor(t *testing.T) {
 	t.Parallel()
-	for live, want := range map[uint64]int{0: 400, 20 << 20: 400, 32 << 20: 400, 64 << 20: 200, 85 << 20: 150, 128 << 20: 100, 1 << 30: 100} {
+	for live, want := range map[uint64]int{0: 400, 16 << 20: 400, 20 << 20: 320, 32 << 20: 200, 43 << 20: 148, 64 << 20: 100, 128 << 20: 100, 1 << 30: 100} {
 		if got := gcPercentFor(live); got != want {
 			t.Errorf("gcPercentFor(%d MiB) = %d, want %d", live>>20, got, want)
 		}

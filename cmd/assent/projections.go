@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
@@ -89,6 +90,7 @@ func (f *projectionsFlags) open(ctx context.Context, name string) (eventstore.St
 // replace the live ones, and prints what it built, how long it took and how fast it went.
 func rebuildCommand() *cobra.Command {
 	var f projectionsFlags
+	var cpuProfile string
 	cmd := &cobra.Command{
 		Use:   "rebuild",
 		Short: "Rebuild every read model from position zero into fresh tables that replace the old ones",
@@ -99,6 +101,13 @@ func rebuildCommand() *cobra.Command {
 				return err
 			}
 			defer closeAll()
+			if cpuProfile != "" {
+				stop, err := startCPUProfile(cpuProfile)
+				if err != nil {
+					return fmt.Errorf("projections rebuild: %w", err)
+				}
+				defer stop()
+			}
 			st, err := set.Rebuild(cmd.Context(), store)
 			if err != nil {
 				return fmt.Errorf("projections rebuild: %w", err)
@@ -118,7 +127,21 @@ func rebuildCommand() *cobra.Command {
 		},
 	}
 	f.register(cmd)
+	cmd.Flags().StringVar(&cpuProfile, "cpu-profile", "", "write a CPU profile of the rebuild to this file (for go tool pprof)")
 	return cmd
+}
+
+// startCPUProfile writes a CPU profile to path until stop is called.
+func startCPUProfile(path string) (stop func(), err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("cpu profile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("cpu profile: %w", err)
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }
 
 // projectionsStatusCommand prints each read model's checkpoint and lag behind the log, and the

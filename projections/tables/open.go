@@ -21,6 +21,15 @@ const (
 // writerCacheKiB is the page cache of the local database's writer connection.
 const writerCacheKiB = 32 << 10
 
+// fillCheckpointPages is how many pages the write-ahead log of the local database may grow to
+// before the writer copies it into the database, while a rebuild fills fresh tables (SQLite's
+// default, restored after, is 1,000). A rebuild's transactions change thousands of pages, many
+// of them again in the next transaction: copying after every one copies those pages each time.
+const (
+	fillCheckpointPages    = 32_768
+	defaultCheckpointPages = 1000
+)
+
 // OpenSQLite returns the read models kept in a node's local database, creating their tables.
 // The database stays open when the store is closed.
 func OpenSQLite(ctx context.Context, db *localdb.DB) (*Store, error) {
@@ -74,8 +83,9 @@ func allTables() []string {
 	return append(append([]string{}, projections.Tables...), "checkpoints", "failed")
 }
 
-// Fresh drops what an earlier rebuild left and returns a store over new, empty tables (with no
-// secondary index until Promote: loading is faster without).
+// Fresh drops what an earlier rebuild left and returns a store over new, empty tables (with
+// their until indexes, which the sweeps use, but no lookup index until Promote: loading is
+// faster without).
 func (s *Store) Fresh(ctx context.Context) (projections.FreshStore, error) {
 	if s.live != nil {
 		return nil, errors.New("read models: a fresh store cannot have a fresh store")
@@ -87,7 +97,21 @@ func (s *Store) Fresh(ctx context.Context) (projections.FreshStore, error) {
 	if err := f.create(ctx, f.w, false); err != nil {
 		return nil, err
 	}
+	if err := f.checkpointEvery(ctx, fillCheckpointPages); err != nil {
+		return nil, err
+	}
 	return f, nil
+}
+
+// checkpointEvery sets the writer's automatic checkpoint of the write-ahead log (SQLite).
+func (s *Store) checkpointEvery(ctx context.Context, pages int) error {
+	if s.d.name != sqliteDialect.name {
+		return nil
+	}
+	if _, err := s.w.ExecContext(ctx, fmt.Sprintf("PRAGMA wal_autocheckpoint = %d", pages)); err != nil {
+		return fmt.Errorf("read models: %w", err)
+	}
+	return nil
 }
 
 // Discard drops the fresh tables.
@@ -100,7 +124,7 @@ func (s *Store) Discard(ctx context.Context) error {
 			return fmt.Errorf("read models: drop %s: %w", s.t(t), err)
 		}
 	}
-	return nil
+	return s.checkpointEvery(ctx, defaultCheckpointPages)
 }
 
 // Promote replaces the live tables with the fresh ones in one transaction; see
@@ -143,7 +167,13 @@ func (s *Store) Promote(ctx context.Context) error {
 			}
 		}
 	}
-	for _, q := range live.indexes() {
+	// The fresh tables' until indexes keep their names through the renames: they go, and
+	// the live ones are made, so that the next Fresh can make its own again.
+	var idx []string
+	for _, t := range projections.Tables {
+		idx = append(idx, "DROP INDEX IF EXISTS "+s.t(t)+"_until")
+	}
+	for _, q := range append(append(idx, live.untilIndexes()...), live.ixIndexes()...) {
 		if _, err := tx.ExecContext(ctx, q); err != nil {
 			return fmt.Errorf("read models: index: %w", err)
 		}
@@ -151,5 +181,5 @@ func (s *Store) Promote(ctx context.Context) error {
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("read models: replace the tables: %w", err)
 	}
-	return nil
+	return s.checkpointEvery(ctx, defaultCheckpointPages)
 }

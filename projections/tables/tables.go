@@ -77,8 +77,9 @@ func (s *Store) known(table string) error {
 	return fmt.Errorf("read models: no table named %q", table)
 }
 
-// create makes the tables, with their indexes if indexes is true.
-func (s *Store) create(ctx context.Context, db execer, indexes bool) error {
+// create makes the tables with their until indexes (the sweeps need them while a rebuild
+// fills the tables), and their ix indexes if lookups is true.
+func (s *Store) create(ctx context.Context, db execer, lookups bool) error {
 	var stmts []string
 	for _, t := range projections.Tables {
 		stmts = append(stmts, fmt.Sprintf("CREATE TABLE IF NOT EXISTS %s (k %s PRIMARY KEY, ix TEXT, until %s, v %s NOT NULL)%s",
@@ -89,8 +90,9 @@ func (s *Store) create(ctx context.Context, db execer, indexes bool) error {
 		fmt.Sprintf(`CREATE TABLE IF NOT EXISTS %s (projection TEXT NOT NULL, position %s NOT NULL, type TEXT NOT NULL,
 			schema_version INTEGER NOT NULL, error TEXT NOT NULL, attempts INTEGER NOT NULL, skipped INTEGER NOT NULL,
 			at %s NOT NULL, PRIMARY KEY (projection, position))`, s.t("failed"), s.d.bigint, s.d.bigint))
-	if indexes {
-		stmts = append(stmts, s.indexes()...)
+	stmts = append(stmts, s.untilIndexes()...)
+	if lookups {
+		stmts = append(stmts, s.ixIndexes()...)
 	}
 	for _, q := range stmts {
 		if _, err := db.ExecContext(ctx, q); err != nil {
@@ -104,13 +106,22 @@ type execer interface {
 	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
 }
 
-// indexes are the secondary indexes of the live tables, made after a rebuild has filled them.
-func (s *Store) indexes() []string {
+// untilIndexes are the indexes the sweeps use, made with the tables. They are named after
+// the tables' prefix: Promote drops a fresh table's and makes the live one's.
+func (s *Store) untilIndexes() []string {
 	var out []string
 	for _, t := range projections.Tables {
-		out = append(out,
-			fmt.Sprintf("CREATE INDEX IF NOT EXISTS %s_ix ON %s (ix) WHERE ix IS NOT NULL", s.prefix+t, s.t(t)),
-			fmt.Sprintf("CREATE INDEX IF NOT EXISTS %s_until ON %s (until) WHERE until IS NOT NULL", s.prefix+t, s.t(t)))
+		out = append(out, fmt.Sprintf("CREATE INDEX IF NOT EXISTS %s_until ON %s (until) WHERE until IS NOT NULL", s.prefix+t, s.t(t)))
+	}
+	return out
+}
+
+// ixIndexes are the lookup indexes of the live tables, made after a rebuild has filled them:
+// one sorted build instead of a row at a time.
+func (s *Store) ixIndexes() []string {
+	var out []string
+	for _, t := range projections.Tables {
+		out = append(out, fmt.Sprintf("CREATE INDEX IF NOT EXISTS %s_ix ON %s (ix) WHERE ix IS NOT NULL", s.prefix+t, s.t(t)))
 	}
 	return out
 }

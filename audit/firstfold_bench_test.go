@@ -1,0 +1,89 @@
+package audit_test
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"os"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/assent-dev/assent/audit"
+	"github.com/assent-dev/assent/eventstore"
+	"github.com/assent-dev/assent/eventstore/sqlite"
+	"github.com/assent-dev/assent/localdb"
+	"github.com/assent-dev/assent/projections/tables"
+)
+
+// firstEvents is a log that ends after its first n events.
+type firstEvents struct {
+	*sqlite.Store
+	n eventstore.Position
+}
+
+func (l firstEvents) ReadAll(ctx context.Context, after eventstore.Position, limit int) ([]eventstore.RecordedEvent, error) {
+	if after >= l.n {
+		return nil, nil
+	}
+	return l.Store.ReadAll(ctx, after, min(limit, int(l.n-after)))
+}
+
+func (l firstEvents) ReadAllChained(ctx context.Context, after eventstore.Position, limit int) ([]eventstore.ChainedEvent, error) {
+	if after >= l.n {
+		return nil, nil
+	}
+	return l.Store.ReadAllChained(ctx, after, min(limit, int(l.n-after)))
+}
+
+// discardAppends takes the checkpoint the benchmark signs and keeps it nowhere.
+type discardAppends struct{}
+
+func (discardAppends) Append(context.Context, string, eventstore.ExpectedVersion, ...eventstore.EventData) (eventstore.AppendResult, error) {
+	return eventstore.AppendResult{}, nil
+}
+
+// BenchmarkFirstFoldLargeStore measures the checkpointer's first checkpoint on a store it has
+// never folded: the fold of the log's first ASSENT_BENCH_EVENTS events (default 1,000,000)
+// into new tables, and the root of their heads. The store is ASSENT_BENCH_STORE (an events.db,
+// opened read-only; `assent generate` makes one); without it the benchmark skips. It reports
+// events/s and events per CPU second. Run it once:
+//
+//	ASSENT_BENCH_STORE=big/events.db go test -run '^$' -bench FirstFoldLargeStore -benchtime 1x ./audit/
+func BenchmarkFirstFoldLargeStore(b *testing.B) {
+	path := os.Getenv("ASSENT_BENCH_STORE")
+	if path == "" {
+		b.Skip("ASSENT_BENCH_STORE is not set")
+	}
+	n := 1_000_000
+	if v, err := strconv.Atoi(os.Getenv("ASSENT_BENCH_EVENTS")); err == nil && v > 0 {
+		n = v
+	}
+	ctx := context.Background()
+	s, err := sqlite.Open(ctx, path, sqlite.Options{ReadOnly: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	_, key, _ := ed25519.GenerateKey(rand.Reader)
+	for range b.N {
+		db, err := localdb.Open(ctx, b.TempDir())
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := tables.OpenSQLite(ctx, db); err != nil { // the writer's page cache, as a node sets it
+			b.Fatal(err)
+		}
+		cp := audit.NewCheckpointer(audit.CheckpointerConfig{Log: firstEvents{s, eventstore.Position(n)}, Appender: discardAppends{}, Key: key, DB: db})
+		start, cpu0 := time.Now(), cpuTime()
+		got, err := cp.Checkpoint(ctx)
+		if err != nil || got == nil {
+			b.Fatalf("first checkpoint: %v %v", got, err)
+		}
+		took, cpu := time.Since(start), cpuTime()-cpu0
+		b.ReportMetric(float64(cp.EventsRead())/took.Seconds(), "events/s")
+		b.ReportMetric(float64(cp.EventsRead())/cpu.Seconds(), "events/cpu-s")
+		b.Logf("%d events, %d streams in %s (%s of CPU)", cp.EventsRead(), got.Streams, took.Round(time.Millisecond), cpu.Round(time.Millisecond))
+		db.Close()
+	}
+}

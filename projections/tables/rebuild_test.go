@@ -1,0 +1,95 @@
+package tables_test
+
+import (
+	"bytes"
+	"context"
+	"testing"
+	"time"
+
+	"github.com/assent-dev/assent/eventstore"
+	"github.com/assent-dev/assent/projections"
+)
+
+// TestRebuildInGroupsEqualsTheFoldEventByEvent rebuilds the read models on SQLite from a log
+// of several pages (a rebuild reads pages and applies them in groups of RebuildGroup events,
+// in one transaction each, rows written in key order), and checks that every table holds, row
+// for row, what folding the same log one event at a time holds.
+func TestRebuildInGroupsEqualsTheFoldEventByEvent(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	total := 2*projections.PageSize + 123 // the log may end a few events further, at a step's end
+
+	oneByOne, err := projections.OpenSet(ctx, openSQLite(t), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	oneByOne.Challenges.RetainFor(time.Hour)
+	log := newSyntheticLog(total)
+	var events sliceLog // the same events again, for the rebuild (IDs are random)
+	for after := eventstore.Start; ; {
+		page, err := log.ReadAll(ctx, after, projections.PageSize)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, ev := range page {
+			if err := oneByOne.Apply(ev); err != nil {
+				t.Fatal(err)
+			}
+		}
+		events = append(events, page...)
+		if len(page) < projections.PageSize {
+			break
+		}
+		after = page[len(page)-1].Position
+	}
+
+	store := openSQLite(t)
+	var rebuilt *projections.Set
+	rebuilt, err = projections.OpenSet(ctx, store, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rebuilt.Challenges.RetainFor(time.Hour)
+	st, err := rebuilt.Rebuild(ctx, events)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(events); st.Events != n || rebuilt.Position() != eventstore.Position(n) || n <= 2*projections.PageSize {
+		t.Fatalf("rebuilt %d events to position %d, want %d (more than two pages)", st.Events, rebuilt.Position(), n)
+	}
+	for _, table := range projections.Tables {
+		want, got := rows(t, oneByOne.Store(), table), rows(t, store, table)
+		if len(want) != len(got) {
+			t.Fatalf("%s: %d rows rebuilt, %d folded one by one", table, len(got), len(want))
+		}
+		for i := range want {
+			if !bytes.Equal(want[i][0], got[i][0]) || !bytes.Equal(want[i][1], got[i][1]) {
+				t.Fatalf("%s: row %d rebuilt %x = %s, folded one by one %x = %s", table, i, got[i][0], got[i][1], want[i][0], want[i][1])
+			}
+		}
+	}
+	if n := len(rows(t, store, "challenges")); n == 0 {
+		t.Fatal("the log made no challenge rows: the test compares nothing")
+	}
+}
+
+// rows returns every row of table, key and value, in key order.
+func rows(t *testing.T, s projections.Store, table string) [][2][]byte {
+	t.Helper()
+	var out [][2][]byte
+	if err := s.Scan(context.Background(), table, func(k, v []byte) error {
+		out = append(out, [2][]byte{bytes.Clone(k), bytes.Clone(v)})
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// sliceLog is a log held in memory, its positions 1, 2, 3...
+type sliceLog []eventstore.RecordedEvent
+
+func (l sliceLog) ReadAll(_ context.Context, after eventstore.Position, limit int) ([]eventstore.RecordedEvent, error) {
+	rest := l[min(int(after), len(l)):]
+	return rest[:min(limit, len(rest))], nil
+}
