@@ -204,6 +204,14 @@ func testFresh(t *testing.T, s projections.Store) {
 			t.Fatalf("round %d: the new rows after Promote: %q, %v", round, v, err)
 		}
 		tx := begin(t, s)
+		// The live store's statements (prepared once, before the tables were replaced) read
+		// and write the new tables.
+		if v, err := tx.Get(ctx, "devices", []byte{2}); err != nil || !bytes.Equal(v, []byte{byte('a' + round)}) {
+			t.Fatalf("round %d: a read in a transaction after Promote: %q, %v", round, v, err)
+		}
+		if cps, err := tx.Checkpoints(ctx); err != nil || cps["devices"] != 10 {
+			t.Fatalf("round %d: the checkpoints in a transaction after Promote: %v, %v", round, cps, err)
+		}
 		must(t, tx.Put(ctx, "devices", []byte{3}, "", 0, []byte("after")))
 		must(t, tx.Commit())
 		if v, err := s.Get(ctx, "devices", []byte{3}); err != nil || string(v) != "after" {
