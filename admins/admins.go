@@ -1,6 +1,6 @@
 // Package admins holds the help desk's credentials: each administrator a name and the SHA-256
 // of a bearer token. They are separate from the auditors' read-only credentials (package
-// audit): a token of one kind is never accepted as the other (package bearer).
+// auditors): a token of one kind is never accepted as the other (package bearer).
 package admins
 
 import (

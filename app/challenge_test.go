@@ -1,7 +1,6 @@
 package app
 
 import (
-	"context"
 	"errors"
 	"sync"
 	"testing"
@@ -258,41 +257,4 @@ func TestSweeperExpiresDueChallenges(t *testing.T) {
 	if got := f.count(domain.ChallengeStream(late.ID), "challenge.expired"); got != 1 {
 		t.Fatalf("the late answer recorded %d expiries, want 1", got)
 	}
-}
-
-func TestChangeFeedAnnouncesChallengesAndLinks(t *testing.T) {
-	t.Parallel()
-	f := newFixture(t, domain.Policy{})
-	sub := f.views.Pending.Feed.Subscribe(64)
-	defer sub.Close()
-	id := f.account("feed@example.com")
-	phone := newDevice(t)
-	f.enroll(id, phone)
-	ch := f.challenge(id)
-	if err := f.answer(phone, ch.ID, domain.AnswerApprove, ch.Number); err != nil {
-		t.Fatal(err)
-	}
-	if err := f.s.DisableMFA(f.ctx, id, ch.ID); err != nil { // unlinks the phone
-		t.Fatal(err)
-	}
-	want := []projections.ChangeKind{projections.ChangeDeviceLinked, projections.ChangeChallengeIssued, projections.ChangeChallengeDecided, projections.ChangeDeviceUnlinked}
-	ctx, cancel := context.WithTimeout(f.ctx, 10*time.Second)
-	defer cancel()
-	for i, kind := range want {
-		select {
-		case c := <-sub.C:
-			if c.Kind != kind || c.AccountID != id {
-				t.Fatalf("change %d = %+v, want %s", i, c, kind)
-			}
-			if kind == projections.ChangeChallengeIssued && (c.ChallengeID != ch.ID || len(c.DeviceIDs) != 1 || c.DeviceIDs[0] != phone.id) {
-				t.Fatalf("issued = %+v", c)
-			}
-			if kind == projections.ChangeChallengeDecided && c.State != projections.StateApproved {
-				t.Fatalf("decided = %+v", c)
-			}
-		case <-ctx.Done():
-			t.Fatalf("change %d (%s) never came", i, kind)
-		}
-	}
-
 }

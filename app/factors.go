@@ -17,7 +17,8 @@ const totpAppName = "Authenticator app"
 
 // AddTOTPApp offers a standard authenticator app a new secret. It returns the otpauth:// URI
 // to show as a QR code (it holds the secret: show it once, never log it) and the app's ID,
-// which ConfirmTOTPApp takes with the app's first code.
+// which ConfirmTOTPApp takes with the app's first code. The URI names the account by its
+// email, or an integration user (who has none) by its username.
 func (s *Service) AddTOTPApp(ctx context.Context, accountID uuid.UUID) (string, uuid.UUID, error) {
 	secret, err := secrets.NewTOTPSecret(s.rand)
 	if err != nil {
@@ -33,7 +34,9 @@ func (s *Service) AddTOTPApp(ctx context.Context, accountID uuid.UUID) (string, 
 	}
 	var email string
 	_, err = s.op(ctx, accountActor(accountID)).updateAccount(accountID, func(a *domain.Account, now time.Time) (domain.Decision, error) {
-		email = a.Email().String()
+		if email = a.Email().String(); email == "" {
+			email = a.Username()
+		}
 		return a.AddTOTPApp(domain.AddTOTPApp{AppID: appID, Name: totpAppName, SealedSecret: sealed}, now), nil
 	})
 	if err != nil {

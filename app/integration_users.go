@@ -36,6 +36,9 @@ type IntegrationUser struct {
 	ID       uuid.UUID
 	Username string
 	Devices  []domain.LinkedDevice
+	// TOTPApps are the user's confirmed authenticator apps (AddIntegrationTOTPApp): they make
+	// passcodes, never take pushes.
+	TOTPApps []domain.TOTPAppRef
 	// Locked is true while the user's second factor is locked after too many failures.
 	Locked bool
 	// Disabled is true when the help desk disabled the user's account.
@@ -44,7 +47,7 @@ type IntegrationUser struct {
 
 func integrationUserOf(a *domain.Account, now time.Time) IntegrationUser {
 	locked, _ := a.Locked(now)
-	return IntegrationUser{ID: a.ID(), Username: a.Username(), Devices: a.LinkedDevices(), Locked: locked, Disabled: a.Disabled()}
+	return IntegrationUser{ID: a.ID(), Username: a.Username(), Devices: a.LinkedDevices(), TOTPApps: a.ConfirmedTOTPApps(), Locked: locked, Disabled: a.Disabled()}
 }
 
 // IntegrationUser returns the user id of the integration; domain.ErrAccountNotFound when there is
@@ -319,4 +322,37 @@ func (s *Service) IssueBypassCodes(ctx context.Context, key domain.IntegrationKe
 		return nil, time.Time{}, fmt.Errorf("issue bypass codes: %w", err)
 	}
 	return codes[:count], expires, nil
+}
+
+// IntegrationTOTPApp is an authenticator app added for a user of an integration, awaiting its
+// first code (ConfirmTOTPApp with User.ID and AppID).
+type IntegrationTOTPApp struct {
+	User IntegrationUser
+	// URI is the otpauth:// URI the app scans, labelled with the username. It holds the secret:
+	// show it once, never log it.
+	URI   string
+	AppID uuid.UUID
+}
+
+// AddIntegrationTOTPApp adds an authenticator app for the user username of the integration,
+// created if new: the help desk's way to give a user a second factor without a device of
+// Assent's (Duo's administrators assign tokens the same way). The app works as a passcode
+// once ConfirmTOTPApp has its first code; confirming it turns the second factor on when no
+// device had.
+func (s *Service) AddIntegrationTOTPApp(ctx context.Context, key domain.IntegrationKey, username string) (IntegrationTOTPApp, error) {
+	ctx = correlated(ctx)
+	if i, err := s.Integration(ctx, key); err != nil {
+		return IntegrationTOTPApp{}, fmt.Errorf("add integration totp app: %w", err)
+	} else if i.Disabled {
+		return IntegrationTOTPApp{}, fmt.Errorf("add integration totp app: %w", domain.ErrIntegrationDisabled)
+	}
+	u, _, err := s.EnsureIntegrationUser(ctx, key, username)
+	if err != nil {
+		return IntegrationTOTPApp{}, fmt.Errorf("add integration totp app: %w", err)
+	}
+	uri, appID, err := s.AddTOTPApp(ctx, u.ID)
+	if err != nil {
+		return IntegrationTOTPApp{}, fmt.Errorf("add integration totp app: %w", err)
+	}
+	return IntegrationTOTPApp{User: u, URI: uri, AppID: appID}, nil
 }

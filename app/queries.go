@@ -56,9 +56,7 @@ func (s *Service) PendingChallengesForDevice(ctx context.Context, deviceID uuid.
 	if s.heads == nil {
 		// Several writers: a challenge another node issued a moment ago may be in the log,
 		// and already past this node's push hub, before this node's read models have it.
-		if h, ok := s.store.(interface {
-			Head(context.Context) (eventstore.Position, error)
-		}); ok {
+		if h, ok := s.store.(eventstore.HeadReader); ok {
 			if head, err := h.Head(ctx); err == nil {
 				wctx, cancel := context.WithTimeout(ctx, crossNodeWait)
 				defer cancel()

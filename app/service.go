@@ -390,18 +390,18 @@ type streamEvents struct {
 
 // appendAll appends to several streams in one atomic write of m (see
 // eventstore.MultiStreamAppender); the events of every part share the op's metadata.
-func (o *op) appendAll(m eventstore.MultiStreamAppender, parts ...streamEvents) error {
+func (o *op) appendAll(m eventstore.MultiStreamAppender, parts ...streamEvents) ([]eventstore.AppendResult, error) {
 	out := make([]eventstore.StreamAppend, len(parts))
 	for i, p := range parts {
 		data, err := o.encode(p.stream, p.events)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		out[i] = eventstore.StreamAppend{Stream: p.stream, Expected: p.expected, Events: data}
 	}
 	res, err := m.AppendMulti(o.ctx, out...)
 	if err != nil {
-		return fmt.Errorf("append to %s and %d more: %w", parts[0].stream, len(parts)-1, err)
+		return nil, fmt.Errorf("append to %s and %d more: %w", parts[0].stream, len(parts)-1, err)
 	}
 	for i, p := range out {
 		o.s.noteWritten(res[i].Position)
@@ -409,7 +409,7 @@ func (o *op) appendAll(m eventstore.MultiStreamAppender, parts ...streamEvents) 
 	}
 	last := out[len(out)-1].Events
 	o.causation = last[len(last)-1].ID.String()
-	return nil
+	return res, nil
 }
 
 // decideFunc decides on the events of a stream at now. An error it returns is returned as is,

@@ -85,7 +85,7 @@ func (s *Service) register(ctx context.Context, addr domain.Email, hash string) 
 			return uuid.Nil, fmt.Errorf("register: %w", ad.Err)
 		}
 		if atomic {
-			err = o.appendAll(multi,
+			_, err = o.appendAll(multi,
 				streamEvents{emailStream, expected, d.Events},
 				streamEvents{domain.AccountStream(id), eventstore.NoStream(), ad.Events})
 		} else {
@@ -290,9 +290,13 @@ func (s *Service) issueChallenge(o *op, accountID uuid.UUID, lc domain.LoginCont
 	return s.issue(o, accountID, domain.IssueChallenge{Number: number, Context: lc})
 }
 
-// issue opens the challenge cmd describes (its ID is made here): the account stream first
-// (serializing concurrent sign-ins), then the challenge stream, then the superseded challenge
-// is cancelled.
+// issue opens the challenge cmd describes (its ID is made here): the account stream (at its
+// exact version, serializing concurrent sign-ins) and the challenge stream, then the
+// superseded challenge is cancelled. On a store that appends to several streams at once, the
+// account's and the challenge's events are one atomic write, so a sign-in waits for one
+// durable commit instead of two in a row; on another store they are two appends, the account
+// first (a failure between them leaves a pending challenge with no stream, which the next
+// challenge supersedes).
 func (s *Service) issue(o *op, accountID uuid.UUID, cmd domain.IssueChallenge) (IssuedChallenge, error) {
 	id, err := uuid.NewV7()
 	if err != nil {
@@ -300,15 +304,22 @@ func (s *Service) issue(o *op, accountID uuid.UUID, cmd domain.IssueChallenge) (
 	}
 	cmd.ChallengeID = id
 	var issue domain.ChallengeIssue
-	if _, err := o.updateAccount(accountID, func(a *domain.Account, now time.Time) (domain.Decision, error) {
-		issue, err = a.IssueChallenge(cmd, now, s.policy)
-		return domain.Decision{Events: issue.AccountEvents}, err
-	}); err != nil {
-		return IssuedChallenge{}, err
-	}
-	res, err := o.append(domain.ChallengeStream(id), eventstore.NoStream(), issue.ChallengeEvents)
-	if err != nil {
-		return IssuedChallenge{}, err
+	var res eventstore.AppendResult
+	if multi, atomic := s.store.(eventstore.MultiStreamAppender); atomic {
+		issue, res, err = s.issueAtomic(o, multi, accountID, cmd)
+		if err != nil {
+			return IssuedChallenge{}, err
+		}
+	} else {
+		if _, err := o.updateAccount(accountID, func(a *domain.Account, now time.Time) (domain.Decision, error) {
+			issue, err = a.IssueChallenge(cmd, now, s.policy)
+			return domain.Decision{Events: issue.AccountEvents}, err
+		}); err != nil {
+			return IssuedChallenge{}, err
+		}
+		if res, err = o.append(domain.ChallengeStream(id), eventstore.NoStream(), issue.ChallengeEvents); err != nil {
+			return IssuedChallenge{}, err
+		}
 	}
 	if issue.Superseded != uuid.Nil {
 		if err := s.cancel(o, issue.Superseded, domain.CancelSuperseded); err != nil {
@@ -323,6 +334,37 @@ func (s *Service) issue(o *op, accountID uuid.UUID, cmd domain.IssueChallenge) (
 		ID: id, Number: int(issued.Number), ExpiresAt: issued.ExpiresAt,
 		Devices: len(issued.Devices), PushMuted: issued.PushMuted, Position: res.Position,
 	}, nil
+}
+
+// issueAtomic decides cmd on the account and appends the account's and the challenge's
+// events in one write of multi, the account at the version loaded: on a conflict it loads
+// and decides again, at most MaxAttempts times in all. It returns the challenge append's
+// result.
+func (s *Service) issueAtomic(o *op, multi eventstore.MultiStreamAppender, accountID uuid.UUID, cmd domain.IssueChallenge) (domain.ChallengeIssue, eventstore.AppendResult, error) {
+	stream := domain.AccountStream(accountID)
+	for range s.tries {
+		a, expected, err := s.loadAccountStream(o.ctx, accountID)
+		if err != nil {
+			return domain.ChallengeIssue{}, eventstore.AppendResult{}, err
+		}
+		issue, err := a.IssueChallenge(cmd, s.now(), s.policy)
+		if err != nil {
+			return domain.ChallengeIssue{}, eventstore.AppendResult{}, err
+		}
+		parts := []streamEvents{{domain.ChallengeStream(cmd.ChallengeID), eventstore.NoStream(), issue.ChallengeEvents}}
+		if len(issue.AccountEvents) > 0 {
+			parts = append([]streamEvents{{stream, expected, issue.AccountEvents}}, parts...)
+		}
+		res, err := o.appendAll(multi, parts...)
+		if errors.Is(err, eventstore.ErrConflict) {
+			continue // the account moved: decide again on what it holds now
+		}
+		if err != nil {
+			return domain.ChallengeIssue{}, eventstore.AppendResult{}, err
+		}
+		return issue, res[len(res)-1], nil
+	}
+	return domain.ChallengeIssue{}, eventstore.AppendResult{}, fmt.Errorf("%w: %s", ErrContention, stream)
 }
 
 // cancel withdraws a challenge; one that is already decided, expired or missing (a crash

@@ -20,8 +20,6 @@ var (
 	ErrNoChain = errors.New("audit: this event store does not keep a hash chain")
 	// ErrBadBound is returned for a state-at bound that names neither a time nor a position.
 	ErrBadBound = errors.New("audit: give a time or a position")
-	// ErrUnknownAuditor is returned for a credential that is not an auditor's.
-	ErrUnknownAuditor = errors.New("audit: unknown auditor credential")
 	// ErrBadCheckpoint is returned when a checkpoint does not decode or verify.
 	ErrBadCheckpoint = errors.New("audit: bad checkpoint")
 )
@@ -32,10 +30,11 @@ type Log interface {
 	ReadStream(ctx context.Context, stream string, opts eventstore.ReadStreamOptions) ([]eventstore.RecordedEvent, error)
 }
 
-// ChainLog is a Log that also gives each event's stored chain link (the SQLite store).
+// ChainLog is a Log that also gives each event's stored chain link: a store with the
+// eventstore.ChainReader capability (SQLite, PostgreSQL).
 type ChainLog interface {
 	Log
-	ReadAllChained(ctx context.Context, after eventstore.Position, limit int) ([]eventstore.ChainedEvent, error)
+	eventstore.ChainReader
 }
 
 // Appender appends events; the checkpointer and the read recorder use it.

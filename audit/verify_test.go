@@ -7,7 +7,6 @@ import (
 	"database/sql"
 	"fmt"
 	"os"
-	"strings"
 	"testing"
 
 	"github.com/google/uuid"
@@ -273,32 +272,5 @@ func TestSchema1FileIsMigratedAndVerifies(t *testing.T) {
 	s.Close()
 	if err != nil || len(errorsOf(rep)) != 0 || rep.Events != 6 {
 		t.Fatalf("migrated file: %v %+v", err, rep)
-	}
-}
-
-func TestAuditorTokens(t *testing.T) {
-	t.Parallel()
-	path := t.TempDir() + "/auditors.json"
-	token, err := audit.AddAuditor(path, "alice", h0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	raw, _ := os.ReadFile(path)
-	if strings.Contains(string(raw), token) || !strings.Contains(string(raw), audit.HashToken(token)) {
-		t.Fatalf("the file must hold the token's hash only: %s", raw)
-	}
-	_, hash, _ := audit.NewToken()
-	a, err := audit.ParseAuditors("bob:"+hash, path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if name, err := a.Authenticate(token); err != nil || name != "alice" {
-		t.Fatalf("alice: %q %v", name, err)
-	}
-	if _, err := a.Authenticate(token + "x"); err == nil {
-		t.Fatal("a wrong token was accepted")
-	}
-	if _, err := audit.ParseAuditors("Bad Name:zz, ok:12", ""); err == nil || !strings.Contains(err.Error(), "Bad Name") || !strings.Contains(err.Error(), "'ok'") {
-		t.Fatalf("want every bad entry named: %v", err)
 	}
 }

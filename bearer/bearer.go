@@ -1,5 +1,5 @@
 // Package bearer keeps named bearer credentials: each a name and the SHA-256 of a random token
-// that starts with the kind's prefix. Auditors (package audit) and administrators (package
+// that starts with the kind's prefix. Auditors (package auditors) and administrators (package
 // admins) are two kinds; a token of one kind is never accepted as the other, because each kind
 // checks its own prefix and list.
 //

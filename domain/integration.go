@@ -291,3 +291,21 @@ func (a *Account) Integration() IntegrationKey { return a.integration }
 
 // Username returns an integration user's name, or "" for an account of Assent's own.
 func (a *Account) Username() string { return a.username }
+
+// TOTPAppRef names a confirmed TOTP app of an account: what the Auth API lists among an
+// integration user's devices as a token.
+type TOTPAppRef struct {
+	AppID uuid.UUID
+	Name  string
+}
+
+// ConfirmedTOTPApps returns the account's confirmed TOTP apps, in the order they were added.
+func (a *Account) ConfirmedTOTPApps() []TOTPAppRef {
+	var out []TOTPAppRef
+	for _, app := range a.apps {
+		if app.confirmed {
+			out = append(out, TOTPAppRef{AppID: app.id, Name: app.name})
+		}
+	}
+	return out
+}

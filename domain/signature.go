@@ -145,6 +145,12 @@ func SignedAnswerPayload(challengeID uuid.UUID, answer Answer, number MatchNumbe
 	return []byte(b.String())
 }
 
+// VerifyAnswer reports whether sig is publicKey's signature of the answer's payload: the check
+// the server makes when a device answers, made again when the history shows the answer.
+func VerifyAnswer(publicKey []byte, sig []byte, challengeID uuid.UUID, answer Answer, number MatchNumber, contextDigest []byte) bool {
+	return verifyAnswer(publicKey, sig, challengeID, answer, number, contextDigest)
+}
+
 // verifyAnswer reports whether sig is publicKey's signature of the answer's payload.
 func verifyAnswer(publicKey []byte, sig []byte, challengeID uuid.UUID, answer Answer, number MatchNumber, contextDigest []byte) bool {
 	if len(publicKey) != ed25519.PublicKeySize || len(sig) != ed25519.SignatureSize {
@@ -161,4 +167,17 @@ func verifyAnswer(publicKey []byte, sig []byte, challengeID uuid.UUID, answer An
 //	nonce:<hex>\n
 func DeviceAuthPayload(deviceID uuid.UUID, nonce []byte) []byte {
 	return []byte("assent.device-auth.v1\ndevice:" + deviceID.String() + "\nnonce:" + hex.EncodeToString(nonce) + "\n")
+}
+
+// DeviceRequestPayload returns the bytes a device signs with its Ed25519 key to make an HTTP
+// request as itself (such as reading its account's history): the method, the path with its
+// query as sent, and the time, in whole seconds, when it signed. The form is ASCII:
+//
+//	assent.device-request.v1\n
+//	device:<uuid, lower-case>\n
+//	method:<method>\n
+//	path:<path and query>\n
+//	at:<unix seconds>\n
+func DeviceRequestPayload(deviceID uuid.UUID, method, pathAndQuery string, at time.Time) []byte {
+	return []byte("assent.device-request.v1\ndevice:" + deviceID.String() + "\nmethod:" + method + "\npath:" + pathAndQuery + "\nat:" + strconv.FormatInt(at.Unix(), 10) + "\n")
 }

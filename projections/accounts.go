@@ -133,7 +133,11 @@ func (p *Accounts) All() []AccountView {
 }
 
 func foldAccount(b *batch, _ eventstore.RecordedEvent, e domain.Event) error {
-	id := accountOf(e)
+	ae, ok := e.(domain.AccountEvent)
+	if !ok {
+		return nil
+	}
+	id := ae.OfAccount()
 	var s *accountRow
 	if r, ok := e.(domain.AccountRegistered); ok {
 		s = &accountRow{View: AccountView{ID: r.AccountID, Email: r.Email.String(), RegisteredAt: r.At}}
@@ -201,45 +205,4 @@ func foldAccount(b *batch, _ eventstore.RecordedEvent, e domain.Event) error {
 	}
 	b.put("accounts", id[:], v.Email, 0, s)
 	return nil
-}
-
-// accountOf returns the account ID every account-stream event carries.
-func accountOf(e domain.Event) uuid.UUID {
-	switch e := e.(type) {
-	case domain.AccountRegistered:
-		return e.AccountID
-	case domain.MFAEnabled:
-		return e.AccountID
-	case domain.MFADisabled:
-		return e.AccountID
-	case domain.MFALocked:
-		return e.AccountID
-	case domain.PushMuted:
-		return e.AccountID
-	case domain.SignInChallenged:
-		return e.AccountID
-	case domain.DeviceLinked:
-		return e.AccountID
-	case domain.DeviceUnlinked:
-		return e.AccountID
-	case domain.TOTPAppAdded:
-		return e.AccountID
-	case domain.TOTPAppConfirmed:
-		return e.AccountID
-	case domain.BackupCodesIssued:
-		return e.AccountID
-	case domain.BackupCodeUsed:
-		return e.AccountID
-	case domain.PushResumed:
-		return e.AccountID
-	case domain.DeviceRenamed:
-		return e.AccountID
-	case domain.TOTPAppRenamed:
-		return e.AccountID
-	case domain.TOTPAppRemoved:
-		return e.AccountID
-	case domain.AccountUnlocked:
-		return e.AccountID
-	}
-	return uuid.Nil
 }

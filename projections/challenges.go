@@ -11,20 +11,30 @@ import (
 	"github.com/assent-dev/assent/eventstore"
 )
 
-// ChallengeState is where a challenge stands. The zero value is not a state.
+// ChallengeState is where a challenge stands: pending, or ended with one of the outcomes of
+// domain.Outcome, whose slugs it shares. The zero value is not a state.
 type ChallengeState struct{ slug string }
 
-// Challenge states: pending, then exactly one final state.
+// Challenge states: pending, then exactly one final state, one per domain.Outcome.
 var (
 	StatePending       = ChallengeState{"pending"}
-	StateApproved      = ChallengeState{"approved"}
-	StateDenied        = ChallengeState{"denied"}
-	StateFraudReported = ChallengeState{"fraud_reported"}
-	StateExpired       = ChallengeState{"expired"}
-	StateCancelled     = ChallengeState{"cancelled"}
-	StateCompletedTOTP = ChallengeState{"completed_totp"}
-	StateCompletedCode = ChallengeState{"completed_backup_code"}
+	StateApproved      = stateOf(domain.OutcomeApproved)
+	StateDenied        = stateOf(domain.OutcomeDenied)
+	StateFraudReported = stateOf(domain.OutcomeFraudReported)
+	StateExpired       = stateOf(domain.OutcomeExpired)
+	StateCancelled     = stateOf(domain.OutcomeCancelled)
+	StateCompletedTOTP = stateOf(domain.OutcomeCompletedTOTP)
+	StateCompletedCode = stateOf(domain.OutcomeCompletedBackupCode)
 )
+
+// stateOf is the final state of a challenge that ended with o.
+func stateOf(o domain.Outcome) ChallengeState { return ChallengeState{o.String()} }
+
+// Outcome returns the outcome the state is, or the zero Outcome while pending.
+func (s ChallengeState) Outcome() domain.Outcome {
+	o, _ := domain.ParseOutcome(s.slug)
+	return o
+}
 
 // String returns the state's stable slug, for APIs.
 func (s ChallengeState) String() string { return s.slug }
@@ -34,43 +44,23 @@ func (s ChallengeState) MarshalText() ([]byte, error) { return []byte(s.slug), n
 
 // UnmarshalText reads a slug written by MarshalText.
 func (s *ChallengeState) UnmarshalText(b []byte) error {
-	for _, st := range []ChallengeState{StatePending, StateApproved, StateDenied, StateFraudReported, StateExpired, StateCancelled, StateCompletedTOTP, StateCompletedCode} {
-		if st.slug == string(b) {
-			*s = st
-			return nil
-		}
+	if string(b) == StatePending.slug {
+		*s = StatePending
+		return nil
 	}
-	return fmt.Errorf("projections: no challenge state %q", b)
+	o, err := domain.ParseOutcome(string(b))
+	if err != nil {
+		return fmt.Errorf("projections: no challenge state %q", b)
+	}
+	*s = stateOf(o)
+	return nil
 }
 
 // Final reports whether the state is an outcome.
 func (s ChallengeState) Final() bool { return s.slug != "" && s != StatePending }
 
 // Passed reports whether the sign-in may go on: approved or completed with a code.
-func (s ChallengeState) Passed() bool {
-	return s == StateApproved || s == StateCompletedTOTP || s == StateCompletedCode
-}
-
-// finalState maps a challenge's final event to its state; ok is false for other events.
-func finalState(e domain.Event) (ChallengeState, uuid.UUID, bool) {
-	switch e := e.(type) {
-	case domain.ChallengeApproved:
-		return StateApproved, e.DeviceID, true
-	case domain.ChallengeDenied:
-		return StateDenied, e.DeviceID, true
-	case domain.FraudReported:
-		return StateFraudReported, e.DeviceID, true
-	case domain.ChallengeExpired:
-		return StateExpired, uuid.Nil, true
-	case domain.ChallengeCancelled:
-		return StateCancelled, uuid.Nil, true
-	case domain.ChallengeCompletedTOTP:
-		return StateCompletedTOTP, uuid.Nil, true
-	case domain.ChallengeCompletedBackupCode:
-		return StateCompletedCode, uuid.Nil, true
-	}
-	return ChallengeState{}, uuid.Nil, false
-}
+func (s ChallengeState) Passed() bool { return s.Outcome().Passed() }
 
 var finalEvents = []domain.Event{
 	domain.ChallengeApproved{}, domain.ChallengeDenied{}, domain.FraudReported{}, domain.ChallengeExpired{},
@@ -155,7 +145,11 @@ func (s *ChallengeStatus) end() int64 {
 }
 
 func foldChallenge(b *batch, ev eventstore.RecordedEvent, e domain.Event) error {
-	id := challengeOf(e)
+	ce, ok := e.(domain.ChallengeEvent)
+	if !ok {
+		return nil
+	}
+	id := ce.OfChallenge()
 	var s *ChallengeStatus
 	is, issued := e.(domain.ChallengeIssued)
 	if issued {
@@ -181,8 +175,8 @@ func foldChallenge(b *batch, ev eventstore.RecordedEvent, e domain.Event) error 
 	case domain.NumberMismatched:
 		s.Mismatches++
 	default:
-		if st, by, ok := finalState(e); ok && s.State == StatePending {
-			s.State, s.DecidedBy, s.DecidedAt = st, by, e.OccurredAt()
+		if f, ok := e.(domain.FinalEvent); ok && s.State == StatePending {
+			s.State, s.DecidedBy, s.DecidedAt = stateOf(f.Outcome()), f.DecidedBy(), e.OccurredAt()
 		}
 	}
 	b.put("challenges", id[:], "", s.end(), s)
@@ -199,30 +193,3 @@ func foldChallenge(b *batch, ev eventstore.RecordedEvent, e domain.Event) error 
 // sweepEvery is how many rows a read model that forgets old ones adds between two sweeps
 // (challenges issued, sessions signed out).
 const sweepEvery = 1024
-
-// challengeOf returns the challenge ID every challenge-stream event carries.
-func challengeOf(e domain.Event) uuid.UUID {
-	switch e := e.(type) {
-	case domain.ChallengeIssued:
-		return e.ChallengeID
-	case domain.ChallengeDelivered:
-		return e.ChallengeID
-	case domain.NumberMismatched:
-		return e.ChallengeID
-	case domain.ChallengeApproved:
-		return e.ChallengeID
-	case domain.ChallengeDenied:
-		return e.ChallengeID
-	case domain.FraudReported:
-		return e.ChallengeID
-	case domain.ChallengeExpired:
-		return e.ChallengeID
-	case domain.ChallengeCancelled:
-		return e.ChallengeID
-	case domain.ChallengeCompletedTOTP:
-		return e.ChallengeID
-	case domain.ChallengeCompletedBackupCode:
-		return e.ChallengeID
-	}
-	return uuid.Nil
-}

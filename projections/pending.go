@@ -89,26 +89,23 @@ func (st *pendingState) commit(b *batch) {
 
 // Pending is the read model of open challenges, per device, named "pending". It drops a
 // challenge at its final event and a device's entries when the device is unlinked from the
-// challenge's account. Its rows are in the store and, restored at start, in memory. It
-// publishes Changes on Feed after each batch of events it commits.
+// challenge's account. Its rows are in the store and, restored at start, in memory.
 type Pending struct {
 	core
 	state *pendingState
-	// Feed announces challenges issued, delivered and decided, and devices linked and unlinked.
-	Feed Feed
 }
 
 // NewPending returns an empty pending-challenge read model in memory.
 func NewPending() *Pending { return newPending(NewMemoryStore()) }
 
 func newPending(store Store) *Pending {
-	types := typesOf(append([]domain.Event{domain.ChallengeIssued{}, domain.ChallengeDelivered{}, domain.DeviceLinked{}, domain.DeviceUnlinked{}}, finalEvents...)...)
+	types := typesOf(append([]domain.Event{domain.ChallengeIssued{}, domain.ChallengeDelivered{}, domain.DeviceUnlinked{}}, finalEvents...)...)
 	p := &Pending{core: newCore("pending", store, []string{"pending"}, types...), state: newPendingState()}
 	p.core.fold = foldPending
 	return p
 }
 
-// Apply folds one event and publishes its Change; see Projection.
+// Apply folds one event; see Projection.
 func (p *Pending) Apply(ev eventstore.RecordedEvent) error { return applyOne(p, ev) }
 
 // restore loads the open challenges from the store into memory.
@@ -127,7 +124,7 @@ func (p *Pending) restore() error {
 	return nil
 }
 
-// Reset empties the read model. Subscribers of Feed stay subscribed.
+// Reset empties the read model.
 func (p *Pending) Reset() {
 	p.core.Reset()
 	p.state.mu.Lock()
@@ -212,9 +209,6 @@ func foldPending(b *batch, ev eventstore.RecordedEvent, e domain.Event) error {
 			en.Devices = append(en.Devices, d.DeviceID)
 		}
 		b.create("pending", e.ChallengeID[:], "", 0, en)
-		c := en.Ch
-		c.ContextDigest = slices.Clone(c.ContextDigest)
-		b.changes = append(b.changes, Change{Kind: ChangeChallengeIssued, Position: ev.Position, AccountID: e.AccountID, ChallengeID: e.ChallengeID, DeviceIDs: slices.Clone(en.Devices), Pending: &c})
 		return nil
 	case domain.ChallengeDelivered:
 		en, err := load[pendingEntry](b, "pending", e.ChallengeID[:])
@@ -223,10 +217,6 @@ func foldPending(b *batch, ev eventstore.RecordedEvent, e domain.Event) error {
 		}
 		en.Delivered = append(en.Delivered, e.DeviceID)
 		b.put("pending", e.ChallengeID[:], "", 0, en)
-		b.changes = append(b.changes, Change{Kind: ChangeChallengeDelivered, Position: ev.Position, AccountID: en.Ch.AccountID, ChallengeID: e.ChallengeID, DeviceIDs: []uuid.UUID{e.DeviceID}})
-		return nil
-	case domain.DeviceLinked:
-		b.changes = append(b.changes, Change{Kind: ChangeDeviceLinked, Position: ev.Position, AccountID: e.AccountID, DeviceIDs: []uuid.UUID{e.DeviceID}})
 		return nil
 	case domain.DeviceUnlinked:
 		for _, id := range b.pendingFor(e.DeviceID) {
@@ -239,20 +229,18 @@ func foldPending(b *batch, ev eventstore.RecordedEvent, e domain.Event) error {
 				b.put("pending", id[:], "", 0, en)
 			}
 		}
-		b.changes = append(b.changes, Change{Kind: ChangeDeviceUnlinked, Position: ev.Position, AccountID: e.AccountID, DeviceIDs: []uuid.UUID{e.DeviceID}})
 		return nil
 	}
-	st, _, ok := finalState(e)
-	id := challengeOf(e)
+	f, ok := e.(domain.FinalEvent)
 	if !ok {
 		return nil
 	}
+	id := f.OfChallenge()
 	en, err := load[pendingEntry](b, "pending", id[:])
 	if err != nil || en == nil {
 		return err
 	}
 	b.del("pending", id[:])
-	b.changes = append(b.changes, Change{Kind: ChangeChallengeDecided, Position: ev.Position, AccountID: en.Ch.AccountID, ChallengeID: id, DeviceIDs: slices.Clone(en.Devices), State: st})
 	return nil
 }
 

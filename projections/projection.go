@@ -158,7 +158,6 @@ type batch struct {
 	rows    map[string]map[string]*cachedRow
 	pending *pendingState // the open challenges as committed, for unlinks
 	retain  time.Duration
-	changes []Change
 }
 
 type cachedRow struct {

@@ -67,30 +67,6 @@ func mustSet(t *testing.T, ev eventstore.RecordedEvent) uuid.UUID {
 	return e.SetID
 }
 
-func TestFeedDropsASubscriberThatLags(t *testing.T) {
-	t.Parallel()
-	p := projections.NewPending()
-	slow := p.Feed.Subscribe(1)
-	fast := p.Feed.Subscribe(8)
-	defer fast.Close()
-	for i := range 3 {
-		if err := p.Apply(recorded(t, eventstore.Position(i+1), domain.DeviceLinked{AccountID: uuid.New(), DeviceID: uuid.New(), Method: domain.LinkFromPhone, At: at})); err != nil {
-			t.Fatal(err)
-		}
-	}
-	n := 0
-	for range slow.C {
-		n++
-	}
-	if n != 1 || !slow.Lagged() {
-		t.Fatalf("slow subscriber got %d changes, lagged %v; want 1 and dropped", n, slow.Lagged())
-	}
-	if len(fast.C) != 3 || fast.Lagged() {
-		t.Fatalf("fast subscriber holds %d changes, want 3", len(fast.C))
-	}
-	slow.Close() // closing a dropped subscription is harmless
-}
-
 // TestChallengesRetention checks that a Challenges told to retain challenges for an hour
 // forgets, at its sweep, those decided or expired more than an hour before, and keeps the
 // others; and that one without a retention keeps everything.

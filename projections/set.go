@@ -27,6 +27,7 @@ type Set struct {
 	Challenges *Challenges
 	SignOuts   *SignOuts
 	Sessions   *Sessions
+	History    *History
 
 	store Store
 	log   *slog.Logger
@@ -58,7 +59,8 @@ func OpenSet(ctx context.Context, store Store, log *slog.Logger) (*Set, error) {
 	s := &Set{
 		Accounts: newAccounts(store), Devices: newDevices(store), Pending: newPending(store),
 		Challenges: newChallenges(store), SignOuts: newSignOuts(store), Sessions: newSessions(store),
-		store: store, log: log, now: time.Now,
+		History: newHistory(store),
+		store:   store, log: log, now: time.Now,
 	}
 	if err := s.load(ctx); err != nil {
 		return nil, err
@@ -112,7 +114,7 @@ func (s *Set) Store() Store { return s.store }
 
 // All returns the projections of the set.
 func (s *Set) All() []Projection {
-	return []Projection{s.Accounts, s.Devices, s.Pending, s.Challenges, s.SignOuts, s.Sessions}
+	return []Projection{s.Accounts, s.Devices, s.Pending, s.Challenges, s.SignOuts, s.Sessions, s.History}
 }
 
 // Position is the lowest position of the set's projections: every one has applied the log up
@@ -330,9 +332,6 @@ func (s *Set) applyModels(ctx context.Context, target Store, pend *pendingState,
 			}
 		}
 		m.base().moveTo(cps[i])
-		if p, ok := m.(*Pending); ok {
-			p.Feed.publish(b.changes)
-		}
 	}
 	return nil
 }

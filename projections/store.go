@@ -101,7 +101,7 @@ var (
 
 // Tables are the names of the tables of every read model, in the order of Set.All, and meta,
 // which holds a read model's counters (such as the sweeps' cadence).
-var Tables = []string{"accounts", "devices", "pending", "challenges", "signouts", "sessions", "sessionaccounts", "meta"}
+var Tables = []string{"accounts", "devices", "pending", "challenges", "signouts", "sessions", "sessionaccounts", "history", "historyaccounts", "meta"}
 
 var errTxDone = errors.New("projections: transaction already committed or rolled back")
 

@@ -27,7 +27,7 @@ import (
 // when the server starts again.
 func adminCommand() *cobra.Command {
 	cmd := &cobra.Command{Use: "admin", Short: "Administer Assent: Duo-compatible integrations, OpenID Connect clients and keys, the help desk's acts on accounts"}
-	cmd.AddCommand(integrationCommand(), bypassCodesCommand(), oidcClientCommand(), oidcKeysCommand(), accountCommand(), adminTokenCommand())
+	cmd.AddCommand(integrationCommand(), bypassCodesCommand(), totpAppCommand(), oidcClientCommand(), oidcKeysCommand(), accountCommand(), adminTokenCommand())
 	return cmd
 }
 

@@ -23,6 +23,7 @@ import (
 
 	"github.com/assent-dev/assent/app"
 	"github.com/assent-dev/assent/audit"
+	"github.com/assent-dev/assent/auditors"
 	"github.com/assent-dev/assent/eventstore"
 	"github.com/assent-dev/assent/eventstore/postgres"
 	"github.com/assent-dev/assent/eventstore/sqlite"
@@ -195,12 +196,12 @@ func auditCommand() *cobra.Command {
 func auditTokenCommand(src *auditSource) *cobra.Command {
 	cmd := &cobra.Command{Use: "token", Short: "Create auditor credentials"}
 	var name string
-	create := &cobra.Command{Use: "create", Short: "Create an auditor token; its hash goes to <data-dir>/" + audit.AuditorsFile + ", the token is printed once", Args: cobra.NoArgs,
+	create := &cobra.Command{Use: "create", Short: "Create an auditor token; its hash goes to <data-dir>/" + auditors.File + ", the token is printed once", Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := os.MkdirAll(src.dataDir, 0o700); err != nil {
 				return fmt.Errorf("audit token: %w", err)
 			}
-			token, err := audit.AddAuditor(filepath.Join(src.dataDir, audit.AuditorsFile), name, time.Now())
+			token, err := auditors.Add(filepath.Join(src.dataDir, auditors.File), name, time.Now())
 			if err != nil {
 				return err
 			}
@@ -212,7 +213,7 @@ func auditTokenCommand(src *auditSource) *cobra.Command {
 	_ = create.MarkFlagRequired("name")
 	hash := &cobra.Command{Use: "hash", Short: "Create a token and print it with its 'name:sha256' entry for ASSENT_AUDITOR_TOKENS", Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			token, h, err := audit.NewToken()
+			token, h, err := auditors.NewToken()
 			if err != nil {
 				return err
 			}

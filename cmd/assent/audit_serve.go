@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/assent-dev/assent/audit"
+	"github.com/assent-dev/assent/auditors"
 	"github.com/assent-dev/assent/config"
 	"github.com/assent-dev/assent/eventstore"
 	"github.com/assent-dev/assent/localdb"
@@ -29,6 +30,13 @@ type auditNode struct {
 	done chan struct{}
 }
 
+// chainedStore is an event store with the hash-chain capability, which the audit side needs
+// (it is an httpapi.AuditLog and an audit.ChainLog).
+type chainedStore interface {
+	eventstore.Store
+	eventstore.ChainReader
+}
+
 // auditInterval is the period of signed checkpoints; tests shorten it.
 var auditInterval = time.Minute
 
@@ -38,13 +46,13 @@ var auditInterval = time.Minute
 // and from <data-dir>/auditors.json, which `assent audit token create` writes.
 // db is the node's own database, which the caller opened and closes.
 func newAuditNode(cfg config.Config, store eventstore.Store, db *localdb.DB, keyring *secrets.Keyring, log *slog.Logger) (*auditNode, error) {
-	chained, ok := store.(httpapi.AuditLog)
+	chained, ok := store.(chainedStore)
 	if !ok {
 		log.Warn("audit trail is OFF: this event store keeps no hash chain per stream",
 			"off", auditOff, "auditor_tokens_ignored", cfg.AuditorTokens != "")
 		return nil, nil
 	}
-	auditors, err := audit.ParseAuditors(cfg.AuditorTokens, filepath.Join(cfg.DataDir, audit.AuditorsFile))
+	auditors, err := auditors.Parse(cfg.AuditorTokens, filepath.Join(cfg.DataDir, auditors.File))
 	if err != nil {
 		return nil, err
 	}
@@ -92,7 +100,7 @@ const auditOff = "hash chains per stream, signed checkpoints and the anchor file
 // Starting would sign new checkpoints over the cut log and overwrite the anchor, erasing the
 // evidence; the operator must restore a backup, or record the loss (assent audit accept-loss).
 func checkLogAgainstAnchor(ctx context.Context, cfg config.Config, store eventstore.Store, head eventstore.Position) error {
-	if _, ok := store.(httpapi.AuditLog); !ok {
+	if _, ok := store.(eventstore.ChainReader); !ok {
 		return nil
 	}
 	path := filepath.Join(cfg.DataDir, audit.AnchorFile)

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/assent-dev/assent/audit"
+	"github.com/assent-dev/assent/auditors"
 	"github.com/assent-dev/assent/config"
 	"github.com/assent-dev/assent/eventstore"
 )
@@ -41,7 +42,7 @@ func auditGet(t *testing.T, base, token, path string) (int, []byte) {
 func TestAuditOverHTTPAndCLI(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	token, err := audit.AddAuditor(filepath.Join(dir, audit.AuditorsFile), "alice", time.Now())
+	token, err := auditors.Add(filepath.Join(dir, auditors.File), "alice", time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -103,7 +104,7 @@ func TestAuditOverHTTPAndCLI(t *testing.T) {
 	if st, _ := auditGet(t, n.url, "", "/v1/audit/verify"); st != http.StatusUnauthorized {
 		t.Fatalf("verify without a credential: %d", st)
 	}
-	if st, _ := auditGet(t, n.url, audit.TokenPrefix+"forged", "/v1/audit/verify"); st != http.StatusUnauthorized {
+	if st, _ := auditGet(t, n.url, auditors.TokenPrefix+"forged", "/v1/audit/verify"); st != http.StatusUnauthorized {
 		t.Fatalf("verify with a forged token: %d", st)
 	}
 

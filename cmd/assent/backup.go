@@ -15,6 +15,7 @@ import (
 
 	"github.com/assent-dev/assent/app"
 	"github.com/assent-dev/assent/audit"
+	"github.com/assent-dev/assent/auditors"
 	"github.com/assent-dev/assent/eventstore/sqlite"
 	"github.com/assent-dev/assent/localdb"
 )
@@ -79,7 +80,7 @@ func backup(cmd *cobra.Command, dataDir, to, keysTo string) error {
 	}
 	// The anchor first: the server writes it after the checkpoint it holds is in the log, so
 	// the snapshot taken next holds that checkpoint, and verify finds the copy whole.
-	for _, name := range []string{audit.AnchorFile, audit.AuditorsFile} {
+	for _, name := range []string{audit.AnchorFile, auditors.File} {
 		if _, err := copyIfExists(filepath.Join(dataDir, name), filepath.Join(to, name), 0o600); err != nil {
 			return fmt.Errorf("backup: %w", err)
 		}
@@ -138,7 +139,7 @@ func restoreCommand() *cobra.Command {
 }
 
 // restoredFiles are the files a backup holds and a restore puts in place, keys aside.
-var restoredFiles = []string{storeFile, audit.AnchorFile, audit.AuditorsFile}
+var restoredFiles = []string{storeFile, audit.AnchorFile, auditors.File}
 
 func restore(cmd *cobra.Command, from, keysFrom, dataDir string, force bool) error {
 	ctx := cmd.Context()

@@ -35,7 +35,7 @@ func deviceCommand() *cobra.Command {
 			"Its private key, links and TOTP secrets are kept in --state, readable by its owner only.",
 	}
 	cmd.PersistentFlags().StringVar(&state, "state", defaultStatePath(), "the device's state file (private key, links, TOTP secrets)")
-	cmd.AddCommand(deviceLinkCommand(&state), devicePhoneLinkCommand(&state), deviceRunCommand(&state), deviceCodesCommand(&state))
+	cmd.AddCommand(deviceLinkCommand(&state), devicePhoneLinkCommand(&state), deviceRunCommand(&state), deviceCodesCommand(&state), deviceHistoryCommand(&state))
 	return cmd
 }
 

@@ -7,8 +7,11 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -95,6 +98,8 @@ func BenchmarkDuoRoundTrip(b *testing.B) {
 	}
 
 	lat := make([][]time.Duration, callers)
+	stopProfile := profileTimed(b)
+	cpu0 := processCPU(b)
 	b.ResetTimer()
 	began := time.Now()
 	var cw sync.WaitGroup
@@ -124,13 +129,50 @@ func BenchmarkDuoRoundTrip(b *testing.B) {
 	cw.Wait()
 	elapsed := time.Since(began)
 	b.StopTimer()
+	cpu := processCPU(b) - cpu0
+	stopProfile()
 	var all []time.Duration
 	for _, l := range lat {
 		all = append(all, l...)
 	}
 	report(b, "roundtrip", all)
 	b.ReportMetric(float64(len(all))/elapsed.Seconds(), "roundtrips/s")
-	b.Logf("%d round trips in %v: %.0f/s with %d callers", len(all), elapsed.Round(time.Millisecond), float64(len(all))/elapsed.Seconds(), callers)
+	b.ReportMetric(float64(cpu.Microseconds())/1000/float64(max(len(all), 1)), "cpu-ms/roundtrip")
+	b.Logf("%d round trips in %v: %.0f/s with %d callers; %.2f ms of CPU each (server and clients, one process)",
+		len(all), elapsed.Round(time.Millisecond), float64(len(all))/elapsed.Seconds(), callers, float64(cpu.Microseconds())/1000/float64(max(len(all), 1)))
 	cancel()
 	wg.Wait()
+}
+
+// processCPU returns the CPU time this process has used, user and system: on a machine
+// shared with other work, the CPU a round trip costs moves far less from run to run than
+// round trips per second do.
+func processCPU(b *testing.B) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// profileTimed writes a CPU profile of the timed part of a benchmark alone (not its setup) to
+// the file named by ASSENT_BENCH_CPUPROFILE, when it is set; the function it returns stops it.
+func profileTimed(b *testing.B) func() {
+	path := os.Getenv("ASSENT_BENCH_CPUPROFILE")
+	if path == "" {
+		return func() {}
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		b.Fatal(err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		if err := f.Close(); err != nil {
+			b.Error(err)
+		}
+	}
 }

@@ -12,7 +12,8 @@ import (
 
 // TestBrowserHelpDeskBypassAndReset: a person without their phone or codes signs in with a
 // bypass code the help desk issued, and is told so; after the help desk's reset, the next
-// sign-in goes straight to setting up a new second factor, with the notice of the reset.
+// sign-in goes straight to setting up a new second factor, with the notice of the reset, and
+// the other pages send the person back there until it is set up.
 func TestBrowserHelpDeskBypassAndReset(t *testing.T) {
 	t.Parallel()
 	requireChromium(t)
@@ -72,7 +73,17 @@ func TestBrowserHelpDeskBypassAndReset(t *testing.T) {
 		t.Fatalf("the notice says %q", got)
 	}
 	b.waitText("add-heading", "Activate")
+	// Until a new second factor is set up, the sessions and the history wait for it, and
+	// another page of Assent sends the person back here.
+	b.waitText("history-list", "Set up a new second factor")
+	b.waitText("session-list", "Set up a new second factor")
 	b.look("security-after-reset")
+	b.open("/")
+	b.visible("security")
+	if loc := b.location(); !strings.HasSuffix(loc, "/security") {
+		t.Fatalf("the home page of a session that must set up a second factor is %s", loc)
+	}
+	b.waitText("add-heading", "Activate")
 	b.click("#link-app")
 	b.visible("enroll-panel")
 	server, token, err := client.ParseEnrollmentLink(b.scanQR("enroll-qr"))
@@ -84,6 +95,8 @@ func TestBrowserHelpDeskBypassAndReset(t *testing.T) {
 		t.Fatal(err)
 	}
 	b.waitText("sec-status", "Two-factor authentication is now on")
+	b.waitText("session-list", "This browser")
+	b.waitText("history-list", "Signed in")
 
 	// 2FA is on again: the next sign-in asks the new phone.
 	p.connect(t, n)

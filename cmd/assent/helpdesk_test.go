@@ -17,7 +17,7 @@ import (
 
 	"github.com/assent-dev/assent/admins"
 	"github.com/assent-dev/assent/app"
-	"github.com/assent-dev/assent/audit"
+	"github.com/assent-dev/assent/auditors"
 	"github.com/assent-dev/assent/client"
 	"github.com/assent-dev/assent/config"
 	"github.com/assent-dev/assent/domain"
@@ -33,7 +33,7 @@ func helpDeskNode(t *testing.T) (n *node, adminToken, auditorToken string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	auditorToken, auditorHash, err := audit.NewToken()
+	auditorToken, auditorHash, err := auditors.NewToken()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -69,9 +69,7 @@ func (n *metricsNode) observe(store eventstore.Store, svc *app.Service, hub *pus
 			return st.Commits, st.Appends, st.Events
 		}
 		src.Head = func(context.Context) (uint64, error) { return uint64(s.Head()), nil }
-	case interface {
-		Head(context.Context) (eventstore.Position, error)
-	}:
+	case eventstore.HeadReader:
 		src.Head = func(ctx context.Context) (uint64, error) {
 			h, err := s.Head(ctx)
 			return uint64(h), err

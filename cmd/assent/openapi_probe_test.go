@@ -22,9 +22,9 @@ import (
 	"github.com/getkin/kin-openapi/routers"
 	"github.com/google/uuid"
 
-	"github.com/assent-dev/assent/audit"
+	"github.com/assent-dev/assent/auditors"
 	"github.com/assent-dev/assent/config"
-	"github.com/assent-dev/assent/transport/httpapi"
+	"github.com/assent-dev/assent/websession"
 )
 
 // loadDocument fetches an OpenAPI document of the server and checks it with a validator.
@@ -89,7 +89,7 @@ type probeCreds struct {
 func TestOpenAPIAnswersBadInputAsDocumented(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	auditorToken, err := audit.AddAuditor(filepath.Join(dir, audit.AuditorsFile), "probe", time.Now())
+	auditorToken, err := auditors.Add(filepath.Join(dir, auditors.File), "probe", time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -119,7 +119,7 @@ func TestOpenAPIAnswersBadInputAsDocumented(t *testing.T) {
 	base, _ := url.Parse(n.url)
 	var session string
 	for _, c := range browser.HTTP.Jar.Cookies(base) {
-		if c.Name == httpapi.SessionCookie {
+		if c.Name == websession.SessionCookie {
 			session = c.Name + "=" + c.Value
 		}
 	}
@@ -129,7 +129,7 @@ func TestOpenAPIAnswersBadInputAsDocumented(t *testing.T) {
 	creds := []probeCreds{
 		{"nobody", func(*http.Request) {}},
 		{"forged credentials", func(r *http.Request) {
-			r.Header.Set("Cookie", httpapi.SessionCookie+"=forged")
+			r.Header.Set("Cookie", websession.SessionCookie+"=forged")
 			r.Header.Set("X-CSRF-Token", "forged")
 			r.Header.Set("X-Login-Token", "forged")
 			r.Header.Set("Authorization", "Bearer forged")

@@ -12,6 +12,7 @@ import (
 
 	"github.com/assent-dev/assent/config"
 	"github.com/assent-dev/assent/transport/httpapi"
+	"github.com/assent-dev/assent/websession"
 )
 
 // startNodeWith starts a real node on loopback whose configuration and options the test
@@ -164,7 +165,7 @@ func TestForwardingHeadersFromAnUntrustedPeerAreIgnored(t *testing.T) {
 func sessionCookie(t *testing.T, resp *http.Response) *http.Cookie {
 	t.Helper()
 	for _, c := range resp.Cookies() {
-		if c.Name == httpapi.SessionCookie {
+		if c.Name == websession.SessionCookie {
 			return c
 		}
 	}

@@ -52,9 +52,7 @@ func headOf(store eventstore.Store) func(context.Context) (eventstore.Position, 
 	switch s := store.(type) {
 	case *sqlite.Store:
 		return func(context.Context) (eventstore.Position, error) { return s.Head(), nil }
-	case interface {
-		Head(context.Context) (eventstore.Position, error)
-	}:
+	case eventstore.HeadReader:
 		return s.Head
 	}
 	return func(ctx context.Context) (eventstore.Position, error) {

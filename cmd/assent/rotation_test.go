@@ -22,9 +22,11 @@ import (
 
 	"github.com/assent-dev/assent/app"
 	"github.com/assent-dev/assent/audit"
+	"github.com/assent-dev/assent/auditors"
 	"github.com/assent-dev/assent/client"
 	"github.com/assent-dev/assent/config"
 	"github.com/assent-dev/assent/transport/httpapi"
+	"github.com/assent-dev/assent/websession"
 )
 
 // newSecretKey returns a random key in the --secret-keys form.
@@ -53,7 +55,7 @@ func sessionOf(t *testing.T, c *client.Client) heldSession {
 func heldBy(c *client.Client) (heldSession, bool) {
 	u, _ := url.Parse(c.BaseURL)
 	for _, ck := range c.HTTP.Jar.Cookies(u) {
-		if ck.Name == httpapi.SessionCookie {
+		if ck.Name == websession.SessionCookie {
 			return heldSession{cookie: ck.Value, csrf: c.CSRFToken}, true
 		}
 	}
@@ -67,7 +69,7 @@ func sessionRequest(ctx context.Context, method, base, path string, s heldSessio
 	if err != nil {
 		return 0, "", err
 	}
-	req.AddCookie(&http.Cookie{Name: httpapi.SessionCookie, Value: s.cookie})
+	req.AddCookie(&http.Cookie{Name: websession.SessionCookie, Value: s.cookie})
 	req.Header.Set("X-CSRF-Token", s.csrf)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -91,7 +93,7 @@ func sessionRequest(ctx context.Context, method, base, path string, s heldSessio
 func TestKeyRotationUnderLoad(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	auditor, err := audit.AddAuditor(filepath.Join(dir, audit.AuditorsFile), "alice", time.Now())
+	auditor, err := auditors.Add(filepath.Join(dir, auditors.File), "alice", time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -33,6 +33,7 @@ import (
 	"github.com/assent-dev/assent/transport/httpapi"
 	"github.com/assent-dev/assent/transport/push"
 	"github.com/assent-dev/assent/web"
+	"github.com/assent-dev/assent/websession"
 )
 
 // challengeRetention is how long a node keeps a challenge's status after it was decided (or
@@ -130,7 +131,7 @@ type server struct {
 	done       chan struct{}
 	App        *app.Service
 	Hub        *push.Hub
-	Sessions   *httpapi.Sessions
+	Sessions   *websession.Sessions
 	echo       *echo.Echo
 	audit      *auditNode // see audit_serve.go
 	metrics    *metricsNode
@@ -233,7 +234,7 @@ func start(ctx context.Context, cfg config.Config, log *slog.Logger, opts startO
 	if err != nil {
 		return nil, err
 	}
-	hub := push.NewHub(httpapi.HubBackend{App: svc}, mn.hubOptions())
+	hub := push.NewHub(hubBackend{App: svc}, mn.hubOptions())
 
 	wlog := watermill.NewSlogLogger(log.With("component", "router"))
 	rm, err := newReadModels(views, closeViews, store, log)
@@ -251,7 +252,7 @@ func start(ctx context.Context, cfg config.Config, log *slog.Logger, opts startO
 	router.AddConsumerHandler("push-hub", "push-hub", hubSub, hub.Handler)
 	mn.observe(store, svc, hub, views, router, bridge.NewSubscriber(store, &push.LiveCheckpoints{Head: func() eventstore.Position { return head }}, bridge.Config{Logger: wlog}))
 
-	sessions, err := httpapi.NewSessions(keyring.DeriveKeys("session"), sessionTTL)
+	sessions, err := websession.NewSessions(keyring.DeriveKeys("session"), sessionTTL)
 	if err != nil {
 		return nil, err
 	}

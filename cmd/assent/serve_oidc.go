@@ -11,8 +11,8 @@ import (
 	"github.com/assent-dev/assent/app"
 	"github.com/assent-dev/assent/config"
 	"github.com/assent-dev/assent/secrets"
-	"github.com/assent-dev/assent/transport/httpapi"
 	"github.com/assent-dev/assent/transport/oidc"
+	"github.com/assent-dev/assent/websession"
 )
 
 // sessionTTL is the lifetime of a signed-in session.
@@ -20,7 +20,7 @@ const sessionTTL = 12 * time.Hour
 
 // mountOIDC serves the OpenID Connect provider when a public URL is configured: the issuer
 // must be the URL relying parties see, never a request's Host.
-func mountOIDC(ctx context.Context, e *echo.Echo, cfg config.Config, svc *app.Service, sessions *httpapi.Sessions, keyring *secrets.Keyring, log *slog.Logger) error {
+func mountOIDC(ctx context.Context, e *echo.Echo, cfg config.Config, svc *app.Service, sessions *websession.Sessions, keyring *secrets.Keyring, log *slog.Logger) error {
 	if cfg.PublicURL == "" {
 		log.Info("OpenID Connect provider off: it needs --public-url")
 		return nil

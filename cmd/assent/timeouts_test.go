@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/assent-dev/assent/audit"
+	"github.com/assent-dev/assent/auditors"
 	"github.com/assent-dev/assent/config"
 )
 
@@ -25,7 +25,7 @@ func TestIdleConnectionsCloseAndLongResponsesOutliveTheWriteTimeout(t *testing.T
 	// Long enough for a password check (argon2id) under the race detector on a loaded machine.
 	const write = 3 * time.Second
 	dir := t.TempDir()
-	token, err := audit.AddAuditor(filepath.Join(dir, audit.AuditorsFile), "alice", time.Now())
+	token, err := auditors.Add(filepath.Join(dir, auditors.File), "alice", time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}

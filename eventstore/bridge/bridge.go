@@ -19,12 +19,10 @@ import (
 	"github.com/assent-dev/assent/eventstore"
 )
 
-// Checkpoints keeps the last position each named consumer acknowledged.
-// Both methods must be safe for concurrent use.
-type Checkpoints interface {
-	LoadCheckpoint(ctx context.Context, name string) (eventstore.Position, error)
-	SaveCheckpoint(ctx context.Context, name string, pos eventstore.Position) error
-}
+// Checkpoints keeps the last position each named consumer acknowledged: the port's
+// capability (eventstore.Checkpoints), which every backend, the read models' set and the push
+// hub's live checkpoints implement.
+type Checkpoints = eventstore.Checkpoints
 
 // Metadata keys of the messages a Subscriber delivers.
 const (

@@ -10,11 +10,8 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/assent-dev/assent/eventstore"
-	"github.com/assent-dev/assent/eventstore/bridge"
 	"github.com/assent-dev/assent/eventstore/storetest"
 )
-
-var _ bridge.Checkpoints = (*Store)(nil)
 
 // serverURL returns the connection string of a real EventStoreDB, or skips the test.
 func serverURL(t *testing.T) string {

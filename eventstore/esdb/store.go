@@ -17,7 +17,12 @@ import (
 	"github.com/assent-dev/assent/eventstore"
 )
 
-var _ eventstore.Store = (*Store)(nil)
+// The capabilities this backend offers beside eventstore.Store.
+var (
+	_ eventstore.Store       = (*Store)(nil)
+	_ eventstore.HeadReader  = (*Store)(nil)
+	_ eventstore.Checkpoints = (*Store)(nil)
+)
 
 // Options tune a Store. The zero value is ready to use.
 type Options struct {

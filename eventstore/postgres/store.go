@@ -22,6 +22,9 @@ import (
 var (
 	_ eventstore.Store           = (*Store)(nil)
 	_ eventstore.SparsePositions = (*Store)(nil)
+	_ eventstore.ChainReader     = (*Store)(nil)
+	_ eventstore.HeadReader      = (*Store)(nil)
+	_ eventstore.Checkpoints     = (*Store)(nil)
 )
 
 // Errors of the PostgreSQL backend. Check them with errors.Is.

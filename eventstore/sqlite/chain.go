@@ -8,6 +8,8 @@ import (
 	"github.com/assent-dev/assent/eventstore"
 )
 
+var _ eventstore.ChainReader = (*Store)(nil)
+
 // ReadAllChained is ReadAll with each event's stored chain link (the hash of the previous event
 // of its stream), for verifiers. It reads every row in position order, even rows a verifier
 // will find broken, and never past the head the writer has published.

@@ -108,6 +108,8 @@ func (sub *subscription) Close() error {
 	return nil
 }
 
+var _ eventstore.Checkpoints = (*Store)(nil)
+
 // LoadCheckpoint returns the position a named consumer last saved, or Start.
 func (s *Store) LoadCheckpoint(ctx context.Context, name string) (eventstore.Position, error) {
 	var pos int64

@@ -19,6 +19,7 @@ func Run(t *testing.T, open func(t *testing.T) projections.Store) {
 	t.Run("RowsAndTransactions", func(t *testing.T) { testRows(t, open(t)) })
 	t.Run("CheckpointsAndFailures", func(t *testing.T) { testCheckpoints(t, open(t)) })
 	t.Run("FreshAndPromote", func(t *testing.T) { testFresh(t, open(t)) })
+	t.Run("History", func(t *testing.T) { testHistory(t, open(t)) })
 }
 
 func begin(t *testing.T, s projections.Store) projections.Tx {

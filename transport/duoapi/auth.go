@@ -34,9 +34,11 @@ type Users interface {
 
 var _ Users = (*app.Service)(nil)
 
-// Outcomes is how the API awaits a challenge's outcome; *push.Hub has it.
+// Outcomes is how the API hears of a challenge's outcome as it reaches the log; *push.Hub
+// has it. Await must be called before the challenge is read, so that an outcome landing
+// between the read and the wait is not missed.
 type Outcomes interface {
-	WaitOutcome(ctx context.Context, challenge uuid.UUID) (push.Outcome, error)
+	Await(challenge uuid.UUID) (outcome <-chan push.Outcome, stop func())
 }
 
 var _ Outcomes = (*push.Hub)(nil)
@@ -204,14 +206,21 @@ func (s *Server) preauth(c echo.Context) error {
 		return ok(c, map[string]any{"result": "deny", "status_msg": answerDisabled["status_msg"]})
 	case u.Locked:
 		return ok(c, map[string]any{"result": "deny", "status_msg": "Your second factor is locked after too many failures. Try again later."})
-	case len(u.Devices) == 0:
+	case len(u.Devices) == 0 && len(u.TOTPApps) == 0:
 		return ok(c, map[string]any{"result": "enroll", "status_msg": "Enroll an authentication device to proceed", "enroll_portal_url": ""})
 	}
-	devices := make([]map[string]any, 0, len(u.Devices))
+	devices := make([]map[string]any, 0, len(u.Devices)+len(u.TOTPApps))
 	for _, d := range u.Devices {
 		devices = append(devices, map[string]any{
 			"device": d.DeviceID.String(), "type": "phone", "name": d.Name, "display_name": d.Name, "number": "",
 			"capabilities": []string{"auto", "push", "mobile_otp"},
+		})
+	}
+	// An authenticator app is Duo's "token": it makes passcodes and takes no push.
+	for _, a := range u.TOTPApps {
+		devices = append(devices, map[string]any{
+			"device": a.AppID.String(), "type": "token", "name": a.Name, "display_name": a.Name, "number": "",
+			"capabilities": []string{"mobile_otp"},
 		})
 	}
 	return ok(c, map[string]any{"result": "auth", "status_msg": "Account is active", "devices": devices})
@@ -273,7 +282,7 @@ var (
 	answerWaiting  = map[string]string{"result": "waiting", "status": "pushed", "status_msg": "Pushed a login request to your device..."}
 )
 
-// answerOf maps a challenge's outcome to Duo's answer.
+// answerOf maps a challenge's outcome, as the hub tells it, to Duo's answer.
 func answerOf(o push.Outcome) map[string]string {
 	switch {
 	case o.Approved():
@@ -286,6 +295,46 @@ func answerOf(o push.Outcome) map[string]string {
 		return answerReplaced
 	}
 	return answerDeny
+}
+
+// answerOfChallenge maps the outcome of a decided challenge, as its stream tells it, to Duo's
+// answer: the same as answerOf.
+func answerOfChallenge(c *domain.Challenge) map[string]string {
+	switch {
+	case c.Passed():
+		return answerAllow
+	case c.Outcome() == domain.FraudReported{}.EventType():
+		return answerFraud
+	case c.Outcome() == domain.ChallengeExpired{}.EventType():
+		return answerTimeout
+	case c.Outcome() == domain.ChallengeCancelled{}.EventType():
+		return answerReplaced
+	}
+	return answerDeny
+}
+
+// awaitOutcome answers the outcome of challenge id of the integration key: at once when its
+// stream holds one, else when the hub hears of it, or nil when ctx ends first. The challenge
+// is read from its stream, not from a read model, so the answer never waits for the read
+// models to fold what this node wrote (they lag under load, and an answer needs none of
+// them); the hub is asked first, so that an outcome landing between the read and the wait is
+// not missed. It returns domain.ErrChallengeNotFound for a challenge of another integration.
+func (s *Server) awaitOutcome(ctx context.Context, key domain.IntegrationKey, id uuid.UUID) (map[string]string, *domain.Challenge, error) {
+	ch, stop := s.cfg.Hub.Await(id)
+	defer stop()
+	c, err := s.cfg.App.IntegrationChallenge(ctx, key, id)
+	if err != nil {
+		return nil, nil, err
+	}
+	if c.Outcome() != "" {
+		return answerOfChallenge(c), c, nil
+	}
+	select {
+	case o := <-ch:
+		return answerOf(o), c, nil
+	case <-ctx.Done():
+		return nil, c, nil
+	}
 }
 
 func (s *Server) auth(c echo.Context) error {
@@ -378,18 +427,18 @@ func (s *Server) auth(c echo.Context) error {
 	defer stop()
 	wctx, cancel := context.WithDeadline(hctx, ic.ExpiresAt.Add(5*time.Second))
 	defer cancel()
-	o, err := s.cfg.Hub.WaitOutcome(wctx, ic.ID)
+	ans, _, err := s.awaitOutcome(wctx, key, ic.ID)
 	switch {
-	case err == nil:
-		return ok(c, answerOf(o))
+	case ans != nil:
+		return ok(c, ans)
 	case ctx.Err() != nil:
 		return nil // the client went away
-	case errors.Is(err, context.DeadlineExceeded):
-		return ok(c, answerTimeout)
+	case err != nil && wctx.Err() == nil:
+		return s.internal(c, err)
 	case hctx.Err() != nil:
 		return fail(c, codeUnavailable, "Service unavailable", "the server is shutting down; ask again")
 	}
-	return s.internal(c, err)
+	return ok(c, answerTimeout)
 }
 
 func (s *Server) authStatus(c echo.Context) error {
@@ -399,24 +448,21 @@ func (s *Server) authStatus(c echo.Context) error {
 		return fail(c, codeInvalidParams, "Invalid request parameters", "txid")
 	}
 	ctx := c.Request().Context()
-	if _, err := s.cfg.App.IntegrationChallenge(ctx, r.integration.Key, id); errors.Is(err, domain.ErrChallengeNotFound) {
-		return fail(c, codeInvalidParams, "Invalid request parameters", "txid")
-	} else if err != nil {
-		return s.internal(c, err)
-	}
 	// Long poll: hold while the answer is pending, then say "waiting".
 	hctx, stop := s.hold(ctx)
 	defer stop()
 	wctx, cancel := context.WithTimeout(hctx, s.cfg.StatusHold)
 	defer cancel()
-	o, err := s.cfg.Hub.WaitOutcome(wctx, id)
+	ans, _, err := s.awaitOutcome(wctx, r.integration.Key, id)
 	switch {
-	case err == nil:
-		return ok(c, answerOf(o))
+	case errors.Is(err, domain.ErrChallengeNotFound):
+		return fail(c, codeInvalidParams, "Invalid request parameters", "txid")
+	case ans != nil:
+		return ok(c, ans)
 	case ctx.Err() != nil:
 		return nil
-	case errors.Is(err, context.DeadlineExceeded), hctx.Err() != nil:
-		return ok(c, answerWaiting)
+	case err != nil && wctx.Err() == nil:
+		return s.internal(c, err)
 	}
-	return s.internal(c, err)
+	return ok(c, answerWaiting)
 }

@@ -162,7 +162,7 @@ func (s *Server) legacyPreauth(c echo.Context) error {
 	switch {
 	case u.Locked:
 		return bsonOK(c, bson.D{{Key: "result", Value: "deny"}, {Key: "status", Value: "Your second factor is locked after too many failures. Try again later."}})
-	case len(u.Devices) == 0:
+	case len(u.Devices) == 0 && len(u.TOTPApps) == 0:
 		en, err := s.cfg.App.EnrollIntegrationUser(c.Request().Context(), req(c).integration.Key, u.Username, defaultEnrollValid)
 		if err != nil {
 			s.cfg.Log.Error("legacy api", "err", err)
@@ -171,6 +171,12 @@ func (s *Server) legacyPreauth(c echo.Context) error {
 		return bsonOK(c, bson.D{{Key: "result", Value: "enroll"}, {Key: "status", Value: "Link Assent's app to this account first: " + s.enrollmentLink(c, en.Token)}})
 	}
 	var prompt strings.Builder
+	if len(u.Devices) == 0 {
+		// Only authenticator apps: a passcode is the one way in (no factor to choose, and no
+		// default for an automatic push).
+		fmt.Fprintf(&prompt, "Assent two-factor login for %s\n\nPasscode from your authenticator app: ", u.Username)
+		return bsonOK(c, bson.D{{Key: "result", Value: "auth"}, {Key: "prompt", Value: prompt.String()}, {Key: "factors", Value: bson.D{}}})
+	}
 	fmt.Fprintf(&prompt, "Assent two-factor login for %s\n\nEnter a passcode or select one of the following options:\n\n", u.Username)
 	factors := bson.D{{Key: "default", Value: "push1"}}
 	for i, d := range u.Devices {
@@ -243,8 +249,11 @@ func (s *Server) legacyAuth(c echo.Context) error {
 	if r.params.Get("async") == "1" {
 		return bsonOK(c, bson.D{{Key: "txid", Value: txid.String()}})
 	}
-	ans, done := s.awaitLegacy(c, txid, 0)
+	ans, _, done, err := s.awaitLegacy(c, key, txid, 0)
 	switch {
+	case err != nil:
+		s.cfg.Log.Error("legacy api", "err", err)
+		return bsonFail(c, codeInternal, "Internal server error")
 	case !done:
 		return nil
 	case ans == nil:
@@ -267,18 +276,16 @@ func (s *Server) legacyStatus(c echo.Context) error {
 	if err != nil {
 		return bsonFail(c, codeInvalidParams, "Invalid request parameters: txid")
 	}
-	ch, err := s.cfg.App.IntegrationChallenge(c.Request().Context(), r.integration.Key, id)
-	if errors.Is(err, domain.ErrChallengeNotFound) {
+	ans, ch, done, err := s.awaitLegacy(c, r.integration.Key, id, s.cfg.StatusHold)
+	switch {
+	case errors.Is(err, domain.ErrChallengeNotFound):
 		return bsonFail(c, codeInvalidParams, "Invalid request parameters: txid")
-	} else if err != nil {
+	case err != nil:
 		s.cfg.Log.Error("legacy api", "err", err)
 		return bsonFail(c, codeInternal, "Internal server error")
-	}
-	ans, done := s.awaitLegacy(c, id, s.cfg.StatusHold)
-	if !done {
+	case !done:
 		return nil
-	}
-	if ans == nil {
+	case ans == nil:
 		return bsonOK(c, bson.D{{Key: "status", Value: answerWaiting["status_msg"]}})
 	}
 	if ch.Context().NoNumber && len(ch.Devices()) == 0 && ans["result"] == "deny" {
@@ -287,10 +294,10 @@ func (s *Server) legacyStatus(c echo.Context) error {
 	return legacyAnswer(c, ans)
 }
 
-// awaitLegacy waits for the outcome of challenge id: up to hold (0: until the challenge
-// expires), or until the server drains. It returns nil when the wait ended without an outcome,
-// and done=false when the client went away.
-func (s *Server) awaitLegacy(c echo.Context, id uuid.UUID, hold time.Duration) (map[string]string, bool) {
+// awaitLegacy waits for the outcome of challenge id of the integration key (awaitOutcome):
+// up to hold (0: until the challenge expires), or until the server drains. It returns a nil
+// answer when the wait ended without an outcome, and done=false when the client went away.
+func (s *Server) awaitLegacy(c echo.Context, key domain.IntegrationKey, id uuid.UUID, hold time.Duration) (ans map[string]string, ch *domain.Challenge, done bool, err error) {
 	ctx := c.Request().Context()
 	hctx, stop := s.hold(ctx)
 	defer stop()
@@ -299,12 +306,12 @@ func (s *Server) awaitLegacy(c echo.Context, id uuid.UUID, hold time.Duration) (
 	}
 	wctx, cancel := context.WithTimeout(hctx, hold)
 	defer cancel()
-	o, err := s.cfg.Hub.WaitOutcome(wctx, id)
+	ans, ch, err = s.awaitOutcome(wctx, key, id)
 	switch {
-	case err == nil:
-		return answerOf(o), true
-	case ctx.Err() != nil:
-		return nil, false
+	case err != nil && wctx.Err() == nil:
+		return nil, nil, true, err
+	case ans == nil && ctx.Err() != nil:
+		return nil, ch, false, nil
 	}
-	return nil, true
+	return ans, ch, true, nil
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/assent-dev/assent/app"
 	"github.com/assent-dev/assent/domain"
 	"github.com/assent-dev/assent/transport/apierror"
+	"github.com/assent-dev/assent/websession"
 )
 
 type credentials struct {
@@ -193,7 +194,7 @@ const maxUserAgent = 256
 
 // startSession records a new session (session.started), with the browser and the address it
 // began from and the challenge it was redeemed from, so that the account can list and end it.
-func (s *Server) startSession(ctx context.Context, sess Session, challenge uuid.UUID) error {
+func (s *Server) startSession(ctx context.Context, sess websession.Session, challenge uuid.UUID) error {
 	hctx := humaCtx(ctx)
 	ua := hctx.Header("User-Agent")
 	if len(ua) > maxUserAgent {
@@ -211,7 +212,7 @@ func (s *Server) startSession(ctx context.Context, sess Session, challenge uuid.
 }
 
 // sessionOutput issues a new session of account and the answer that sets its cookie.
-func (s *Server) sessionOutput(hctx huma.Context, account uuid.UUID) (Session, *signInOutput) {
+func (s *Server) sessionOutput(hctx huma.Context, account uuid.UUID) (websession.Session, *signInOutput) {
 	sess, cookie := s.cfg.Sessions.Issue(account, s.cfg.Now(), s.secureCookies(hctx))
 	return sess, &signInOutput{Status: http.StatusOK, SetCookie: cookie, Body: signInBody{
 		Status: "signed_in", AccountID: account, CSRFToken: s.cfg.Sessions.CSRFToken(sess),

@@ -15,6 +15,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/assent-dev/assent/audit"
+	"github.com/assent-dev/assent/auditors"
 	"github.com/assent-dev/assent/eventstore"
 	"github.com/assent-dev/assent/transport/apierror"
 )
@@ -29,7 +30,7 @@ type AuditLog interface {
 type Audit struct {
 	Log          AuditLog
 	Reader       *audit.Reader
-	Auditors     *audit.Auditors
+	Auditors     *auditors.Auditors
 	Recorder     *audit.Recorder
 	PublicKey    ed25519.PublicKey   // signs new checkpoints
 	TrustedKeys  []ed25519.PublicKey // verify checkpoints: PublicKey and those of older keys still configured; empty: PublicKey
@@ -283,7 +284,7 @@ func refuseAuditorWrites(next echo.HandlerFunc) echo.HandlerFunc {
 			return next(c)
 		}
 		token, _ := strings.CutPrefix(c.Request().Header.Get("Authorization"), "Bearer ")
-		if audit.IsToken(strings.TrimSpace(token)) {
+		if auditors.IsToken(strings.TrimSpace(token)) {
 			writeProblem(c.Response(), auditorReadOnly)
 			return nil
 		}

@@ -21,9 +21,11 @@ import (
 	"github.com/assent-dev/assent/transport/apierror"
 	"github.com/assent-dev/assent/transport/push"
 	"github.com/assent-dev/assent/transport/push/wire"
+	"github.com/assent-dev/assent/websession"
 )
 
-// LoginStatus is a pending sign-in's state as its login page sees it.
+// LoginStatus is a pending sign-in's state as its login page sees it. Status is "pending" or
+// a domain.Outcome's slug (TestLoginStatusEnumIsTheOutcomes).
 type LoginStatus struct {
 	ChallengeID uuid.UUID `json:"challenge_id"`
 	Status      string    `json:"status" enum:"pending,approved,denied,fraud_reported,expired,cancelled,completed_totp,completed_backup_code"`
@@ -34,9 +36,9 @@ type LoginStatus struct {
 
 func statusOf(id uuid.UUID, o *push.Outcome) LoginStatus {
 	if o == nil {
-		return LoginStatus{ChallengeID: id, Status: "pending"}
+		return LoginStatus{ChallengeID: id, Status: projections.StatePending.String()}
 	}
-	return LoginStatus{ChallengeID: id, Status: o.Status, Approved: o.Approved(), At: o.At}
+	return LoginStatus{ChallengeID: id, Status: o.Status, Approved: outcomeIn(o).Passed(), At: o.At}
 }
 
 type loginInput struct {
@@ -142,7 +144,7 @@ func (s *Server) requireStreamAccess(ctx huma.Context, next func(huma.Context)) 
 		return
 	}
 	switch err := s.cfg.Sessions.CheckStreamTicket(id, ticket, s.cfg.Now()); {
-	case errors.Is(err, ErrTicketExpired):
+	case errors.Is(err, websession.ErrTicketExpired):
 		s.writeHuma(ctx, errTicketExpired)
 	case err != nil:
 		s.writeHuma(ctx, errTicketInvalid)
@@ -153,11 +155,11 @@ func (s *Server) requireStreamAccess(ctx huma.Context, next func(huma.Context)) 
 
 // outcomeNow returns the outcome if it is already known.
 func (s *Server) outcomeNow(ctx context.Context, id uuid.UUID) (*push.Outcome, error) {
-	o, ok, err := HubBackend{App: s.cfg.App}.Outcome(ctx, id)
-	if err != nil || !ok {
+	st, err := s.cfg.App.ChallengeStatus(ctx, id)
+	if err != nil {
 		return nil, err
 	}
-	return &o, nil
+	return outcomeOf(st), nil
 }
 
 func (s *Server) registerLogins() {
@@ -371,18 +373,26 @@ func isTOTP(code string) bool {
 	return true
 }
 
+// outcomeIn is the domain outcome a hub's outcome states (the zero Outcome for a status the
+// domain does not know).
+func outcomeIn(o *push.Outcome) domain.Outcome {
+	out, _ := domain.ParseOutcome(o.Status)
+	return out
+}
+
 // refusalOf tells why a sign-in cannot become a session yet, or nil when it can.
 func refusalOf(o *push.Outcome) error {
-	switch {
-	case o == nil:
+	if o == nil {
 		return apierror.New(409, "challenge_pending", "The sign-in has not been approved yet.")
-	case o.Approved():
+	}
+	switch out := outcomeIn(o); {
+	case out.Passed():
 		return nil
-	case o.Status == "expired":
+	case out == domain.OutcomeExpired:
 		return apierror.New(410, "challenge_expired", "This sign-in request has expired.")
-	case o.Status == "denied":
+	case out == domain.OutcomeDenied:
 		return apierror.New(409, "challenge_denied", "The sign-in was denied on the device.")
-	case o.Status == "fraud_reported":
+	case out == domain.OutcomeFraudReported:
 		return apierror.New(409, "challenge_fraud_reported", "The sign-in was reported as not made by the account holder.")
 	default:
 		return apierror.New(409, "challenge_"+o.Status, "This sign-in request can no longer be used.")

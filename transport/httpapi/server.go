@@ -23,13 +23,14 @@ import (
 	"github.com/assent-dev/assent/schemas"
 	"github.com/assent-dev/assent/transport/apierror"
 	"github.com/assent-dev/assent/transport/push"
+	"github.com/assent-dev/assent/websession"
 )
 
 // Config wires the API to the application.
 type Config struct {
 	App      *app.Service
 	Hub      *push.Hub
-	Sessions *Sessions
+	Sessions *websession.Sessions
 	Limits   RateLimits
 	Log      *slog.Logger
 	// Now is the clock of rate limits and sessions. Default time.Now.
@@ -111,7 +112,7 @@ func New(e *echo.Echo, cfg Config) *Server {
 	hc.SchemasPath = "" // schemas are inline in the document
 	hc.CreateHooks = nil
 	hc.Components.SecuritySchemes = map[string]*huma.SecurityScheme{
-		"session": {Type: "apiKey", In: "cookie", Name: SessionCookie,
+		"session": {Type: "apiKey", In: "cookie", Name: websession.SessionCookie,
 			Description: "The session cookie; state-changing requests also send the header X-CSRF-Token."},
 	}
 	s.api = humaecho.New(e, hc)
@@ -126,6 +127,7 @@ func New(e *echo.Echo, cfg Config) *Server {
 	s.registerLogins()
 	s.registerSecurity()
 	s.registerSelfService()
+	s.registerHistory()
 	s.registerDevices()
 	s.registerAudit()
 	s.registerHelpDesk()
@@ -226,15 +228,15 @@ type ctxKey int
 const sessionKey ctxKey = 1
 
 // session returns the session that requireSession put in ctx.
-func session(ctx context.Context) Session {
-	sess, _ := ctx.Value(sessionKey).(Session)
+func session(ctx context.Context) websession.Session {
+	sess, _ := ctx.Value(sessionKey).(websession.Session)
 	return sess
 }
 
 // requireSession admits requests with a valid session cookie, and, for state-changing
 // methods, the session's CSRF token in X-CSRF-Token.
 func (s *Server) requireSession(ctx huma.Context, next func(huma.Context)) {
-	c, err := huma.ReadCookie(ctx, SessionCookie)
+	c, err := huma.ReadCookie(ctx, websession.SessionCookie)
 	if err != nil {
 		s.writeHuma(ctx, apierror.Unauthenticated)
 		return
@@ -257,6 +259,13 @@ func (s *Server) requireSession(ctx huma.Context, next func(huma.Context)) {
 	}
 	if err != nil || !st.SessionValid(sess.Issued) {
 		s.writeHuma(ctx, apierror.Unauthenticated)
+		return
+	}
+	// After the help desk's reset of the second factor, a session is for setting up a new one:
+	// every other route refuses it until then.
+	var refused *apierror.Problem
+	if st.EnrollmentRequired && !enrollmentRoutes[ctx.Operation().OperationID] && errors.As(s.fail(app.ErrEnrollmentRequired), &refused) {
+		s.writeHuma(ctx, refused)
 		return
 	}
 	switch ctx.Method() {
@@ -290,3 +299,12 @@ func (s *Server) limit(l *limiter, key string) error {
 }
 
 var sessionSecurity = []map[string][]string{{"session": {}}}
+
+// enrollmentRoutes are the operations a session that must set up a new second factor (after
+// the help desk's reset) may use: its own session, the help desk's notices, and the security
+// page's state and its ways to link a device or add an authenticator app. Every other
+// session route answers 403 enrollment_required.
+var enrollmentRoutes = map[string]bool{
+	"get-session": true, "sign-out": true, "mark-notices-seen": true,
+	"security": true, "security-events": true, "start-enrollment": true, "add-totp-app": true, "confirm-totp-app": true,
+}

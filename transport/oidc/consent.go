@@ -17,8 +17,8 @@ import (
 
 	"github.com/assent-dev/assent/app"
 	"github.com/assent-dev/assent/domain"
-	"github.com/assent-dev/assent/transport/httpapi"
 	"github.com/assent-dev/assent/web"
+	"github.com/assent-dev/assent/websession"
 )
 
 const consentPath = "/oidc/consent"
@@ -27,7 +27,7 @@ var errConsentForged = errors.New("the consent form does not belong to this sign
 
 // consentToken binds the consent form to the authorization and the browser's session, so that
 // no other page can post it.
-func (p *Provider) consentToken(id uuid.UUID, sess httpapi.Session) string {
+func (p *Provider) consentToken(id uuid.UUID, sess websession.Session) string {
 	return base64.RawURLEncoding.EncodeToString(p.mac(p.cfg.Keys[0].Key, append([]byte("consent:"+id.String()+":"), sessionDigest(sess)...)))
 }
 
@@ -46,7 +46,7 @@ var consentTemplate = template.Must(template.New("consent").Parse(`<!doctype htm
 // consentPage asks the person whether the client may have the scopes it asks for. The form
 // posts back here; its answer redirects to the client, so the page's form-action also allows
 // the client's redirect URI's origin (browsers check it on the redirects a form leads to).
-func (p *Provider) consentPage(c echo.Context, a *domain.OIDCAuthorization, client domain.OIDCClient, sess httpapi.Session, challenge uuid.UUID) error {
+func (p *Provider) consentPage(c echo.Context, a *domain.OIDCAuthorization, client domain.OIDCClient, sess websession.Session, challenge uuid.UUID) error {
 	r := a.Request()
 	q := url.Values{"id": {r.AuthorizationID.String()}}
 	if challenge != uuid.Nil {
@@ -97,7 +97,7 @@ func (p *Provider) consent(c echo.Context) error {
 
 // evidence checks, for the challenge named by ?challenge=, how the session signed in and that
 // this meets the request's rules.
-func (p *Provider) evidence(c echo.Context, a *domain.OIDCAuthorization, client domain.OIDCClient, sess httpapi.Session) (app.SignInEvidence, error) {
+func (p *Provider) evidence(c echo.Context, a *domain.OIDCAuthorization, client domain.OIDCClient, sess websession.Session) (app.SignInEvidence, error) {
 	var challenge uuid.UUID
 	if raw := c.QueryParam("challenge"); raw != "" {
 		var err error

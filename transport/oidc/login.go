@@ -21,8 +21,8 @@ import (
 
 	"github.com/assent-dev/assent/app"
 	"github.com/assent-dev/assent/domain"
-	"github.com/assent-dev/assent/transport/httpapi"
 	"github.com/assent-dev/assent/web"
+	"github.com/assent-dev/assent/websession"
 )
 
 // ssoCookie remembers which challenge signed the browser's session in, so that a later
@@ -100,7 +100,7 @@ func (p *Provider) resume(c echo.Context) error {
 // complete records who signed in and how, and hands back to the library, which issues the
 // code and redirects to the client. A client that asks for consent gets it first, once for
 // the scopes it asks.
-func (p *Provider) complete(c echo.Context, a *domain.OIDCAuthorization, client domain.OIDCClient, sess httpapi.Session, ev app.SignInEvidence) error {
+func (p *Provider) complete(c echo.Context, a *domain.OIDCAuthorization, client domain.OIDCClient, sess websession.Session, ev app.SignInEvidence) error {
 	id := a.Request().AuthorizationID
 	if client.AskConsent {
 		ok, err := p.cfg.App.OIDCConsented(c.Request().Context(), sess.AccountID, client.ID, a.Request().Scopes)
@@ -122,13 +122,13 @@ func (p *Provider) complete(c echo.Context, a *domain.OIDCAuthorization, client 
 }
 
 // authTime is when the session signed in: its expiry minus the sessions' lifetime.
-func (p *Provider) authTime(sess httpapi.Session) time.Time {
+func (p *Provider) authTime(sess websession.Session) time.Time {
 	return sess.Expires.Add(-p.cfg.SessionTTL)
 }
 
 // fresh reports whether the session signed in recently enough for the request: within
 // max_age seconds before the request (prompt=login is max_age 0: after the request).
-func (p *Provider) fresh(a *domain.OIDCAuthorization, sess httpapi.Session) bool {
+func (p *Provider) fresh(a *domain.OIDCAuthorization, sess websession.Session) bool {
 	r := a.Request()
 	maxAge := r.MaxAge
 	if slices.Contains(r.Prompt, zoidc.PromptLogin) {
@@ -193,7 +193,7 @@ func (p *Provider) authorization(c echo.Context) (*domain.OIDCAuthorization, dom
 }
 
 // newSSOCookie binds challenge to the session.
-func (p *Provider) newSSOCookie(sess httpapi.Session, challenge uuid.UUID) *http.Cookie {
+func (p *Provider) newSSOCookie(sess websession.Session, challenge uuid.UUID) *http.Cookie {
 	id := p.cfg.Keys[0].ID
 	payload := append(sessionDigest(sess)[:16], challenge[:]...)
 	value := id + ":" + base64.RawURLEncoding.EncodeToString(payload) + "." + base64.RawURLEncoding.EncodeToString(p.mac(p.cfg.Keys[0].Key, payload))
@@ -202,7 +202,7 @@ func (p *Provider) newSSOCookie(sess httpapi.Session, challenge uuid.UUID) *http
 }
 
 // ssoChallenge returns the challenge the browser's SSO cookie names for sess, or uuid.Nil.
-func (p *Provider) ssoChallenge(r *http.Request, sess httpapi.Session) uuid.UUID {
+func (p *Provider) ssoChallenge(r *http.Request, sess websession.Session) uuid.UUID {
 	c, err := r.Cookie(ssoCookie)
 	if err != nil {
 		return uuid.Nil

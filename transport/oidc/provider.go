@@ -21,7 +21,7 @@ import (
 
 	"github.com/assent-dev/assent/app"
 	"github.com/assent-dev/assent/secrets"
-	"github.com/assent-dev/assent/transport/httpapi"
+	"github.com/assent-dev/assent/websession"
 )
 
 // Paths of the provider, under the issuer (the public URL).
@@ -35,7 +35,7 @@ const (
 // Config wires the provider.
 type Config struct {
 	App      *app.Service
-	Sessions *httpapi.Sessions
+	Sessions *websession.Sessions
 	// SessionTTL is the lifetime of an Assent session: a session's sign-in time is its expiry
 	// minus this.
 	SessionTTL time.Duration
@@ -153,7 +153,7 @@ type endSessionKey struct{}
 // library has checked the request, and its cookie cleared in the answer.
 type endSession struct {
 	p      *Provider
-	sess   httpapi.Session
+	sess   websession.Session
 	has    bool
 	ended  bool
 	header http.Header
@@ -193,15 +193,15 @@ func (p *Provider) withEndSession(next http.Handler) http.Handler {
 }
 
 // session returns the browser's valid Assent session.
-func (p *Provider) session(r *http.Request) (httpapi.Session, bool) {
-	c, err := r.Cookie(httpapi.SessionCookie)
+func (p *Provider) session(r *http.Request) (websession.Session, bool) {
+	c, err := r.Cookie(websession.SessionCookie)
 	if err != nil {
-		return httpapi.Session{}, false
+		return websession.Session{}, false
 	}
 	return p.cfg.Sessions.Check(c.Value, p.cfg.Now())
 }
 
-func sessionDigest(s httpapi.Session) []byte {
+func sessionDigest(s websession.Session) []byte {
 	sum := sha256.Sum256(s.ID[:])
 	return sum[:]
 }

@@ -71,9 +71,9 @@ type Hub struct {
 
 // AccountNews is what a security page hears live about its account.
 type AccountNews struct {
-	// Kind is device_linked, device_unlinked, push_paused ("This wasn't me" on a device) or
-	// push_resumed.
-	Kind     string    `json:"kind" enum:"device_linked,device_unlinked,push_paused,push_resumed"`
+	// Kind is device_linked, device_unlinked, push_paused ("This wasn't me" on a device),
+	// push_resumed, or sessions_changed (a session of the account began or ended).
+	Kind     string    `json:"kind" enum:"device_linked,device_unlinked,push_paused,push_resumed,sessions_changed"`
 	DeviceID uuid.UUID `json:"device_id"`
 	At       time.Time `json:"at"`
 }
@@ -192,6 +192,12 @@ func (h *Hub) HandleEvent(ev domain.Event) {
 		h.tell(e.AccountID, AccountNews{Kind: "push_paused", At: e.At})
 	case domain.PushResumed:
 		h.tell(e.AccountID, AccountNews{Kind: "push_resumed", At: e.At})
+	case domain.SessionStarted:
+		h.tell(e.AccountID, AccountNews{Kind: "sessions_changed", At: e.At})
+	case domain.SignedOut:
+		h.tell(e.AccountID, AccountNews{Kind: "sessions_changed", At: e.At})
+	case domain.SessionsEnded:
+		h.tell(e.AccountID, AccountNews{Kind: "sessions_changed", At: e.At})
 	default:
 		if o, ok := outcomeOf(ev); ok {
 			h.settle(o)

@@ -71,11 +71,17 @@ window.Assent = (() => {
     navigation();
   }
 
-  // requireSession returns the session, or sends the person to the sign-in page.
+  // requireSession returns the session, or sends the person to the sign-in page. A session
+  // that must set up a new second factor (after the help desk's reset) is sent to the
+  // security page, the one page it may use until then.
   async function requireSession() {
     const s = await session();
     if (!s) {
       window.location.assign('/signin');
+      return null;
+    }
+    if (s.enrollment_required && window.location.pathname !== '/security') {
+      window.location.assign('/security');
       return null;
     }
     return s;
@@ -112,6 +118,7 @@ window.Assent = (() => {
       case 'push_not_paused': return 'Sign-in requests are not paused any more.';
       case 'second_factor_required': return 'That did not confirm your second factor. Start again with your password.';
       case 'csrf_failed': return 'This page is out of date. Reload it and try again.';
+      case 'enrollment_required': return 'Your help desk reset your second factor: set up a new one on this page first.';
       default:
         if (err instanceof TypeError) return 'The server cannot be reached. Check your connection and try again.';
         return err.message || 'Something went wrong. Please try again.';

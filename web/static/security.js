@@ -1,7 +1,8 @@
 // The security page: activate or add the Assent app (QR code, live "device linked"), an
 // authenticator app, backup codes shown once, the devices and apps with Rename and Remove,
-// paused sign-in requests and their resumption, the account's sessions with Sign out, the
-// change of password, and turning 2FA off.
+// paused sign-in requests and their resumption, the account's sessions with Sign out (kept
+// up to date live), the change of password, the history with each device's signature checked,
+// and turning 2FA off.
 'use strict';
 
 (async () => {
@@ -114,8 +115,91 @@
 
   async function load() {
     const before = render(await Assent.call('GET', '/v1/security'));
-    await loadSessions();
+    await Promise.all([loadSessions(), loadHistory()]);
     return before;
+  }
+
+  // The history: each sign-in or request, how it was answered, its outcome, and for an
+  // answer on a device whether the server verified the device's signature.
+  const outcomes = {
+    pending: 'Waiting for an answer',
+    approved: 'Approved',
+    denied: 'Denied',
+    fraud_reported: 'Reported as not you',
+    expired: 'Expired without an answer',
+    completed_totp: 'Passed with a code',
+    completed_backup_code: 'Passed with a code',
+  };
+  const cancelled = {
+    superseded: 'Cancelled: a newer sign-in replaced it',
+    abandoned: 'Cancelled',
+    mfa_disabled: 'Cancelled: two-factor authentication was turned off',
+    locked: 'Locked: too many failed attempts',
+  };
+  function actor(x, fallback) { return x && x.name ? x.name : fallback; }
+  function how(e) {
+    const dev = actor(e.by, 'a device no longer linked');
+    switch (e.method) {
+      case 'push_approve': return 'approved on ' + dev;
+      case 'push_deny': return 'denied on ' + dev;
+      case 'push_fraud': return '"This wasn\'t me" on ' + dev;
+      case 'device_code': return 'with a code from ' + dev;
+      case 'totp_app': return 'with a code from ' + actor(e.by, 'an authenticator app');
+      case 'backup_code': return 'with a backup code';
+      case 'bypass_code': return 'with a help desk bypass code';
+      case 'password': return 'with the password alone: no second factor was set up';
+    }
+    return '';
+  }
+  function what(e) {
+    if (e.kind === 'sign_in') return 'Signed in';
+    if (e.linking_device) return 'Linking ' + e.linking_device;
+    if (e.app) return 'Request from ' + e.app;
+    switch (e.redeemed) {
+      case 'disable_mfa': return 'Turning off two-factor authentication';
+      case 'phone_link': return 'Linking a device from the phone';
+      case 'resume_push': return 'Resuming sign-in requests';
+    }
+    return 'Sign-in';
+  }
+  async function loadHistory() {
+    let history;
+    try {
+      ({ history } = await Assent.call('GET', '/v1/security/history'));
+    } catch (err) {
+      if (!gated(err, $('history-list'))) throw err;
+      $('history-empty').hidden = true;
+      return;
+    }
+    const list = $('history-list');
+    list.replaceChildren();
+    for (const e of history) {
+      const outcome = e.state === 'cancelled' ? (cancelled[e.cancel_reason] || 'Cancelled') : (outcomes[e.state] || e.state);
+      const where = e.browser + ' from ' + e.ip + (e.place ? ' (' + e.place + ')' : '');
+      const li = item(e.kind === 'sign_in' ? 'Signed in' : what(e) + ': ' + outcome, when(e.at) + ' · ' + where);
+      const facts = [];
+      const by = how(e);
+      if (by) facts.push(by.charAt(0).toUpperCase() + by.slice(1));
+      if (e.pushed_to.length) facts.push('sent to ' + e.pushed_to.map((d) => actor(d, 'a device no longer linked')).join(', '));
+      if (e.number_mismatches) facts.push(e.number_mismatches + ' wrong number' + (e.number_mismatches > 1 ? 's' : '') + ' typed first');
+      if (facts.length) {
+        const more = document.createElement('span');
+        more.className = 'item-detail';
+        more.textContent = facts.join(' · ');
+        li.firstChild.appendChild(more);
+      }
+      li.dataset.state = e.state;
+      li.dataset.method = e.method || '';
+      if (e.signature) {
+        const badge = document.createElement('span');
+        badge.className = 'badge ' + (e.signature === 'verified' ? 'on' : 'bad');
+        badge.textContent = e.signature === 'verified' ? 'Signature verified' : 'Signature does not verify';
+        badge.dataset.signature = e.signature;
+        li.appendChild(badge);
+      }
+      list.appendChild(li);
+    }
+    $('history-empty').hidden = history.length > 0;
   }
 
   // rename turns an item into a small form for its new name.
@@ -175,8 +259,23 @@
   }
 
   // The account's sessions: this one first among equals, each other with Sign out.
+  // gated tells, in a section, that it opens once a new second factor is set up (after the
+  // help desk's reset); it returns false for any other refusal, which the caller throws.
+  function gated(err, list) {
+    if (err.code !== 'enrollment_required') return false;
+    list.replaceChildren(item('Set up a new second factor above first: your help desk reset the old one.'));
+    return true;
+  }
+
   async function loadSessions() {
-    const { sessions } = await Assent.call('GET', '/v1/security/sessions');
+    let sessions;
+    try {
+      ({ sessions } = await Assent.call('GET', '/v1/security/sessions'));
+    } catch (err) {
+      if (!gated(err, $('session-list'))) throw err;
+      $('sessions-others').hidden = true;
+      return;
+    }
     const list = $('session-list');
     list.replaceChildren();
     sessions.sort((a, b) => Number(b.current) - Number(a.current)); // this one first, then newest first

@@ -1,4 +1,9 @@
-package httpapi
+// Package websession signs and checks what a browser holds for Assent's pages and the OpenID
+// provider: the session cookie, the CSRF token bound to a session, the login token of a
+// pending sign-in and the short-lived stream ticket, each a MAC under a key derived from the
+// keyring and named in the value, so that a key rotation leaves them valid until the key is
+// retired.
+package websession
 
 import (
 	"crypto/hmac"
@@ -73,12 +78,12 @@ func (s *Sessions) UseSignOuts(so SignOuts) { s.signOuts = so }
 // ttl. Each key must have at least 32 bytes and a key ID without ':'.
 func NewSessions(keys []secrets.DerivedKey, ttl time.Duration) (*Sessions, error) {
 	if len(keys) == 0 {
-		return nil, errors.New("httpapi: sessions need at least one key")
+		return nil, errors.New("websession: sessions need at least one key")
 	}
 	s := &Sessions{primary: keys[0].ID, keys: make(map[string][]byte, len(keys)), ttl: ttl}
 	for _, k := range keys {
 		if len(k.Key) < 32 || k.ID == "" || strings.Contains(k.ID, ":") {
-			return nil, fmt.Errorf("httpapi: session key %q must have at least 32 bytes and an ID without ':'", k.ID)
+			return nil, fmt.Errorf("websession: session key %q must have at least 32 bytes and an ID without ':'", k.ID)
 		}
 		s.keys[k.ID] = append([]byte(nil), k.Key...)
 	}
