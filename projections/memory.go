@@ -3,6 +3,7 @@ package projections
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"sync"
 
@@ -256,12 +257,17 @@ func (tx *memTx) Clear(_ context.Context, table string) error {
 	return nil
 }
 
-func (tx *memTx) Checkpoint(_ context.Context, name string) (eventstore.Position, error) {
-	return tx.d.checkpoints[name], nil
+func (tx *memTx) Checkpoints(context.Context) (map[string]eventstore.Position, error) {
+	return maps.Clone(tx.d.checkpoints), nil
 }
 
 func (tx *memTx) SetCheckpoint(_ context.Context, name string, pos eventstore.Position) error {
 	tx.d.checkpoints[name] = pos
+	return nil
+}
+
+func (tx *memTx) SetCheckpoints(_ context.Context, cps map[string]eventstore.Position) error {
+	maps.Copy(tx.d.checkpoints, cps)
 	return nil
 }
 

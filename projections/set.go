@@ -252,11 +252,13 @@ func (s *Set) applyModels(ctx context.Context, target Store, pend *pendingState,
 		retain = ch.retention()
 	}
 	b := newBatch(ctx, tx, pend, retain)
+	saved, err := tx.Checkpoints(ctx)
+	if err != nil {
+		return fmt.Errorf("read models: checkpoints: %w", err)
+	}
 	cps := make([]eventstore.Position, len(models))
 	for i, m := range models {
-		if cps[i], err = tx.Checkpoint(ctx, m.Name()); err != nil {
-			return fmt.Errorf("read models: checkpoint of %s: %w", m.Name(), err)
-		}
+		cps[i] = saved[m.Name()]
 	}
 	start := slices.Clone(cps)
 	var skipped []FailedEvent
@@ -295,11 +297,15 @@ func (s *Set) applyModels(ctx context.Context, target Store, pend *pendingState,
 			cps[i] = ev.Position
 		}
 	}
+	moved := make(map[string]eventstore.Position, len(models))
 	for i, m := range models {
 		if cps[i] != start[i] {
-			if err := tx.SetCheckpoint(ctx, m.Name(), cps[i]); err != nil {
-				return fmt.Errorf("read models: save checkpoint of %s: %w", m.Name(), err)
-			}
+			moved[m.Name()] = cps[i]
+		}
+	}
+	if len(moved) > 0 {
+		if err := tx.SetCheckpoints(ctx, moved); err != nil {
+			return fmt.Errorf("read models: save checkpoints: %w", err)
 		}
 	}
 	if err := b.flush(); err != nil {
@@ -550,10 +556,15 @@ func (s *Set) byName(name string) (Projection, error) {
 // SetConsumer is the consumer name under which NewRouter feeds the whole set.
 const SetConsumer = "projections"
 
+// LiveBatch is the most events NewRouter's handler applies in one transaction: those the
+// log has delivered while the previous transaction ran (bridge.Config.Batch).
+const LiveBatch = 256
+
 // NewRouter returns a watermill Router that feeds every projection of s from store through a
-// bridge.Subscriber, with the Recoverer and Retry middleware. One handler applies each event to
-// the whole set, in one transaction (each projection skips what it has already applied, so the
-// set resumes from its lowest position). The caller runs it (Run) and closes it (Close).
+// bridge.Subscriber, with the Recoverer and Retry middleware. One handler applies each message
+// to the whole set, in one transaction: one event, or up to LiveBatch that the log had ready
+// (each projection skips what it has already applied, so the set resumes from its lowest
+// position). The caller runs it (Run) and closes it (Close).
 func NewRouter(s *Set, store eventstore.Store, logger watermill.LoggerAdapter) (*message.Router, error) {
 	if logger == nil {
 		logger = watermill.NopLogger{}
@@ -566,13 +577,13 @@ func NewRouter(s *Set, store eventstore.Store, logger watermill.LoggerAdapter) (
 		middleware.Retry{MaxRetries: MaxAttempts, InitialInterval: 10 * time.Millisecond, Logger: logger}.Middleware,
 		middleware.Recoverer,
 	)
-	sub := bridge.NewSubscriber(store, s, bridge.Config{Logger: logger})
+	sub := bridge.NewSubscriber(store, s, bridge.Config{Logger: logger, Batch: LiveBatch})
 	r.AddConsumerHandler(SetConsumer, SetConsumer, sub, func(msg *message.Message) error {
-		ev, err := bridge.Event(msg)
+		events, err := bridge.Events(msg)
 		if err != nil {
 			return err
 		}
-		return s.ApplyBatch(msg.Context(), []eventstore.RecordedEvent{ev})
+		return s.ApplyBatch(msg.Context(), events)
 	})
 	return r, nil
 }

@@ -63,9 +63,12 @@ type Tx interface {
 	Sweep(ctx context.Context, table string, before int64) error
 	// Clear deletes every row of table.
 	Clear(ctx context.Context, table string) error
-	// Checkpoint returns the checkpoint of a read model, or eventstore.Start.
-	Checkpoint(ctx context.Context, name string) (eventstore.Position, error)
+	// Checkpoints returns the checkpoint of every read model that has one; the others are at
+	// eventstore.Start.
+	Checkpoints(ctx context.Context) (map[string]eventstore.Position, error)
 	SetCheckpoint(ctx context.Context, name string, pos eventstore.Position) error
+	// SetCheckpoints sets several checkpoints at once.
+	SetCheckpoints(ctx context.Context, cps map[string]eventstore.Position) error
 	// Failure returns the failed event of a read model at pos; ok is false if there is none.
 	Failure(ctx context.Context, name string, pos eventstore.Position) (f FailedEvent, ok bool, err error)
 	PutFailure(ctx context.Context, f FailedEvent) error

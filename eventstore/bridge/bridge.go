@@ -49,6 +49,11 @@ type Config struct {
 	CloseTimeout time.Duration
 	// OnCaughtUp, if set, is called once per subscription when it has delivered the history.
 	OnCaughtUp func(topic string)
+	// Batch, above 1, lets one message carry up to Batch events: those the subscription has
+	// already received when the handler is free for the next message. It never waits for more,
+	// so a lone event goes at once, alone. Read a message with Events. Default 1: one event per
+	// message, read with Event or Events.
+	Batch int
 	// Logger defaults to watermill.NopLogger.
 	Logger watermill.LoggerAdapter
 }
@@ -63,10 +68,14 @@ func (c *Config) setDefaults() {
 	if c.Logger == nil {
 		c.Logger = watermill.NopLogger{}
 	}
+	if c.Batch < 1 {
+		c.Batch = 1
+	}
 }
 
 // Subscriber delivers the event log as watermill messages, one at a time and in global order:
-// the next message only after the previous one is acked; a nacked message is delivered again.
+// the next message only after the previous one is acked; a nacked message is delivered again,
+// with the same events. A message carries one event, or several if Config.Batch allows.
 type Subscriber struct {
 	store eventstore.Store
 	cps   Checkpoints
@@ -172,8 +181,8 @@ func (c *consumer) run(ctx context.Context) {
 	}
 }
 
-// deliver hands the subscription's events to the handler one at a time. It returns nil when
-// the consumer is stopping, or the subscription's error.
+// deliver hands the subscription's events to the handler, one message at a time. It returns
+// nil when the consumer is stopping, or the subscription's error.
 func (c *consumer) deliver(ctx context.Context, sub eventstore.Subscription) error {
 	stop := make(chan struct{})
 	defer close(stop)
@@ -184,6 +193,9 @@ func (c *consumer) deliver(ctx context.Context, sub eventstore.Subscription) err
 		case <-stop:
 		}
 	}()
+	if c.s.cfg.Batch > 1 {
+		return c.deliverBatches(ctx, sub)
+	}
 	for {
 		m, err := sub.Recv()
 		if err != nil {
@@ -193,21 +205,27 @@ func (c *consumer) deliver(ctx context.Context, sub eventstore.Subscription) err
 			return err
 		}
 		if m.CaughtUp {
-			if c.s.cfg.OnCaughtUp != nil {
-				c.s.cfg.OnCaughtUp(c.topic)
-			}
+			c.caughtUp()
 			continue
 		}
-		if !c.handle(ctx, m.Event) {
+		if !c.handle(ctx, []*eventstore.RecordedEvent{m.Event}) {
 			return nil
 		}
 	}
 }
 
-// handle delivers one event until it is acked. It returns false when the consumer stops first.
-func (c *consumer) handle(ctx context.Context, ev *eventstore.RecordedEvent) bool {
+func (c *consumer) caughtUp() {
+	if c.s.cfg.OnCaughtUp != nil {
+		c.s.cfg.OnCaughtUp(c.topic)
+	}
+}
+
+// handle delivers events in one message until it is acked. It returns false when the consumer
+// stops first.
+func (c *consumer) handle(ctx context.Context, events []*eventstore.RecordedEvent) bool {
+	last := events[len(events)-1].Position
 	for {
-		msg := Message(ev)
+		msg := batchMessage(events)
 		msg.SetContext(ctx)
 		select {
 		case c.out <- msg:
@@ -223,7 +241,7 @@ func (c *consumer) handle(ctx context.Context, ev *eventstore.RecordedEvent) boo
 		for settled := false; !settled; {
 			select {
 			case <-msg.Acked():
-				c.ack(ev.Position)
+				c.ack(last)
 				return true
 			case <-msg.Nacked():
 				settled = true

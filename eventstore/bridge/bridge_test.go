@@ -175,3 +175,175 @@ func TestMessageRoundTrip(t *testing.T) {
 		t.Fatalf("round trip:\n got %+v\nwant %+v", got, ev)
 	}
 }
+
+// TestBatchesCarryWhatIsReadyInOrderAndOnce delivers a log through a Subscriber with Batch 8
+// to a handler that is slow on its first message and nacks one batch: later messages carry
+// the events that piled up meanwhile (never more than 8), a nacked batch comes again with the
+// same events, every event is handled once and in order, a lone live event comes alone and
+// at once, and the checkpoint is the last event's.
+func TestBatchesCarryWhatIsReadyInOrderAndOnce(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	store, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "events.db"), sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	for i := range 40 {
+		if _, err := store.Append(ctx, fmt.Sprint("s-", i%5), eventstore.Any(), storetest.Event("test.bridged", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var mu sync.Mutex
+	var done []eventstore.RecordedEvent
+	var sizes []int
+	seen := map[string][]eventstore.Position{} // message UUID -> its events, at its first delivery
+	nacked := false
+	got := make(chan struct{}, 1)
+	caught := make(chan struct{})
+	sub := bridge.NewSubscriber(store, store, bridge.Config{NackDelay: time.Millisecond, Batch: 8,
+		OnCaughtUp: func(string) { close(caught) }})
+	msgs, err := sub.Subscribe(ctx, "batched")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		for msg := range msgs {
+			events, err := bridge.Events(msg)
+			if err != nil {
+				t.Errorf("events of a message: %v", err)
+				msg.Nack()
+				continue
+			}
+			var pos []eventstore.Position
+			for _, ev := range events {
+				pos = append(pos, ev.Position)
+			}
+			mu.Lock()
+			if first, ok := seen[msg.UUID]; ok && fmt.Sprint(first) != fmt.Sprint(pos) {
+				t.Errorf("message %s came again with events %v, first with %v", msg.UUID, pos, first)
+			}
+			seen[msg.UUID] = pos
+			if len(sizes) == 0 {
+				time.Sleep(100 * time.Millisecond) // the rest of the history piles up
+			}
+			if len(events) > 1 && !nacked {
+				nacked = true
+				mu.Unlock()
+				msg.Nack()
+				continue
+			}
+			sizes = append(sizes, len(events))
+			done = append(done, events...)
+			mu.Unlock()
+			msg.Ack()
+			select {
+			case got <- struct{}{}:
+			default:
+			}
+		}
+	}()
+	wait := func(n int) {
+		t.Helper()
+		deadline := time.After(30 * time.Second)
+		for {
+			mu.Lock()
+			c := len(done)
+			mu.Unlock()
+			if c >= n {
+				return
+			}
+			select {
+			case <-got:
+			case <-time.After(5 * time.Millisecond):
+			case <-deadline:
+				t.Fatalf("handled %d of %d events", c, n)
+			}
+		}
+	}
+	wait(40)
+	<-caught
+	if _, err := store.Append(ctx, "s-lone", eventstore.Any(), storetest.Event("test.bridged", 40)); err != nil {
+		t.Fatal(err)
+	}
+	wait(41)
+	if err := sub.Close(); err != nil {
+		t.Fatal(err)
+	}
+	all, err := store.ReadAll(ctx, eventstore.Start, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(done) != len(all) {
+		t.Fatalf("handled %d events, the log holds %d", len(done), len(all))
+	}
+	for i := range all {
+		if done[i].ID != all[i].ID || string(done[i].Data) != string(all[i].Data) || done[i].Position != all[i].Position {
+			t.Fatalf("handled event %d is %s at %d, the log has %s at %d", i, done[i].ID, done[i].Position, all[i].ID, all[i].Position)
+		}
+	}
+	if !nacked {
+		t.Fatal("no message carried more than one event")
+	}
+	for _, n := range sizes {
+		if n > 8 {
+			t.Fatalf("a message carried %d events, more than the batch of 8: %v", n, sizes)
+		}
+	}
+	if last := sizes[len(sizes)-1]; last != 1 {
+		t.Fatalf("the lone live event came in a message of %d", last)
+	}
+	cp, err := store.LoadCheckpoint(ctx, "batched")
+	if err != nil || cp != all[len(all)-1].Position {
+		t.Fatalf("checkpoint = %d (%v), want %d", cp, err, all[len(all)-1].Position)
+	}
+}
+
+func TestBatchMessageRoundTrip(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	store, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "events.db"), sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	e := storetest.Event("test.bridged", 1)
+	e.Metadata = eventstore.Metadata{CorrelationID: "c", CausationID: "d", Actor: "e"}
+	for i := range 3 {
+		e.ID = storetest.Event("x", i).ID
+		if _, err := store.Append(ctx, "s", eventstore.Any(), e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := store.ReadAll(ctx, eventstore.Start, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sub := bridge.NewSubscriber(store, store, bridge.Config{Batch: 3})
+	defer sub.Close()
+	msgs, err := sub.Subscribe(ctx, "rt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []eventstore.RecordedEvent
+	batched := false
+	for len(got) < len(want) {
+		msg := <-msgs
+		events, err := bridge.Events(msg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, events...)
+		batched = batched || msg.Metadata.Get(bridge.MetaBatch) == fmt.Sprint(len(events)) && len(events) > 1
+		time.Sleep(100 * time.Millisecond) // the next events pile up
+		msg.Ack()
+	}
+	if !batched {
+		t.Fatal("no message carried a batch")
+	}
+	if fmt.Sprintf("%+v", got) != fmt.Sprintf("%+v", want) {
+		t.Fatalf("round trip:\n got %+v\nwant %+v", got, want)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -124,13 +125,14 @@ func testRows(t *testing.T, s projections.Store) {
 func testCheckpoints(t *testing.T, s projections.Store) {
 	ctx := context.Background()
 	tx := begin(t, s)
-	if p, err := tx.Checkpoint(ctx, "accounts"); err != nil || p != eventstore.Start {
-		t.Fatalf("a new checkpoint: %d, %v; want Start", p, err)
+	if cps, err := tx.Checkpoints(ctx); err != nil || len(cps) != 0 {
+		t.Fatalf("new checkpoints: %v, %v; want none", cps, err)
 	}
 	must(t, tx.SetCheckpoint(ctx, "accounts", 41))
 	must(t, tx.SetCheckpoint(ctx, "accounts", 42))
-	if p, _ := tx.Checkpoint(ctx, "accounts"); p != 42 {
-		t.Fatalf("checkpoint read in its transaction: %d, want 42", p)
+	must(t, tx.SetCheckpoints(ctx, map[string]eventstore.Position{"devices": 7}))
+	if cps, err := tx.Checkpoints(ctx); err != nil || len(cps) != 2 || cps["accounts"] != 42 || cps["devices"] != 7 {
+		t.Fatalf("checkpoints read in their transaction: %v, %v; want accounts 42, devices 7", cps, err)
 	}
 	at := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 	f := projections.FailedEvent{Projection: "devices", Position: 7, Type: "device.registered", SchemaVersion: 9, Error: "boom", Attempts: 1, At: at}
@@ -146,13 +148,28 @@ func testCheckpoints(t *testing.T, s projections.Store) {
 	}
 	must(t, tx.Commit())
 	cps, err := s.Checkpoints(ctx)
-	if err != nil || len(cps) != 1 || cps["accounts"] != 42 {
+	if err != nil || len(cps) != 2 || cps["accounts"] != 42 || cps["devices"] != 7 {
 		t.Fatalf("Checkpoints: %v, %v", cps, err)
 	}
 	fs, err := s.Failures(ctx)
 	if err != nil || len(fs) != 2 || fs[0].Projection != "accounts" || fs[1] != f {
 		t.Fatalf("Failures: %+v, %v", fs, err)
 	}
+	// More at once than one statement writes, in a transaction rolled back.
+	tx = begin(t, s)
+	many := map[string]eventstore.Position{}
+	for i := range 20 {
+		many[fmt.Sprint("model-", i)] = eventstore.Position(100 + i)
+	}
+	must(t, tx.SetCheckpoints(ctx, many))
+	if cps, err := tx.Checkpoints(ctx); err != nil || len(cps) != 22 || cps["model-0"] != 100 || cps["model-19"] != 119 || cps["accounts"] != 42 {
+		t.Fatalf("checkpoints after 20 set at once: %v, %v", cps, err)
+	}
+	must(t, tx.SetCheckpoints(ctx, map[string]eventstore.Position{"model-3": 7, "devices": 7}))
+	if cps, _ := tx.Checkpoints(ctx); cps["model-3"] != 7 || cps["model-4"] != 104 {
+		t.Fatalf("checkpoints moved again: %v", cps)
+	}
+	must(t, tx.Rollback())
 }
 
 func testFresh(t *testing.T, s projections.Store) {
@@ -188,6 +205,14 @@ func testFresh(t *testing.T, s projections.Store) {
 			t.Fatalf("round %d: the new rows after Promote: %q, %v", round, v, err)
 		}
 		tx := begin(t, s)
+		// The live store's statements (prepared once, before the tables were replaced) read
+		// and write the new tables.
+		if v, err := tx.Get(ctx, "devices", []byte{2}); err != nil || !bytes.Equal(v, []byte{byte('a' + round)}) {
+			t.Fatalf("round %d: a read in a transaction after Promote: %q, %v", round, v, err)
+		}
+		if cps, err := tx.Checkpoints(ctx); err != nil || cps["devices"] != 10 {
+			t.Fatalf("round %d: the checkpoints in a transaction after Promote: %v, %v", round, cps, err)
+		}
 		must(t, tx.Put(ctx, "devices", []byte{3}, "", 0, []byte("after")))
 		must(t, tx.Commit())
 		if v, err := s.Get(ctx, "devices", []byte{3}); err != nil || string(v) != "after" {

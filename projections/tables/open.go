@@ -42,6 +42,9 @@ func OpenSQLite(ctx context.Context, db *localdb.DB) (*Store, error) {
 	if err := s.create(ctx, s.w, true); err != nil {
 		return nil, err
 	}
+	if err := s.prepare(ctx); err != nil {
+		return nil, err
+	}
 	return s, nil
 }
 
@@ -74,6 +77,10 @@ func OpenPostgres(ctx context.Context, url string) (*Store, error) {
 	if err := tx.Commit(); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("read models: create tables: %w", err)
+	}
+	if err := s.prepare(ctx); err != nil {
+		db.Close()
+		return nil, err
 	}
 	return s, nil
 }

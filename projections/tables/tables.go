@@ -8,6 +8,8 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 
@@ -24,6 +26,11 @@ type Store struct {
 	prefix  string
 	live    *Store // set on a fresh store
 	closeFn func() error
+	// prepared are the write transactions' statements, prepared once on the writer pool when
+	// the live store opens (prepare): a transaction takes them with Tx.StmtContext, which
+	// reuses a statement on a connection where it is prepared. Read-only after open; nil on a
+	// fresh store, whose transactions prepare their own.
+	prepared map[string]*sql.Stmt
 }
 
 var (
@@ -129,6 +136,7 @@ func (s *Store) ixIndexes() []string {
 // Close closes the pools the store opened (OpenPostgres); a store over a localdb.DB leaves it
 // open.
 func (s *Store) Close() error {
+	s.closePrepared()
 	if s.closeFn == nil {
 		return nil
 	}
@@ -284,14 +292,20 @@ type storeTx struct {
 	stmts map[string]*sql.Stmt // prepared in this transaction, closed with it
 }
 
-// stmt returns query prepared in the transaction.
+// stmt returns query for the transaction: a statement the store prepared at open, or one
+// prepared in the transaction.
 func (t *storeTx) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
 	if st, ok := t.stmts[query]; ok {
 		return st, nil
 	}
-	st, err := t.tx.PrepareContext(ctx, t.s.q(query))
-	if err != nil {
-		return nil, err
+	var st *sql.Stmt
+	if ps, ok := t.s.prepared[query]; ok {
+		st = t.tx.StmtContext(ctx, ps)
+	} else {
+		var err error
+		if st, err = t.tx.PrepareContext(ctx, t.s.q(query)); err != nil {
+			return nil, err
+		}
 	}
 	t.stmts[query] = st
 	return st, nil
@@ -308,11 +322,81 @@ func (t *storeTx) exec(ctx context.Context, query string, args ...any) error {
 	return nil
 }
 
+// The statements of a write transaction, by table.
+func (s *Store) getQuery(table string) string { return "SELECT v FROM " + s.t(table) + " WHERE k = ?" }
+
+func (s *Store) putQuery(table string) string {
+	return "INSERT INTO " + s.t(table) + " (k, ix, until, v) VALUES (?, ?, ?, ?) " +
+		"ON CONFLICT (k) DO UPDATE SET ix = excluded.ix, until = excluded.until, v = excluded.v"
+}
+
+func (s *Store) deleteQuery(table string) string { return "DELETE FROM " + s.t(table) + " WHERE k = ?" }
+
+func (s *Store) sweepQuery(table string) string {
+	return "DELETE FROM " + s.t(table) + " WHERE until IS NOT NULL AND until < ?"
+}
+
+func (s *Store) checkpointsQuery() string { return "SELECT name, position FROM " + s.t("checkpoints") }
+
+func (s *Store) setCheckpointQuery() string {
+	return "INSERT INTO " + s.t("checkpoints") + " (name, position) VALUES (?, ?) " +
+		"ON CONFLICT (name) DO UPDATE SET position = excluded.position"
+}
+
+// setCheckpointsQuery writes n checkpoints in one statement.
+func (s *Store) setCheckpointsQuery(n int) string {
+	return "INSERT INTO " + s.t("checkpoints") + " (name, position) VALUES (?, ?)" + strings.Repeat(", (?, ?)", n-1) +
+		" ON CONFLICT (name) DO UPDATE SET position = excluded.position"
+}
+
+// checkpointsAtOnce is the most checkpoints SetCheckpoints writes in one statement, as many
+// as there are read-model tables: more are written in several.
+var checkpointsAtOnce = len(projections.Tables)
+
+func (s *Store) failureQuery() string {
+	return "SELECT " + failedColumns + " FROM " + s.t("failed") + " WHERE projection = ? AND position = ?"
+}
+
+func (s *Store) putFailureQuery() string {
+	return "INSERT INTO " + s.t("failed") + " (" + failedColumns + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?) " +
+		"ON CONFLICT (projection, position) DO UPDATE SET type = excluded.type, schema_version = excluded.schema_version, " +
+		"error = excluded.error, attempts = excluded.attempts, skipped = excluded.skipped, at = excluded.at"
+}
+
+// prepare prepares the statements of the live fold's transactions on the writer pool. It runs
+// at open, when no transaction holds the writer's connection.
+func (s *Store) prepare(ctx context.Context) error {
+	queries := []string{s.checkpointsQuery(), s.setCheckpointQuery(), s.failureQuery(), s.putFailureQuery()}
+	for n := 1; n <= checkpointsAtOnce; n++ {
+		queries = append(queries, s.setCheckpointsQuery(n))
+	}
+	for _, t := range projections.Tables {
+		queries = append(queries, s.getQuery(t), s.putQuery(t), s.deleteQuery(t), s.sweepQuery(t))
+	}
+	s.prepared = make(map[string]*sql.Stmt, len(queries))
+	for _, q := range queries {
+		st, err := s.w.PrepareContext(ctx, s.q(q))
+		if err != nil {
+			s.closePrepared()
+			return fmt.Errorf("read models: prepare: %w", err)
+		}
+		s.prepared[q] = st
+	}
+	return nil
+}
+
+func (s *Store) closePrepared() {
+	for _, st := range s.prepared {
+		st.Close()
+	}
+	s.prepared = nil
+}
+
 func (t *storeTx) Get(ctx context.Context, table string, key []byte) ([]byte, error) {
 	if err := t.s.known(table); err != nil {
 		return nil, err
 	}
-	st, err := t.stmt(ctx, "SELECT v FROM "+t.s.t(table)+" WHERE k = ?")
+	st, err := t.stmt(ctx, t.s.getQuery(table))
 	if err != nil {
 		return nil, fmt.Errorf("read models: %w", err)
 	}
@@ -329,23 +413,21 @@ func (t *storeTx) Put(ctx context.Context, table string, key []byte, ix string, 
 	if err := t.s.known(table); err != nil {
 		return err
 	}
-	return t.exec(ctx, "INSERT INTO "+t.s.t(table)+" (k, ix, until, v) VALUES (?, ?, ?, ?) "+
-		"ON CONFLICT (k) DO UPDATE SET ix = excluded.ix, until = excluded.until, v = excluded.v",
-		key, nullable(ix), nullable(until), val)
+	return t.exec(ctx, t.s.putQuery(table), key, nullable(ix), nullable(until), val)
 }
 
 func (t *storeTx) Delete(ctx context.Context, table string, key []byte) error {
 	if err := t.s.known(table); err != nil {
 		return err
 	}
-	return t.exec(ctx, "DELETE FROM "+t.s.t(table)+" WHERE k = ?", key)
+	return t.exec(ctx, t.s.deleteQuery(table), key)
 }
 
 func (t *storeTx) Sweep(ctx context.Context, table string, before int64) error {
 	if err := t.s.known(table); err != nil {
 		return err
 	}
-	return t.exec(ctx, "DELETE FROM "+t.s.t(table)+" WHERE until IS NOT NULL AND until < ?", before)
+	return t.exec(ctx, t.s.sweepQuery(table), before)
 }
 
 func (t *storeTx) Clear(ctx context.Context, table string) error {
@@ -355,29 +437,45 @@ func (t *storeTx) Clear(ctx context.Context, table string) error {
 	return t.exec(ctx, "DELETE FROM "+t.s.t(table))
 }
 
-func (t *storeTx) Checkpoint(ctx context.Context, name string) (eventstore.Position, error) {
-	st, err := t.stmt(ctx, "SELECT position FROM "+t.s.t("checkpoints")+" WHERE name = ?")
+// Checkpoints reads every checkpoint in one query: on PostgreSQL another node may have moved
+// them since this one last wrote.
+func (t *storeTx) Checkpoints(ctx context.Context) (map[string]eventstore.Position, error) {
+	st, err := t.stmt(ctx, t.s.checkpointsQuery())
 	if err != nil {
-		return 0, fmt.Errorf("read models: %w", err)
+		return nil, fmt.Errorf("read models: %w", err)
 	}
-	var pos int64
-	err = st.QueryRowContext(ctx, name).Scan(&pos)
-	if errors.Is(err, sql.ErrNoRows) {
-		return eventstore.Start, nil
-	}
-	if err != nil {
-		return 0, fmt.Errorf("read models: checkpoint of %s: %w", name, err)
-	}
-	return eventstore.Position(pos), nil
+	return checkpoints(ctx, stmtRows{st}, "")
+}
+
+type stmtRows struct{ st *sql.Stmt }
+
+func (r stmtRows) QueryContext(ctx context.Context, _ string, args ...any) (*sql.Rows, error) {
+	return r.st.QueryContext(ctx, args...)
 }
 
 func (t *storeTx) SetCheckpoint(ctx context.Context, name string, pos eventstore.Position) error {
-	return t.exec(ctx, "INSERT INTO "+t.s.t("checkpoints")+" (name, position) VALUES (?, ?) "+
-		"ON CONFLICT (name) DO UPDATE SET position = excluded.position", name, int64(pos))
+	return t.exec(ctx, t.s.setCheckpointQuery(), name, int64(pos))
+}
+
+// SetCheckpoints writes the checkpoints in as few statements as it can.
+func (t *storeTx) SetCheckpoints(ctx context.Context, cps map[string]eventstore.Position) error {
+	names := slices.Sorted(maps.Keys(cps))
+	for len(names) > 0 {
+		n := min(len(names), checkpointsAtOnce)
+		args := make([]any, 0, 2*n)
+		for _, name := range names[:n] {
+			args = append(args, name, int64(cps[name]))
+		}
+		if err := t.exec(ctx, t.s.setCheckpointsQuery(n), args...); err != nil {
+			return err
+		}
+		names = names[n:]
+	}
+	return nil
 }
 
 func (t *storeTx) Failure(ctx context.Context, name string, pos eventstore.Position) (projections.FailedEvent, bool, error) {
-	st, err := t.stmt(ctx, "SELECT "+failedColumns+" FROM "+t.s.t("failed")+" WHERE projection = ? AND position = ?")
+	st, err := t.stmt(ctx, t.s.failureQuery())
 	if err != nil {
 		return projections.FailedEvent{}, false, fmt.Errorf("read models: %w", err)
 	}
@@ -396,10 +494,7 @@ func (t *storeTx) PutFailure(ctx context.Context, f projections.FailedEvent) err
 	if f.Skipped {
 		skipped = 1
 	}
-	return t.exec(ctx, "INSERT INTO "+t.s.t("failed")+" ("+failedColumns+") VALUES (?, ?, ?, ?, ?, ?, ?, ?) "+
-		"ON CONFLICT (projection, position) DO UPDATE SET type = excluded.type, schema_version = excluded.schema_version, "+
-		"error = excluded.error, attempts = excluded.attempts, skipped = excluded.skipped, at = excluded.at",
-		f.Projection, int64(f.Position), f.Type, f.SchemaVersion, f.Error, f.Attempts, skipped, f.At.UnixNano())
+	return t.exec(ctx, t.s.putFailureQuery(), f.Projection, int64(f.Position), f.Type, f.SchemaVersion, f.Error, f.Attempts, skipped, f.At.UnixNano())
 }
 
 func (t *storeTx) Commit() error   { return t.tx.Commit() }
