@@ -93,7 +93,8 @@ type Options struct {
 	MaxPerAddress int
 	// MaxWaiting caps the sockets of this node that have not authenticated yet, and
 	// MaxWaitingPerAddress those of one address, so that one address cannot take every place
-	// (wire.CloseTooManyWaiting). Defaults 256 and 32.
+	// (wire.CloseTooManyWaiting). Defaults 1024 and 32: a reconnect storm brings thousands
+	// of sockets at once (docs/performance.md).
 	MaxWaiting           int
 	MaxWaitingPerAddress int
 	OnDelivered          func(challenge uuid.UUID, device uuid.UUID)
@@ -126,7 +127,7 @@ func (o *Options) setDefaults() {
 		o.MaxPerAddress = 1024
 	}
 	if o.MaxWaiting <= 0 {
-		o.MaxWaiting = 256
+		o.MaxWaiting = 1024
 	}
 	if o.MaxWaitingPerAddress <= 0 {
 		o.MaxWaitingPerAddress = 32
