@@ -202,7 +202,7 @@ func (h *deviceHolder) connect(ctx context.Context, rate float64) error {
 
 // dial opens one device's socket as a device does: a refusal the device may retry (a close
 // code that is not permanent, or a failed connection) is retried after the Go client's
-// backoff, for a minute at most, and counted in h.retries.
+// backoff, for five minutes at most (a storm on a busy core takes minutes), and counted in h.retries.
 func (h *deviceHolder) dial(ctx context.Context, idx int, d seededDevice) (*websocket.Conn, error) {
 	b := &backoff.ExponentialBackOff{InitialInterval: 100 * time.Millisecond, RandomizationFactor: 0.5,
 		Multiplier: 2, MaxInterval: 5 * time.Second}
@@ -218,7 +218,7 @@ func (h *deviceHolder) dial(ctx context.Context, idx int, d seededDevice) (*webs
 			h.firstRetry.Store(err.Error())
 		}
 		return nil, err
-	}, backoff.WithBackOff(b), backoff.WithMaxElapsedTime(time.Minute))
+	}, backoff.WithBackOff(b), backoff.WithMaxElapsedTime(5*time.Minute))
 }
 
 // Retries returns the dials refused and retried so far, and the first one's error.
