@@ -93,8 +93,7 @@ type Options struct {
 	MaxPerAddress int
 	// MaxWaiting caps the sockets of this node that have not authenticated yet, and
 	// MaxWaitingPerAddress those of one address, so that one address cannot take every place
-	// (wire.CloseTooManyWaiting). Defaults 1024 and 32: a reconnect storm brings thousands
-	// of sockets at once (docs/performance.md).
+	// (wire.CloseTooManyWaiting). Defaults 256 and 32.
 	MaxWaiting           int
 	MaxWaitingPerAddress int
 	OnDelivered          func(challenge uuid.UUID, device uuid.UUID)
@@ -127,7 +126,7 @@ func (o *Options) setDefaults() {
 		o.MaxPerAddress = 1024
 	}
 	if o.MaxWaiting <= 0 {
-		o.MaxWaiting = 1024
+		o.MaxWaiting = 256
 	}
 	if o.MaxWaitingPerAddress <= 0 {
 		o.MaxWaitingPerAddress = 32
