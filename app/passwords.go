@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"fmt"
 	"sync/atomic"
 	"time"
 
@@ -67,9 +68,20 @@ func (g passwordGate) run(ctx context.Context, f func()) error {
 	return nil
 }
 
+// passwordKey derives an argon2id key with the configured KeyFunc (Config.PasswordKeys). A
+// KeyFunc that fails (a worker process that died twice) fails the check with ErrBusy: the
+// person may try again.
+func (s *Service) passwordKey(ctx context.Context, password, salt []byte, p secrets.Argon2Params) ([]byte, error) {
+	k, err := s.keys(ctx, password, salt, p)
+	if err != nil && ctx.Err() == nil {
+		return nil, fmt.Errorf("%w: %w", ErrBusy, err)
+	}
+	return k, err
+}
+
 // hashPassword makes the argon2id hash of a new password, in its turn.
 func (s *Service) hashPassword(ctx context.Context, password string) (hash string, err error) {
-	if gerr := s.passwords.run(ctx, func() { hash, err = s.argon2.Hash(password, s.rand) }); gerr != nil {
+	if gerr := s.passwords.run(ctx, func() { hash, err = s.argon2.HashWith(ctx, password, s.rand, s.passwordKey) }); gerr != nil {
 		return "", gerr
 	}
 	return hash, err
@@ -77,7 +89,7 @@ func (s *Service) hashPassword(ctx context.Context, password string) (hash strin
 
 // verifyPassword checks password against an argon2id hash, in its turn.
 func (s *Service) verifyPassword(ctx context.Context, password, encoded string) (ok bool, err error) {
-	if gerr := s.passwords.run(ctx, func() { ok, err = secrets.VerifyPassword(password, encoded) }); gerr != nil {
+	if gerr := s.passwords.run(ctx, func() { ok, err = secrets.VerifyPasswordWith(ctx, password, encoded, s.passwordKey) }); gerr != nil {
 		return false, gerr
 	}
 	return ok, err
@@ -88,5 +100,5 @@ func (s *Service) verifyPassword(ctx context.Context, password, encoded string) 
 // when the server is busy. It returns only the gate's error (ErrBusy, or the context's).
 func (s *Service) burnPasswordCheck(ctx context.Context, password string) error {
 	s.dummyOnce.Do(func() { s.dummyHash, _ = s.argon2.Hash("assent-dummy-password", s.rand) })
-	return s.passwords.run(ctx, func() { _, _ = secrets.VerifyPassword(password, s.dummyHash) })
+	return s.passwords.run(ctx, func() { _, _ = secrets.VerifyPasswordWith(ctx, password, s.dummyHash, s.passwordKey) })
 }

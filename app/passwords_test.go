@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/assent-dev/assent/domain"
 	"github.com/assent-dev/assent/eventstore"
+	"github.com/assent-dev/assent/secrets"
 )
 
 func TestPasswordGateBoundsConcurrency(t *testing.T) {
@@ -87,5 +89,40 @@ func TestPasswordChecksWaitTheirTurn(t *testing.T) {
 	}
 	if _, err := f.s.SignIn(f.ctx, "nobody@example.com", testPassword, lc); !errors.Is(err, ErrInvalidCredentials) {
 		t.Fatalf("unknown email once a turn is free: %v, want ErrInvalidCredentials", err)
+	}
+}
+
+// TestPasswordKeysThatFailAreBusy: when the configured key derivation fails (a password
+// worker that died twice), a sign-in, a registration and a password change fail with ErrBusy,
+// without the password in the error, having written nothing; once it works again, so do they.
+func TestPasswordKeysThatFailAreBusy(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, domain.Policy{})
+	id := f.account("worker@example.com")
+	var broken atomic.Bool
+	broken.Store(true)
+	f.s.keys = func(ctx context.Context, password, salt []byte, p secrets.Argon2Params) ([]byte, error) {
+		if broken.Load() {
+			return nil, errors.New("the worker ended while computing the key")
+		}
+		return secrets.IDKey(ctx, password, salt, p)
+	}
+	before := f.types(domain.AccountStream(id))
+	_, err := f.s.SignIn(f.ctx, "worker@example.com", testPassword, lc)
+	if !errors.Is(err, ErrBusy) || strings.Contains(err.Error(), testPassword) {
+		t.Errorf("sign in: %v, want ErrBusy without the password", err)
+	}
+	if _, err := f.s.Register(f.ctx, "new-worker@example.com", "a long enough password"); !errors.Is(err, ErrBusy) {
+		t.Errorf("register: %v, want ErrBusy", err)
+	}
+	if err := f.s.ChangePassword(f.ctx, id, testPassword, "a new long password", domain.EndSessions{Until: f.clock.Now().Add(time.Hour)}); !errors.Is(err, ErrBusy) {
+		t.Errorf("change password: %v, want ErrBusy", err)
+	}
+	if got := f.types(domain.AccountStream(id)); !equal(got, before) {
+		t.Fatalf("the account stream went from %v to %v while no key could be derived", before, got)
+	}
+	broken.Store(false)
+	if res, err := f.s.SignIn(f.ctx, "worker@example.com", testPassword, lc); err != nil || !res.SessionGranted {
+		t.Fatalf("sign in once the keys work: %+v, %v", res, err)
 	}
 }

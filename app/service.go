@@ -51,6 +51,10 @@ type Config struct {
 	// once; the others wait for their turn, up to 5 s, then fail with ErrBusy. Default: the
 	// number of cores Go uses (GOMAXPROCS), as each computation keeps a core busy.
 	PasswordChecks int
+	// PasswordKeys derives the argon2id keys of password hashes and checks. Default
+	// secrets.IDKey, in this process; `assent serve` hands them to a worker process of low
+	// priority (hashworker). An error of it fails the check with ErrBusy.
+	PasswordKeys secrets.KeyFunc
 }
 
 func (c *Config) setDefaults() {
@@ -69,6 +73,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.PasswordChecks == 0 {
 		c.PasswordChecks = runtime.GOMAXPROCS(0)
+	}
+	if c.PasswordKeys == nil {
+		c.PasswordKeys = secrets.IDKey
 	}
 }
 
@@ -111,6 +118,7 @@ type Service struct {
 	streams   *streamCache // decoded streams, checked against the store on every load
 	snapshots Snapshots    // account snapshots, or nil
 	passwords passwordGate // turns for argon2id computations
+	keys      secrets.KeyFunc
 	// heads is the store's memory of its streams' heads, when it has one (a store that is the
 	// only writer of its log): a cached stream whose head it knows needs no read at all.
 	heads eventstore.KnownHeads
@@ -133,7 +141,7 @@ func New(cfg Config) (*Service, error) {
 	return &Service{
 		store: cfg.Store, keyring: cfg.Keyring, hasher: cfg.Keyring.CodeHasher(), views: cfg.Projections,
 		argon2: cfg.Argon2, policy: cfg.Policy, now: cfg.Clock, rand: cfg.Random, tries: cfg.MaxAttempts,
-		streams: newStreamCache(streamCacheBytes), snapshots: cfg.Snapshots, heads: heads, passwords: newPasswordGate(cfg.PasswordChecks), schemas: cfg.Schemas,
+		streams: newStreamCache(streamCacheBytes), snapshots: cfg.Snapshots, heads: heads, passwords: newPasswordGate(cfg.PasswordChecks), keys: cfg.PasswordKeys, schemas: cfg.Schemas,
 	}, nil
 }
 

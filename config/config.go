@@ -56,6 +56,10 @@ type Config struct {
 	// DebugListen is the host:port of the Go profiler's listener (net/http/pprof), apart from
 	// the API's. Empty: none.
 	DebugListen string
+	// PasswordHashing says where argon2id password hashes and checks are computed: "worker",
+	// a separate process at the lowest priority, so that their CPU time and memory stay out of
+	// the server's, or "inline", in the server's own process. Default "worker".
+	PasswordHashing string
 }
 
 // TrustedProxyNets parses TrustedProxies; a single IP is a network of one address. The error
@@ -104,6 +108,7 @@ func Defaults() Config {
 		LogLevel:        "info",
 		LogFormat:       "text",
 		ShutdownTimeout: 15 * time.Second,
+		PasswordHashing: "worker",
 	}
 }
 
@@ -132,6 +137,7 @@ var Options = []Option{
 	{"tls-cert", "ASSENT_TLS_CERT", "PEM file of the server's certificate and chain: serve HTTPS (with --tls-key; re-read when it changes)"},
 	{"tls-key", "ASSENT_TLS_KEY", "PEM file of the certificate's private key (with --tls-cert)"},
 	{"debug-listen", "ASSENT_DEBUG_LISTEN", "host:port of the Go profiler (/debug/pprof/), apart from --listen; for operators only, never public (default: none)"},
+	{"password-hashing", "ASSENT_PASSWORD_HASHING", "where password hashes are computed: worker (a separate process at the lowest priority) or inline (in the server's process)"},
 }
 
 // Set assigns the raw value of the named option; a value that cannot be parsed is an error
@@ -179,6 +185,8 @@ func (c *Config) Set(name, value string) error {
 		c.MetricsListen = value
 	case "debug-listen":
 		c.DebugListen = value
+	case "password-hashing":
+		c.PasswordHashing = value
 	default:
 		return fmt.Errorf("config: unknown option '%s'", name)
 	}
@@ -218,6 +226,8 @@ func (c *Config) Get(name string) string {
 		return c.MetricsListen
 	case "debug-listen":
 		return c.DebugListen
+	case "password-hashing":
+		return c.PasswordHashing
 	}
 	return ""
 }
@@ -300,6 +310,9 @@ func (c *Config) Validate() error {
 	}
 	if c.ShutdownTimeout < time.Second || c.ShutdownTimeout > 10*time.Minute {
 		bad("shutdown-timeout", "be between 1s and 10m", c.ShutdownTimeout.String())
+	}
+	if c.PasswordHashing != "worker" && c.PasswordHashing != "inline" {
+		bad("password-hashing", "be 'worker' or 'inline'", c.PasswordHashing)
 	}
 	return errors.Join(errs...)
 }

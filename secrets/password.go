@@ -1,6 +1,7 @@
 package secrets
 
 import (
+	"context"
 	"crypto/subtle"
 	"encoding/base64"
 	"errors"
@@ -75,10 +76,25 @@ func (p Argon2Params) Validate() error {
 	return errors.Join(append([]error{ErrInvalidParams}, errs...)...)
 }
 
+// KeyFunc derives the argon2id key of password with salt, using p's memory, iterations,
+// parallelism and key length: IDKey in this process, or another that computes it elsewhere
+// (hashworker). It must be safe for concurrent use.
+type KeyFunc func(ctx context.Context, password, salt []byte, p Argon2Params) ([]byte, error)
+
+// IDKey is the KeyFunc that computes the key in this process.
+func IDKey(_ context.Context, password, salt []byte, p Argon2Params) ([]byte, error) {
+	return argon2.IDKey(password, salt, p.Iterations, p.Memory, p.Parallelism, p.KeyLength), nil
+}
+
 // Hash returns the argon2id hash of password in PHC format,
 // $argon2id$v=19$m=<memory>,t=<iterations>,p=<parallelism>$<salt>$<hash> (unpadded base64).
 // The salt is read from rand (crypto/rand when nil).
 func (p Argon2Params) Hash(password string, rand io.Reader) (string, error) {
+	return p.HashWith(context.Background(), password, rand, IDKey)
+}
+
+// HashWith is Hash with the key derived by key; its error is returned as it is.
+func (p Argon2Params) HashWith(ctx context.Context, password string, rand io.Reader, key KeyFunc) (string, error) {
 	if err := p.Validate(); err != nil {
 		return "", err
 	}
@@ -89,22 +105,34 @@ func (p Argon2Params) Hash(password string, rand io.Reader) (string, error) {
 	if _, err := io.ReadFull(reader(rand), salt); err != nil {
 		return "", fmt.Errorf("password hash: salt: %w", err)
 	}
-	key := argon2.IDKey([]byte(password), salt, p.Iterations, p.Memory, p.Parallelism, p.KeyLength)
-	return encodePHC(p, salt, key), nil
+	k, err := key(ctx, []byte(password), salt, p)
+	if err != nil {
+		return "", err
+	}
+	return encodePHC(p, salt, k), nil
 }
 
 // VerifyPassword reports, in constant time with respect to the hash, whether password
 // matches an argon2id PHC hash. A hash that cannot be parsed returns ErrInvalidHash.
 func VerifyPassword(password, encoded string) (bool, error) {
-	p, salt, key, err := parsePHC(encoded)
+	return VerifyPasswordWith(context.Background(), password, encoded, IDKey)
+}
+
+// VerifyPasswordWith is VerifyPassword with the key derived by key; its error is returned as
+// it is.
+func VerifyPasswordWith(ctx context.Context, password, encoded string, key KeyFunc) (bool, error) {
+	p, salt, want, err := parsePHC(encoded)
 	if err != nil {
 		return false, err
 	}
 	if len(password) > MaxPasswordLen {
 		return false, nil
 	}
-	got := argon2.IDKey([]byte(password), salt, p.Iterations, p.Memory, p.Parallelism, uint32(len(key)))
-	return subtle.ConstantTimeCompare(got, key) == 1, nil
+	got, err := key(ctx, []byte(password), salt, p)
+	if err != nil {
+		return false, err
+	}
+	return subtle.ConstantTimeCompare(got, want) == 1, nil
 }
 
 // NeedsRehash reports whether an encoded hash was made with parameters other than p, so

@@ -32,8 +32,14 @@ type loadOptions struct {
 	Settle     time.Duration
 	State      string
 	DebugURL   string
+	MetricsURL string
 	PID        int
 	Ack        bool
+	// Storm drops every socket after the sign-ins, signs in StormSignIns times while they are
+	// away, and opens them again at StormRate per second (the reconnect storm).
+	Storm        bool
+	StormSignIns int
+	StormRate    float64
 }
 
 // Bounds of a load test: it runs against this machine only, and ends.
@@ -44,6 +50,8 @@ const (
 	maxLoadDuration       = time.Hour
 	maxLoadProcesses      = 64
 	maxLoadDevicesAccount = 10
+	maxStormRate          = 20_000
+	maxStormSignIns       = 10_000
 )
 
 func (o loadOptions) validate() error {
@@ -53,6 +61,11 @@ func (o loadOptions) validate() error {
 	}
 	if u, err := url.Parse(o.Server); err != nil || u.Scheme != "http" || !loopbackHost(u.Hostname()) {
 		bad("server", "be an http URL of a loopback address such as 'http://127.0.0.1:8080'", o.Server)
+	}
+	if o.MetricsURL != "" {
+		if u, err := url.Parse(o.MetricsURL); err != nil || u.Scheme != "http" || !loopbackHost(u.Hostname()) {
+			bad("server-metrics", "be empty or the http URL of the server's --metrics-listen on loopback, such as 'http://127.0.0.1:9090'", o.MetricsURL)
+		}
 	}
 	if o.DebugURL != "" {
 		if u, err := url.Parse(o.DebugURL); err != nil || u.Scheme != "http" || !loopbackHost(u.Hostname()) {
@@ -84,6 +97,14 @@ func (o loadOptions) validate() error {
 	if o.State == "" {
 		bad("state", "name a file", o.State)
 	}
+	if o.Storm {
+		if o.StormRate <= 0 || o.StormRate > maxStormRate {
+			bad("storm-rate", fmt.Sprintf("be above 0 and at most %d sockets per second", maxStormRate), o.StormRate)
+		}
+		if o.StormSignIns < 1 || o.StormSignIns > maxStormSignIns {
+			bad("storm-sign-ins", fmt.Sprintf("be between 1 and %d", maxStormSignIns), o.StormSignIns)
+		}
+	}
 	return errors.Join(errs...)
 }
 
@@ -99,7 +120,8 @@ func loopbackHost(h string) bool {
 // machine's loopback.
 func loadtestCommand() *cobra.Command {
 	o := loadOptions{Server: "http://127.0.0.1:8080", Devices: 1000, PerAccount: 4, Processes: 2, Rate: 20,
-		Duration: 30 * time.Second, Settle: 5 * time.Second, State: "loadtest-state.json", Ack: true}
+		Duration: 30 * time.Second, Settle: 5 * time.Second, State: "loadtest-state.json", Ack: true,
+		StormSignIns: 500, StormRate: 2000}
 	cmd := &cobra.Command{
 		Use:   "loadtest",
 		Short: "Hold device sockets on a local server, sign in at a rate, and print push latency and memory",
@@ -107,7 +129,11 @@ func loadtestCommand() *cobra.Command {
 public API (once: the state file keeps them for later runs against the same data directory),
 opens a socket for every device from child processes, signs in at the given rate for the
 given time, and prints the push latency (from the challenge's issued_at to the device), the
-pushes lost, and the server's memory and goroutines per socket. Every address is loopback:
+pushes lost, and the server's memory and goroutines per socket. With --storm it then drops
+every socket at once, signs in while the devices are away, opens the sockets again at
+--storm-rate per second and prints whether every pending challenge reached each of its
+devices once, and the server's memory after the storm against its idle figure. Every address
+is loopback:
 requests and sockets leave from many 127.x.y.z source addresses so that the per-address
 limits are not what is measured.`,
 		Args: cobra.NoArgs,
@@ -128,8 +154,12 @@ limits are not what is measured.`,
 	f.DurationVar(&o.Settle, "settle", o.Settle, "wait after the sockets are open before measuring them idle")
 	f.StringVar(&o.State, "state", o.State, "file of the seeded accounts and devices (holds device keys: mode 0600)")
 	f.StringVar(&o.DebugURL, "server-debug", "", "the server's --debug-listen URL, for its heap, stacks and goroutines after a forced collection")
+	f.StringVar(&o.MetricsURL, "server-metrics", "", "the server's --metrics-listen URL, for the embedded store's commit and fsync times during the sign-ins")
 	f.IntVar(&o.PID, "server-pid", 0, "the server's process ID, for its resident memory from /proc")
 	f.BoolVar(&o.Ack, "ack", o.Ack, "devices acknowledge each challenge, as real devices do")
+	f.BoolVar(&o.Storm, "storm", false, "after the sign-ins, drop every socket, sign in while they are away, and reconnect them all (the reconnect storm)")
+	f.IntVar(&o.StormSignIns, "storm-sign-ins", o.StormSignIns, "sign-ins while the sockets are away, each pending for its account's devices")
+	f.Float64Var(&o.StormRate, "storm-rate", o.StormRate, "sockets reconnected per second in the storm")
 	cmd.AddCommand(loadDevicesCommand(), loadStartupCommand())
 	return cmd
 }
@@ -162,15 +192,47 @@ func runLoad(ctx context.Context, o loadOptions, w io.Writer) error {
 	fmt.Fprintf(w, "per socket: %s\n", perSocket(base, idle, o.Devices))
 
 	if o.Rate > 0 && o.Duration > 0 {
+		storeTimes := []string{"assent_store_commit_seconds", "assent_store_fsync_seconds"}
+		var before map[string]histogram
+		if o.MetricsURL != "" {
+			if before, err = readHistograms(ctx, o.MetricsURL, storeTimes...); err != nil {
+				return err
+			}
+		}
 		res := signInLoad(ctx, o, st, accounts, fleet)
 		fmt.Fprintf(w, "sign-ins: %d at %.1f/s over %s, %d refused (%s)\n", res.signIns, o.Rate, o.Duration, res.refused, res.firstRefusal)
 		fmt.Fprintf(w, "pushes: %d expected, %d received, %d lost, %d twice\n", res.expected, res.received, res.expected-res.received, res.twice)
 		fmt.Fprintf(w, "push latency (issued_at to device): %s\n", latencies(res.latencies))
+		if o.MetricsURL != "" {
+			after, err := readHistograms(ctx, o.MetricsURL, storeTimes...)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(w, "store commits during the sign-ins (begin to durable): %s; of which the COMMIT and its fsync: %s\n",
+				after[storeTimes[0]].since(before[storeTimes[0]]).describe(), after[storeTimes[1]].since(before[storeTimes[1]]).describe())
+		}
 		after, err := readServer(ctx, o.DebugURL, o.PID)
 		if err != nil {
 			return err
 		}
 		fmt.Fprintf(w, "server after the sign-ins: %s\n", describeServer(after))
+	}
+	if o.Storm {
+		res, err := runStorm(ctx, o, st, accounts, fleet, w)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(w, "storm: %d sockets reconnected in %s (%.0f/s), %d dials refused and retried after a backoff (%s)\n",
+			o.Devices, res.reconnected.Round(time.Millisecond), float64(o.Devices)/res.reconnected.Seconds(), res.retries, res.firstRetry)
+		fmt.Fprintf(w, "storm: pushes pending: %d expected, %d received, %d lost, %d twice; the last %s after the storm began\n",
+			res.expected, res.received, res.expected-res.received, res.twice, res.delivered.Round(time.Millisecond))
+		time.Sleep(o.Settle)
+		after, err := readServer(ctx, o.DebugURL, o.PID)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(w, "server after the storm: %s\n", describeServer(after))
+		fmt.Fprintf(w, "after the storm, against the sockets idle before it: %s\n", againstIdle(idle, after))
 	}
 	if n := fleet.closed.Load(); n > 0 {
 		fmt.Fprintf(w, "sockets closed by the server: %d (first: %s)\n", n, fleet.firstClose())
@@ -216,6 +278,12 @@ func loadOrSeed(ctx context.Context, o loadOptions, accounts int, w io.Writer) (
 	return st, nil
 }
 
+// arrival is a challenge received by a device.
+type arrival struct {
+	challenge uuid.UUID
+	device    int
+}
+
 // fleet is the child processes holding the sockets, and what they report.
 type fleet struct {
 	cmds   []*exec.Cmd
@@ -224,9 +292,17 @@ type fleet struct {
 
 	mu       sync.Mutex
 	arrivals map[uuid.UUID]map[int]time.Duration
+	times    map[arrival]int // how often each device received each challenge
 	twice    int
 	closed   atomic.Int64
 	closeMsg string
+
+	// retries counts each child's dials refused and retried (a device's backoff).
+	retries    map[int]int
+	firstRetry string
+
+	ctl      chan error // a child's "ready" or "dropped" (nil), or its untimely end
+	stopping atomic.Bool
 }
 
 func startFleet(ctx context.Context, o loadOptions, w io.Writer) (*fleet, error) {
@@ -234,13 +310,11 @@ func startFleet(ctx context.Context, o loadOptions, w io.Writer) (*fleet, error)
 	if err != nil {
 		return nil, err
 	}
-	f := &fleet{arrivals: map[uuid.UUID]map[int]time.Duration{}}
-	ready := make(chan error, o.Processes)
+	f := &fleet{arrivals: map[uuid.UUID]map[int]time.Duration{}, times: map[arrival]int{}, retries: map[int]int{}, ctl: make(chan error, 4*maxLoadProcesses)}
 	per := (o.Devices + o.Processes - 1) / o.Processes
 	for p := range o.Processes {
 		from, to := p*per, min((p+1)*per, o.Devices)
 		if from >= to {
-			ready <- nil
 			continue
 		}
 		cmd := exec.CommandContext(ctx, exe, "loadtest", "devices", "--state", o.State,
@@ -261,30 +335,37 @@ func startFleet(ctx context.Context, o loadOptions, w io.Writer) (*fleet, error)
 		f.cmds = append(f.cmds, cmd)
 		f.stdins = append(f.stdins, stdin)
 		f.wg.Add(1)
+		child := len(f.cmds) - 1
 		go func() {
 			defer f.wg.Done()
-			f.read(stdout, ready)
+			f.read(child, stdout)
 		}()
 	}
-	for range o.Processes {
-		if err := <-ready; err != nil {
-			f.stop()
-			return nil, err
-		}
+	if err := f.await(ctx); err != nil {
+		f.stop()
+		return nil, err
 	}
 	return f, nil
 }
 
-// read takes in one child's lines; its first, "ready", or its end goes to ready.
-func (f *fleet) read(r io.Reader, ready chan<- error) {
+// read takes in one child's lines: its "ready" and "dropped" go to f.ctl, and so does its
+// end when the fleet was not stopping.
+func (f *fleet) read(child int, r io.Reader) {
 	sc := bufio.NewScanner(r)
-	isReady := false
 	for sc.Scan() {
 		fields := strings.Fields(sc.Text())
 		switch {
-		case len(fields) == 2 && fields[0] == "ready":
-			isReady = true
-			ready <- nil
+		case len(fields) >= 2 && (fields[0] == "ready" || fields[0] == "dropped"):
+			if len(fields) >= 3 && fields[0] == "ready" {
+				n, _ := strconv.Atoi(fields[2]) // the child's total so far
+				f.mu.Lock()
+				f.retries[child] = n
+				if n > 0 && f.firstRetry == "" {
+					f.firstRetry = strings.Join(fields[3:], " ")
+				}
+				f.mu.Unlock()
+			}
+			f.ctl <- nil
 		case len(fields) == 4 && fields[0] == "push":
 			id, err1 := uuid.Parse(fields[1])
 			dev, err2 := strconv.Atoi(fields[2])
@@ -302,6 +383,7 @@ func (f *fleet) read(r io.Reader, ready chan<- error) {
 				f.twice++
 			}
 			m[dev] = time.Duration(ns)
+			f.times[arrival{id, dev}]++
 			f.mu.Unlock()
 		case len(fields) >= 2 && fields[0] == "closed":
 			if f.closed.Add(1) == 1 {
@@ -311,9 +393,45 @@ func (f *fleet) read(r io.Reader, ready chan<- error) {
 			}
 		}
 	}
-	if !isReady {
-		ready <- errors.New("loadtest: a device process ended before its sockets were ready (its errors are above)")
+	if !f.stopping.Load() {
+		f.ctl <- errors.New("loadtest: a device process ended before its sockets were ready (its errors are above)")
 	}
+}
+
+// await waits for a "ready" or "dropped" of every child process.
+func (f *fleet) await(ctx context.Context) error {
+	for range f.cmds {
+		select {
+		case err := <-f.ctl:
+			if err != nil {
+				return err
+			}
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return nil
+}
+
+// command sends a command line to every child process and waits for their answers.
+func (f *fleet) command(ctx context.Context, line string) error {
+	for _, in := range f.stdins {
+		if _, err := io.WriteString(in, line+"\n"); err != nil {
+			return fmt.Errorf("loadtest: tell the device processes %q: %w", line, err)
+		}
+	}
+	return f.await(ctx)
+}
+
+// retried returns the dials refused and retried so far, and the first one's error.
+func (f *fleet) retried() (int, string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	n := 0
+	for _, c := range f.retries {
+		n += c
+	}
+	return n, f.firstRetry
 }
 
 func (f *fleet) firstClose() string {
@@ -323,6 +441,7 @@ func (f *fleet) firstClose() string {
 }
 
 func (f *fleet) stop() {
+	f.stopping.Store(true)
 	for _, in := range f.stdins {
 		in.Close()
 	}
@@ -448,6 +567,23 @@ func perSocket(before, after serverFigures, n int) string {
 	}
 	if after.RSS > 0 {
 		parts = append(parts, "RSS "+per(after.RSS, before.RSS))
+	}
+	if len(parts) == 0 {
+		return "not measured"
+	}
+	return strings.Join(parts, ", ")
+}
+
+// againstIdle says how far the server's figures are from those of the idle sockets.
+func againstIdle(idle, now serverFigures) string {
+	d := func(a, b uint64) string { return fmt.Sprintf("%+.1f MiB", (float64(a)-float64(b))/(1<<20)) }
+	var parts []string
+	if now.HeapInuse > 0 {
+		parts = append(parts, "live heap+stacks "+d(now.liveHeapStack(), idle.liveHeapStack()),
+			fmt.Sprintf("goroutines %+d", now.Goroutines-idle.Goroutines))
+	}
+	if now.RSS > 0 {
+		parts = append(parts, "RSS "+d(now.RSS, idle.RSS))
 	}
 	if len(parts) == 0 {
 		return "not measured"

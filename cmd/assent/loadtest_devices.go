@@ -5,14 +5,18 @@ import (
 	"context"
 	"crypto/ed25519"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
+	"github.com/cenkalti/backoff/v5"
 	"github.com/coder/websocket"
 	"github.com/google/uuid"
 	"github.com/spf13/cobra"
@@ -22,10 +26,14 @@ import (
 )
 
 // loadDevicesCommand is the child process of `assent loadtest`: it holds the device sockets
-// of a range of the seeded devices. It prints "ready <n>" once every socket is ready, then a
-// line "push <challenge> <device> <latency ns>" for each challenge a device receives (the
-// latency from the challenge's issued_at to its arrival) and "closed <device> <why>" for a
-// socket the server closes; it closes its sockets and ends when its standard input closes.
+// of a range of the seeded devices. It prints "ready <n> <retries> <first retry's error>"
+// once every socket is ready (a refused dial is retried after a backoff, as a device does),
+// then a line "push <challenge> <device> <latency ns>" for each challenge a device receives
+// (the latency from the challenge's issued_at to its arrival) and "closed <device> <why>" for
+// a socket the server closes. It reads commands on its standard input: "drop" closes every
+// socket at once, as a network failure would, and prints "dropped <n>"; "connect <rate>"
+// opens them again, rate sockets per second (0: as fast as 32 dials at a time go), and
+// prints "ready" again. It closes its sockets and ends when its standard input closes.
 func loadDevicesCommand() *cobra.Command {
 	var state string
 	var from, to int
@@ -68,53 +76,164 @@ func (l *lineWriter) printf(format string, args ...any) {
 }
 
 func holdDevices(ctx context.Context, server string, devs []seededDevice, first int, ack bool, stdin io.Reader, stdout io.Writer) error {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
 	out := &lineWriter{w: bufio.NewWriter(stdout)}
-	wsURL := "ws" + strings.TrimPrefix(server, "http") + "/v1/devices/socket"
+	h := newDeviceHolder(server, devs, first, ack, func(p devicePush) {
+		out.printf("push %s %d %d\n", p.Challenge, p.Device, p.Latency.Nanoseconds())
+	}, func(idx int, why string) {
+		out.printf("closed %d %s\n", idx, strings.ReplaceAll(why, "\n", " "))
+	})
+	defer h.drop()
+	ready := func() {
+		n, first := h.Retries()
+		out.printf("ready %d %d %s\n", len(devs), n, strings.ReplaceAll(first, "\n", " "))
+	}
+	if err := h.connect(ctx, 0); err != nil {
+		return err
+	}
+	ready()
+	sc := bufio.NewScanner(stdin)
+	for sc.Scan() { // until the parent closes it
+		switch f := strings.Fields(sc.Text()); {
+		case len(f) == 1 && f[0] == "drop":
+			h.drop()
+			out.printf("dropped %d\n", len(devs))
+		case len(f) == 2 && f[0] == "connect":
+			rate, err := strconv.ParseFloat(f[1], 64)
+			if err != nil || rate < 0 {
+				return fmt.Errorf("loadtest devices: connect: the rate %q is not a number of sockets per second", f[1])
+			}
+			if err := h.connect(ctx, rate); err != nil {
+				return err
+			}
+			ready()
+		}
+	}
+	return nil
+}
 
-	// Each device dials from its own loopback source address (see socketAddr), so that the
-	// server's cap of sockets per address is not what the test measures.
-	var wg sync.WaitGroup
-	errs := make(chan error, len(devs))
-	readyc := make(chan struct{}, len(devs))
+// devicePush is a challenge a held device received.
+type devicePush struct {
+	Challenge uuid.UUID
+	Device    int           // the device's index among the seeded devices
+	Latency   time.Duration // from the challenge's issued_at; -1 when it carries none
+}
+
+// deviceHolder holds the sockets of a range of seeded devices, each from its own loopback
+// source address (see socketAddr), so that the server's cap of sockets per address is not
+// what is measured. It drops and opens them all at once, for the reconnect storm.
+type deviceHolder struct {
+	wsURL  string
+	devs   []seededDevice
+	first  int
+	ack    bool
+	push   func(devicePush)
+	closed func(idx int, why string)
+
+	cancel context.CancelFunc // ends the sockets open now
+	wg     sync.WaitGroup
+
+	retries    atomic.Int64
+	firstRetry atomic.Value // string
+}
+
+func newDeviceHolder(server string, devs []seededDevice, first int, ack bool, push func(devicePush), closed func(int, string)) *deviceHolder {
+	return &deviceHolder{wsURL: "ws" + strings.TrimPrefix(server, "http") + "/v1/devices/socket",
+		devs: devs, first: first, ack: ack, push: push, closed: closed}
+}
+
+// connect opens every device's socket and returns once all are authenticated: rate sockets
+// per second when rate > 0 (each dial starts on time, however long the others take, as phones
+// coming back do not wait for each other), or 32 dials at a time. The first failure drops
+// them all and is returned.
+func (h *deviceHolder) connect(ctx context.Context, rate float64) error {
+	h.drop()
+	sctx, cancel := context.WithCancel(ctx)
+	h.cancel = cancel
+	errs := make(chan error, len(h.devs))
+	readyc := make(chan struct{}, len(h.devs))
 	sem := make(chan struct{}, 32)
-	for i, d := range devs {
-		idx := first + i
-		wg.Add(1)
-		sem <- struct{}{}
+	var tick *time.Ticker
+	if rate > 0 {
+		tick = time.NewTicker(time.Duration(float64(time.Second) / rate))
+		defer tick.Stop()
+	}
+	for i, d := range h.devs {
+		idx := h.first + i
+		if tick != nil {
+			select {
+			case <-tick.C:
+			case <-sctx.Done():
+			}
+		} else {
+			sem <- struct{}{}
+		}
+		if len(errs) > 0 || sctx.Err() != nil {
+			break
+		}
+		h.wg.Add(1)
 		go func() {
-			defer wg.Done()
-			ws, err := dialDevice(ctx, wsURL, socketAddr(idx), d)
-			<-sem
+			defer h.wg.Done()
+			ws, err := h.dial(sctx, idx, d)
+			if tick == nil {
+				<-sem
+			}
 			if err != nil {
 				errs <- fmt.Errorf("device %d: %w", idx, err)
 				return
 			}
 			readyc <- struct{}{}
 			defer ws.CloseNow()
-			readDevice(ctx, ws, idx, ack, out)
+			readDevice(sctx, ws, idx, h.ack, h.push, h.closed)
 		}()
-		if len(errs) > 0 {
-			break
-		}
 	}
-	for range devs {
+	for range h.devs {
 		select {
 		case <-readyc:
 		case err := <-errs:
-			cancel()
-			wg.Wait()
+			h.drop()
 			return err
 		case <-ctx.Done():
+			h.drop()
 			return ctx.Err()
 		}
 	}
-	out.printf("ready %d\n", len(devs))
-	io.Copy(io.Discard, stdin) // until the parent closes it
-	cancel()
-	wg.Wait()
 	return nil
+}
+
+// dial opens one device's socket as a device does: a refusal the device may retry (a close
+// code that is not permanent, or a failed connection) is retried after the Go client's
+// backoff, for five minutes at most (a storm on a busy core takes minutes), and counted in h.retries.
+func (h *deviceHolder) dial(ctx context.Context, idx int, d seededDevice) (*websocket.Conn, error) {
+	b := &backoff.ExponentialBackOff{InitialInterval: 100 * time.Millisecond, RandomizationFactor: 0.5,
+		Multiplier: 2, MaxInterval: 5 * time.Second}
+	return backoff.Retry(ctx, func() (*websocket.Conn, error) {
+		ws, err := dialDevice(ctx, h.wsURL, socketAddr(idx), d)
+		if err == nil {
+			return ws, nil
+		}
+		if ce := (websocket.CloseError{}); errors.As(err, &ce) && (wire.Close{Code: ce.Code}).Permanent() {
+			return nil, backoff.Permanent(err)
+		}
+		if h.retries.Add(1) == 1 {
+			h.firstRetry.Store(err.Error())
+		}
+		return nil, err
+	}, backoff.WithBackOff(b), backoff.WithMaxElapsedTime(5*time.Minute))
+}
+
+// Retries returns the dials refused and retried so far, and the first one's error.
+func (h *deviceHolder) Retries() (int64, string) {
+	first, _ := h.firstRetry.Load().(string)
+	return h.retries.Load(), first
+}
+
+// drop closes every socket at once, without a close frame, and waits for their readers.
+func (h *deviceHolder) drop() {
+	if h.cancel != nil {
+		h.cancel()
+		h.cancel = nil
+	}
+	h.wg.Wait()
 }
 
 // dialDevice opens d's socket from the source address src and authenticates it.
@@ -155,14 +274,15 @@ func readJSON(ctx context.Context, ws *websocket.Conn, v any) error {
 	return json.Unmarshal(b, v)
 }
 
-// readDevice reads one socket until it ends, reporting each challenge's latency.
-func readDevice(ctx context.Context, ws *websocket.Conn, idx int, ack bool, out *lineWriter) {
+// readDevice reads one socket until it ends, reporting each challenge with its latency, and
+// a close it did not cause.
+func readDevice(ctx context.Context, ws *websocket.Conn, idx int, ack bool, push func(devicePush), closed func(int, string)) {
 	for {
 		_, b, err := ws.Read(ctx)
 		arrived := time.Now()
 		if err != nil {
 			if ctx.Err() == nil {
-				out.printf("closed %d %s\n", idx, strings.ReplaceAll(err.Error(), "\n", " "))
+				closed(idx, err.Error())
 			}
 			return
 		}
@@ -174,7 +294,7 @@ func readDevice(ctx context.Context, ws *websocket.Conn, idx int, ack bool, out 
 		if at := m.Challenge.Context.IssuedAt; !at.IsZero() {
 			lat = arrived.Sub(at)
 		}
-		out.printf("push %s %d %d\n", m.Challenge.ID, idx, lat.Nanoseconds())
+		push(devicePush{Challenge: m.Challenge.ID, Device: idx, Latency: lat})
 		if ack {
 			a, _ := json.Marshal(wire.Message{Type: wire.TypeAck, ChallengeID: m.Challenge.ID})
 			wctx, cancel := context.WithTimeout(ctx, 10*time.Second)

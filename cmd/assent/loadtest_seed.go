@@ -13,6 +13,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/cenkalti/backoff/v5"
+	"github.com/google/uuid"
+
 	"github.com/assent-dev/assent/client"
 )
 
@@ -113,13 +116,26 @@ func seedLoad(ctx context.Context, server string, accounts, perAccount int, prog
 	return st, nil
 }
 
+// whenNotBusy runs a request that checks a password until the server is not too busy to check
+// it (503 busy, which tells a person to try again), for a minute at most: the seeding and the
+// storm's sign-ins are not what the load test measures.
+func whenNotBusy[T any](ctx context.Context, f func() (T, error)) (T, error) {
+	return backoff.Retry(ctx, func() (T, error) {
+		v, err := f()
+		if ce := (*client.Error)(nil); err != nil && !(errors.As(err, &ce) && ce.Code == "busy") {
+			return v, backoff.Permanent(err)
+		}
+		return v, err
+	}, backoff.WithBackOff(backoff.NewExponentialBackOff()), backoff.WithMaxElapsedTime(time.Minute))
+}
+
 func seedAccount(ctx context.Context, server string, k int, email string, perAccount int) (loadAccount, error) {
 	a := loadAccount{Email: email}
 	b := clientFrom(server, accountAddr(k))
-	if _, err := b.Register(ctx, email, loadPassword); err != nil {
+	if _, err := whenNotBusy(ctx, func() (uuid.UUID, error) { return b.Register(ctx, email, loadPassword) }); err != nil {
 		return a, fmt.Errorf("sign up: %w", err)
 	}
-	if res, err := b.SignIn(ctx, email, loadPassword); err != nil || res.Status != "signed_in" {
+	if res, err := whenNotBusy(ctx, func() (client.SignInResponse, error) { return b.SignIn(ctx, email, loadPassword) }); err != nil || res.Status != "signed_in" {
 		return a, fmt.Errorf("sign in: %s %w", res.Status, err)
 	}
 	for range perAccount {

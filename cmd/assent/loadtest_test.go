@@ -17,7 +17,8 @@ import (
 // TestLoadtestSeedsConnectsAndCountsEveryPush runs the built `assent loadtest` against a real
 // node on loopback: it seeds accounts and devices through the API, holds their sockets from
 // two child processes, signs in, and reports every push received, none lost or twice, with
-// latencies from the challenges' issued_at; a second run reuses the seeded devices.
+// latencies from the challenges' issued_at; a second run reuses the seeded devices and adds a
+// reconnect storm, whose pending challenges all arrive once.
 func TestLoadtestSeedsConnectsAndCountsEveryPush(t *testing.T) {
 	t.Parallel()
 	bin := buildBinary(t)
@@ -35,17 +36,17 @@ func TestLoadtestSeedsConnectsAndCountsEveryPush(t *testing.T) {
 		srv.Stop(ctx)
 	})
 	state := filepath.Join(t.TempDir(), "state.json")
-	run := func() string {
+	run := func(extra ...string) string {
 		t.Helper()
-		out, err := exec.Command(bin, "loadtest", "--server", "http://"+srv.Addr(), "--devices", "24", "--per-account", "4",
+		out, err := exec.Command(bin, append([]string{"loadtest", "--server", "http://" + srv.Addr(), "--devices", "24", "--per-account", "4",
 			"--processes", "2", "--rate", "6", "--duration", "2s", "--settle", "0s", "--state", state,
-			"--server-debug", "http://"+srv.debug.addr()).CombinedOutput()
+			"--server-debug", "http://" + srv.debug.addr()}, extra...)...).CombinedOutput()
 		if err != nil {
 			t.Fatalf("loadtest: %v\n%s", err, out)
 		}
 		return string(out)
 	}
-	for i, out := range []string{run(), run()} {
+	for i, out := range []string{run(), run("--storm", "--storm-sign-ins", "3", "--storm-rate", "200")} {
 		if seeded := strings.Contains(out, "seeded in"); seeded != (i == 0) {
 			t.Fatalf("run %d seeded=%v:\n%s", i, seeded, out)
 		}
@@ -59,6 +60,11 @@ func TestLoadtestSeedsConnectsAndCountsEveryPush(t *testing.T) {
 		}
 		if !strings.Contains(out, "24 device sockets open from 2 processes") || !regexp.MustCompile(`per socket: live heap\+stacks -?\d`).MatchString(out) {
 			t.Fatalf("run %d: sockets and memory:\n%s", i, out)
+		}
+		storm := strings.Contains(out, "storm: pushes pending: 12 expected, 12 received, 0 lost, 0 twice") &&
+			strings.Contains(out, "storm: 24 sockets reconnected in") && strings.Contains(out, "after the storm, against the sockets idle before it: live heap+stacks ")
+		if storm != (i == 1) {
+			t.Fatalf("run %d: storm=%v:\n%s", i, storm, out)
 		}
 	}
 }

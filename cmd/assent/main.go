@@ -10,9 +10,14 @@ import (
 	"syscall"
 
 	"github.com/spf13/cobra"
+
+	"github.com/assent-dev/assent/hashworker"
 )
 
 func main() {
+	if hashworker.IsWorker() { // started by a server to compute password keys (hashing.go)
+		os.Exit(hashworker.Main())
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := rootCommand().ExecuteContext(ctx); err != nil {

@@ -136,6 +136,8 @@ type server struct {
 	audit      *auditNode // see audit_serve.go
 	metrics    *metricsNode
 	debug      *debugListener // debug_serve.go
+	// stopHashing stops the password worker, if any (hashing.go).
+	stopHashing func()
 	// local is the node's own database (readmodels.db): its read models on the embedded
 	// store and EventStoreDB, and account snapshots on every backend. Closed last.
 	local *localdb.DB
@@ -223,7 +225,16 @@ func start(ctx context.Context, cfg config.Config, log *slog.Logger, opts startO
 	if err != nil {
 		return nil, err
 	}
-	acfg := app.Config{Store: store, Keyring: keyring, Projections: views, PasswordChecks: checks, Snapshots: snaps}
+	passwordKeys, stopHashing, err := startPasswordHashing(cfg, log) // hashing.go
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			stopHashing()
+		}
+	}()
+	acfg := app.Config{Store: store, Keyring: keyring, Projections: views, PasswordChecks: checks, Snapshots: snaps, PasswordKeys: passwordKeys}
 	if guard != nil {
 		acfg.Schemas = guard
 	}
@@ -337,7 +348,7 @@ func start(ctx context.Context, cfg config.Config, log *slog.Logger, opts startO
 		timeouts = *opts.timeouts
 	}
 	s := &server{log: log, store: store, scheme: scheme, router: router, readModels: rm, local: local, ln: ln, errc: make(chan error, 1), cancel: cancel,
-		done: make(chan struct{}), App: svc, Hub: hub, Sessions: sessions, echo: e,
+		done: make(chan struct{}), App: svc, Hub: hub, Sessions: sessions, echo: e, stopHashing: stopHashing,
 		http: timeouts.server(e)}
 	go func() {
 		if err := router.Run(rctx); err != nil {
@@ -438,6 +449,7 @@ func (s *server) Stop(ctx context.Context) error {
 	if err := s.audit.wait(); err != nil {
 		errs = append(errs, err)
 	}
+	s.stopHashing()
 	if err := s.local.Close(); err != nil {
 		errs = append(errs, fmt.Errorf("close local database: %w", err))
 	}
