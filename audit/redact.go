@@ -9,22 +9,22 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/assent-dev/assent/domain"
 	"github.com/assent-dev/assent/eventstore"
+	"github.com/assent-dev/assent/personal"
 )
 
-// secretFields are the JSON fields that hold a secret or what guards one: an argon2id password
-// hash, a sealed TOTP secret, backup-code hashes. Audit output replaces their values with
-// Redacted; the summary says that the secret was set or used.
-var secretFields = map[string]bool{
-	"password_hash":      true,
-	"sealed_totp_secret": true,
-	"sealed_secret":      true,
-	"hashes":             true,
-	"sealed_key":         true, // an OpenID Connect signing key
-	"secret_hash":        true, // an OpenID Connect client's secret
-	"code_hash":          true, // an authorization code
-	"refresh_token_hash": true,
-}
+// secretFields are the JSON names of the fields the event types tag `assent:"secret"` (an
+// argon2id password hash, a sealed TOTP secret, backup-code hashes, an OpenID Connect signing
+// key...): audit output replaces their values with Redacted; the summary says that the secret
+// was set or used. The tags are the one list: a new secret field is redacted by being tagged.
+var secretFields = func() map[string]bool {
+	out := map[string]bool{}
+	for _, n := range domain.Events.SecretNames() {
+		out[n] = true
+	}
+	return out
+}()
 
 // Redacted replaces every secret value in audit output.
 const Redacted = "[redacted]"
@@ -112,7 +112,7 @@ func View(ev *eventstore.RecordedEvent) EventView {
 		Position: uint64(ev.Position), Stream: ev.Stream, Version: ev.Version, ID: ev.ID, Type: ev.Type,
 		SchemaVersion: ev.SchemaVersion, RecordedAt: ev.Metadata.RecordedAt, Actor: ev.Metadata.Actor,
 		CorrelationID: ev.Metadata.CorrelationID, CausationID: ev.Metadata.CausationID,
-		Summary: Summarize(ev), Data: Redact(ev.Data),
+		Summary: Summarize(ev), Data: Redact(personal.MarkErased(ev.Type, ev.Data)),
 	}
 }
 

@@ -1,0 +1,193 @@
+package personal
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/google/uuid"
+
+	"github.com/assent-dev/assent/eventstore"
+)
+
+// Store is an event store whose events carry their personal fields in the clear to its
+// callers and sealed to the store under it: appends seal, reads and subscriptions open. What
+// the log holds is what the inner store holds: a verifier or a backup reads the inner store.
+type Store struct {
+	inner eventstore.Store
+	codec *Codec
+}
+
+// multiStore is a Store over a store that appends to several streams at once.
+type multiStore struct {
+	*Store
+	multi eventstore.MultiStreamAppender
+}
+
+var (
+	_ eventstore.Store               = (*Store)(nil)
+	_ eventstore.KnownHeads          = (*Store)(nil)
+	_ eventstore.MultiStreamReader   = (*Store)(nil)
+	_ eventstore.HealthChecker       = (*Store)(nil)
+	_ eventstore.MultiStreamAppender = multiStore{}
+)
+
+// Wrap returns inner with the codec's sealing; it appends to several streams at once when
+// inner does (eventstore.MultiStreamAppender).
+func Wrap(inner eventstore.Store, codec *Codec) eventstore.Store {
+	s := &Store{inner: inner, codec: codec}
+	if m, ok := inner.(eventstore.MultiStreamAppender); ok {
+		return multiStore{Store: s, multi: m}
+	}
+	return s
+}
+
+// Unwrap returns the store under s, or s itself when it is not a sealing store.
+func Unwrap(s eventstore.Store) eventstore.Store {
+	switch w := s.(type) {
+	case *Store:
+		return w.inner
+	case multiStore:
+		return w.inner
+	}
+	return s
+}
+
+func (s *Store) seal(ctx context.Context, events []eventstore.EventData) ([]eventstore.EventData, error) {
+	out := make([]eventstore.EventData, len(events))
+	for i, ev := range events {
+		var err error
+		if out[i], err = s.codec.Seal(ctx, ev); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+func (s *Store) open(ctx context.Context, evs []eventstore.RecordedEvent) error {
+	for i := range evs {
+		data, err := s.codec.Open(ctx, &evs[i])
+		if err != nil {
+			return err
+		}
+		evs[i].Data = data
+	}
+	return nil
+}
+
+// Append seals the events' personal fields and appends them.
+func (s *Store) Append(ctx context.Context, stream string, expected eventstore.ExpectedVersion, events ...eventstore.EventData) (eventstore.AppendResult, error) {
+	sealed, err := s.seal(ctx, events)
+	if err != nil {
+		return eventstore.AppendResult{}, fmt.Errorf("append to %s: %w", stream, err)
+	}
+	return s.inner.Append(ctx, stream, expected, sealed...)
+}
+
+// ReadStream reads and opens a stream's events.
+func (s *Store) ReadStream(ctx context.Context, stream string, opts eventstore.ReadStreamOptions) ([]eventstore.RecordedEvent, error) {
+	evs, err := s.inner.ReadStream(ctx, stream, opts)
+	if err != nil {
+		return nil, err
+	}
+	return evs, s.open(ctx, evs)
+}
+
+// ReadAll reads and opens events of the global log.
+func (s *Store) ReadAll(ctx context.Context, after eventstore.Position, limit int) ([]eventstore.RecordedEvent, error) {
+	evs, err := s.inner.ReadAll(ctx, after, limit)
+	if err != nil {
+		return nil, err
+	}
+	return evs, s.open(ctx, evs)
+}
+
+// ReadStreams reads and opens several streams, merged in global order; over a store that
+// cannot, it reads them one by one.
+func (s *Store) ReadStreams(ctx context.Context, streams []string) ([]eventstore.RecordedEvent, error) {
+	var evs []eventstore.RecordedEvent
+	if m, ok := s.inner.(eventstore.MultiStreamReader); ok {
+		var err error
+		if evs, err = m.ReadStreams(ctx, streams); err != nil {
+			return nil, err
+		}
+	} else {
+		for _, st := range streams {
+			part, err := s.inner.ReadStream(ctx, st, eventstore.ReadStreamOptions{})
+			if errors.Is(err, eventstore.ErrStreamNotFound) {
+				continue
+			}
+			if err != nil {
+				return nil, err
+			}
+			evs = append(evs, part...)
+		}
+		slices.SortFunc(evs, func(a, b eventstore.RecordedEvent) int { return cmp.Compare(a.Position, b.Position) })
+	}
+	return evs, s.open(ctx, evs)
+}
+
+// Subscribe subscribes to the inner store and opens every event it delivers.
+func (s *Store) Subscribe(ctx context.Context, from eventstore.SubscribeFrom) (eventstore.Subscription, error) {
+	sub, err := s.inner.Subscribe(ctx, from)
+	if err != nil {
+		return nil, err
+	}
+	return &subscription{inner: sub, store: s, ctx: ctx}, nil
+}
+
+// Close closes the inner store.
+func (s *Store) Close() error { return s.inner.Close() }
+
+// KnownHead passes the inner store's known heads on: sealing changes no version or ID.
+func (s *Store) KnownHead(stream string) (uint64, uuid.UUID, bool) {
+	if h, ok := s.inner.(eventstore.KnownHeads); ok {
+		return h.KnownHead(stream)
+	}
+	return 0, uuid.Nil, false
+}
+
+// Health asks the inner store, or reads one event of it when it cannot tell.
+func (s *Store) Health(ctx context.Context) error {
+	if h, ok := s.inner.(eventstore.HealthChecker); ok {
+		return h.Health(ctx)
+	}
+	_, err := s.inner.ReadAll(ctx, eventstore.Start, 1)
+	return err
+}
+
+// AppendMulti seals every part's events and appends them at once.
+func (m multiStore) AppendMulti(ctx context.Context, parts ...eventstore.StreamAppend) ([]eventstore.AppendResult, error) {
+	out := make([]eventstore.StreamAppend, len(parts))
+	for i, p := range parts {
+		sealed, err := m.seal(ctx, p.Events)
+		if err != nil {
+			return nil, fmt.Errorf("append to %s: %w", p.Stream, err)
+		}
+		out[i] = eventstore.StreamAppend{Stream: p.Stream, Expected: p.Expected, Events: sealed}
+	}
+	return m.multi.AppendMulti(ctx, out...)
+}
+
+type subscription struct {
+	inner eventstore.Subscription
+	store *Store
+	ctx   context.Context
+}
+
+func (sub *subscription) Recv() (eventstore.Message, error) {
+	msg, err := sub.inner.Recv()
+	if err != nil || msg.Event == nil {
+		return msg, err
+	}
+	ev := *msg.Event
+	if ev.Data, err = sub.store.codec.Open(sub.ctx, &ev); err != nil {
+		return eventstore.Message{}, err
+	}
+	msg.Event = &ev
+	return msg, nil
+}
+
+func (sub *subscription) Close() error { return sub.inner.Close() }
