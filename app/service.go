@@ -15,6 +15,7 @@ import (
 
 	"github.com/assent-dev/assent/domain"
 	"github.com/assent-dev/assent/eventstore"
+	"github.com/assent-dev/assent/personal"
 	"github.com/assent-dev/assent/projections"
 	"github.com/assent-dev/assent/secrets"
 )
@@ -51,6 +52,10 @@ type Config struct {
 	// once; the others wait for their turn, up to 5 s, then fail with ErrBusy. Default: the
 	// number of cores Go uses (GOMAXPROCS), as each computation keeps a core busy.
 	PasswordChecks int
+	// Erasure holds the accounts' keys that seal their personal fields (the store must be the
+	// personal.Store over the same keys). Optional: without it, EraseAccount returns
+	// ErrErasureUnavailable.
+	Erasure *personal.Keys
 }
 
 func (c *Config) setDefaults() {
@@ -116,6 +121,7 @@ type Service struct {
 	heads eventstore.KnownHeads
 	// schemas, when set, allows or refuses each event's schema version before an append.
 	schemas SchemaGuard
+	erasure *personal.Keys // accounts' keys, or nil (erasure.go)
 
 	written atomic.Uint64 // the highest position this service appended
 
@@ -133,7 +139,7 @@ func New(cfg Config) (*Service, error) {
 	return &Service{
 		store: cfg.Store, keyring: cfg.Keyring, hasher: cfg.Keyring.CodeHasher(), views: cfg.Projections,
 		argon2: cfg.Argon2, policy: cfg.Policy, now: cfg.Clock, rand: cfg.Random, tries: cfg.MaxAttempts,
-		streams: newStreamCache(streamCacheBytes), snapshots: cfg.Snapshots, heads: heads, passwords: newPasswordGate(cfg.PasswordChecks), schemas: cfg.Schemas,
+		streams: newStreamCache(streamCacheBytes), snapshots: cfg.Snapshots, heads: heads, passwords: newPasswordGate(cfg.PasswordChecks), schemas: cfg.Schemas, erasure: cfg.Erasure,
 	}, nil
 }
 

@@ -2,6 +2,7 @@ package audit
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"runtime"
 	"sync"
@@ -141,4 +142,39 @@ func ExportView(ev *eventstore.ChainedEvent) EventView {
 	v.DataHash = eventstore.DataHash(ev.Data).String()
 	v.Hash = ev.Hash().String()
 	return v
+}
+
+// Opener opens the personal fields of a stored event (personal.Codec.Open): the data as it was
+// written while the owner's key exists, the fields absent and marked erased after.
+type Opener interface {
+	Open(ctx context.Context, ev *eventstore.RecordedEvent) ([]byte, error)
+}
+
+// OpenedView is View with the event's personal fields opened by o, and shown as
+// personal.ErasedValue where they were erased. With a nil o, or when the event does not open,
+// the data is shown as stored (sealed fields are then unreadable).
+func OpenedView(ctx context.Context, o Opener, ev *eventstore.RecordedEvent) EventView {
+	return View(opened(ctx, o, ev))
+}
+
+// OpenedExportView is ExportView with the data shown as OpenedView shows it; the chain fields
+// are those of the stored bytes, so that the export still verifies.
+func OpenedExportView(ctx context.Context, o Opener, ev *eventstore.ChainedEvent) EventView {
+	v := ExportView(ev)
+	shown := View(opened(ctx, o, &ev.RecordedEvent))
+	v.Summary, v.Data = shown.Summary, shown.Data
+	return v
+}
+
+func opened(ctx context.Context, o Opener, ev *eventstore.RecordedEvent) *eventstore.RecordedEvent {
+	if o == nil {
+		return ev
+	}
+	data, err := o.Open(ctx, ev)
+	if err != nil {
+		return ev
+	}
+	c := *ev
+	c.Data = data
+	return &c
 }

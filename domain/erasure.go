@@ -26,7 +26,10 @@ type AccountErased struct {
 	AccountID uuid.UUID `json:"account_id"`
 	By        string    `json:"by,omitempty"`
 	Reason    string    `json:"reason,omitempty"`
-	At        time.Time `json:"at"`
+	// Devices are the devices the erasure unlinked, whose own registrations (name, platform)
+	// were sealed under keys destroyed with the account's: the devices read model blanks them.
+	Devices []uuid.UUID `json:"devices,omitempty"`
+	At      time.Time   `json:"at"`
 }
 
 func (AccountErased) EventType() string       { return "account.erased" }
@@ -55,10 +58,12 @@ func (a *Account) EraseAccount(cmd EraseAccount, now time.Time) Decision {
 		return refuse(fmt.Errorf("erase account: %w: the reason must be valid text of at most %d characters", ErrInvalidReason, maxReasonRunes))
 	}
 	var events []Event
+	var devices []uuid.UUID
 	for _, d := range a.devices {
 		events = append(events, DeviceUnlinked{AccountID: a.id, DeviceID: d.id, At: now})
+		devices = append(devices, d.id)
 	}
-	return accept(append(events, AccountErased{AccountID: a.id, By: cmd.By, Reason: cmd.Reason, At: now})...)
+	return accept(append(events, AccountErased{AccountID: a.id, By: cmd.By, Reason: cmd.Reason, Devices: devices, At: now})...)
 }
 
 // Erased reports whether the account was erased.

@@ -4,10 +4,12 @@ import (
 	"errors"
 	"testing"
 
+	"github.com/google/uuid"
+
 	"github.com/assent-dev/assent/domain"
 )
 
-var erasedByDesk = domain.AccountErased{AccountID: accountID, By: act.By, Reason: "ticket 4712: asked to be forgotten", At: t0}
+var erasedByDesk = domain.AccountErased{AccountID: accountID, By: act.By, Reason: "ticket 4712: asked to be forgotten", Devices: []uuid.UUID{deviceID, device2ID}, At: t0}
 
 func init() { samples = append(samples, erasedByDesk) }
 

@@ -20,7 +20,7 @@ import (
 
 // personalNames are JSON names that hold data about a person wherever they appear; each such
 // field must be tagged personal, unless it is listed in notPersonal with the reason.
-var personalNames = []string{"email", "ip", "user_agent", "name", "username", "place", "display_name", "source", "platform", "reason"}
+var personalNames = []string{"email", "ip", "user_agent", "name", "username", "place", "display_name", "source", "platform", "reason", "push_info", "linking_device"}
 
 var notPersonal = map[string]string{
 	"integration.created.name":          "the name an administrator gave an integrating application",
@@ -53,7 +53,8 @@ func valueAt(t *testing.T, data []byte, path []string) any {
 // empty.
 var fullContext = domain.ChallengeIssued{
 	ChallengeID: challengeID, AccountID: accountID, Number: 42, ContextDigest: []byte{1},
-	Context:   domain.LoginContext{UserAgent: "Firefox/140", IP: "203.0.113.7", Place: "Lyon, FR", At: t0, App: "VPN", Type: "Login request", DisplayName: "ada.lovelace"},
+	Context: domain.LoginContext{UserAgent: "Firefox/140", IP: "203.0.113.7", Place: "Lyon, FR", At: t0, App: "VPN", Type: "Login request", DisplayName: "ada.lovelace",
+		PushInfo: []domain.PushInfoItem{{Key: "from", Value: "Lovelace Street"}}, LinkingDevice: "Ada new tablet"},
 	ExpiresAt: t0, At: t0,
 }
 

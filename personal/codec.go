@@ -247,3 +247,33 @@ func put(m map[string]any, path []string, v any) {
 }
 
 func empty(v any) bool { return v == nil || v == "" }
+
+// HoldsClear reports whether a stored event holds a personal field in the clear: it was
+// written before sealing existed (or by a store that keeps no keys).
+func HoldsClear(ev *eventstore.RecordedEvent) bool {
+	if bytes.Contains(ev.Data, sealedMember) {
+		return false
+	}
+	var fields []domain.Field
+	for _, f := range domain.Events.Fields(ev.Type) {
+		if f.Personal {
+			fields = append(fields, f)
+		}
+	}
+	if len(fields) == 0 {
+		return false
+	}
+	m, err := decodeObject(ev.Data)
+	if err != nil {
+		return false
+	}
+	for _, f := range fields {
+		if v, ok := take(m, f.Path); ok && !empty(v) {
+			return true
+		}
+	}
+	return false
+}
+
+// IsSealed reports whether stored event data holds sealed personal fields.
+func IsSealed(data []byte) bool { return bytes.Contains(data, sealedMember) }

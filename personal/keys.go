@@ -15,8 +15,8 @@ import (
 	"fmt"
 	"io"
 
-	lru "github.com/hashicorp/golang-lru/v2"
 	"github.com/google/uuid"
+	lru "github.com/hashicorp/golang-lru/v2"
 
 	"github.com/assent-dev/assent/eventstore"
 	"github.com/assent-dev/assent/secrets"

@@ -20,26 +20,57 @@ type Store struct {
 	codec *Codec
 }
 
-// multiStore is a Store over a store that appends to several streams at once.
-type multiStore struct {
-	*Store
-	multi eventstore.MultiStreamAppender
-}
-
 var (
-	_ eventstore.Store               = (*Store)(nil)
-	_ eventstore.KnownHeads          = (*Store)(nil)
-	_ eventstore.MultiStreamReader   = (*Store)(nil)
-	_ eventstore.HealthChecker       = (*Store)(nil)
-	_ eventstore.MultiStreamAppender = multiStore{}
+	_ eventstore.Store             = (*Store)(nil)
+	_ eventstore.MultiStreamReader = (*Store)(nil)
+	_ eventstore.HealthChecker     = (*Store)(nil)
 )
 
-// Wrap returns inner with the codec's sealing; it appends to several streams at once when
-// inner does (eventstore.MultiStreamAppender).
+// The capabilities that change what a caller does are passed on only where the inner store has
+// them: an application that sees eventstore.KnownHeads trusts its cache without a read, one that
+// sees eventstore.MultiStreamAppender appends to two streams at once.
+type (
+	headsPart struct{ heads eventstore.KnownHeads }
+	multiPart struct {
+		s     *Store
+		multi eventstore.MultiStreamAppender
+	}
+	storeHeads struct {
+		*Store
+		headsPart
+	}
+	storeMulti struct {
+		*Store
+		multiPart
+	}
+	storeBoth struct {
+		*Store
+		headsPart
+		multiPart
+	}
+)
+
+var (
+	_ eventstore.KnownHeads          = storeHeads{}
+	_ eventstore.MultiStreamAppender = storeMulti{}
+	_ eventstore.KnownHeads          = storeBoth{}
+	_ eventstore.MultiStreamAppender = storeBoth{}
+)
+
+// Wrap returns inner with the codec's sealing. The result knows its streams' heads
+// (eventstore.KnownHeads) and appends to several streams at once
+// (eventstore.MultiStreamAppender) when inner does.
 func Wrap(inner eventstore.Store, codec *Codec) eventstore.Store {
 	s := &Store{inner: inner, codec: codec}
-	if m, ok := inner.(eventstore.MultiStreamAppender); ok {
-		return multiStore{Store: s, multi: m}
+	h, hasHeads := inner.(eventstore.KnownHeads)
+	m, hasMulti := inner.(eventstore.MultiStreamAppender)
+	switch {
+	case hasHeads && hasMulti:
+		return storeBoth{Store: s, headsPart: headsPart{h}, multiPart: multiPart{s, m}}
+	case hasHeads:
+		return storeHeads{Store: s, headsPart: headsPart{h}}
+	case hasMulti:
+		return storeMulti{Store: s, multiPart: multiPart{s, m}}
 	}
 	return s
 }
@@ -49,7 +80,11 @@ func Unwrap(s eventstore.Store) eventstore.Store {
 	switch w := s.(type) {
 	case *Store:
 		return w.inner
-	case multiStore:
+	case storeHeads:
+		return w.inner
+	case storeMulti:
+		return w.inner
+	case storeBoth:
 		return w.inner
 	}
 	return s
@@ -142,11 +177,8 @@ func (s *Store) Subscribe(ctx context.Context, from eventstore.SubscribeFrom) (e
 func (s *Store) Close() error { return s.inner.Close() }
 
 // KnownHead passes the inner store's known heads on: sealing changes no version or ID.
-func (s *Store) KnownHead(stream string) (uint64, uuid.UUID, bool) {
-	if h, ok := s.inner.(eventstore.KnownHeads); ok {
-		return h.KnownHead(stream)
-	}
-	return 0, uuid.Nil, false
+func (p headsPart) KnownHead(stream string) (uint64, uuid.UUID, bool) {
+	return p.heads.KnownHead(stream)
 }
 
 // Health asks the inner store, or reads one event of it when it cannot tell.
@@ -159,10 +191,10 @@ func (s *Store) Health(ctx context.Context) error {
 }
 
 // AppendMulti seals every part's events and appends them at once.
-func (m multiStore) AppendMulti(ctx context.Context, parts ...eventstore.StreamAppend) ([]eventstore.AppendResult, error) {
+func (m multiPart) AppendMulti(ctx context.Context, parts ...eventstore.StreamAppend) ([]eventstore.AppendResult, error) {
 	out := make([]eventstore.StreamAppend, len(parts))
 	for i, p := range parts {
-		sealed, err := m.seal(ctx, p.Events)
+		sealed, err := m.s.seal(ctx, p.Events)
 		if err != nil {
 			return nil, fmt.Errorf("append to %s: %w", p.Stream, err)
 		}
@@ -191,3 +223,9 @@ func (sub *subscription) Recv() (eventstore.Message, error) {
 }
 
 func (sub *subscription) Close() error { return sub.inner.Close() }
+
+// Open opens the personal fields of an event read from the inner store (Codec.Open), for a
+// reader of the inner store that shows events (the audit's exports).
+func (s *Store) Open(ctx context.Context, ev *eventstore.RecordedEvent) ([]byte, error) {
+	return s.codec.Open(ctx, ev)
+}

@@ -95,6 +95,7 @@ func newAccounts(store Store) *Accounts {
 		domain.TOTPAppAdded{}, domain.TOTPAppConfirmed{}, domain.BackupCodesIssued{}, domain.BackupCodeUsed{},
 		domain.AccountUnlocked{},
 		domain.DeviceRenamed{}, domain.TOTPAppRenamed{}, domain.TOTPAppRemoved{}, domain.PushResumed{},
+		domain.AccountErased{},
 	)...)}
 	p.core.fold = foldAccount
 	return p
@@ -145,6 +146,10 @@ func foldAccount(b *batch, _ eventstore.RecordedEvent, e domain.Event) error {
 	}
 	v := &s.View
 	switch e := e.(type) {
+	case domain.AccountErased:
+		// The row, and its email in the lookup index, go: nothing of the account stays here.
+		b.del("accounts", id[:])
+		return nil
 	case domain.MFAEnabled:
 		v.MFAEnabled = true
 	case domain.MFADisabled:
@@ -239,6 +244,8 @@ func accountOf(e domain.Event) uuid.UUID {
 	case domain.TOTPAppRemoved:
 		return e.AccountID
 	case domain.AccountUnlocked:
+		return e.AccountID
+	case domain.AccountErased:
 		return e.AccountID
 	}
 	return uuid.Nil
