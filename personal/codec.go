@@ -132,11 +132,11 @@ func (c *Codec) Open(ctx context.Context, ev *eventstore.RecordedEvent) ([]byte,
 		}
 		return nil, fmt.Errorf("open %s at %d: %w", ev.Type, ev.Position, err)
 	}
-	kr, destroyed, err := c.keys.forOpen(ctx, owner)
+	sealedText, isSealed := m[SealedField].(string)
+	kr, destroyed, err := c.keys.forOpen(ctx, owner, isSealed)
 	if err != nil {
 		return nil, fmt.Errorf("open %s at %d: %w", ev.Type, ev.Position, err)
 	}
-	sealedText, isSealed := m[SealedField].(string)
 	switch {
 	case destroyed || (isSealed && kr == nil):
 		for _, f := range personal {

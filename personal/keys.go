@@ -41,7 +41,8 @@ type Keys struct {
 	cache   *lru.Cache[uuid.UUID, ownerKey]
 }
 
-// ownerKey is what is known of an owner's key: the key, or that it was destroyed.
+// ownerKey is what is known of an owner's key: the key, that it was destroyed, or (both
+// zero) that the owner had none when last asked.
 type ownerKey struct {
 	kr        *secrets.Keyring
 	destroyed bool
@@ -64,7 +65,7 @@ func wrapAD(owner uuid.UUID) []byte { return []byte("assent.personal.key|" + own
 
 // forSeal returns the owner's key, creating it on first use; ErrErased once it was destroyed.
 func (k *Keys) forSeal(ctx context.Context, owner uuid.UUID) (*secrets.Keyring, error) {
-	if c, ok := k.cache.Get(owner); ok {
+	if c, ok := k.cache.Get(owner); ok && (c.kr != nil || c.destroyed) {
 		if c.destroyed {
 			return nil, ErrErased
 		}
@@ -86,14 +87,17 @@ func (k *Keys) forSeal(ctx context.Context, owner uuid.UUID) (*secrets.Keyring, 
 }
 
 // forOpen returns the owner's key, or nil with destroyed true once it was destroyed, or nil
-// and false for an owner that has none.
-func (k *Keys) forOpen(ctx context.Context, owner uuid.UUID) (kr *secrets.Keyring, destroyed bool, err error) {
-	if c, ok := k.cache.Get(owner); ok {
+// and false for an owner that has none. That an owner has none is remembered (the events of an
+// old log's accounts are read without a query each), unless needKey says that the caller holds
+// something sealed under a key: another node created it since.
+func (k *Keys) forOpen(ctx context.Context, owner uuid.UUID, needKey bool) (kr *secrets.Keyring, destroyed bool, err error) {
+	if c, ok := k.cache.Get(owner); ok && (c.kr != nil || c.destroyed || !needKey) {
 		return c.kr, c.destroyed, nil
 	}
 	wrapped, err := k.store.SubjectKey(ctx, subject(owner))
 	if errors.Is(err, eventstore.ErrKeyNotFound) {
-		return nil, false, nil // not remembered: another node may create it at any moment
+		k.cache.Add(owner, ownerKey{})
+		return nil, false, nil
 	}
 	kr, err = k.remember(owner, wrapped, err)
 	if errors.Is(err, ErrErased) {
@@ -145,7 +149,7 @@ func (k *Keys) Erased(ctx context.Context, owner uuid.UUID) (bool, error) {
 	if !k.Enabled() {
 		return false, nil
 	}
-	_, destroyed, err := k.forOpen(ctx, owner)
+	_, destroyed, err := k.forOpen(ctx, owner, false)
 	return destroyed, err
 }
 

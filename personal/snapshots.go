@@ -56,7 +56,7 @@ func (s sealedSnapshots) Snapshot(ctx context.Context, stream string) (snapshots
 	if err != nil || !ok || !isAccount {
 		return snap, ok, err
 	}
-	kr, destroyed, err := s.keys.forOpen(ctx, owner)
+	kr, destroyed, err := s.keys.forOpen(ctx, owner, len(snap.Data) > 0 && snap.Data[0] != '{')
 	switch {
 	case err != nil:
 		return snapshots.Snapshot{}, false, err
