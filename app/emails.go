@@ -12,21 +12,33 @@ import (
 const emailKeyPurpose = "email"
 
 // emailStreams returns the names under which the claim of addr may be: first under the
-// keyring's primary key, where new claims go; then under each older key of the keyring (a
-// claim made before a rotation); last the unkeyed name of versions before keyed names.
-func (s *Service) emailStreams(addr domain.Email) []string {
-	keys := s.keyring.DeriveKeys(emailKeyPurpose)
-	out := make([]string, 0, len(keys)+1)
-	for _, k := range keys {
-		out = append(out, domain.KeyedEmailStream(addr, k.Key))
+// deployment's email index key (personal.Keys.IndexKey), where new claims go, which survives
+// keyring rotations; without a key store (EventStoreDB), under the keyring's keys, the
+// primary's first; last the unkeyed name of versions before keyed names.
+func (s *Service) emailStreams(ctx context.Context, addr domain.Email) ([]string, error) {
+	key, err := s.erasure.IndexKey(ctx, emailKeyPurpose)
+	if err != nil {
+		return nil, err
 	}
-	return append(out, domain.EmailStream(addr))
+	var out []string
+	if key != nil {
+		out = append(out, domain.KeyedEmailStream(addr, key))
+	} else {
+		for _, k := range s.keyring.DeriveKeys(emailKeyPurpose) {
+			out = append(out, domain.KeyedEmailStream(addr, k.Key))
+		}
+	}
+	return append(out, domain.EmailStream(addr)), nil
 }
 
 // emailHolder returns the account that holds addr and is not erased, or uuid.Nil: the first
 // claim, in the order of emailStreams, whose account exists.
 func (s *Service) emailHolder(ctx context.Context, addr domain.Email) (uuid.UUID, error) {
-	for _, stream := range s.emailStreams(addr) {
+	names, err := s.emailStreams(ctx, addr)
+	if err != nil {
+		return uuid.Nil, err
+	}
+	for _, stream := range names {
 		events, _, err := s.load(ctx, stream)
 		if err != nil {
 			return uuid.Nil, err

@@ -1,6 +1,7 @@
 package app
 
 import (
+	"context"
 	"errors"
 	"strings"
 	"testing"
@@ -78,4 +79,14 @@ func TestEmailClaimsUnderOlderNamesStillHold(t *testing.T) {
 	if holder, err := s.emailHolder(f.ctx, legacy); err != nil || holder != again {
 		t.Fatalf("the address's holder after it came back: %s, %v; want %s", holder, err, again)
 	}
+}
+
+// newClaimStream returns the stream a new claim of addr goes to.
+func newClaimStream(t testing.TB, s *Service, addr domain.Email) string {
+	t.Helper()
+	names, err := s.emailStreams(context.Background(), addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return names[0]
 }

@@ -51,7 +51,10 @@ func (s *Service) register(ctx context.Context, addr domain.Email, hash string) 
 	}
 	o := s.op(correlated(ctx), accountActor(id))
 	multi, atomic := s.store.(eventstore.MultiStreamAppender)
-	names := s.emailStreams(addr)
+	names, err := s.emailStreams(o.ctx, addr)
+	if err != nil {
+		return uuid.Nil, fmt.Errorf("register: %w", err)
+	}
 	emailStream := names[0] // new claims go under the primary key's name
 	for range s.tries {
 		// A claim under an older name (an older key, or the unkeyed name of earlier versions)

@@ -31,4 +31,8 @@ type SubjectKeys interface {
 	// (also for a subject that had no key); destroying again is no error. When it returns, the
 	// key's bytes are gone from the live database; backups taken before still hold them.
 	DestroySubjectKey(ctx context.Context, subject string) error
+	// RewrapSubjectKey replaces the subject's key old by wrapped (the same key wrapped anew,
+	// after its wrapping key rotated); it does nothing when the subject no longer holds old (it
+	// was destroyed, or another caller rewrapped it first).
+	RewrapSubjectKey(ctx context.Context, subject string, old, wrapped []byte) error
 }

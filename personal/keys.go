@@ -83,7 +83,7 @@ func (k *Keys) forSeal(ctx context.Context, owner uuid.UUID) (*secrets.Keyring, 
 		}
 		wrapped, err = k.store.CreateSubjectKey(ctx, subject(owner), fresh)
 	}
-	return k.remember(owner, wrapped, err)
+	return k.remember(ctx, owner, wrapped, err)
 }
 
 // forOpen returns the owner's key, or nil with destroyed true once it was destroyed, or nil
@@ -99,14 +99,14 @@ func (k *Keys) forOpen(ctx context.Context, owner uuid.UUID, needKey bool) (kr *
 		k.cache.Add(owner, ownerKey{})
 		return nil, false, nil
 	}
-	kr, err = k.remember(owner, wrapped, err)
+	kr, err = k.remember(ctx, owner, wrapped, err)
 	if errors.Is(err, ErrErased) {
 		return nil, true, nil
 	}
 	return kr, false, err
 }
 
-func (k *Keys) remember(owner uuid.UUID, wrapped []byte, err error) (*secrets.Keyring, error) {
+func (k *Keys) remember(ctx context.Context, owner uuid.UUID, wrapped []byte, err error) (*secrets.Keyring, error) {
 	if errors.Is(err, eventstore.ErrKeyDestroyed) {
 		k.cache.Add(owner, ownerKey{destroyed: true})
 		return nil, ErrErased
@@ -117,6 +117,13 @@ func (k *Keys) remember(owner uuid.UUID, wrapped []byte, err error) (*secrets.Ke
 	material, err := k.keyring.Open(wrapped, wrapAD(owner))
 	if err != nil {
 		return nil, fmt.Errorf("personal key of %s: %w", owner, err)
+	}
+	// A key wrapped under an older keyring key is wrapped anew under the primary, so that the
+	// older key can leave the keyring once every account in use has been read.
+	if id, _ := secrets.SealedKeyID(wrapped); id != k.keyring.PrimaryKeyID() {
+		if fresh, err := k.keyring.Seal(material, wrapAD(owner)); err == nil {
+			_ = k.store.RewrapSubjectKey(context.WithoutCancel(ctx), subject(owner), wrapped, fresh) // retried at the next read
+		}
 	}
 	key, err := secrets.NewKey("personal", material)
 	if err != nil {
@@ -155,3 +162,40 @@ func (k *Keys) Erased(ctx context.Context, owner uuid.UUID) (bool, error) {
 
 // forget drops what is cached of the owner's key, so that the next use asks the store.
 func (k *Keys) forget(owner uuid.UUID) { k.cache.Remove(owner) }
+
+// IndexKey returns the deployment's key named name (for example the key of email lookups),
+// kept beside the owners' keys, wrapped by the keyring, and created on first use. Unlike a key
+// derived from the keyring, it survives rotations: read under an older keyring key, it is
+// wrapped anew under the primary. With no key store it returns nil.
+func (k *Keys) IndexKey(ctx context.Context, name string) ([]byte, error) {
+	if !k.Enabled() {
+		return nil, nil
+	}
+	subj := "index-" + name
+	ad := []byte("assent.index.key|" + name)
+	wrapped, err := k.store.SubjectKey(ctx, subj)
+	if errors.Is(err, eventstore.ErrKeyNotFound) {
+		material := make([]byte, secrets.KeySize)
+		if _, err := io.ReadFull(k.rand, material); err != nil {
+			return nil, fmt.Errorf("index key: %w", err)
+		}
+		fresh, serr := k.keyring.Seal(material, ad)
+		if serr != nil {
+			return nil, fmt.Errorf("index key: %w", serr)
+		}
+		wrapped, err = k.store.CreateSubjectKey(ctx, subj, fresh)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("index key %s: %w", name, err)
+	}
+	material, err := k.keyring.Open(wrapped, ad)
+	if err != nil {
+		return nil, fmt.Errorf("index key %s: %w", name, err)
+	}
+	if id, _ := secrets.SealedKeyID(wrapped); id != k.keyring.PrimaryKeyID() {
+		if fresh, err := k.keyring.Seal(material, ad); err == nil {
+			_ = k.store.RewrapSubjectKey(context.WithoutCancel(ctx), subj, wrapped, fresh)
+		}
+	}
+	return material, nil
+}

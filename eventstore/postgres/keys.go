@@ -47,3 +47,11 @@ func (s *Store) DestroySubjectKey(ctx context.Context, subject string) error {
 	}
 	return nil
 }
+
+// RewrapSubjectKey implements eventstore.SubjectKeys.
+func (s *Store) RewrapSubjectKey(ctx context.Context, subject string, old, wrapped []byte) error {
+	if _, err := s.pool.Exec(ctx, `UPDATE subject_keys SET wrapped = $3 WHERE subject = $1 AND wrapped = $2`, subject, old, wrapped); err != nil {
+		return fmt.Errorf("postgres rewrap subject key: %w", err)
+	}
+	return nil
+}

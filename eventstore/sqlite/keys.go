@@ -36,8 +36,10 @@ func (s *Store) CreateSubjectKey(ctx context.Context, subject string, wrapped []
 	if s.wdb == nil {
 		return nil, errors.New("sqlite create subject key: the store is open read-only")
 	}
-	if _, err := s.wdb.ExecContext(ctx, `INSERT INTO subject_keys (subject, wrapped) VALUES (?, ?) ON CONFLICT (subject) DO NOTHING`, subject, wrapped); err != nil {
-		return nil, fmt.Errorf("sqlite create subject key: %w", err)
+	_, err := s.wdb.ExecContext(ctx, `INSERT INTO subject_keys (subject, wrapped) VALUES (?, ?) ON CONFLICT (subject) DO NOTHING`, subject, wrapped)
+	s.noteWrite(classify(err)) // a full disk shows in Health as an append's failure does
+	if err != nil {
+		return nil, fmt.Errorf("sqlite create subject key: %w", classify(err))
 	}
 	return s.subjectKey(ctx, s.wdb, subject)
 }
@@ -55,7 +57,7 @@ func (s *Store) subjectKey(ctx context.Context, db *sql.DB, subject string) ([]b
 		// A file no build with keys has opened for writing has no table, and no keys.
 		return nil, eventstore.ErrKeyNotFound
 	case err != nil:
-		return nil, fmt.Errorf("sqlite read subject key: %w", err)
+		return nil, fmt.Errorf("sqlite read subject key: %w", classify(err))
 	case wrapped == nil:
 		return nil, eventstore.ErrKeyDestroyed
 	}
@@ -71,23 +73,34 @@ func (s *Store) DestroySubjectKey(ctx context.Context, subject string) error {
 	}
 	conn, err := s.wdb.Conn(ctx)
 	if err != nil {
-		return fmt.Errorf("sqlite destroy subject key: %w", err)
+		return fmt.Errorf("sqlite destroy subject key: %w", classify(err))
 	}
 	defer conn.Close()
 	if _, err := conn.ExecContext(ctx, `PRAGMA secure_delete = ON`); err != nil {
-		return fmt.Errorf("sqlite destroy subject key: %w", err)
+		return fmt.Errorf("sqlite destroy subject key: %w", classify(err))
 	}
 	// Appends free no content: the writer's connection goes back to the default after.
 	defer conn.ExecContext(context.WithoutCancel(ctx), `PRAGMA secure_delete = OFF`)
 	if _, err := conn.ExecContext(ctx, `INSERT INTO subject_keys (subject, wrapped, destroyed_at) VALUES (?, NULL, unixepoch())
 		ON CONFLICT (subject) DO UPDATE SET wrapped = NULL, destroyed_at = coalesce(destroyed_at, unixepoch())`, subject); err != nil {
-		return fmt.Errorf("sqlite destroy subject key: %w", err)
+		return fmt.Errorf("sqlite destroy subject key: %w", classify(err))
 	}
 	// The WAL still holds the page as it was when the key was written: copy the new pages
 	// back and empty it. A reader in the middle of a read may keep the checkpoint from
 	// finishing; the writer's next checkpoints then complete it.
 	if _, err := conn.ExecContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`); err != nil {
 		return fmt.Errorf("sqlite destroy subject key: checkpoint: %w", err)
+	}
+	return nil
+}
+
+// RewrapSubjectKey implements eventstore.SubjectKeys.
+func (s *Store) RewrapSubjectKey(ctx context.Context, subject string, old, wrapped []byte) error {
+	if s.wdb == nil {
+		return errors.New("sqlite rewrap subject key: the store is open read-only")
+	}
+	if _, err := s.wdb.ExecContext(ctx, `UPDATE subject_keys SET wrapped = ? WHERE subject = ? AND wrapped = ?`, wrapped, subject, old); err != nil {
+		return fmt.Errorf("sqlite rewrap subject key: %w", classify(err))
 	}
 	return nil
 }

@@ -45,7 +45,15 @@ func testSubjectKeys(t *testing.T, open Opener) {
 	if err != nil || !bytes.Equal(read, got[0]) {
 		t.Fatalf("read key %x, %v; want %x", read, err, got[0])
 	}
-	if _, err := k.CreateSubjectKey(f.ctx, other, []byte("other key")); err != nil {
+	if _, err := k.CreateSubjectKey(f.ctx, other, []byte("other key, first wrap")); err != nil {
+		t.Fatal(err)
+	}
+	// A rewrap from a key the subject no longer holds does nothing; from the one it holds, it
+	// replaces it.
+	if err := k.RewrapSubjectKey(f.ctx, other, []byte("not its key"), []byte("wrong")); err != nil {
+		t.Fatal(err)
+	}
+	if err := k.RewrapSubjectKey(f.ctx, other, []byte("other key, first wrap"), []byte("other key")); err != nil {
 		t.Fatal(err)
 	}
 	for range 2 { // destroying twice is no error
