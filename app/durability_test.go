@@ -118,7 +118,7 @@ func TestUnfinishedClaimIsTakenOver(t *testing.T) {
 	if _, err := s.Register(ctx, "ada@example.com", "first password"); !errors.Is(err, errInterrupted) {
 		t.Fatalf("interrupted registration: %v, want the interruption", err)
 	}
-	events, _, err := s.load(ctx, domain.EmailStream(mustEmail("ada@example.com")))
+	events, _, err := s.load(ctx, newClaimStream(t, s, mustEmail("ada@example.com")))
 	if err != nil || len(events) != 1 {
 		t.Fatalf("the interruption should leave the claim alone: %d events, %v", len(events), err)
 	}

@@ -45,24 +45,14 @@ func (s *Service) FindAccount(ctx context.Context, ref string) (uuid.UUID, error
 	if err != nil {
 		return uuid.Nil, ErrNoSuchAccount
 	}
-	events, _, err := s.load(ctx, domain.EmailStream(addr))
+	holder, err := s.emailHolder(ctx, addr)
 	if err != nil {
 		return uuid.Nil, fmt.Errorf("find account: %w", err)
 	}
-	claim, err := domain.LoadEmailClaim(events)
-	if err != nil {
-		return uuid.Nil, fmt.Errorf("find account: %w", err)
-	}
-	if claim.AccountID() == uuid.Nil {
+	if holder == uuid.Nil {
 		return uuid.Nil, ErrNoSuchAccount
 	}
-	if _, err := s.loadAccount(ctx, claim.AccountID()); err != nil {
-		if errors.Is(err, domain.ErrAccountNotFound) {
-			return uuid.Nil, ErrNoSuchAccount
-		}
-		return uuid.Nil, fmt.Errorf("find account: %w", err)
-	}
-	return claim.AccountID(), nil
+	return holder, nil
 }
 
 // HelpDeskBypassCodes issues count bypass codes (1 to 10) for the account, valid for validFor

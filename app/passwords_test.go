@@ -79,7 +79,7 @@ func TestPasswordChecksWaitTheirTurn(t *testing.T) {
 	if st := f.s.PasswordChecks(); st != (PasswordCheckStats{Running: 1, Capacity: 1, Waiting: 0, Busy: 6}) {
 		t.Errorf("password checks: %+v", st)
 	}
-	if _, err := f.s.store.ReadStream(f.ctx, domain.EmailStream(mustEmail("new@example.com")), eventstore.ReadStreamOptions{}); err == nil {
+	if _, err := f.s.store.ReadStream(f.ctx, newClaimStream(t, f.s, mustEmail("new@example.com")), eventstore.ReadStreamOptions{}); err == nil {
 		t.Fatal("a registration that got no turn claimed its email")
 	}
 

@@ -48,7 +48,7 @@ func TestCommandsWriteNoVersionTheDeploymentDoesNotAllow(t *testing.T) {
 		t.Fatalf("the refused registration wrote %d events", store.Head()-head)
 	}
 	addr, _ := domain.ParseEmail("ada@example.com")
-	if _, err := store.ReadStream(ctx, domain.EmailStream(addr), eventstore.ReadStreamOptions{}); !errors.Is(err, eventstore.ErrStreamNotFound) {
+	if _, err := store.ReadStream(ctx, newClaimStream(t, s, addr), eventstore.ReadStreamOptions{}); !errors.Is(err, eventstore.ErrStreamNotFound) {
 		t.Fatalf("the email stream after the refusal: %v", err)
 	}
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/assent-dev/assent/domain"
 	"github.com/assent-dev/assent/eventstore"
+	"github.com/assent-dev/assent/personal"
 	"github.com/assent-dev/assent/projections"
 	"github.com/assent-dev/assent/secrets"
 )
@@ -55,6 +56,10 @@ type Config struct {
 	// secrets.IDKey, in this process; `assent serve` hands them to a worker process of low
 	// priority (hashworker). An error of it fails the check with ErrBusy.
 	PasswordKeys secrets.KeyFunc
+	// Erasure holds the accounts' keys that seal their personal fields (the store must be the
+	// personal.Store over the same keys). Optional: without it, EraseAccount returns
+	// ErrErasureUnavailable.
+	Erasure *personal.Keys
 }
 
 func (c *Config) setDefaults() {
@@ -124,6 +129,7 @@ type Service struct {
 	heads eventstore.KnownHeads
 	// schemas, when set, allows or refuses each event's schema version before an append.
 	schemas SchemaGuard
+	erasure *personal.Keys // accounts' keys, or nil (erasure.go)
 
 	written atomic.Uint64 // the highest position this service appended
 
@@ -141,7 +147,7 @@ func New(cfg Config) (*Service, error) {
 	return &Service{
 		store: cfg.Store, keyring: cfg.Keyring, hasher: cfg.Keyring.CodeHasher(), views: cfg.Projections,
 		argon2: cfg.Argon2, policy: cfg.Policy, now: cfg.Clock, rand: cfg.Random, tries: cfg.MaxAttempts,
-		streams: newStreamCache(streamCacheBytes), snapshots: cfg.Snapshots, heads: heads, passwords: newPasswordGate(cfg.PasswordChecks), keys: cfg.PasswordKeys, schemas: cfg.Schemas,
+		streams: newStreamCache(streamCacheBytes), snapshots: cfg.Snapshots, heads: heads, passwords: newPasswordGate(cfg.PasswordChecks), keys: cfg.PasswordKeys, schemas: cfg.Schemas, erasure: cfg.Erasure,
 	}, nil
 }
 

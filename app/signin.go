@@ -51,8 +51,31 @@ func (s *Service) register(ctx context.Context, addr domain.Email, hash string) 
 	}
 	o := s.op(correlated(ctx), accountActor(id))
 	multi, atomic := s.store.(eventstore.MultiStreamAppender)
-	emailStream := domain.EmailStream(addr)
+	names, err := s.emailStreams(o.ctx, addr)
+	if err != nil {
+		return uuid.Nil, fmt.Errorf("register: %w", err)
+	}
+	emailStream := names[0] // new claims go under the primary key's name
 	for range s.tries {
+		// A claim under an older name (an older key, or the unkeyed name of earlier versions)
+		// whose account exists holds the address too.
+		for _, older := range names[1:] {
+			events, _, err := s.load(o.ctx, older)
+			if err != nil {
+				return uuid.Nil, fmt.Errorf("register: %w", err)
+			}
+			claim, err := domain.LoadEmailClaim(events)
+			if err != nil {
+				return uuid.Nil, fmt.Errorf("register: %w", err)
+			}
+			if holder := claim.AccountID(); holder != uuid.Nil {
+				if a, _, err := s.loadAccountStream(o.ctx, holder); err != nil {
+					return uuid.Nil, fmt.Errorf("register: %w", err)
+				} else if a.Exists() {
+					return uuid.Nil, fmt.Errorf("register: %w", domain.ErrEmailTaken)
+				}
+			}
+		}
 		events, expected, err := s.load(o.ctx, emailStream)
 		if err != nil {
 			return uuid.Nil, fmt.Errorf("register: %w", err)
@@ -63,12 +86,14 @@ func (s *Service) register(ctx context.Context, addr domain.Email, hash string) 
 		}
 		cmd := domain.ClaimEmail{AccountID: id}
 		if holder := claim.AccountID(); holder != uuid.Nil {
-			_, err := s.loadAccount(o.ctx, holder)
+			a, _, err := s.loadAccountStream(o.ctx, holder)
 			switch {
-			case errors.Is(err, domain.ErrAccountNotFound):
-				cmd.HolderMissing = true
 			case err != nil:
 				return uuid.Nil, fmt.Errorf("register: %w", err)
+			case a.Erased():
+				cmd.HolderErased = true // the address is free again (docs/erasure.md)
+			case !a.Exists():
+				cmd.HolderMissing = true
 			}
 		}
 		now := s.now()
@@ -220,18 +245,14 @@ func (s *Service) checkPassword(ctx context.Context, email, password string, src
 	if err != nil {
 		return nil, s.unknownAccount(ctx, password)
 	}
-	events, _, err := s.load(ctx, domain.EmailStream(addr))
+	holder, err := s.emailHolder(ctx, addr)
 	if err != nil {
 		return nil, err
 	}
-	claim, err := domain.LoadEmailClaim(events)
-	if err != nil {
-		return nil, err
-	}
-	if claim.AccountID() == uuid.Nil {
+	if holder == uuid.Nil {
 		return nil, s.unknownAccount(ctx, password)
 	}
-	a, err := s.loadAccount(ctx, claim.AccountID())
+	a, err := s.loadAccount(ctx, holder)
 	if errors.Is(err, domain.ErrAccountNotFound) { // a claim whose registration did not finish
 		return nil, s.unknownAccount(ctx, password)
 	}

@@ -72,7 +72,7 @@ func TestConcurrentRegistrationsOfOneEmailHaveOneWinner(t *testing.T) {
 	if won != 1 {
 		t.Fatalf("%d registrations won, want exactly 1", won)
 	}
-	if got := f.count(domain.EmailStream(addr), "email.claimed"); got != 1 {
+	if got := f.count(newClaimStream(t, f.s, addr), "email.claimed"); got != 1 {
 		t.Fatalf("email stream holds %d claims, want 1", got)
 	}
 }

@@ -527,7 +527,7 @@ func TestStreamCacheBound(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		streams = append(streams, domain.AccountStream(id), domain.EmailStream(email))
+		streams = append(streams, domain.AccountStream(id), newClaimStream(t, f.s, email))
 		if w := f.s.streams.weight(); w > small {
 			t.Fatalf("the cache holds %d bytes, want at most %d", w, small)
 		}

@@ -2,6 +2,7 @@ package audit
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"runtime"
 	"sync"
@@ -9,22 +10,22 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/assent-dev/assent/domain"
 	"github.com/assent-dev/assent/eventstore"
+	"github.com/assent-dev/assent/personal"
 )
 
-// secretFields are the JSON fields that hold a secret or what guards one: an argon2id password
-// hash, a sealed TOTP secret, backup-code hashes. Audit output replaces their values with
-// Redacted; the summary says that the secret was set or used.
-var secretFields = map[string]bool{
-	"password_hash":      true,
-	"sealed_totp_secret": true,
-	"sealed_secret":      true,
-	"hashes":             true,
-	"sealed_key":         true, // an OpenID Connect signing key
-	"secret_hash":        true, // an OpenID Connect client's secret
-	"code_hash":          true, // an authorization code
-	"refresh_token_hash": true,
-}
+// secretFields are the JSON names of the fields the event types tag `assent:"secret"` (an
+// argon2id password hash, a sealed TOTP secret, backup-code hashes, an OpenID Connect signing
+// key...): audit output replaces their values with Redacted; the summary says that the secret
+// was set or used. The tags are the one list: a new secret field is redacted by being tagged.
+var secretFields = func() map[string]bool {
+	out := map[string]bool{}
+	for _, n := range domain.Events.SecretNames() {
+		out[n] = true
+	}
+	return out
+}()
 
 // Redacted replaces every secret value in audit output.
 const Redacted = "[redacted]"
@@ -112,7 +113,7 @@ func View(ev *eventstore.RecordedEvent) EventView {
 		Position: uint64(ev.Position), Stream: ev.Stream, Version: ev.Version, ID: ev.ID, Type: ev.Type,
 		SchemaVersion: ev.SchemaVersion, RecordedAt: ev.Metadata.RecordedAt, Actor: ev.Metadata.Actor,
 		CorrelationID: ev.Metadata.CorrelationID, CausationID: ev.Metadata.CausationID,
-		Summary: Summarize(ev), Data: Redact(ev.Data),
+		Summary: Summarize(ev), Data: Redact(personal.MarkErased(ev.Type, ev.Data)),
 	}
 }
 
@@ -141,4 +142,39 @@ func ExportView(ev *eventstore.ChainedEvent) EventView {
 	v.DataHash = eventstore.DataHash(ev.Data).String()
 	v.Hash = ev.Hash().String()
 	return v
+}
+
+// Opener opens the personal fields of a stored event (personal.Codec.Open): the data as it was
+// written while the owner's key exists, the fields absent and marked erased after.
+type Opener interface {
+	Open(ctx context.Context, ev *eventstore.RecordedEvent) ([]byte, error)
+}
+
+// OpenedView is View with the event's personal fields opened by o, and shown as
+// personal.ErasedValue where they were erased. With a nil o, or when the event does not open,
+// the data is shown as stored (sealed fields are then unreadable).
+func OpenedView(ctx context.Context, o Opener, ev *eventstore.RecordedEvent) EventView {
+	return View(opened(ctx, o, ev))
+}
+
+// OpenedExportView is ExportView with the data shown as OpenedView shows it; the chain fields
+// are those of the stored bytes, so that the export still verifies.
+func OpenedExportView(ctx context.Context, o Opener, ev *eventstore.ChainedEvent) EventView {
+	v := ExportView(ev)
+	shown := View(opened(ctx, o, &ev.RecordedEvent))
+	v.Summary, v.Data = shown.Summary, shown.Data
+	return v
+}
+
+func opened(ctx context.Context, o Opener, ev *eventstore.RecordedEvent) *eventstore.RecordedEvent {
+	if o == nil {
+		return ev
+	}
+	data, err := o.Open(ctx, ev)
+	if err != nil {
+		return ev
+	}
+	c := *ev
+	c.Data = data
+	return &c
 }

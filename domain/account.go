@@ -42,6 +42,7 @@ type Account struct {
 	enrollBy     time.Time
 	sessionsFrom time.Time
 	notices      []Notice
+	erased       bool // erasure.go
 }
 
 type linkedDevice struct {
@@ -153,6 +154,9 @@ func (a *Account) apply(e Event) error {
 		if e.By != "" {
 			a.notice(Notice{Action: HelpDeskBypassCodes, At: e.At, Until: e.ExpiresAt})
 		}
+	case AccountErased:
+		// Nothing personal stays in memory; the account no longer exists for any command.
+		*a = Account{id: a.id, version: a.version, erased: true, sessionsFrom: e.At}
 	default:
 		if a.applyHelpDesk(e) {
 			return nil
@@ -188,7 +192,7 @@ func (a *Account) app(id uuid.UUID) *totpApp {
 }
 
 // Exists reports whether the account was registered.
-func (a *Account) Exists() bool { return a.id != uuid.Nil }
+func (a *Account) Exists() bool { return a.id != uuid.Nil && !a.erased }
 
 // ID returns the account's ID.
 func (a *Account) ID() uuid.UUID { return a.id }

@@ -13,17 +13,17 @@ var ErrSessionNotFound = fmt.Errorf("session not found")
 
 // DeviceRenamed: the account holder gave a linked device a new name, as this account shows it.
 type DeviceRenamed struct {
-	AccountID uuid.UUID `json:"account_id"`
+	AccountID uuid.UUID `json:"account_id" assent:"owner"`
 	DeviceID  uuid.UUID `json:"device_id"`
-	Name      string    `json:"name"`
+	Name      string    `json:"name" assent:"personal"`
 	At        time.Time `json:"at"`
 }
 
 // TOTPAppRenamed: the account holder gave an authenticator app a new name.
 type TOTPAppRenamed struct {
-	AccountID uuid.UUID `json:"account_id"`
+	AccountID uuid.UUID `json:"account_id" assent:"owner"`
 	AppID     uuid.UUID `json:"app_id"`
-	Name      string    `json:"name"`
+	Name      string    `json:"name" assent:"personal"`
 	At        time.Time `json:"at"`
 }
 

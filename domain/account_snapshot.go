@@ -81,6 +81,8 @@ type accountSnapshot struct {
 	EnrollBy     time.Time    `json:"enroll_by,omitzero"`
 	SessionsFrom time.Time    `json:"sessions_from,omitzero"`
 	Notices      []snapNotice `json:"notices,omitempty"`
+	// Erasure (erasure.go).
+	Erased bool `json:"erased,omitempty"`
 }
 
 type snapNotice struct {
@@ -149,6 +151,7 @@ func (a *Account) MarshalSnapshot() ([]byte, error) {
 		Enrollments: a.enrollments, Integration: a.integration, Username: a.username,
 		Bypass: a.bypass.snapshot(), BypassUntil: a.bypassUntil,
 		Disabled: a.disabled, ResetPending: a.resetPending, EnrollBy: a.enrollBy, SessionsFrom: a.sessionsFrom,
+		Erased: a.erased,
 	}
 	for _, n := range a.notices {
 		s.Notices = append(s.Notices, snapNotice{Action: n.Action.slug, At: n.At, Until: n.Until})
@@ -190,6 +193,7 @@ func UnmarshalAccountSnapshot(schema int, data []byte) (*Account, error) {
 		pending: s.Pending, pendingUntil: s.PendingUntil, enrollments: s.Enrollments,
 		integration: s.Integration, username: s.Username, bypassUntil: s.BypassUntil,
 		disabled: s.Disabled, resetPending: s.ResetPending, enrollBy: s.EnrollBy, sessionsFrom: s.SessionsFrom,
+		erased: s.Erased,
 	}
 	for _, n := range s.Notices {
 		action, ok := helpDeskActionOf(n.Action)

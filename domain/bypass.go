@@ -15,12 +15,12 @@ import (
 // with this SetID. By and Reason name the administrator and their written reason when the help
 // desk issued the codes to a person (helpdesk.go); they are empty for an integration's user.
 type BypassCodesIssued struct {
-	AccountID uuid.UUID `json:"account_id"`
+	AccountID uuid.UUID `json:"account_id" assent:"owner"`
 	SetID     uuid.UUID `json:"set_id"`
-	Hashes    []string  `json:"hashes"`
+	Hashes    []string  `json:"hashes" assent:"secret"`
 	ExpiresAt time.Time `json:"expires_at"`
 	By        string    `json:"by,omitempty"`
-	Reason    string    `json:"reason,omitempty"`
+	Reason    string    `json:"reason,omitempty" assent:"personal"`
 	At        time.Time `json:"at"`
 }
 

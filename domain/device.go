@@ -92,6 +92,9 @@ const UnfinishedClaimTakeover = time.Minute
 type ClaimEmail struct {
 	AccountID     uuid.UUID
 	HolderMissing bool
+	// HolderErased says that the account the email is claimed for was erased: the address is
+	// free again at once (a person who erased their account may come back).
+	HolderErased bool
 }
 
 // LoadEmailClaim folds the events of an email stream; the last claim holds the email.
@@ -119,7 +122,7 @@ func (c *EmailClaim) Claim(cmd ClaimEmail, now time.Time) Decision {
 		return refuse(fmt.Errorf("claim email: %w: account ID is required", ErrInvalidCommand))
 	case c.accountID == cmd.AccountID:
 		return refuse(ErrEmailTaken)
-	case c.accountID != uuid.Nil && !(cmd.HolderMissing && now.Sub(c.claimedAt) >= UnfinishedClaimTakeover):
+	case c.accountID != uuid.Nil && !cmd.HolderErased && !(cmd.HolderMissing && now.Sub(c.claimedAt) >= UnfinishedClaimTakeover):
 		return refuse(ErrEmailTaken)
 	}
 	return accept(EmailClaimed{AccountID: cmd.AccountID, At: now})

@@ -98,9 +98,11 @@ var (
 	RedeemPhoneLink = RedeemPurpose{"phone_link"}
 	// RedeemResumePush: the account proved its second factor to resume paused pushes.
 	RedeemResumePush = RedeemPurpose{"resume_push"}
+	// RedeemEraseAccount: the account proved its second factor to erase itself.
+	RedeemEraseAccount = RedeemPurpose{"erase_account"}
 )
 
-var redeemPurposes = []RedeemPurpose{RedeemSession, RedeemDisableMFA, RedeemPhoneLink, RedeemResumePush}
+var redeemPurposes = []RedeemPurpose{RedeemSession, RedeemDisableMFA, RedeemPhoneLink, RedeemResumePush, RedeemEraseAccount}
 
 func (r RedeemPurpose) String() string { return r.slug }
 

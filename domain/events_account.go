@@ -26,32 +26,32 @@ type EmailClaimed struct {
 
 // AccountRegistered: an account was created with an email and an argon2id password hash.
 type AccountRegistered struct {
-	AccountID    uuid.UUID `json:"account_id"`
-	Email        Email     `json:"email"`
-	PasswordHash string    `json:"password_hash"`
+	AccountID    uuid.UUID `json:"account_id" assent:"owner"`
+	Email        Email     `json:"email" assent:"personal"`
+	PasswordHash string    `json:"password_hash" assent:"secret,personal"`
 	At           time.Time `json:"at"`
 }
 
 // PasswordChanged: the account's password hash was replaced.
 type PasswordChanged struct {
-	AccountID    uuid.UUID `json:"account_id"`
-	PasswordHash string    `json:"password_hash"`
+	AccountID    uuid.UUID `json:"account_id" assent:"owner"`
+	PasswordHash string    `json:"password_hash" assent:"secret,personal"`
 	At           time.Time `json:"at"`
 }
 
 // SignInFailed: a wrong password was given for the account, from Source (empty in events
 // older than the field). It counts toward that source's sign-in lock, not the second factor's.
 type SignInFailed struct {
-	AccountID uuid.UUID    `json:"account_id"`
-	Source    SignInSource `json:"source,omitempty"`
+	AccountID uuid.UUID    `json:"account_id" assent:"owner"`
+	Source    SignInSource `json:"source,omitempty" assent:"personal"`
 	At        time.Time    `json:"at"`
 }
 
 // SignInLocked: wrong passwords from Source reached the threshold: until Until, no password
 // for the account from that source is checked. Other sources are not affected.
 type SignInLocked struct {
-	AccountID uuid.UUID    `json:"account_id"`
-	Source    SignInSource `json:"source"`
+	AccountID uuid.UUID    `json:"account_id" assent:"owner"`
+	Source    SignInSource `json:"source" assent:"personal"`
 	Failures  int          `json:"failures"`
 	Until     time.Time    `json:"until"`
 	At        time.Time    `json:"at"`
@@ -119,13 +119,13 @@ type ChallengeFailed struct {
 // DeviceLinked: a device was linked to the account and given its own TOTP secret for it,
 // sealed by the application layer. It lives in the account stream, which owns the link.
 type DeviceLinked struct {
-	AccountID        uuid.UUID         `json:"account_id"`
+	AccountID        uuid.UUID         `json:"account_id" assent:"owner"`
 	DeviceID         uuid.UUID         `json:"device_id"`
 	PublicKey        []byte            `json:"public_key"`
-	Name             string            `json:"name"`
+	Name             string            `json:"name" assent:"personal"`
 	Method           LinkMethod        `json:"method"`
 	EnrollmentID     EnrollmentTokenID `json:"enrollment_id,omitzero"`
-	SealedTOTPSecret []byte            `json:"sealed_totp_secret"`
+	SealedTOTPSecret []byte            `json:"sealed_totp_secret" assent:"secret"`
 	At               time.Time         `json:"at"`
 }
 
@@ -140,10 +140,10 @@ type DeviceUnlinked struct {
 // TOTPAppAdded: a standard authenticator app was offered a secret (sealed); it works once
 // confirmed.
 type TOTPAppAdded struct {
-	AccountID    uuid.UUID `json:"account_id"`
+	AccountID    uuid.UUID `json:"account_id" assent:"owner"`
 	AppID        uuid.UUID `json:"app_id"`
-	Name         string    `json:"name"`
-	SealedSecret []byte    `json:"sealed_secret"`
+	Name         string    `json:"name" assent:"personal"`
+	SealedSecret []byte    `json:"sealed_secret" assent:"secret"`
 	At           time.Time `json:"at"`
 }
 
@@ -180,7 +180,7 @@ type TOTPCheckFailed struct {
 type BackupCodesIssued struct {
 	AccountID uuid.UUID `json:"account_id"`
 	SetID     uuid.UUID `json:"set_id"`
-	Hashes    []string  `json:"hashes"`
+	Hashes    []string  `json:"hashes" assent:"secret"`
 	At        time.Time `json:"at"`
 }
 

@@ -9,10 +9,10 @@ import (
 // DeviceRegistered: a device introduced its Ed25519 public key. It is the first event of
 // the device stream; links to accounts live in the accounts' streams.
 type DeviceRegistered struct {
-	DeviceID  uuid.UUID `json:"device_id"`
+	DeviceID  uuid.UUID `json:"device_id" assent:"owner"`
 	PublicKey []byte    `json:"public_key"`
-	Name      string    `json:"name"`
-	Platform  string    `json:"platform"`
+	Name      string    `json:"name" assent:"personal"`
+	Platform  string    `json:"platform" assent:"personal"`
 	At        time.Time `json:"at"`
 }
 
@@ -53,7 +53,7 @@ type ChallengeDevice struct {
 // device is linked; the login page then asks for a code.
 type ChallengeIssued struct {
 	ChallengeID   uuid.UUID         `json:"challenge_id"`
-	AccountID     uuid.UUID         `json:"account_id"`
+	AccountID     uuid.UUID         `json:"account_id" assent:"owner"`
 	Number        MatchNumber       `json:"number"`
 	Context       LoginContext      `json:"context"`
 	ContextDigest []byte            `json:"context_digest"`

@@ -19,7 +19,7 @@ type OIDCClientRegistered struct {
 	RedirectURIs           []string `json:"redirect_uris"`
 	PostLogoutRedirectURIs []string `json:"post_logout_redirect_uris,omitempty"`
 	Public                 bool     `json:"public"`
-	SecretHash             []byte   `json:"secret_hash,omitempty"`
+	SecretHash             []byte   `json:"secret_hash,omitempty" assent:"secret"`
 	RequireMFA             bool     `json:"require_mfa"`
 	// AskConsent: the person is asked once whether the client may have what it asks for.
 	// Clients without it are first-party and ask nothing.
@@ -30,7 +30,7 @@ type OIDCClientRegistered struct {
 // OIDCClientSecretRotated: a confidential client got a new secret; the old one stops working.
 type OIDCClientSecretRotated struct {
 	ClientID   string    `json:"client_id"`
-	SecretHash []byte    `json:"secret_hash"`
+	SecretHash []byte    `json:"secret_hash" assent:"secret"`
 	At         time.Time `json:"at"`
 }
 
@@ -46,7 +46,7 @@ type OIDCClientDisabled struct {
 type OIDCSigningKeyAdded struct {
 	KeyID     string    `json:"key_id"`
 	Algorithm string    `json:"algorithm"`
-	SealedKey []byte    `json:"sealed_key"`
+	SealedKey []byte    `json:"sealed_key" assent:"secret"`
 	At        time.Time `json:"at"`
 }
 
@@ -88,7 +88,7 @@ type OIDCAuthorizationAuthenticated struct {
 // OIDCCodeIssued: an authorization code was sent to the redirect URI. Only its SHA-256 is kept.
 type OIDCCodeIssued struct {
 	AuthorizationID uuid.UUID `json:"authorization_id"`
-	CodeHash        []byte    `json:"code_hash"`
+	CodeHash        []byte    `json:"code_hash" assent:"secret"`
 	At              time.Time `json:"at"`
 }
 
@@ -96,7 +96,7 @@ type OIDCCodeIssued struct {
 // of the first refresh token of the family, when one was issued.
 type OIDCCodeRedeemed struct {
 	AuthorizationID  uuid.UUID `json:"authorization_id"`
-	RefreshTokenHash []byte    `json:"refresh_token_hash,omitempty"`
+	RefreshTokenHash []byte    `json:"refresh_token_hash,omitempty" assent:"secret"`
 	At               time.Time `json:"at"`
 }
 
@@ -105,7 +105,7 @@ type OIDCCodeRedeemed struct {
 type OIDCRefreshTokenRotated struct {
 	AuthorizationID  uuid.UUID `json:"authorization_id"`
 	Generation       int       `json:"generation"`
-	RefreshTokenHash []byte    `json:"refresh_token_hash"`
+	RefreshTokenHash []byte    `json:"refresh_token_hash" assent:"secret"`
 	At               time.Time `json:"at"`
 }
 

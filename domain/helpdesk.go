@@ -19,9 +19,9 @@ import (
 // in to a session for setting up a new second factor (no other application accepts it); after
 // it, the password alone no longer signs in, until the help desk acts again.
 type SecondFactorReset struct {
-	AccountID uuid.UUID `json:"account_id"`
+	AccountID uuid.UUID `json:"account_id" assent:"owner"`
 	By        string    `json:"by"`
-	Reason    string    `json:"reason"`
+	Reason    string    `json:"reason" assent:"personal"`
 	EnrollBy  time.Time `json:"enroll_by"`
 	At        time.Time `json:"at"`
 }
@@ -29,9 +29,9 @@ type SecondFactorReset struct {
 // AccountUnlocked: an administrator lifted the second factor's lock and every source's
 // sign-in lock, and cleared the failures counted toward them.
 type AccountUnlocked struct {
-	AccountID uuid.UUID `json:"account_id"`
+	AccountID uuid.UUID `json:"account_id" assent:"owner"`
 	By        string    `json:"by"`
-	Reason    string    `json:"reason"`
+	Reason    string    `json:"reason" assent:"personal"`
 	At        time.Time `json:"at"`
 }
 
@@ -39,18 +39,18 @@ type AccountUnlocked struct {
 // asked for a second factor, through the pages, the Duo-compatible API or OpenID Connect,
 // and every session it had ends.
 type AccountDisabled struct {
-	AccountID uuid.UUID `json:"account_id"`
+	AccountID uuid.UUID `json:"account_id" assent:"owner"`
 	By        string    `json:"by"`
-	Reason    string    `json:"reason"`
+	Reason    string    `json:"reason" assent:"personal"`
 	At        time.Time `json:"at"`
 }
 
 // AccountEnabled: an administrator enabled a disabled account again. The sessions that the
 // disabling ended stay ended.
 type AccountEnabled struct {
-	AccountID uuid.UUID `json:"account_id"`
+	AccountID uuid.UUID `json:"account_id" assent:"owner"`
 	By        string    `json:"by"`
-	Reason    string    `json:"reason"`
+	Reason    string    `json:"reason" assent:"personal"`
 	At        time.Time `json:"at"`
 }
 

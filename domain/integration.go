@@ -68,7 +68,7 @@ func IntegrationStream(k IntegrationKey) string { return "integration-" + k.Stri
 type IntegrationCreated struct {
 	Key          IntegrationKey `json:"integration_key"`
 	Name         string         `json:"name"`
-	SealedSecret []byte         `json:"sealed_secret"`
+	SealedSecret []byte         `json:"sealed_secret" assent:"secret"`
 	// NumberMatching makes pushes ask for the number the application shows; off by default,
 	// as Duo's clients show none.
 	NumberMatching bool `json:"number_matching,omitempty"`
@@ -82,7 +82,7 @@ type IntegrationCreated struct {
 // signs.
 type IntegrationSecretRotated struct {
 	Key          IntegrationKey `json:"integration_key"`
-	SealedSecret []byte         `json:"sealed_secret"`
+	SealedSecret []byte         `json:"sealed_secret" assent:"secret"`
 	At           time.Time      `json:"at"`
 }
 
@@ -247,9 +247,9 @@ func (c LoginContext) validateIntegration() error {
 // the first factor itself. Everything else about the account (linked devices, TOTP secrets,
 // backup codes, challenges, failures and lockouts) is an account's.
 type IntegrationUserCreated struct {
-	AccountID   uuid.UUID      `json:"account_id"`
+	AccountID   uuid.UUID      `json:"account_id" assent:"owner"`
 	Integration IntegrationKey `json:"integration_key"`
-	Username    string         `json:"username"`
+	Username    string         `json:"username" assent:"personal"`
 	At          time.Time      `json:"at"`
 }
 

@@ -118,6 +118,7 @@ func (e ChallengeRedeemed) OfChallenge() uuid.UUID            { return e.Challen
 // The events that name their account.
 func (e AccountDisabled) OfAccount() uuid.UUID                { return e.AccountID }
 func (e AccountEnabled) OfAccount() uuid.UUID                 { return e.AccountID }
+func (e AccountErased) OfAccount() uuid.UUID                  { return e.AccountID }
 func (e AccountRegistered) OfAccount() uuid.UUID              { return e.AccountID }
 func (e AccountUnlocked) OfAccount() uuid.UUID                { return e.AccountID }
 func (e BackupCodeCheckFailed) OfAccount() uuid.UUID          { return e.AccountID }

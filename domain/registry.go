@@ -33,6 +33,7 @@ type eventSpec struct {
 	goType    reflect.Type
 	decode    func([]byte) (Event, error)
 	upcasters map[int]Upcaster // from version v to v+1
+	fields    []Field          // the tagged fields (fields.go)
 }
 
 // NewRegistry returns an empty registry. Most callers want Events, the registry of Assent.
@@ -60,6 +61,7 @@ func Register[E Event](r *Registry, version int) {
 			return e, nil
 		},
 		upcasters: map[int]Upcaster{},
+		fields:    taggedFields(reflect.TypeFor[E]()),
 	}
 }
 
@@ -215,6 +217,8 @@ func newEvents() *Registry {
 	Register[AccountDisabled](r, 1)
 	Register[AccountEnabled](r, 1)
 	Register[HelpDeskNoticesSeen](r, 1)
+	// Erasure (erasure.go).
+	Register[AccountErased](r, 1)
 	registerOIDC(r)
 	return r
 }

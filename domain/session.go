@@ -23,20 +23,20 @@ func SessionStream(digest []byte) string { return "session-" + hex.EncodeToStrin
 // UserAgent, and holds a cookie until Expires. ChallengeID is the passed challenge the session
 // was redeemed from (zero when the account has no second factor).
 type SessionStarted struct {
-	AccountID     uuid.UUID `json:"account_id"`
+	AccountID     uuid.UUID `json:"account_id" assent:"owner"`
 	SessionDigest []byte    `json:"session_digest"`
 	ChallengeID   uuid.UUID `json:"challenge_id,omitzero"`
-	IP            string    `json:"ip,omitempty"`
-	UserAgent     string    `json:"user_agent,omitempty"`
+	IP            string    `json:"ip,omitempty" assent:"personal"`
+	UserAgent     string    `json:"user_agent,omitempty" assent:"personal"`
 	Expires       time.Time `json:"expires"`
 	At            time.Time `json:"at"`
 }
 
 // SessionSeen: the session was used at At. Recorded at most once per SessionSeenEvery.
 type SessionSeen struct {
-	AccountID     uuid.UUID `json:"account_id"`
+	AccountID     uuid.UUID `json:"account_id" assent:"owner"`
 	SessionDigest []byte    `json:"session_digest"`
-	IP            string    `json:"ip,omitempty"`
+	IP            string    `json:"ip,omitempty" assent:"personal"`
 	At            time.Time `json:"at"`
 }
 

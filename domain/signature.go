@@ -14,10 +14,10 @@ import (
 
 // LoginContext is what a challenge tells the device about the sign-in it asks about.
 type LoginContext struct {
-	UserAgent string `json:"user_agent"`
-	IP        string `json:"ip"`
+	UserAgent string `json:"user_agent" assent:"personal"`
+	IP        string `json:"ip" assent:"personal"`
 	// Place is the approximate place from GeoIP, empty when no database is configured.
-	Place string `json:"place,omitempty"`
+	Place string `json:"place,omitempty" assent:"personal"`
 	// At is the time of the sign-in, whole seconds in UTC.
 	At time.Time `json:"at"`
 	// IssuedAt is when the challenge was decided, in UTC with the clock's full precision, so
@@ -33,9 +33,9 @@ type LoginContext struct {
 	// Type is the application's word for the request (Duo's "type"), e.g. "Login request".
 	Type string `json:"type,omitempty"`
 	// DisplayName is the user name the application shows (Duo's "display_username").
-	DisplayName string `json:"display_name,omitempty"`
+	DisplayName string `json:"display_name,omitempty" assent:"personal"`
 	// PushInfo are the application's key/value pairs to show (Duo's "pushinfo"), in order.
-	PushInfo []PushInfoItem `json:"push_info,omitempty"`
+	PushInfo []PushInfoItem `json:"push_info,omitempty" assent:"personal"`
 	// NoNumber is set when the person approves without typing a number: the application's
 	// page shows none (number matching is off for the integration). The approval then signs
 	// the number 0.
@@ -44,7 +44,7 @@ type LoginContext struct {
 	// LinkingDevice is the name of a new device being linked from the phone (the challenge
 	// of PhoneLinkBegin): the devices already linked show "A new device, NAME, is being
 	// linked" instead of an ordinary sign-in request. Empty for every other challenge.
-	LinkingDevice string `json:"linking_device,omitempty"`
+	LinkingDevice string `json:"linking_device,omitempty" assent:"personal"`
 }
 
 // PushInfoItem is one key/value pair an application asks the device to show.

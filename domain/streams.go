@@ -1,6 +1,7 @@
 package domain
 
 import (
+	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
 	"strings"
@@ -22,10 +23,20 @@ func EnrollmentStream(id EnrollmentTokenID) string { return "enrollment-" + id.S
 // ChallengeStream is the stream of a challenge: "challenge-<uuid>".
 func ChallengeStream(id uuid.UUID) string { return "challenge-" + id.String() }
 
-// EmailStream is the uniqueness stream of an email: "email-<hex SHA-256 of the normalized
-// email>". Registration appends to it with expected version "no stream", so that two
-// registrations of one email cannot both succeed on any backend; the hash keeps the address
-// out of the stream name.
+// KeyedEmailStream is the uniqueness stream of an email: "email-<hex HMAC-SHA256 of the
+// normalized email under key>", key being a deployment secret. Registration appends to it with
+// expected version "no stream", so that two registrations of one email cannot both succeed on
+// any backend. The keyed hash keeps the address out of the log: without the key, an address
+// cannot be tested against the stream names, also after the account was erased.
+func KeyedEmailStream(e Email, key []byte) string {
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte(e.String()))
+	return "email-" + hex.EncodeToString(m.Sum(nil))
+}
+
+// EmailStream is the uniqueness stream of an email as earlier versions named it, by the
+// unkeyed SHA-256 of the normalized email. Claims under it are still read; new ones are
+// written under KeyedEmailStream.
 func EmailStream(e Email) string {
 	sum := sha256.Sum256([]byte(e.String()))
 	return "email-" + hex.EncodeToString(sum[:])

@@ -95,6 +95,7 @@ func newAccounts(store Store) *Accounts {
 		domain.TOTPAppAdded{}, domain.TOTPAppConfirmed{}, domain.BackupCodesIssued{}, domain.BackupCodeUsed{},
 		domain.AccountUnlocked{},
 		domain.DeviceRenamed{}, domain.TOTPAppRenamed{}, domain.TOTPAppRemoved{}, domain.PushResumed{},
+		domain.AccountErased{},
 	)...)}
 	p.core.fold = foldAccount
 	return p
@@ -149,6 +150,10 @@ func foldAccount(b *batch, _ eventstore.RecordedEvent, e domain.Event) error {
 	}
 	v := &s.View
 	switch e := e.(type) {
+	case domain.AccountErased:
+		// The row, and its email in the lookup index, go: nothing of the account stays here.
+		b.del("accounts", id[:])
+		return nil
 	case domain.MFAEnabled:
 		v.MFAEnabled = true
 	case domain.MFADisabled:

@@ -30,7 +30,7 @@ type Devices struct {
 func NewDevices() *Devices { return newDevices(NewMemoryStore()) }
 
 func newDevices(store Store) *Devices {
-	p := &Devices{core: newCore("devices", store, []string{"devices"}, typesOf(domain.DeviceRegistered{}, domain.DeviceLinked{}, domain.DeviceUnlinked{})...)}
+	p := &Devices{core: newCore("devices", store, []string{"devices"}, typesOf(domain.DeviceRegistered{}, domain.DeviceLinked{}, domain.DeviceUnlinked{}, domain.AccountErased{})...)}
 	p.core.fold = foldDevice
 	return p
 }
@@ -67,6 +67,19 @@ func foldDevice(b *batch, _ eventstore.RecordedEvent, e domain.Event) error {
 		}
 		v.Accounts = slices.DeleteFunc(v.Accounts, func(id uuid.UUID) bool { return id == e.AccountID })
 		b.put("devices", e.DeviceID[:], "", 0, v)
+	case domain.AccountErased:
+		// The erased account's devices lose the name and platform they registered with, sealed
+		// under keys the erasure destroyed: a rebuild would not read them either.
+		for _, d := range e.Devices {
+			v, err := load[DeviceView](b, "devices", d[:])
+			if err != nil {
+				return err
+			}
+			if v != nil {
+				v.Name, v.Platform = "", ""
+				b.put("devices", d[:], "", 0, v)
+			}
+		}
 	}
 	return nil
 }

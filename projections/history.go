@@ -173,6 +173,7 @@ func newHistory(store Store) *History {
 		domain.NumberMismatched{}, domain.ChallengeExpired{}, domain.ChallengeCancelled{}, domain.ChallengeCompletedTOTP{},
 		domain.ChallengeCompletedBackupCode{}, domain.ChallengeRedeemed{}, domain.SessionStarted{},
 		domain.DeviceLinked{}, domain.DeviceRenamed{}, domain.TOTPAppAdded{}, domain.TOTPAppRenamed{}, domain.BypassCodesIssued{},
+		domain.AccountErased{},
 	)...)}
 	p.core.fold = foldHistory
 	return p
@@ -283,6 +284,8 @@ func foldHistory(b *batch, _ eventstore.RecordedEvent, e domain.Event) error {
 		return nameHistory(b, e.AccountID, func(a *historyAccount) { a.Apps = named(a.Apps, e.AppID, e.Name) })
 	case domain.TOTPAppRenamed:
 		return nameHistory(b, e.AccountID, func(a *historyAccount) { a.Apps = named(a.Apps, e.AppID, e.Name) })
+	case domain.AccountErased:
+		return eraseHistory(b, e.AccountID)
 	case domain.BypassCodesIssued:
 		return nameHistory(b, e.AccountID, func(a *historyAccount) {
 			a.Bypass = append(a.Bypass, e.SetID)
@@ -291,6 +294,20 @@ func foldHistory(b *batch, _ eventstore.RecordedEvent, e domain.Event) error {
 			}
 		})
 	}
+	return nil
+}
+
+// eraseHistory drops an erased account's entries and names: they hold its IP addresses, browsers
+// and device names, which erasure makes unreadable everywhere.
+func eraseHistory(b *batch, account uuid.UUID) error {
+	acc, err := load[historyAccount](b, "historyaccounts", account[:])
+	if err != nil || acc == nil {
+		return err
+	}
+	for _, r := range acc.Entries {
+		b.del("history", r.Key)
+	}
+	b.del("historyaccounts", account[:])
 	return nil
 }
 

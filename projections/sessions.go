@@ -97,7 +97,7 @@ func NewSessions() *Sessions { return newSessions(NewMemoryStore()) }
 func newSessions(store Store) *Sessions {
 	p := &Sessions{core: newCore("sessions", store, []string{"sessions", "sessionaccounts"}, typesOf(
 		domain.SessionStarted{}, domain.SessionSeen{}, domain.SignedOut{}, domain.SessionsEnded{},
-		domain.SecondFactorReset{}, domain.AccountDisabled{},
+		domain.SecondFactorReset{}, domain.AccountDisabled{}, domain.AccountErased{},
 	)...)}
 	p.core.fold = foldSession
 	return p
@@ -238,6 +238,12 @@ func foldSession(b *batch, _ eventstore.RecordedEvent, e domain.Event) error {
 		return dropDeskEnded(b, e.AccountID, e.At)
 	case domain.AccountDisabled:
 		return dropDeskEnded(b, e.AccountID, e.At)
+	case domain.AccountErased:
+		// Every session, with its browser and addresses, goes, and the account's row with them.
+		if err := dropSessions(b, e.AccountID, func(sessionRef) bool { return true }); err != nil {
+			return err
+		}
+		b.del("sessionaccounts", e.AccountID[:])
 	}
 	return nil
 }

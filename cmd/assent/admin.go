@@ -85,7 +85,10 @@ func withAdminService(cmd *cobra.Command, fn func(ctx context.Context, s *app.Se
 	if err != nil {
 		return err
 	}
-	svc, err := app.New(app.Config{Store: store, Keyring: keyring})
+	// The same sealing as the server's: what the command writes has its personal fields
+	// sealed, and an erasure destroys the account's key (erasure_serve.go).
+	keys, sealed := sealing(store, keyring, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	svc, err := app.New(app.Config{Store: sealed, Keyring: keyring, Erasure: keys})
 	if err != nil {
 		return err
 	}

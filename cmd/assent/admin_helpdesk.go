@@ -331,5 +331,62 @@ func accountCommand() *cobra.Command {
 		f.add(c)
 		cmd.AddCommand(c)
 	}
+	cmd.AddCommand(eraseCommand())
 	return cmd
+}
+
+// eraseCommand erases an account (docs/erasure.md): through a running server's admin API, or
+// with the store opened directly.
+func eraseCommand() *cobra.Command {
+	var f helpDeskFlags
+	var byID, byEmail string
+	c := &cobra.Command{
+		Use:   "erase [ACCOUNT] (--account ID | --email EMAIL) --reason TEXT",
+		Short: "Erase an account: its personal data becomes unreadable everywhere, for good (crypto-shredding)",
+		Long: "Erase an account: the key that seals its personal fields (email, addresses, browsers, names) is destroyed, so that\n" +
+			"they can no longer be read in the log, its copies or its backups; its devices are unlinked and every session ends.\n" +
+			"The log keeps that the account existed, its ID, the times and kinds of its events, and an account.erased event\n" +
+			"naming you and your reason, which stays readable: write no personal data in it. See docs/erasure.md.",
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var refs []string
+			for _, r := range append(args, byID, byEmail) {
+				if r != "" {
+					refs = append(refs, r)
+				}
+			}
+			if len(refs) != 1 {
+				return errors.New("name the account once: ACCOUNT, --account ID or --email EMAIL")
+			}
+			var res struct {
+				AccountID   uuid.UUID `json:"account_id"`
+				ErasedAt    time.Time `json:"erased_at"`
+				ClearEvents int       `json:"clear_events"`
+			}
+			err := f.run(cmd, refs[0], "erase", map[string]any{}, &res,
+				func(ctx context.Context, s *app.Service, act domain.HelpDeskAct, account string) error {
+					id, err := s.FindAccount(ctx, account)
+					if err != nil {
+						return err
+					}
+					er, err := s.EraseAccount(ctx, id, act)
+					res.AccountID, res.ErasedAt, res.ClearEvents = er.AccountID, er.At, er.ClearEvents
+					return err
+				})
+			if err != nil {
+				return err
+			}
+			w := cmd.OutOrStdout()
+			fmt.Fprintf(w, "account %s erased at %s\n", res.AccountID, res.ErasedAt.UTC().Format(time.RFC3339))
+			if res.ClearEvents > 0 {
+				fmt.Fprintf(w, "%d of its events were written before personal fields were sealed: reads blank them, but the stored bytes\n"+
+					"(the store's file, its backups) still hold them; see docs/erasure.md\n", res.ClearEvents)
+			}
+			return nil
+		},
+	}
+	c.Flags().StringVar(&byID, "account", "", "the account's ID")
+	c.Flags().StringVar(&byEmail, "email", "", "the account's email address")
+	f.add(c)
+	return c
 }

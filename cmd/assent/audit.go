@@ -167,6 +167,11 @@ func auditCommand() *cobra.Command {
 				return src.get(cmd.Context(), cmd.OutOrStdout(), fmt.Sprintf("/v1/audit/export?after=%d&limit=1000000", after), false)
 			}
 			return src.withStore(cmd.Context(), func(s auditLog) error {
+				sealed, err := offlineSealing(src.dataDir, s.(eventstore.Store)) // an embedded or PostgreSQL store
+				if err != nil {
+					return err
+				}
+				opener, _ := sealed.(audit.Opener)
 				enc := json.NewEncoder(cmd.OutOrStdout())
 				pos := eventstore.Position(after)
 				for {
@@ -175,7 +180,7 @@ func auditCommand() *cobra.Command {
 						return err
 					}
 					for i := range evs {
-						if err := enc.Encode(audit.ExportView(&evs[i])); err != nil {
+						if err := enc.Encode(audit.OpenedExportView(cmd.Context(), opener, &evs[i])); err != nil {
 							return err
 						}
 						pos = evs[i].Position
@@ -276,7 +281,11 @@ func (src *auditSource) withReader(ctx context.Context, f func(*audit.Reader) er
 			return fmt.Errorf("audit: a temporary index: %w", err)
 		}
 		defer db.Close()
-		return f(audit.NewReader(s, db))
+		sealed, err := offlineSealing(src.dataDir, s.(eventstore.Store)) // an embedded or PostgreSQL store
+		if err != nil {
+			return err
+		}
+		return f(audit.NewReader(sealed, db))
 	})
 }
 

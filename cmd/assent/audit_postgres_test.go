@@ -48,8 +48,8 @@ func TestAuditCommandsReadAPostgreSQLLog(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer conn.Close(context.Background())
-	// Change the registration's data, which the checkpoint covers.
-	if _, err := conn.Exec(ctx, `UPDATE events SET data = convert_to(replace(convert_from(data, 'UTF8'), 'audited@', 'mallory@'), 'UTF8') WHERE type = 'account.registered'`); err != nil {
+	// Change the registration's data, which the checkpoint covers (its time: the email is sealed).
+	if _, err := conn.Exec(ctx, `UPDATE events SET data = convert_to(replace(convert_from(data, 'UTF8'), '"at":"2', '"at":"1'), 'UTF8') WHERE type = 'account.registered'`); err != nil {
 		t.Fatal(err)
 	}
 	out, err = runCLI(t, "audit", "verify", "--postgres", dsn, "--data-dir", dir, "--key", key)

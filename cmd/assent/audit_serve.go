@@ -45,7 +45,7 @@ var auditInterval = time.Minute
 // come from the auditor-tokens option (ASSENT_AUDITOR_TOKENS, "name:sha256hex", comma-separated)
 // and from <data-dir>/auditors.json, which `assent audit token create` writes.
 // db is the node's own database, which the caller opened and closes.
-func newAuditNode(cfg config.Config, store eventstore.Store, db *localdb.DB, keyring *secrets.Keyring, log *slog.Logger) (*auditNode, error) {
+func newAuditNode(cfg config.Config, store, sealed eventstore.Store, db *localdb.DB, keyring *secrets.Keyring, log *slog.Logger) (*auditNode, error) {
 	chained, ok := store.(chainedStore)
 	if !ok {
 		log.Warn("audit trail is OFF: this event store keeps no hash chain per stream",
@@ -69,9 +69,18 @@ func newAuditNode(cfg config.Config, store eventstore.Store, db *localdb.DB, key
 		Interval: auditInterval, Logger: log.With("component", "audit")})
 	log.Info("audit ready", "auditors", auditors.Len(), "checkpoint_key", audit.KeyID(cp.PublicKey()))
 	return &auditNode{cp: cp, log: log.With("component", "audit"), done: make(chan struct{}), http: &httpapi.Audit{
-		Log: chained, Reader: audit.NewReader(chained, db), Auditors: auditors, Recorder: &audit.Recorder{Appender: store},
+		Log: chained, Reader: audit.NewReader(sealed, db), Opener: openerOf(sealed), Auditors: auditors, Recorder: &audit.Recorder{Appender: store},
 		PublicKey: cp.PublicKey(), TrustedKeys: trusted, Checkpointer: cp, AnchorPath: anchor,
 	}}, nil
+}
+
+// openerOf returns what opens the personal fields of the stored events that the audit's
+// exports and tail show (the replays read the sealing store itself).
+func openerOf(sealed eventstore.Store) audit.Opener {
+	if o, ok := sealed.(audit.Opener); ok {
+		return o
+	}
+	return nil
 }
 
 // checkpointKeys returns the public checkpoint key of every key of the keyring, the primary's

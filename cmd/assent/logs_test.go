@@ -148,7 +148,7 @@ func TestAuditOffIsWarnedNamingWhatIsOff(t *testing.T) {
 	cfg.DataDir = dir
 	cfg.AuditorTokens = "alice:" + strings.Repeat("ab", 32)
 	logs := &logRecords{}
-	n, err := newAuditNode(cfg, unchainedStore{sq}, nil, keyring, slog.New(logs))
+	n, err := newAuditNode(cfg, unchainedStore{sq}, unchainedStore{sq}, nil, keyring, slog.New(logs))
 	if err != nil || n != nil {
 		t.Fatalf("audit node on a store without chains: %v, %v", n, err)
 	}

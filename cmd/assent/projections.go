@@ -61,10 +61,17 @@ func (f *projectionsFlags) open(ctx context.Context, name string) (eventstore.St
 		}
 		store = sq
 	}
+	// The read models hold personal fields in the clear: they are folded from the log opened
+	// with the accounts' keys, as a serving node folds them.
+	sealed, err := offlineSealing(f.dataDir, store)
+	if err != nil {
+		store.Close()
+		return nil, nil, nil, fmt.Errorf("projections %s: %w", name, err)
+	}
+	store = sealed
 	cfg := config.Defaults()
 	cfg.DataDir, cfg.Postgres = f.dataDir, f.postgres
 	var local *localdb.DB
-	var err error
 	if f.postgres == "" {
 		if local, err = localdb.Open(ctx, f.dataDir); err != nil {
 			store.Close()

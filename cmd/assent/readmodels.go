@@ -15,6 +15,7 @@ import (
 	"github.com/assent-dev/assent/eventstore"
 	"github.com/assent-dev/assent/eventstore/sqlite"
 	"github.com/assent-dev/assent/localdb"
+	"github.com/assent-dev/assent/personal"
 	"github.com/assent-dev/assent/projections"
 	"github.com/assent-dev/assent/projections/tables"
 )
@@ -49,7 +50,7 @@ func openReadModels(ctx context.Context, cfg config.Config, db *localdb.DB, log 
 
 // headOf returns a function that reads the position of the log's head.
 func headOf(store eventstore.Store) func(context.Context) (eventstore.Position, error) {
-	switch s := store.(type) {
+	switch s := personal.Unwrap(store).(type) {
 	case *sqlite.Store:
 		return func(context.Context) (eventstore.Position, error) { return s.Head(), nil }
 	case eventstore.HeadReader:
@@ -64,7 +65,7 @@ func headOf(store eventstore.Store) func(context.Context) (eventstore.Position, 
 // embedded store positions are dense, so the head tells it at once; on PostgreSQL (a position
 // is a transaction ID) and EventStoreDB (an offset in its log) it counts the events themselves.
 func lagOf(store eventstore.Store) func(ctx context.Context, pos eventstore.Position, limit int) (int, error) {
-	if s, ok := store.(*sqlite.Store); ok {
+	if s, ok := personal.Unwrap(store).(*sqlite.Store); ok {
 		return func(_ context.Context, pos eventstore.Position, limit int) (int, error) {
 			if h := s.Head(); h > pos {
 				return int(min(uint64(h-pos), uint64(limit))), nil

@@ -28,6 +28,7 @@ import (
 	"github.com/assent-dev/assent/eventstore/esdb"
 	"github.com/assent-dev/assent/eventstore/sqlite"
 	"github.com/assent-dev/assent/localdb"
+	"github.com/assent-dev/assent/personal"
 	"github.com/assent-dev/assent/snapshots"
 	"github.com/assent-dev/assent/transport/duoapi"
 	"github.com/assent-dev/assent/transport/httpapi"
@@ -198,6 +199,9 @@ func start(ctx context.Context, cfg config.Config, log *slog.Logger, opts startO
 	if err != nil {
 		return nil, err
 	}
+	// Every reader and writer below but the audit's chain sees personal fields in the clear;
+	// the log holds them sealed under each account's key (erasure_serve.go).
+	keys, sealed := sealing(store, keyring, log)
 
 	local, err := localdb.Open(ctx, cfg.DataDir)
 	if err != nil {
@@ -234,7 +238,8 @@ func start(ctx context.Context, cfg config.Config, log *slog.Logger, opts startO
 			stopHashing()
 		}
 	}()
-	acfg := app.Config{Store: store, Keyring: keyring, Projections: views, PasswordChecks: checks, Snapshots: snaps, PasswordKeys: passwordKeys}
+	acfg := app.Config{Store: sealed, Keyring: keyring, Projections: views, PasswordChecks: checks,
+		Snapshots: personal.SealSnapshots(snaps, keys), Erasure: keys, PasswordKeys: passwordKeys}
 	if guard != nil {
 		acfg.Schemas = guard
 	}
@@ -248,7 +253,7 @@ func start(ctx context.Context, cfg config.Config, log *slog.Logger, opts startO
 	hub := push.NewHub(hubBackend{App: svc}, mn.hubOptions())
 
 	wlog := watermill.NewSlogLogger(log.With("component", "router"))
-	rm, err := newReadModels(views, closeViews, store, log)
+	rm, err := newReadModels(views, closeViews, sealed, log)
 	if err != nil {
 		return nil, err
 	}
@@ -259,9 +264,9 @@ func start(ctx context.Context, cfg config.Config, log *slog.Logger, opts startO
 		return nil, err
 	}
 	router.AddMiddleware(middleware.Recoverer)
-	hubSub := bridge.NewSubscriber(store, &push.LiveCheckpoints{Head: func() eventstore.Position { return head }}, bridge.Config{Logger: wlog})
+	hubSub := bridge.NewSubscriber(sealed, &push.LiveCheckpoints{Head: func() eventstore.Position { return head }}, bridge.Config{Logger: wlog})
 	router.AddConsumerHandler("push-hub", "push-hub", hubSub, hub.Handler)
-	mn.observe(store, svc, hub, views, router, bridge.NewSubscriber(store, &push.LiveCheckpoints{Head: func() eventstore.Position { return head }}, bridge.Config{Logger: wlog}))
+	mn.observe(store, svc, hub, views, router, bridge.NewSubscriber(sealed, &push.LiveCheckpoints{Head: func() eventstore.Position { return head }}, bridge.Config{Logger: wlog}))
 
 	sessions, err := websession.NewSessions(keyring.DeriveKeys("session"), sessionTTL)
 	if err != nil {
@@ -276,7 +281,7 @@ func start(ctx context.Context, cfg config.Config, log *slog.Logger, opts startO
 	if opts.limits != nil {
 		limits = *opts.limits
 	}
-	aud, err := newAuditNode(cfg, store, local, keyring, log) // audit: checkpoints and /v1/audit
+	aud, err := newAuditNode(cfg, store, sealed, local, keyring, log) // audit: checkpoints and /v1/audit
 	if err != nil {
 		return nil, err
 	}
@@ -355,7 +360,7 @@ func start(ctx context.Context, cfg config.Config, log *slog.Logger, opts startO
 			log.Error("event router stopped", "err", err)
 		}
 	}()
-	rm.run(rctx, store)
+	rm.run(rctx, sealed)
 	go s.sweep(rctx)
 	s.audit = aud
 	s.metrics = mn

@@ -42,6 +42,11 @@ CREATE TABLE IF NOT EXISTS checkpoints (
 	position   bigint      NOT NULL,
 	updated_at timestamptz NOT NULL
 );
+CREATE TABLE IF NOT EXISTS subject_keys (
+	subject      text        PRIMARY KEY,
+	wrapped      bytea,
+	destroyed_at timestamptz
+);
 CREATE TABLE IF NOT EXISTS store_meta (
 	name  text   PRIMARY KEY,
 	value bigint NOT NULL

@@ -83,7 +83,7 @@ func (s *Store) noteRead(err error) error {
 }
 
 // noteWrite records the outcome of a write transaction: a storage fault is kept for Health
-// until a later write succeeds. Writer only.
+// until a later write succeeds. The writer and the writes of subject keys (keys.go).
 func (s *Store) noteWrite(err error) {
 	var se *storageError
 	if errors.As(err, &se) {

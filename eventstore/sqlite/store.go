@@ -174,6 +174,11 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 			s.unlock()
 			return nil, err
 		}
+		if err := createSubjectKeys(ctx, s.wdb); err != nil {
+			s.wdb.Close()
+			s.unlock()
+			return nil, err
+		}
 	}
 	s.rdb, err = openDB(path, true)
 	if err != nil {

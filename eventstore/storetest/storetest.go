@@ -41,6 +41,7 @@ func Run(t *testing.T, open Opener) {
 	t.Run("SubscribeUnderConcurrentWriters", func(t *testing.T) { t.Parallel(); testSubscribeConcurrent(t, open) })
 	t.Run("SlowSubscriberDoesNotBlockAppends", func(t *testing.T) { t.Parallel(); testSlowSubscriber(t, open) })
 	t.Run("SubscriptionCancellation", func(t *testing.T) { t.Parallel(); testCancellation(t, open) })
+	t.Run("SubjectKeys", func(t *testing.T) { t.Parallel(); testSubjectKeys(t, open) })
 }
 
 // fixture is one test's store and its private stream prefix.

@@ -28,8 +28,11 @@ type AuditLog interface {
 
 // Audit wires the auditor's routes under /v1/audit. Nil: the routes are not served.
 type Audit struct {
-	Log          AuditLog
-	Reader       *audit.Reader
+	Log    AuditLog
+	Reader *audit.Reader
+	// Opener opens the personal fields of events for display (personal.Codec); nil shows them
+	// as stored, sealed.
+	Opener       audit.Opener
 	Auditors     *auditors.Auditors
 	Recorder     *audit.Recorder
 	PublicKey    ed25519.PublicKey   // signs new checkpoints
@@ -309,9 +312,9 @@ func (s *Server) ndjson(after uint64, limit int, chained bool) *huma.StreamRespo
 			}
 			for i := range evs {
 				extendWriteDeadline(w)
-				v := audit.View(&evs[i].RecordedEvent)
+				v := audit.OpenedView(ctx, s.cfg.Audit.Opener, &evs[i].RecordedEvent)
 				if chained {
-					v = audit.ExportView(&evs[i])
+					v = audit.OpenedExportView(ctx, s.cfg.Audit.Opener, &evs[i])
 				}
 				if enc.Encode(v) != nil {
 					return
@@ -358,7 +361,7 @@ func (s *Server) tail(hctx huma.Context, after eventstore.Position) {
 			flush()
 			continue
 		}
-		data, _ := json.Marshal(audit.View(m.Event))
+		data, _ := json.Marshal(audit.OpenedView(ctx, s.cfg.Audit.Opener, m.Event))
 		if _, err := fmt.Fprintf(w, "id: %d\nevent: event\ndata: %s\n\n", m.Event.Position, data); err != nil {
 			return
 		}

@@ -131,6 +131,7 @@ func New(e *echo.Echo, cfg Config) *Server {
 	s.registerDevices()
 	s.registerAudit()
 	s.registerHelpDesk()
+	s.registerErasure()
 	s.documentAnswers()
 	return s
 }

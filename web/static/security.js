@@ -2,7 +2,8 @@
 // authenticator app, backup codes shown once, the devices and apps with Rename and Remove,
 // paused sign-in requests and their resumption, the account's sessions with Sign out (kept
 // up to date live), the change of password, the history with each device's signature checked,
-// and turning 2FA off.
+// turning 2FA off, and deleting the
+// account.
 'use strict';
 
 (async () => {
@@ -13,7 +14,8 @@
   let live = false;
 
   function say(text) { $('sec-status').textContent = text; }
-  function fail(err) { $('sec-error').textContent = Assent.words(err); }
+  let gone = false; // the account was deleted from this page: nothing more to load
+  function fail(err) { if (!gone) $('sec-error').textContent = Assent.words(err); }
   function clearError() { $('sec-error').textContent = ''; }
 
   function item(text, detail) {
@@ -378,8 +380,10 @@
   });
 
   // Live news of the account: a device linked or unlinked, elsewhere or here.
+  let stopListening = () => {};
   function listen() {
     const es = new EventSource('/v1/security/events');
+    stopListening = () => es.close();
     es.addEventListener('news', async (ev) => {
       const n = JSON.parse(ev.data);
       if (n.kind === 'watching') {
@@ -600,6 +604,84 @@
     }
   });
 
+  // "Delete my account": with 2FA on, the password and a fresh second factor, as for turning
+  // 2FA off; with 2FA off, the password alone (the server checks it again).
+  let erasing = null;
+  let stopErasing = () => {};
+  function erased() {
+    gone = true;
+    stopErasing();
+    stopListening(); // the account is gone: its news with it
+    $('security').hidden = true;
+    $('mfa-summary').hidden = true;
+    clearError();
+    say('');
+    // Signed out: the navigation offers what fits someone without an account.
+    for (const li of document.querySelectorAll('[data-nav]')) li.hidden = li.dataset.nav !== 'out';
+    $('erased').hidden = false;
+    Assent.focus($('erased-heading'));
+  }
+  async function eraseWith(body) {
+    erasing = null;
+    try {
+      await Assent.call('POST', '/v1/security/erase', body);
+      erased();
+    } catch (err) {
+      $('erase-confirm').hidden = true;
+      $('erase-form').hidden = false;
+      $('erase-error').textContent = Assent.words(err);
+    }
+  }
+  $('erase-form').addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    $('erase-error').textContent = '';
+    const password = $('erase-password').value;
+    if (!password) { $('erase-error').textContent = 'Enter your password.'; Assent.focus($('erase-password')); return; }
+    $('erase-password').value = '';
+    if (!view || !view.mfa_enabled) { await eraseWith({ password }); return; }
+    try {
+      const res = await Assent.call('POST', '/v1/sessions', { email: sess.email, password });
+      if (res.status !== 'challenge') { $('erase-error').textContent = 'Try again: the page was out of date.'; await load(); return; }
+      const ch = res.challenge;
+      erasing = { id: ch.id, token: res.login_token };
+      const push = ch.devices > 0 && !ch.push_muted;
+      $('erase-number').textContent = ch.number;
+      $('erase-number-text').hidden = !push;
+      $('erase-wait').textContent = push ? 'Waiting for your answer…' : '';
+      $('erase-form').hidden = true;
+      $('erase-confirm').hidden = false;
+      Assent.focus(push ? $('erase-number-text') : $('erase-code'));
+      stopErasing();
+      stopErasing = Assent.awaitLogin(ch.id, res.login_token, (st) => {
+        if (st.approved) { if (erasing && erasing.id === ch.id && !erasing.viaCode) eraseWith({ challenge_id: ch.id }); return; }
+        const [title] = Assent.outcomes[st.status] || ['Not confirmed'];
+        $('erase-wait').textContent = title + '. Your account is not deleted.';
+        $('erase-confirm').hidden = true;
+        $('erase-form').hidden = false;
+        erasing = null;
+      }, (err) => { $('erase-error').textContent = Assent.words(err); });
+    } catch (err) {
+      $('erase-error').textContent = Assent.words(err);
+    }
+  });
+  $('erase-code-form').addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    if (!erasing) return;
+    const { id, token } = erasing;
+    $('erase-error').textContent = '';
+    erasing.viaCode = true;
+    try {
+      await Assent.call('POST', '/v1/logins/' + id + '/code', { code: $('erase-code').value.trim(), purpose: 'step_up' }, { 'X-Login-Token': token });
+      stopErasing();
+      $('erase-code').value = '';
+      await eraseWith({ challenge_id: id });
+    } catch (err) {
+      if (erasing) erasing.viaCode = false;
+      $('erase-error').textContent = Assent.words(err);
+      Assent.focus($('erase-code'));
+    }
+  });
+
   try {
     sess = await Assent.requireSession();
     Assent.showNotices(sess);
@@ -607,6 +689,7 @@
     $('disable-username').value = sess.email;
     $('resume-username').value = sess.email;
     $('password-username').value = sess.email;
+    $('erase-username').value = sess.email;
     $('session-email').textContent = sess.email;
     $('session-expires').dateTime = sess.expires;
     $('session-expires').textContent = when(sess.expires);

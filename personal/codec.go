@@ -1,0 +1,279 @@
+package personal
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+
+	"github.com/google/uuid"
+
+	"github.com/assent-dev/assent/domain"
+	"github.com/assent-dev/assent/eventstore"
+)
+
+// The JSON members sealing adds to an event.
+const (
+	// SealedField holds, in a stored event, the personal fields sealed under the owner's key:
+	// base64 of the AES-256-GCM ciphertext of a JSON object from each field's dotted path to
+	// its value.
+	SealedField = "sealed_personal"
+	// ErasedField is true in an event read back after its owner's key was destroyed: its
+	// personal fields are absent (zero values to the domain).
+	ErasedField = "personal_erased"
+	// ErasedValue stands for an erased field where the data is shown (audit replays, exports).
+	ErasedValue = "[erased]"
+)
+
+var sealedMember = []byte(`"` + SealedField + `"`)
+
+// Codec seals the personal fields of events on their way into the store and opens them on
+// their way out. It is safe for concurrent use.
+type Codec struct {
+	keys     *Keys
+	registry *domain.Registry
+}
+
+// NewCodec returns the codec of the Events registry's types, with keys.
+func NewCodec(keys *Keys) *Codec { return &Codec{keys: keys, registry: domain.Events} }
+
+// Keys returns the codec's keys.
+func (c *Codec) Keys() *Keys { return c.keys }
+
+func sealAD(typ string, id uuid.UUID) []byte {
+	return []byte("assent.personal|" + typ + "|" + id.String())
+}
+
+// personalFields returns the personal fields of typ and its owner field.
+func (c *Codec) personalFields(typ string) (personal []domain.Field, owner string) {
+	for _, f := range c.registry.Fields(typ) {
+		if f.Personal {
+			personal = append(personal, f)
+		}
+		if f.Owner {
+			owner = f.Path[0]
+		}
+	}
+	return personal, owner
+}
+
+// Seal returns ev with its personal fields sealed under the owner's key: removed from the
+// JSON and put, sealed, in SealedField. An event with no personal field set is returned as it
+// is, and so is every event when the codec keeps no keys. The event's Data is not changed.
+func (c *Codec) Seal(ctx context.Context, ev eventstore.EventData) (eventstore.EventData, error) {
+	personal, ownerField := c.personalFields(ev.Type)
+	if len(personal) == 0 || !c.keys.Enabled() {
+		return ev, nil
+	}
+	m, err := decodeObject(ev.Data)
+	if err != nil {
+		return ev, fmt.Errorf("seal %s: %w", ev.Type, err)
+	}
+	taken := map[string]any{}
+	for _, f := range personal {
+		if v, ok := take(m, f.Path); ok && !empty(v) {
+			taken[f.Name()] = v
+		}
+	}
+	if len(taken) == 0 {
+		return ev, nil
+	}
+	owner, err := ownerOf(m, ownerField)
+	if err != nil {
+		return ev, fmt.Errorf("seal %s: %w", ev.Type, err)
+	}
+	kr, err := c.keys.forSeal(ctx, owner)
+	if err != nil {
+		return ev, fmt.Errorf("seal %s: %w", ev.Type, err)
+	}
+	plain, err := json.Marshal(taken)
+	if err != nil {
+		return ev, fmt.Errorf("seal %s: %w", ev.Type, err)
+	}
+	sealed, err := kr.Seal(plain, sealAD(ev.Type, ev.ID))
+	if err != nil {
+		return ev, fmt.Errorf("seal %s: %w", ev.Type, err)
+	}
+	m[SealedField] = base64.StdEncoding.EncodeToString(sealed)
+	if ev.Data, err = json.Marshal(m); err != nil {
+		return ev, fmt.Errorf("seal %s: %w", ev.Type, err)
+	}
+	return ev, nil
+}
+
+// Open returns the data of a stored event with its personal fields as they were written: the
+// sealed ones opened with the owner's key. Once the owner's key was destroyed, they are absent
+// and ErasedField is true; this holds also for an event written in the clear before sealing
+// existed, whose stored bytes still hold them (docs/erasure.md). An event of a type with no
+// personal field is returned as it is. An account.erased makes the codec forget the key of
+// its account, so that every node stops opening what was sealed under it.
+func (c *Codec) Open(ctx context.Context, ev *eventstore.RecordedEvent) ([]byte, error) {
+	if ev.Type == (domain.AccountErased{}).EventType() {
+		if m, err := decodeObject(ev.Data); err == nil {
+			if owner, err := ownerOf(m, "account_id"); err == nil {
+				c.keys.forget(owner)
+			}
+		}
+		return ev.Data, nil
+	}
+	personal, ownerField := c.personalFields(ev.Type)
+	if len(personal) == 0 || !c.keys.Enabled() {
+		return ev.Data, nil
+	}
+	m, err := decodeObject(ev.Data)
+	if err != nil {
+		return nil, fmt.Errorf("open %s at %d: %w", ev.Type, ev.Position, err)
+	}
+	owner, err := ownerOf(m, ownerField)
+	if err != nil {
+		if !bytes.Contains(ev.Data, sealedMember) {
+			return ev.Data, nil // written in the clear, with no owner to erase it
+		}
+		return nil, fmt.Errorf("open %s at %d: %w", ev.Type, ev.Position, err)
+	}
+	sealedText, isSealed := m[SealedField].(string)
+	kr, destroyed, err := c.keys.forOpen(ctx, owner, isSealed)
+	if err != nil {
+		return nil, fmt.Errorf("open %s at %d: %w", ev.Type, ev.Position, err)
+	}
+	switch {
+	case destroyed || (isSealed && kr == nil):
+		for _, f := range personal {
+			take(m, f.Path)
+		}
+		delete(m, SealedField)
+		m[ErasedField] = true
+	case !isSealed:
+		return ev.Data, nil // written in the clear before sealing existed
+	default:
+		sealed, err := base64.StdEncoding.DecodeString(sealedText)
+		if err != nil {
+			return nil, fmt.Errorf("open %s at %d: %s is not base64", ev.Type, ev.Position, SealedField)
+		}
+		plain, err := kr.Open(sealed, sealAD(ev.Type, ev.ID))
+		if err != nil {
+			return nil, fmt.Errorf("open %s at %d: %w", ev.Type, ev.Position, err)
+		}
+		var fields map[string]json.RawMessage
+		if err := json.Unmarshal(plain, &fields); err != nil {
+			return nil, fmt.Errorf("open %s at %d: %w", ev.Type, ev.Position, err)
+		}
+		delete(m, SealedField)
+		for _, f := range personal {
+			if v, ok := fields[f.Name()]; ok {
+				put(m, f.Path, v)
+			}
+		}
+	}
+	out, err := json.Marshal(m)
+	if err != nil {
+		return nil, fmt.Errorf("open %s at %d: %w", ev.Type, ev.Position, err)
+	}
+	return out, nil
+}
+
+// MarkErased returns opened data (Open's) for display: an erased event's personal fields
+// read ErasedValue, so that a replay shows where the data was. Other data is returned as is.
+func MarkErased(typ string, data []byte) []byte {
+	if !bytes.Contains(data, []byte(`"`+ErasedField+`"`)) {
+		return data
+	}
+	m, err := decodeObject(data)
+	if err != nil || m[ErasedField] != true {
+		return data
+	}
+	delete(m, ErasedField)
+	for _, f := range domain.Events.Fields(typ) {
+		if f.Personal {
+			put(m, f.Path, ErasedValue)
+		}
+	}
+	out, err := json.Marshal(m)
+	if err != nil {
+		return data
+	}
+	return out
+}
+
+func decodeObject(data []byte) (map[string]any, error) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	var m map[string]any
+	if err := dec.Decode(&m); err != nil {
+		return nil, fmt.Errorf("not a JSON object: %w", err)
+	}
+	if m == nil {
+		return nil, fmt.Errorf("not a JSON object")
+	}
+	return m, nil
+}
+
+func ownerOf(m map[string]any, field string) (uuid.UUID, error) {
+	s, _ := m[field].(string)
+	id, err := uuid.Parse(s)
+	if err != nil || id == uuid.Nil {
+		return uuid.Nil, fmt.Errorf("the owner field %q holds no ID", field)
+	}
+	return id, nil
+}
+
+// take removes the value at path and returns it.
+func take(m map[string]any, path []string) (any, bool) {
+	for _, p := range path[:len(path)-1] {
+		next, ok := m[p].(map[string]any)
+		if !ok {
+			return nil, false
+		}
+		m = next
+	}
+	last := path[len(path)-1]
+	v, ok := m[last]
+	delete(m, last)
+	return v, ok
+}
+
+// put sets the value at path, making the objects on the way.
+func put(m map[string]any, path []string, v any) {
+	for _, p := range path[:len(path)-1] {
+		next, ok := m[p].(map[string]any)
+		if !ok {
+			next = map[string]any{}
+			m[p] = next
+		}
+		m = next
+	}
+	m[path[len(path)-1]] = v
+}
+
+func empty(v any) bool { return v == nil || v == "" }
+
+// HoldsClear reports whether a stored event holds a personal field in the clear: it was
+// written before sealing existed (or by a store that keeps no keys).
+func HoldsClear(ev *eventstore.RecordedEvent) bool {
+	if bytes.Contains(ev.Data, sealedMember) {
+		return false
+	}
+	var fields []domain.Field
+	for _, f := range domain.Events.Fields(ev.Type) {
+		if f.Personal {
+			fields = append(fields, f)
+		}
+	}
+	if len(fields) == 0 {
+		return false
+	}
+	m, err := decodeObject(ev.Data)
+	if err != nil {
+		return false
+	}
+	for _, f := range fields {
+		if v, ok := take(m, f.Path); ok && !empty(v) {
+			return true
+		}
+	}
+	return false
+}
+
+// IsSealed reports whether stored event data holds sealed personal fields.
+func IsSealed(data []byte) bool { return bytes.Contains(data, sealedMember) }
