@@ -28,10 +28,15 @@ var (
 
 // The capabilities that change what a caller does are passed on only where the inner store has
 // them: an application that sees eventstore.KnownHeads trusts its cache without a read, one that
-// sees eventstore.MultiStreamAppender appends to two streams at once.
+// sees eventstore.MultiStreamAppender appends to two streams at once, and one that sees
+// eventstore.HeadReader (a store of several writers) waits for the log's head before it answers
+// a reconnecting device. The variants are the combinations the backends have: the embedded store
+// knows its heads and appends to several streams, PostgreSQL appends to several streams and
+// reads its head, EventStoreDB reads its head.
 type (
-	headsPart struct{ heads eventstore.KnownHeads }
-	multiPart struct {
+	headsPart  struct{ heads eventstore.KnownHeads }
+	readerPart struct{ reader eventstore.HeadReader }
+	multiPart  struct {
 		s     *Store
 		multi eventstore.MultiStreamAppender
 	}
@@ -48,6 +53,15 @@ type (
 		headsPart
 		multiPart
 	}
+	storeReader struct {
+		*Store
+		readerPart
+	}
+	storeMultiReader struct {
+		*Store
+		multiPart
+		readerPart
+	}
 )
 
 var (
@@ -55,40 +69,45 @@ var (
 	_ eventstore.MultiStreamAppender = storeMulti{}
 	_ eventstore.KnownHeads          = storeBoth{}
 	_ eventstore.MultiStreamAppender = storeBoth{}
+	_ eventstore.HeadReader          = storeReader{}
+	_ eventstore.MultiStreamAppender = storeMultiReader{}
+	_ eventstore.HeadReader          = storeMultiReader{}
 )
 
 // Wrap returns inner with the codec's sealing. The result knows its streams' heads
-// (eventstore.KnownHeads) and appends to several streams at once
-// (eventstore.MultiStreamAppender) when inner does.
+// (eventstore.KnownHeads), appends to several streams at once (eventstore.MultiStreamAppender)
+// and reads the log's head (eventstore.HeadReader) when inner does; known heads and a head
+// reader together (no backend has both: one writer needs no head read) keep the known heads.
 func Wrap(inner eventstore.Store, codec *Codec) eventstore.Store {
 	s := &Store{inner: inner, codec: codec}
 	h, hasHeads := inner.(eventstore.KnownHeads)
 	m, hasMulti := inner.(eventstore.MultiStreamAppender)
+	r, hasReader := inner.(eventstore.HeadReader)
 	switch {
 	case hasHeads && hasMulti:
 		return storeBoth{Store: s, headsPart: headsPart{h}, multiPart: multiPart{s, m}}
 	case hasHeads:
 		return storeHeads{Store: s, headsPart: headsPart{h}}
+	case hasMulti && hasReader:
+		return storeMultiReader{Store: s, multiPart: multiPart{s, m}, readerPart: readerPart{r}}
 	case hasMulti:
 		return storeMulti{Store: s, multiPart: multiPart{s, m}}
+	case hasReader:
+		return storeReader{Store: s, readerPart: readerPart{r}}
 	}
 	return s
 }
 
 // Unwrap returns the store under s, or s itself when it is not a sealing store.
 func Unwrap(s eventstore.Store) eventstore.Store {
-	switch w := s.(type) {
-	case *Store:
-		return w.inner
-	case storeHeads:
-		return w.inner
-	case storeMulti:
-		return w.inner
-	case storeBoth:
-		return w.inner
+	if w, ok := s.(interface{ sealedInner() eventstore.Store }); ok {
+		return w.sealedInner()
 	}
 	return s
 }
+
+// sealedInner is the store under s; every variant of Wrap has it through the embedded *Store.
+func (s *Store) sealedInner() eventstore.Store { return s.inner }
 
 func (s *Store) seal(ctx context.Context, events []eventstore.EventData) ([]eventstore.EventData, error) {
 	out := make([]eventstore.EventData, len(events))
@@ -179,6 +198,11 @@ func (s *Store) Close() error { return s.inner.Close() }
 // KnownHead passes the inner store's known heads on: sealing changes no version or ID.
 func (p headsPart) KnownHead(stream string) (uint64, uuid.UUID, bool) {
 	return p.heads.KnownHead(stream)
+}
+
+// Head passes the inner store's head on: sealing changes no position.
+func (p readerPart) Head(ctx context.Context) (eventstore.Position, error) {
+	return p.reader.Head(ctx)
 }
 
 // Health asks the inner store, or reads one event of it when it cannot tell.
