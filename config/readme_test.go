@@ -1,0 +1,75 @@
+package config_test
+
+import (
+	"flag"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/assent-dev/assent/config"
+)
+
+var update = flag.Bool("update", false, "rewrite the README's table of options from config.Options")
+
+const (
+	tableBegin = "<!-- options: begin (made from config.Options; go test ./config -run TestREADMETable -update rewrites it) -->\n"
+	tableEnd   = "<!-- options: end -->\n"
+)
+
+// TestREADMETable: the README's Configuration table is exactly the one made from the declared
+// options: every option, and no other.
+func TestREADMETable(t *testing.T) {
+	const path = "../README.md"
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	readme := string(raw)
+	begin, end := strings.Index(readme, tableBegin), strings.Index(readme, tableEnd)
+	if begin < 0 || end < begin {
+		t.Fatalf("the README has no table of options between %q and %q", tableBegin, tableEnd)
+	}
+	got, want := readme[begin+len(tableBegin):end], config.Table()
+	if got == want {
+		return
+	}
+	if *update {
+		if err := os.WriteFile(path, []byte(readme[:begin+len(tableBegin)]+want+readme[end:]), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	gotRows, wantRows := strings.Split(got, "\n"), strings.Split(want, "\n")
+	for i := 0; i < max(len(gotRows), len(wantRows)); i++ {
+		g, w := "", ""
+		if i < len(gotRows) {
+			g = gotRows[i]
+		}
+		if i < len(wantRows) {
+			w = wantRows[i]
+		}
+		if g != w {
+			t.Errorf("README row %d:\n have %s\n want %s", i+1, g, w)
+		}
+	}
+	t.Fatal("the README's table of options differs from config.Options: go test ./config -run TestREADMETable -update rewrites it")
+}
+
+// TestOptionsAreDeclaredOnce: no two options share a name or a variable, and every option has
+// its variable, its help and its README description.
+func TestOptionsAreDeclaredOnce(t *testing.T) {
+	t.Parallel()
+	names, envs := map[string]bool{}, map[string]bool{}
+	for _, o := range config.Options {
+		if names[o.Name] || envs[o.Env] {
+			t.Errorf("option %q or variable %q declared twice", o.Name, o.Env)
+		}
+		names[o.Name], envs[o.Env] = true, true
+		if !strings.HasPrefix(o.Env, "ASSENT_") || o.Usage == "" || o.Doc == "" {
+			t.Errorf("option %q lacks its variable, help or description: %+v", o.Name, o)
+		}
+		if o.Default == "" && o.DefaultDoc == "" {
+			t.Errorf("option %q says nothing of its default", o.Name)
+		}
+	}
+}
