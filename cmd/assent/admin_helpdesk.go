@@ -60,16 +60,28 @@ type helpDeskFlags struct {
 
 func (f *helpDeskFlags) add(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&f.reason, "reason", "", "why, in words: how the person's identity was checked, the ticket (required; recorded in the log)")
-	cmd.Flags().StringVar(&f.server, "server", os.Getenv("ASSENT_ADMIN_SERVER"), "a running server's URL, e.g. https://auth.example.com: act through its admin API (env ASSENT_ADMIN_SERVER)")
-	cmd.Flags().StringVar(&f.token, "token", os.Getenv("ASSENT_ADMIN_TOKEN"), "the administrator's token for --server (env ASSENT_ADMIN_TOKEN)")
 	cmd.Flags().StringVar(&f.as, "as", "", "without --server: the administrator's name to record (the store is opened directly)")
+	config.Register(cmd.Flags(), "admin-server", "admin-token")
 	addAdminFlags(cmd)
+}
+
+// load reads --server and --token (or their variables, or the file) with the other options.
+func (f *helpDeskFlags) load(cmd *cobra.Command) error {
+	cfg, err := adminConfig(cmd)
+	if err != nil {
+		return err
+	}
+	f.server, f.token = cfg.AdminServer, cfg.AdminToken
+	return nil
 }
 
 // run acts through the server's API (path under /v1/admin/accounts/ACCOUNT/, body) when
 // --server is set, else through a service over the store.
 func (f *helpDeskFlags) run(cmd *cobra.Command, account, path string, body map[string]any, out any,
 	local func(ctx context.Context, s *app.Service, id domain.HelpDeskAct, account string) error) error {
+	if err := f.load(cmd); err != nil {
+		return err
+	}
 	if f.server != "" {
 		if f.token == "" {
 			return errors.New("option 'token' must be set with 'server' but it's not configured")
@@ -230,6 +242,9 @@ func accountCommand() *cobra.Command {
 				EnrollmentRequired bool       `json:"enrollment_required"`
 				EnrollBy           *time.Time `json:"enroll_by"`
 			}
+			if err := f0.load(cmd); err != nil {
+				return err
+			}
 			if f0.server != "" {
 				if f0.token == "" {
 					return errors.New("option 'token' must be set with 'server' but it's not configured")
@@ -286,8 +301,7 @@ func accountCommand() *cobra.Command {
 			return nil
 		},
 	}
-	show.Flags().StringVar(&f0.server, "server", os.Getenv("ASSENT_ADMIN_SERVER"), "a running server's URL: read through its admin API (env ASSENT_ADMIN_SERVER)")
-	show.Flags().StringVar(&f0.token, "token", os.Getenv("ASSENT_ADMIN_TOKEN"), "the administrator's token for --server (env ASSENT_ADMIN_TOKEN)")
+	config.Register(show.Flags(), "admin-server", "admin-token")
 	addAdminFlags(show)
 	cmd.AddCommand(show, bypass, reset)
 
