@@ -73,3 +73,30 @@ func TestOptionsAreDeclaredOnce(t *testing.T) {
 		}
 	}
 }
+
+// TestREADMEExampleFileLoads: the example file of the README is a valid configuration, every
+// key of it an option.
+func TestREADMEExampleFileLoads(t *testing.T) {
+	t.Parallel()
+	raw, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, ok := strings.Cut(string(raw), "<!-- example: begin -->\n```toml\n")
+	example, _, ok2 := strings.Cut(rest, "```\n<!-- example: end -->")
+	if !ok || !ok2 {
+		t.Fatal("the README has no example file between its markers")
+	}
+	path := writeFile(t, example)
+	var all []string
+	for _, o := range config.Options {
+		all = append(all, o.Name)
+	}
+	c, err := config.Load(command(t, []string{"--config", path}, all...), nil)
+	if err != nil {
+		t.Fatalf("the README's example file: %v", err)
+	}
+	if c.DataDir != "/var/lib/assent" || c.TrustedProxies != "10.0.0.0/8,192.0.2.7" {
+		t.Fatalf("the example read as %+v", c)
+	}
+}
