@@ -3,6 +3,8 @@ package config_test
 import (
 	"flag"
 	"os"
+	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -98,5 +100,31 @@ func TestREADMEExampleFileLoads(t *testing.T) {
 	}
 	if c.DataDir != "/var/lib/assent" || c.TrustedProxies != "10.0.0.0/8,192.0.2.7" {
 		t.Fatalf("the example read as %+v", c)
+	}
+}
+
+// TestDeploymentFilesUseDeclaredVariables: every ASSENT_* variable the compose files and the
+// Dockerfile set is a declared option's.
+func TestDeploymentFilesUseDeclaredVariables(t *testing.T) {
+	t.Parallel()
+	declared := map[string]bool{}
+	for _, o := range config.Options {
+		declared[o.Env] = true
+	}
+	files, err := filepath.Glob("../docker-compose*.yml")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no compose file: %v", err)
+	}
+	variable := regexp.MustCompile(`ASSENT_[A-Z0-9_]+`)
+	for _, f := range append(files, "../Dockerfile") {
+		raw, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, v := range variable.FindAllString(string(raw), -1) {
+			if !declared[v] {
+				t.Errorf("%s sets %s, which is no option", f, v)
+			}
+		}
 	}
 }
