@@ -162,8 +162,8 @@ func (c *Config) Get(name string) string {
 	return *o.field(c)
 }
 
-// FromEnv applies the ASSENT_* variables that lookup finds (os.LookupEnv in production) and
-// returns every value that could not be parsed.
+// FromEnv applies the ASSENT_* variables that lookup finds and returns every value that could
+// not be parsed. The commands read the environment through Load, with the flags and the file.
 func (c *Config) FromEnv(lookup func(string) (string, bool)) error {
 	var errs []error
 	for _, o := range Options {

@@ -52,6 +52,11 @@ func withAdminService(cmd *cobra.Command, fn func(ctx context.Context, s *app.Se
 	if err != nil {
 		return err
 	}
+	return withAdminServiceOf(cmd, cfg, fn)
+}
+
+// withAdminServiceOf is withAdminService with the options read already.
+func withAdminServiceOf(cmd *cobra.Command, cfg config.Config, fn func(ctx context.Context, s *app.Service, cfg config.Config) error) error {
 	ctx := cmd.Context()
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return fmt.Errorf("create data directory: %w", err)

@@ -56,6 +56,7 @@ func adminTokenCommand() *cobra.Command {
 // embedded store) acting as --as.
 type helpDeskFlags struct {
 	server, token, as, reason string
+	cfg                       config.Config // the options, read once by load
 }
 
 func (f *helpDeskFlags) add(cmd *cobra.Command) {
@@ -71,7 +72,7 @@ func (f *helpDeskFlags) load(cmd *cobra.Command) error {
 	if err != nil {
 		return err
 	}
-	f.server, f.token = cfg.AdminServer, cfg.AdminToken
+	f.cfg, f.server, f.token = cfg, cfg.AdminServer, cfg.AdminToken
 	return nil
 }
 
@@ -92,7 +93,7 @@ func (f *helpDeskFlags) run(cmd *cobra.Command, account, path string, body map[s
 	if !admins.ValidName(f.as) {
 		return fmt.Errorf("option 'as' must name the administrator (lower-case letters, digits, '.', '_' or '-') but it's configured as '%s'", f.as)
 	}
-	return withAdminService(cmd, func(ctx context.Context, s *app.Service, _ config.Config) error {
+	return withAdminServiceOf(cmd, f.cfg, func(ctx context.Context, s *app.Service, _ config.Config) error {
 		return local(ctx, s, domain.HelpDeskAct{By: f.as, Reason: f.reason}, account)
 	})
 }
@@ -252,7 +253,7 @@ func accountCommand() *cobra.Command {
 				if err := f0.get(cmd.Context(), args[0], &v); err != nil {
 					return err
 				}
-			} else if err := withAdminService(cmd, func(ctx context.Context, s *app.Service, _ config.Config) error {
+			} else if err := withAdminServiceOf(cmd, f0.cfg, func(ctx context.Context, s *app.Service, _ config.Config) error {
 				id, err := s.FindAccount(ctx, args[0])
 				if err != nil {
 					return err
