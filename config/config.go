@@ -1,5 +1,6 @@
-// Package config holds the server's settings: their defaults, how they are read from flags and
-// ASSENT_* environment variables, and one validation that reports every problem at once.
+// Package config declares every option of the server and its commands once (Options), reads
+// them in layers (flags over ASSENT_* environment variables over a TOML file over the
+// defaults), and validates them in one pass that reports every problem at once.
 package config
 
 import (
@@ -7,14 +8,15 @@ import (
 	"fmt"
 	"net"
 	"net/url"
-	"os"
 	"strconv"
 	"strings"
 	"time"
 )
 
-// Config is the server's configuration.
+// Config is the configuration of the server and of the commands beside it.
 type Config struct {
+	// File is the TOML file the options were read from; empty: none.
+	File string
 	// DataDir holds the embedded event store and the server's generated keys.
 	DataDir string
 	// Listen is the host:port the HTTP server listens on.
@@ -60,6 +62,12 @@ type Config struct {
 	// a separate process at the lowest priority, so that their CPU time and memory stay out of
 	// the server's, or "inline", in the server's own process. Default "worker".
 	PasswordHashing string
+	// AdminServer and AdminToken are where the help desk's account commands act: a running
+	// server's admin API and an administrator's token. Empty: the command opens the store.
+	AdminServer, AdminToken string
+	// AuditServer and AuditorToken are where the audit commands read: a running server's
+	// audit API and an auditor's token. Empty: the command opens the store read-only.
+	AuditServer, AuditorToken string
 }
 
 // TrustedProxyNets parses TrustedProxies; a single IP is a network of one address. The error
@@ -100,140 +108,62 @@ func parseNet(s string) *net.IPNet {
 	return &net.IPNet{IP: ip, Mask: net.CIDRMask(128, 128)}
 }
 
-// Defaults returns the configuration used when nothing is set.
+// Defaults returns the configuration used when nothing is set: each option's Default.
 func Defaults() Config {
-	return Config{
-		DataDir:         "./data",
-		Listen:          "127.0.0.1:8080",
-		LogLevel:        "info",
-		LogFormat:       "text",
-		ShutdownTimeout: 15 * time.Second,
-		PasswordHashing: "worker",
+	var c Config
+	for _, o := range Options {
+		if o.Default != "" {
+			if err := o.assign(&c, o.Default); err != nil {
+				panic(err) // a declaration's own default must parse
+			}
+		}
 	}
+	return c
 }
 
-// Option describes one setting: its flag, its environment variable and its help text.
-type Option struct {
-	Name  string // the flag name, and the name used in error messages
-	Env   string
-	Usage string
+// lookup finds an option by name.
+func lookup(name string) (Option, bool) {
+	for _, o := range Options {
+		if o.Name == name {
+			return o, true
+		}
+	}
+	return Option{}, false
 }
 
-// Options lists every setting, for flags, help and documentation.
-var Options = []Option{
-	{"data-dir", "ASSENT_DATA_DIR", "directory of the embedded event store and generated keys"},
-	{"listen", "ASSENT_LISTEN", "host:port the HTTP server listens on"},
-	{"log-level", "ASSENT_LOG_LEVEL", "debug, info, warn or error"},
-	{"log-format", "ASSENT_LOG_FORMAT", "text or json"},
-	{"shutdown-timeout", "ASSENT_SHUTDOWN_TIMEOUT", "how long a graceful shutdown may take (a Go duration, e.g. 15s)"},
-	{"secret-keys", "ASSENT_SECRET_KEYS", "keys sealing secrets, id:base64key comma-separated, primary first (default: generated in the data directory)"},
-	{"eventstore", "ASSENT_EVENTSTORE", "empty for the embedded store in --data-dir, an EventStoreDB connection string (esdb://host:2113?tls=false), or a PostgreSQL one (postgres://…, the same as --postgres)"},
-	{"postgres", "ASSENT_POSTGRES", "PostgreSQL connection string for a log shared by several nodes (postgres://user:password@host:5432/db); empty for none"},
-	{"auditor-tokens", "ASSENT_AUDITOR_TOKENS", "auditors' credentials as name:sha256hex, comma-separated (see assent audit token)"},
-	{"admin-tokens", "ASSENT_ADMIN_TOKENS", "help-desk administrators' credentials as name:sha256hex, comma-separated (see assent admin token)"},
-	{"public-url", "ASSENT_PUBLIC_URL", "base URL of links the server hands out (default: each request's origin)"},
-	{"trusted-proxies", "ASSENT_TRUSTED_PROXIES", "CIDRs or IPs of reverse proxies whose X-Forwarded-For, X-Real-IP and X-Forwarded-Proto are believed, comma-separated (default: none)"},
-	{"metrics-listen", "ASSENT_METRICS_LISTEN", "host:port of the Prometheus /metrics listener, apart from --listen (default: none)"},
-	{"tls-cert", "ASSENT_TLS_CERT", "PEM file of the server's certificate and chain: serve HTTPS (with --tls-key; re-read when it changes)"},
-	{"tls-key", "ASSENT_TLS_KEY", "PEM file of the certificate's private key (with --tls-cert)"},
-	{"debug-listen", "ASSENT_DEBUG_LISTEN", "host:port of the Go profiler (/debug/pprof/), apart from --listen; for operators only, never public (default: none)"},
-	{"password-hashing", "ASSENT_PASSWORD_HASHING", "where password hashes are computed: worker (a separate process at the lowest priority) or inline (in the server's process)"},
+func (o Option) assign(c *Config, v string) error {
+	if o.set != nil {
+		return o.set(c, v)
+	}
+	*o.field(c) = v
+	return nil
 }
 
 // Set assigns the raw value of the named option; a value that cannot be parsed is an error
 // in the same words as Validate's.
 func (c *Config) Set(name, value string) error {
-	switch name {
-	case "data-dir":
-		c.DataDir = value
-	case "listen":
-		c.Listen = value
-	case "log-level":
-		c.LogLevel = value
-	case "log-format":
-		c.LogFormat = value
-	case "shutdown-timeout":
-		d, err := time.ParseDuration(value)
-		if err != nil {
-			return fmt.Errorf("server: option 'shutdown-timeout' must be a duration such as '15s' but it's configured as '%s'", value)
-		}
-		c.ShutdownTimeout = d
-	case "secret-keys":
-		c.SecretKeys = value
-	case "public-url":
-		c.PublicURL = value
-	case "tls-cert":
-		c.TLSCert = value
-	case "tls-key":
-		c.TLSKey = value
-	case "eventstore":
-		// A PostgreSQL connection string names the PostgreSQL backend, as --postgres does.
-		if strings.HasPrefix(value, "postgres://") || strings.HasPrefix(value, "postgresql://") {
-			c.Postgres, c.EventStore = value, ""
-		} else {
-			c.EventStore = value
-		}
-	case "postgres":
-		c.Postgres = value
-	case "auditor-tokens":
-		c.AuditorTokens = value
-	case "admin-tokens":
-		c.AdminTokens = value
-	case "trusted-proxies":
-		c.TrustedProxies = value
-	case "metrics-listen":
-		c.MetricsListen = value
-	case "debug-listen":
-		c.DebugListen = value
-	case "password-hashing":
-		c.PasswordHashing = value
-	default:
+	o, ok := lookup(name)
+	if !ok {
 		return fmt.Errorf("config: unknown option '%s'", name)
 	}
-	return nil
+	return o.assign(c, value)
 }
 
-// Get returns the value of the named option as text.
+// Get returns the value of the named option as text; empty for a secret one (a key, a token,
+// a connection string that may hold a password) and for an unknown name.
 func (c *Config) Get(name string) string {
-	switch name {
-	case "data-dir":
-		return c.DataDir
-	case "listen":
-		return c.Listen
-	case "log-level":
-		return c.LogLevel
-	case "log-format":
-		return c.LogFormat
-	case "shutdown-timeout":
-		return c.ShutdownTimeout.String()
-	case "secret-keys":
-		return "" // never shown
-	case "public-url":
-		return c.PublicURL
-	case "tls-cert":
-		return c.TLSCert
-	case "tls-key":
-		return c.TLSKey
-	case "eventstore", "postgres":
-		return "" // may hold a password
-	case "auditor-tokens":
-		return c.AuditorTokens
-	case "admin-tokens":
-		return c.AdminTokens
-	case "trusted-proxies":
-		return c.TrustedProxies
-	case "metrics-listen":
-		return c.MetricsListen
-	case "debug-listen":
-		return c.DebugListen
-	case "password-hashing":
-		return c.PasswordHashing
+	o, ok := lookup(name)
+	if !ok || o.Secret {
+		return ""
 	}
-	return ""
+	if o.get != nil {
+		return o.get(c)
+	}
+	return *o.field(c)
 }
 
-// FromEnv applies the ASSENT_* variables that lookup finds (os.LookupEnv in production) and
-// returns every value that could not be parsed.
+// FromEnv applies the ASSENT_* variables that lookup finds and returns every value that could
+// not be parsed. The commands read the environment through Load, with the flags and the file.
 func (c *Config) FromEnv(lookup func(string) (string, bool)) error {
 	var errs []error
 	for _, o := range Options {
@@ -248,73 +178,45 @@ func (c *Config) FromEnv(lookup func(string) (string, bool)) error {
 
 // Validate reports every problem of c at once, each naming the option, the rule and the value.
 func (c *Config) Validate() error {
+	return c.validate(func(Option) bool { return true })
+}
+
+// validate checks the options that take part, in the order of Options.
+func (c *Config) validate(takes func(Option) bool) error {
 	var errs []error
-	bad := func(option, rule, value string) {
-		errs = append(errs, fmt.Errorf("server: option '%s' must %s but it's configured as '%s'", option, rule, value))
-	}
-	if strings.TrimSpace(c.DataDir) == "" {
-		bad("data-dir", "be a directory path", c.DataDir)
-	} else if fi, err := os.Stat(c.DataDir); err == nil && !fi.IsDir() {
-		bad("data-dir", "be a directory, not a file,", c.DataDir)
-	}
-	if host, port, err := net.SplitHostPort(c.Listen); err != nil {
-		bad("listen", "be a host:port address such as '127.0.0.1:8080'", c.Listen)
-	} else if p, err := strconv.Atoi(port); err != nil || p < 0 || p > 65535 {
-		bad("listen", "have a port between 0 and 65535", c.Listen)
-	} else if host != "" && net.ParseIP(host) == nil && strings.ContainsAny(host, " /") {
-		bad("listen", "have a valid host", c.Listen)
-	}
-	if c.MetricsListen != "" {
-		if _, port, err := net.SplitHostPort(c.MetricsListen); err != nil {
-			bad("metrics-listen", "be empty or a host:port address such as '127.0.0.1:9464'", c.MetricsListen)
-		} else if p, err := strconv.Atoi(port); err != nil || p < 0 || p > 65535 {
-			bad("metrics-listen", "have a port between 0 and 65535", c.MetricsListen)
+	for _, o := range Options {
+		if o.check != nil && takes(o) {
+			errs = append(errs, o.check(c)...)
 		}
-	}
-	if c.DebugListen != "" {
-		if host, port, err := net.SplitHostPort(c.DebugListen); err != nil || host == "" {
-			bad("debug-listen", "be empty or a host:port address with its host, such as '127.0.0.1:6060',", c.DebugListen)
-		} else if p, err := strconv.Atoi(port); err != nil || p < 0 || p > 65535 {
-			bad("debug-listen", "have a port between 0 and 65535", c.DebugListen)
-		}
-	}
-	switch c.LogLevel {
-	case "debug", "info", "warn", "error":
-	default:
-		bad("log-level", "be one of 'debug', 'info', 'warn' or 'error'", c.LogLevel)
-	}
-	switch c.LogFormat {
-	case "text", "json":
-	default:
-		bad("log-format", "be 'text' or 'json'", c.LogFormat)
-	}
-	if c.EventStore != "" && !strings.HasPrefix(c.EventStore, "esdb://") && !strings.HasPrefix(c.EventStore, "esdb+discover://") {
-		errs = append(errs, fmt.Errorf("server: option 'eventstore' must be empty, an EventStoreDB connection string starting with 'esdb://' or 'esdb+discover://', or a PostgreSQL one starting with 'postgres://'"))
-	}
-	if c.Postgres != "" {
-		errs = append(errs, validatePostgres(c.Postgres)...)
-		if c.EventStore != "" {
-			errs = append(errs, fmt.Errorf("server: options 'postgres' and 'eventstore' must not both be set, but both are"))
-		}
-	}
-	if c.PublicURL != "" {
-		if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			bad("public-url", "be an http or https URL such as 'https://auth.example.com'", c.PublicURL)
-		}
-	}
-	if _, err := c.TrustedProxyNets(); err != nil {
-		errs = append(errs, err)
-	}
-	if (c.TLSCert == "") != (c.TLSKey == "") {
-		bad("tls-cert", "be set together with 'tls-key'", c.TLSCert)
-	}
-	if c.ShutdownTimeout < time.Second || c.ShutdownTimeout > 10*time.Minute {
-		bad("shutdown-timeout", "be between 1s and 10m", c.ShutdownTimeout.String())
-	}
-	if c.PasswordHashing != "worker" && c.PasswordHashing != "inline" {
-		bad("password-hashing", "be 'worker' or 'inline'", c.PasswordHashing)
 	}
 	return errors.Join(errs...)
+}
+
+// checkListen accepts a host:port address whose port is a number up to 65535.
+func checkListen(option, value string) []error {
+	host, p, err := splitPort(value)
+	switch {
+	case err != nil:
+		return bad(option, "be a host:port address such as '127.0.0.1:8080'", value)
+	case p < 0 || p > 65535:
+		return bad(option, "have a port between 0 and 65535", value)
+	case host != "" && net.ParseIP(host) == nil && strings.ContainsAny(host, " /"):
+		return bad(option, "have a valid host", value)
+	}
+	return nil
+}
+
+// splitPort splits host:port; the port is -1 when it is not a number.
+func splitPort(addr string) (string, int, error) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "", 0, err
+	}
+	p, err := strconv.Atoi(port)
+	if err != nil {
+		p = -1
+	}
+	return host, p, nil
 }
 
 // validatePostgres checks a PostgreSQL connection string without repeating it: it may hold a

@@ -32,34 +32,17 @@ func adminCommand() *cobra.Command {
 }
 
 // adminFlags are the settings an admin command needs to open the store and the keyring: the
-// serve options of the same names, from flags or ASSENT_* variables.
-var adminFlags = []string{"data-dir", "eventstore", "secret-keys", "public-url", "listen"}
+// serve options of the same names, from flags, ASSENT_* variables or the file of --config.
+var adminFlags = []string{"data-dir", "eventstore", "postgres", "secret-keys", "public-url", "listen"}
 
 func addAdminFlags(cmd *cobra.Command) {
-	cfg := config.Defaults()
-	for _, o := range config.Options {
-		for _, name := range adminFlags {
-			if o.Name == name {
-				cmd.Flags().String(o.Name, cfg.Get(o.Name), fmt.Sprintf("%s (env %s)", o.Usage, o.Env))
-			}
-		}
-	}
+	config.Register(cmd.Flags(), adminFlags...)
 }
 
-// adminConfig reads the admin flags over the ASSENT_* variables over the defaults.
+// adminConfig reads the admin command's options: flags over ASSENT_* variables over the file
+// over the defaults, validated.
 func adminConfig(cmd *cobra.Command) (config.Config, error) {
-	cfg := config.Defaults()
-	if err := cfg.FromEnv(os.LookupEnv); err != nil {
-		return cfg, err
-	}
-	for _, name := range adminFlags {
-		if f := cmd.Flags().Lookup(name); f != nil && f.Changed {
-			if err := cfg.Set(name, f.Value.String()); err != nil {
-				return cfg, err
-			}
-		}
-	}
-	return cfg, nil
+	return config.Load(cmd.Flags(), os.Environ())
 }
 
 // withAdminService opens the store and the keyring of the configuration, runs fn on a service
@@ -69,6 +52,11 @@ func withAdminService(cmd *cobra.Command, fn func(ctx context.Context, s *app.Se
 	if err != nil {
 		return err
 	}
+	return withAdminServiceOf(cmd, cfg, fn)
+}
+
+// withAdminServiceOf is withAdminService with the options read already.
+func withAdminServiceOf(cmd *cobra.Command, cfg config.Config, fn func(ctx context.Context, s *app.Service, cfg config.Config) error) error {
 	ctx := cmd.Context()
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return fmt.Errorf("create data directory: %w", err)

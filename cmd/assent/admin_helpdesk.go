@@ -56,20 +56,33 @@ func adminTokenCommand() *cobra.Command {
 // embedded store) acting as --as.
 type helpDeskFlags struct {
 	server, token, as, reason string
+	cfg                       config.Config // the options, read once by load
 }
 
 func (f *helpDeskFlags) add(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&f.reason, "reason", "", "why, in words: how the person's identity was checked, the ticket (required; recorded in the log)")
-	cmd.Flags().StringVar(&f.server, "server", os.Getenv("ASSENT_ADMIN_SERVER"), "a running server's URL, e.g. https://auth.example.com: act through its admin API (env ASSENT_ADMIN_SERVER)")
-	cmd.Flags().StringVar(&f.token, "token", os.Getenv("ASSENT_ADMIN_TOKEN"), "the administrator's token for --server (env ASSENT_ADMIN_TOKEN)")
 	cmd.Flags().StringVar(&f.as, "as", "", "without --server: the administrator's name to record (the store is opened directly)")
+	config.Register(cmd.Flags(), "admin-server", "admin-token")
 	addAdminFlags(cmd)
+}
+
+// load reads --server and --token (or their variables, or the file) with the other options.
+func (f *helpDeskFlags) load(cmd *cobra.Command) error {
+	cfg, err := adminConfig(cmd)
+	if err != nil {
+		return err
+	}
+	f.cfg, f.server, f.token = cfg, cfg.AdminServer, cfg.AdminToken
+	return nil
 }
 
 // run acts through the server's API (path under /v1/admin/accounts/ACCOUNT/, body) when
 // --server is set, else through a service over the store.
 func (f *helpDeskFlags) run(cmd *cobra.Command, account, path string, body map[string]any, out any,
 	local func(ctx context.Context, s *app.Service, id domain.HelpDeskAct, account string) error) error {
+	if err := f.load(cmd); err != nil {
+		return err
+	}
 	if f.server != "" {
 		if f.token == "" {
 			return errors.New("option 'token' must be set with 'server' but it's not configured")
@@ -80,7 +93,7 @@ func (f *helpDeskFlags) run(cmd *cobra.Command, account, path string, body map[s
 	if !admins.ValidName(f.as) {
 		return fmt.Errorf("option 'as' must name the administrator (lower-case letters, digits, '.', '_' or '-') but it's configured as '%s'", f.as)
 	}
-	return withAdminService(cmd, func(ctx context.Context, s *app.Service, _ config.Config) error {
+	return withAdminServiceOf(cmd, f.cfg, func(ctx context.Context, s *app.Service, _ config.Config) error {
 		return local(ctx, s, domain.HelpDeskAct{By: f.as, Reason: f.reason}, account)
 	})
 }
@@ -230,6 +243,9 @@ func accountCommand() *cobra.Command {
 				EnrollmentRequired bool       `json:"enrollment_required"`
 				EnrollBy           *time.Time `json:"enroll_by"`
 			}
+			if err := f0.load(cmd); err != nil {
+				return err
+			}
 			if f0.server != "" {
 				if f0.token == "" {
 					return errors.New("option 'token' must be set with 'server' but it's not configured")
@@ -237,7 +253,7 @@ func accountCommand() *cobra.Command {
 				if err := f0.get(cmd.Context(), args[0], &v); err != nil {
 					return err
 				}
-			} else if err := withAdminService(cmd, func(ctx context.Context, s *app.Service, _ config.Config) error {
+			} else if err := withAdminServiceOf(cmd, f0.cfg, func(ctx context.Context, s *app.Service, _ config.Config) error {
 				id, err := s.FindAccount(ctx, args[0])
 				if err != nil {
 					return err
@@ -286,8 +302,7 @@ func accountCommand() *cobra.Command {
 			return nil
 		},
 	}
-	show.Flags().StringVar(&f0.server, "server", os.Getenv("ASSENT_ADMIN_SERVER"), "a running server's URL: read through its admin API (env ASSENT_ADMIN_SERVER)")
-	show.Flags().StringVar(&f0.token, "token", os.Getenv("ASSENT_ADMIN_TOKEN"), "the administrator's token for --server (env ASSENT_ADMIN_TOKEN)")
+	config.Register(show.Flags(), "admin-server", "admin-token")
 	addAdminFlags(show)
 	cmd.AddCommand(show, bypass, reset)
 

@@ -24,6 +24,7 @@ import (
 	"github.com/assent-dev/assent/app"
 	"github.com/assent-dev/assent/audit"
 	"github.com/assent-dev/assent/auditors"
+	"github.com/assent-dev/assent/config"
 	"github.com/assent-dev/assent/eventstore"
 	"github.com/assent-dev/assent/eventstore/postgres"
 	"github.com/assent-dev/assent/eventstore/sqlite"
@@ -34,23 +35,28 @@ import (
 type auditSource struct {
 	dataDir, server, token string
 	postgres               string // a PostgreSQL log to read instead of the data directory's store
+	secretKeys             string // the keyring, when not the data directory's keys.json
 	anchor                 string
 	keys                   []string
 }
 
 // auditCommand groups the auditor's tools.
 func auditCommand() *cobra.Command {
-	src := &auditSource{dataDir: envOr("ASSENT_DATA_DIR", "./data"), server: os.Getenv("ASSENT_AUDIT_SERVER"), token: os.Getenv("ASSENT_AUDITOR_TOKEN"),
-		postgres: os.Getenv("ASSENT_POSTGRES")}
+	src := &auditSource{}
 	cmd := &cobra.Command{Use: "audit", Short: "Replay, rebuild and verify the event log; record an accepted loss",
 		Long: "Replay, rebuild and verify the event log. With --server (or ASSENT_AUDIT_SERVER) the commands read the HTTP API " +
 			"with an auditor token (--token or ASSENT_AUDITOR_TOKEN), and the server records each read; otherwise they open the " +
-			"data directory's event store read-only."}
-	pf := cmd.PersistentFlags()
-	pf.StringVar(&src.dataDir, "data-dir", src.dataDir, "data directory to open read-only (env ASSENT_DATA_DIR)")
-	pf.StringVar(&src.postgres, "postgres", src.postgres, "read the log of this PostgreSQL database instead of the data directory's (env ASSENT_POSTGRES); keys and anchor still come from --data-dir")
-	pf.StringVar(&src.server, "server", src.server, "base URL of a server, e.g. http://127.0.0.1:8080 (env ASSENT_AUDIT_SERVER)")
-	pf.StringVar(&src.token, "token", src.token, "auditor token for --server (env ASSENT_AUDITOR_TOKEN)")
+			"data directory's event store read-only (or the PostgreSQL log of --postgres; keys and anchor still come from --data-dir).",
+		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := config.Load(cmd.Flags(), os.Environ())
+			if err != nil {
+				return fmt.Errorf("audit: %w", err)
+			}
+			src.dataDir, src.postgres, src.secretKeys = cfg.DataDir, cfg.Postgres, cfg.SecretKeys
+			src.server, src.token = cfg.AuditServer, cfg.AuditorToken
+			return nil
+		}}
+	config.Register(cmd.PersistentFlags(), "data-dir", "postgres", "secret-keys", "audit-server", "auditor-token")
 
 	replay := &cobra.Command{Use: "replay STREAM", Short: "Print one stream's events as NDJSON", Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -167,7 +173,7 @@ func auditCommand() *cobra.Command {
 				return src.get(cmd.Context(), cmd.OutOrStdout(), fmt.Sprintf("/v1/audit/export?after=%d&limit=1000000", after), false)
 			}
 			return src.withStore(cmd.Context(), func(s auditLog) error {
-				sealed, err := offlineSealing(src.dataDir, s.(eventstore.Store)) // an embedded or PostgreSQL store
+				sealed, err := offlineSealing(src.dataDir, src.secretKeys, s.(eventstore.Store)) // an embedded or PostgreSQL store
 				if err != nil {
 					return err
 				}
@@ -281,7 +287,7 @@ func (src *auditSource) withReader(ctx context.Context, f func(*audit.Reader) er
 			return fmt.Errorf("audit: a temporary index: %w", err)
 		}
 		defer db.Close()
-		sealed, err := offlineSealing(src.dataDir, s.(eventstore.Store)) // an embedded or PostgreSQL store
+		sealed, err := offlineSealing(src.dataDir, src.secretKeys, s.(eventstore.Store)) // an embedded or PostgreSQL store
 		if err != nil {
 			return err
 		}
@@ -301,8 +307,8 @@ func (src *auditSource) verifyOptions() (audit.VerifyOptions, error) {
 		opts.TrustedKeys = append(opts.TrustedKeys, raw)
 	}
 	if len(opts.TrustedKeys) == 0 {
-		if _, err := os.Stat(filepath.Join(src.dataDir, app.KeysFile)); err == nil || os.Getenv("ASSENT_SECRET_KEYS") != "" {
-			kr, err := app.LoadOrCreateKeyring(src.dataDir, os.Getenv("ASSENT_SECRET_KEYS"))
+		if _, err := os.Stat(filepath.Join(src.dataDir, app.KeysFile)); err == nil || src.secretKeys != "" {
+			kr, err := app.LoadOrCreateKeyring(src.dataDir, src.secretKeys)
 			if err != nil {
 				return opts, err
 			}

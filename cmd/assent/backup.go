@@ -16,6 +16,7 @@ import (
 	"github.com/assent-dev/assent/app"
 	"github.com/assent-dev/assent/audit"
 	"github.com/assent-dev/assent/auditors"
+	"github.com/assent-dev/assent/config"
 	"github.com/assent-dev/assent/eventstore/sqlite"
 	"github.com/assent-dev/assent/localdb"
 )
@@ -35,7 +36,6 @@ type backupManifest struct {
 
 // backupCommand copies a data directory, of a running server or not, to a new directory.
 func backupCommand() *cobra.Command {
-	dataDir := envOr("ASSENT_DATA_DIR", "./data")
 	var to, keysTo string
 	cmd := &cobra.Command{
 		Use:   "backup --to DIR",
@@ -48,16 +48,23 @@ func backupCommand() *cobra.Command {
 			if to == "" {
 				return errors.New("backup: option 'to' must name a directory but it's configured as ''")
 			}
-			if os.Getenv("ASSENT_EVENTSTORE") != "" {
-				return errors.New("backup: ASSENT_EVENTSTORE is set; assent backup copies the embedded store only, back EventStoreDB up with its own tools")
+			cfg, err := config.Load(cmd.Flags(), os.Environ())
+			if err != nil {
+				return fmt.Errorf("backup: %w", err)
+			}
+			if cfg.EventStore != "" {
+				return errors.New("backup: option 'eventstore' (ASSENT_EVENTSTORE) is set; assent backup copies the embedded store only, back EventStoreDB up with its own tools")
+			}
+			if cfg.Postgres != "" {
+				return errors.New("backup: option 'postgres' (ASSENT_POSTGRES) is set; assent backup copies the embedded store only, back PostgreSQL up with its own tools")
 			}
 			if keysTo == "" {
 				keysTo = to
 			}
-			return backup(cmd, dataDir, to, keysTo)
+			return backup(cmd, cfg.DataDir, to, keysTo)
 		},
 	}
-	cmd.Flags().StringVar(&dataDir, "data-dir", dataDir, "data directory to back up (env ASSENT_DATA_DIR)")
+	config.Register(cmd.Flags(), "data-dir", "eventstore", "postgres")
 	cmd.Flags().StringVar(&to, "to", "", "new directory for the copy")
 	cmd.Flags().StringVar(&keysTo, "keys-to", "", "directory for keys.json (default: --to)")
 	return cmd
@@ -110,7 +117,6 @@ func backup(cmd *cobra.Command, dataDir, to, keysTo string) error {
 
 // restoreCommand puts a backup into a data directory after checking it with verify.
 func restoreCommand() *cobra.Command {
-	dataDir := envOr("ASSENT_DATA_DIR", "./data")
 	var from, keysFrom string
 	var force bool
 	cmd := &cobra.Command{
@@ -128,12 +134,16 @@ func restoreCommand() *cobra.Command {
 			if keysFrom == "" {
 				keysFrom = from
 			}
-			return restore(cmd, from, keysFrom, dataDir, force)
+			cfg, err := config.Load(cmd.Flags(), os.Environ())
+			if err != nil {
+				return fmt.Errorf("restore: %w", err)
+			}
+			return restore(cmd, from, keysFrom, cfg.DataDir, cfg.SecretKeys, force)
 		},
 	}
 	cmd.Flags().StringVar(&from, "from", "", "directory of the backup")
 	cmd.Flags().StringVar(&keysFrom, "keys-from", "", "directory of the backup's keys.json (default: --from)")
-	cmd.Flags().StringVar(&dataDir, "data-dir", dataDir, "data directory to restore into (env ASSENT_DATA_DIR)")
+	config.Register(cmd.Flags(), "data-dir", "secret-keys")
 	cmd.Flags().BoolVar(&force, "force", false, "replace the store of a data directory that holds one (never one in use)")
 	return cmd
 }
@@ -141,7 +151,7 @@ func restoreCommand() *cobra.Command {
 // restoredFiles are the files a backup holds and a restore puts in place, keys aside.
 var restoredFiles = []string{storeFile, audit.AnchorFile, auditors.File}
 
-func restore(cmd *cobra.Command, from, keysFrom, dataDir string, force bool) error {
+func restore(cmd *cobra.Command, from, keysFrom, dataDir, secretKeys string, force bool) error {
 	ctx := cmd.Context()
 	w := cmd.OutOrStdout()
 	copyPath := filepath.Join(from, storeFile)
@@ -150,10 +160,10 @@ func restore(cmd *cobra.Command, from, keysFrom, dataDir string, force bool) err
 	}
 	keysPath := filepath.Join(keysFrom, app.KeysFile)
 	_, keysErr := os.Stat(keysPath)
-	if keysErr != nil && os.Getenv("ASSENT_SECRET_KEYS") == "" {
-		return fmt.Errorf("restore: no %s in '%s' and ASSENT_SECRET_KEYS is not set: without the backup's keys its sealed secrets cannot be opened (give --keys-from)", app.KeysFile, keysFrom)
+	if keysErr != nil && secretKeys == "" {
+		return fmt.Errorf("restore: no %s in '%s' and option 'secret-keys' (ASSENT_SECRET_KEYS) is not set: without the backup's keys its sealed secrets cannot be opened (give --keys-from)", app.KeysFile, keysFrom)
 	}
-	kr, err := app.LoadOrCreateKeyring(keysFrom, os.Getenv("ASSENT_SECRET_KEYS"))
+	kr, err := app.LoadOrCreateKeyring(keysFrom, secretKeys)
 	if err != nil {
 		return fmt.Errorf("restore: %w", err)
 	}

@@ -137,7 +137,7 @@ func TestBackupOfARunningServerUnderLoadRestoresVerified(t *testing.T) {
 		t.Fatal(err)
 	}
 	views := projections.NewSet()
-	sealed, err := offlineSealing(restored, rs) // the read models hold the emails, opened with the restored keys
+	sealed, err := offlineSealing(restored, "", rs) // the read models hold the emails, opened with the restored keys
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -27,13 +27,13 @@ func sealing(store eventstore.Store, keyring *secrets.Keyring, log *slog.Logger)
 }
 
 // offlineSealing is sealing for the commands that open the store themselves (audit,
-// projections): with the data directory's keyring (ASSENT_SECRET_KEYS, else keys.json, never
-// created here). Without a keyring, nothing opens: personal fields read as absent.
-func offlineSealing(dataDir string, store eventstore.Store) (eventstore.Store, error) {
-	if _, err := os.Stat(filepath.Join(dataDir, app.KeysFile)); err != nil && os.Getenv("ASSENT_SECRET_KEYS") == "" {
+// projections): with the keyring of the secret-keys option, else the data directory's keys.json
+// (never created here). Without a keyring, nothing opens: personal fields read as absent.
+func offlineSealing(dataDir, secretKeys string, store eventstore.Store) (eventstore.Store, error) {
+	if _, err := os.Stat(filepath.Join(dataDir, app.KeysFile)); err != nil && secretKeys == "" {
 		return store, nil
 	}
-	kr, err := app.LoadOrCreateKeyring(dataDir, os.Getenv("ASSENT_SECRET_KEYS"))
+	kr, err := app.LoadOrCreateKeyring(dataDir, secretKeys)
 	if err != nil {
 		return nil, err
 	}

@@ -18,16 +18,16 @@ import (
 // healthcheckCommand asks a running server for /healthz: for container health checks, where
 // no curl is at hand.
 func healthcheckCommand() *cobra.Command {
-	listen := config.Defaults().Listen
-	if v, ok := os.LookupEnv("ASSENT_LISTEN"); ok {
-		listen = v
-	}
-	tlsCert := os.Getenv("ASSENT_TLS_CERT")
 	cmd := &cobra.Command{
 		Use:   "healthcheck",
 		Short: "Exit 0 when the server listening on --listen answers /healthz",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := config.Load(cmd.Flags(), os.Environ()) // the server's own options and file
+			if err != nil {
+				return fmt.Errorf("healthcheck: %w", err)
+			}
+			listen, tlsCert := cfg.Listen, cfg.TLSCert
 			host, port, err := net.SplitHostPort(listen)
 			if err != nil {
 				return fmt.Errorf("healthcheck: option 'listen' must be a host:port address but it's configured as '%s'", listen)
@@ -56,8 +56,7 @@ func healthcheckCommand() *cobra.Command {
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&listen, "listen", listen, "address of the server (env ASSENT_LISTEN)")
-	cmd.Flags().StringVar(&tlsCert, "tls-cert", tlsCert, "the server's certificate file, when it serves HTTPS (env ASSENT_TLS_CERT)")
+	config.Register(cmd.Flags(), "listen", "tls-cert")
 	return cmd
 }
 

@@ -11,6 +11,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/assent-dev/assent/config"
 	"github.com/assent-dev/assent/eventstore"
@@ -29,31 +30,31 @@ func projectionsCommand() *cobra.Command {
 
 // projectionsFlags are where the projections commands find the log and the read models: the
 // embedded store in --data-dir and readmodels.db beside it, or PostgreSQL (--postgres), which
-// holds both.
-type projectionsFlags struct{ dataDir, postgres string }
+// holds both; and the keys that open personal fields (--secret-keys, else keys.json).
+type projectionsFlags struct{ flags *pflag.FlagSet }
 
 func (f *projectionsFlags) register(cmd *cobra.Command) {
-	f.dataDir, f.postgres = "./data", os.Getenv("ASSENT_POSTGRES")
-	if v, ok := os.LookupEnv("ASSENT_DATA_DIR"); ok {
-		f.dataDir = v
-	}
-	cmd.Flags().StringVar(&f.dataDir, "data-dir", f.dataDir, "directory of the embedded event store and of readmodels.db (env ASSENT_DATA_DIR)")
-	cmd.Flags().StringVar(&f.postgres, "postgres", f.postgres, "PostgreSQL connection string of a shared log and its read models (env ASSENT_POSTGRES)")
+	f.flags = cmd.Flags()
+	config.Register(f.flags, "data-dir", "postgres", "secret-keys")
 }
 
 // open opens the log (read only for the embedded store) and the read models.
 func (f *projectionsFlags) open(ctx context.Context, name string) (eventstore.Store, *projections.Set, func(), error) {
+	cfg, err := config.Load(f.flags, os.Environ())
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("projections %s: %w", name, err)
+	}
 	var store eventstore.Store
-	if f.postgres != "" {
-		pg, err := postgres.Open(ctx, f.postgres, postgres.Options{})
+	if cfg.Postgres != "" {
+		pg, err := postgres.Open(ctx, cfg.Postgres, postgres.Options{})
 		if err != nil {
 			return nil, nil, nil, fmt.Errorf("projections %s: open event store: %w", name, err)
 		}
 		store = pg
 	} else {
-		path := filepath.Join(f.dataDir, "events.db")
+		path := filepath.Join(cfg.DataDir, "events.db")
 		if _, err := os.Stat(path); err != nil {
-			return nil, nil, nil, fmt.Errorf("projections %s: no event store in '%s': %w", name, f.dataDir, err)
+			return nil, nil, nil, fmt.Errorf("projections %s: no event store in '%s': %w", name, cfg.DataDir, err)
 		}
 		sq, err := sqlite.Open(ctx, path, sqlite.Options{ReadOnly: true})
 		if err != nil {
@@ -63,17 +64,15 @@ func (f *projectionsFlags) open(ctx context.Context, name string) (eventstore.St
 	}
 	// The read models hold personal fields in the clear: they are folded from the log opened
 	// with the accounts' keys, as a serving node folds them.
-	sealed, err := offlineSealing(f.dataDir, store)
+	sealed, err := offlineSealing(cfg.DataDir, cfg.SecretKeys, store)
 	if err != nil {
 		store.Close()
 		return nil, nil, nil, fmt.Errorf("projections %s: %w", name, err)
 	}
 	store = sealed
-	cfg := config.Defaults()
-	cfg.DataDir, cfg.Postgres = f.dataDir, f.postgres
 	var local *localdb.DB
-	if f.postgres == "" {
-		if local, err = localdb.Open(ctx, f.dataDir); err != nil {
+	if cfg.Postgres == "" {
+		if local, err = localdb.Open(ctx, cfg.DataDir); err != nil {
 			store.Close()
 			return nil, nil, nil, fmt.Errorf("projections %s: %w", name, err)
 		}

@@ -144,7 +144,7 @@ func TestRestartResumesFromCheckpointsAndMatchesRebuild(t *testing.T) {
 	}
 	rebuilt := projections.NewSet()
 	rebuilt.Challenges.RetainFor(challengeRetention)
-	opened, err := offlineSealing(dir, second.srv.store) // the read models hold what the keys open
+	opened, err := offlineSealing(dir, "", second.srv.store) // the read models hold what the keys open
 	if err != nil {
 		t.Fatal(err)
 	}

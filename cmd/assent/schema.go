@@ -18,26 +18,21 @@ import (
 // schemaCommand shows and raises the deployment's record of event schema versions
 // (docs/upgrades.md).
 func schemaCommand() *cobra.Command {
-	var cfg config.Config
-	cfg.DataDir = "./data"
-	if v, ok := os.LookupEnv("ASSENT_DATA_DIR"); ok {
-		cfg.DataDir = v
-	}
 	cmd := &cobra.Command{
 		Use:   "schema",
 		Short: "Show or raise the event schema versions every node of the deployment reads",
 	}
-	flags := func(c *cobra.Command) {
-		c.Flags().StringVar(&cfg.DataDir, "data-dir", cfg.DataDir, "directory of the embedded event store (env ASSENT_DATA_DIR)")
-		c.Flags().StringVar(&cfg.Postgres, "postgres", "", "PostgreSQL connection string of the deployment's event store")
-		c.Flags().StringVar(&cfg.EventStore, "eventstore", "", "EventStoreDB connection string of the deployment's event store")
-	}
+	flags := func(c *cobra.Command) { config.Register(c.Flags(), "data-dir", "eventstore", "postgres") }
 	build := schemas.Versions(domain.Events.Versions())
 	status := &cobra.Command{
 		Use:   "status",
 		Short: "Print the versions the deployment allows beside those this build writes",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := config.Load(cmd.Flags(), os.Environ())
+			if err != nil {
+				return fmt.Errorf("schema status: %w", err)
+			}
 			store, _, err := openStore(cmd.Context(), cfg, slog.New(slog.DiscardHandler), nil)
 			if err != nil {
 				return fmt.Errorf("schema status: %w", err)
@@ -56,6 +51,10 @@ func schemaCommand() *cobra.Command {
 		Short: "Allow every node to write the versions of this build: run it once every node runs this build or a newer one",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := config.Load(cmd.Flags(), os.Environ())
+			if err != nil {
+				return fmt.Errorf("schema raise: %w", err)
+			}
 			store, _, err := openStore(cmd.Context(), cfg, slog.New(slog.DiscardHandler), nil)
 			if err != nil {
 				return fmt.Errorf("schema raise: %w", err)

@@ -43,47 +43,35 @@ import (
 const challengeRetention = 24 * time.Hour
 
 func serveCommand() *cobra.Command {
-	cfg := config.Defaults()
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the server on the embedded event store in --data-dir",
 		Long: "Run the server on the embedded event store in --data-dir.\n\n" +
-			"Every option can also be set with its ASSENT_* environment variable; a flag wins over the variable.",
+			"Every option can also be set with its ASSENT_* environment variable or in the TOML file of --config; " +
+			"a flag wins over the variable, the variable over the file.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := applyConfig(cmd, &cfg); err != nil {
+			cfg, err := config.Load(cmd.Flags(), os.Environ())
+			if err != nil {
 				return err
 			}
 			return serve(cmd.Context(), cfg, cmd.ErrOrStderr())
 		},
 	}
-	for _, o := range config.Options {
-		cmd.Flags().String(o.Name, cfg.Get(o.Name), fmt.Sprintf("%s (env %s)", o.Usage, o.Env))
-	}
+	config.Register(cmd.Flags(), serveOptions()...)
 	return cmd
 }
 
-// applyConfig layers defaults, then ASSENT_* variables, then flags, and validates the result,
-// reporting every problem at once.
-func applyConfig(cmd *cobra.Command, cfg *config.Config) error {
-	var errs []error
-	if err := cfg.FromEnv(os.LookupEnv); err != nil {
-		errs = append(errs, err)
-	}
+// serveOptions are the options of assent serve: every declared option but those of the
+// commands that act through a server (their --server and --token).
+func serveOptions() []string {
+	var names []string
 	for _, o := range config.Options {
-		if f := cmd.Flags().Lookup(o.Name); f != nil && f.Changed {
-			if err := cfg.Set(o.Name, f.Value.String()); err != nil {
-				errs = append(errs, err)
-			}
+		if o.Commands == "" {
+			names = append(names, o.Name)
 		}
 	}
-	if len(errs) == 0 {
-		errs = append(errs, cfg.Validate())
-	}
-	if err := errors.Join(errs...); err != nil {
-		return fmt.Errorf("invalid configuration:\n%w", err)
-	}
-	return nil
+	return names
 }
 
 func newLogger(cfg config.Config, w io.Writer) *slog.Logger {
