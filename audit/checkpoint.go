@@ -68,6 +68,10 @@ type headState struct {
 	hash    eventstore.Hash
 }
 
+// DefaultMaxChanged is the most heads a FormatBase checkpoint lists (about 5 MiB of JSON);
+// past it the checkpoint is a base.
+const DefaultMaxChanged = 50_000
+
 // CheckpointerConfig configures a Checkpointer.
 type CheckpointerConfig struct {
 	Log      ChainLog
@@ -76,9 +80,13 @@ type CheckpointerConfig struct {
 	// DB is the node's local database, where the checkpointer keeps the heads of all streams
 	// and resumes from at its next start. Required.
 	DB *localdb.DB
-	// Format of the checkpoints signed: FormatBuckets (the default) or FormatSorted, the
-	// format before it, whose root costs a sort of every head.
+	// Format of the checkpoints signed: FormatBase (the default), or a format before it
+	// (FormatBuckets, FormatSorted), whose first checkpoint lists every head.
 	Format int
+	// MaxChanged bounds the heads a FormatBase checkpoint lists: when more streams changed
+	// since the last checkpoint, it is a base instead (no list, the root only). Default
+	// DefaultMaxChanged.
+	MaxChanged int
 	// AnchorPath is where the latest checkpoint is also written; empty: nowhere.
 	AnchorPath string
 	// Interval between periodic checkpoints. Default one minute.
@@ -122,7 +130,10 @@ func NewCheckpointer(cfg CheckpointerConfig) *Checkpointer {
 		cfg.Logger = slog.Default()
 	}
 	if cfg.Format == 0 {
-		cfg.Format = FormatBuckets
+		cfg.Format = FormatBase
+	}
+	if cfg.MaxChanged <= 0 {
+		cfg.MaxChanged = DefaultMaxChanged
 	}
 	return &Checkpointer{cfg: cfg, lastVer: -1}
 }
@@ -201,16 +212,27 @@ func (c *Checkpointer) Checkpoint(ctx context.Context) (*CheckpointSigned, error
 	}
 	cp := CheckpointSigned{Position: uint64(c.pos), Streams: c.streams, HeadsRoot: root,
 		PublicKey: c.PublicKey(), At: c.cfg.Now().UTC()}
-	if c.cfg.Format == FormatBuckets {
-		cp.Format = FormatBuckets
+	if c.cfg.Format != FormatSorted {
+		cp.Format = c.cfg.Format
 	}
 	var since eventstore.Position
 	cp.Seq = 1
 	if c.last != nil {
 		cp.Seq, since = c.last.Seq+1, eventstore.Position(c.last.Position)
 	}
-	if cp.Changed, err = c.changedSince(ctx, since); err != nil {
-		return nil, err
+	if cp.Format == FormatBase {
+		// A base lists no heads: the first checkpoint, or one after more changes than a list
+		// should hold. It is counted, never listed, to decide.
+		if c.last == nil {
+			cp.Base = true
+		} else if cp.Base, err = c.changedMore(ctx, since, c.cfg.MaxChanged); err != nil {
+			return nil, err
+		}
+	}
+	if !cp.Base {
+		if cp.Changed, err = c.changedSince(ctx, since); err != nil {
+			return nil, err
+		}
 	}
 	cp.Signature = ed25519.Sign(c.cfg.Key, cp.Payload())
 	ev, err := encodeEvent(TypeCheckpointSigned, cp, "system:checkpointer")

@@ -31,16 +31,23 @@ type Head struct {
 
 // CheckpointSigned is a signed statement of the heads of all streams once the log reached
 // Position: Streams streams whose heads hash to HeadsRoot by the rule of its Format
-// (HeadsRoot). Changed lists the heads that moved since checkpoint Seq-1 (all of them in the
-// first), so that a verifier rebuilds the full set by folding the checkpoints and can name a
-// stream that is gone. The signature is Ed25519 over Payload().
+// (HeadsRoot). Changed lists the heads that moved since checkpoint Seq-1, so that a verifier
+// rebuilds the full set by folding the checkpoints and can name a stream that is gone. In
+// formats 1 and 2 the first checkpoint lists every head. In FormatBase a base checkpoint (the
+// first, and any after more than a bound of changed heads) lists none: it commits to the root
+// of the heads the log itself gives at Position, which a verifier recomputes from the log.
+// The signature is Ed25519 over Payload().
 type CheckpointSigned struct {
-	// Format is FormatBuckets, or absent (FormatSorted) in checkpoints signed before it.
-	Format    int       `json:"format,omitempty"`
-	Seq       uint64    `json:"seq"`
-	Position  uint64    `json:"position"`
-	Streams   int       `json:"streams"`
-	HeadsRoot string    `json:"heads_root"`
+	// Format is FormatBase or FormatBuckets, or absent (FormatSorted) in checkpoints signed
+	// before them.
+	Format    int    `json:"format,omitempty"`
+	Seq       uint64 `json:"seq"`
+	Position  uint64 `json:"position"`
+	Streams   int    `json:"streams"`
+	HeadsRoot string `json:"heads_root"`
+	// Base (FormatBase only) marks a checkpoint that lists no heads: HeadsRoot is the root of
+	// the heads of every stream of the log at Position.
+	Base      bool      `json:"base,omitempty"`
 	Changed   []Head    `json:"changed"`
 	PublicKey []byte    `json:"public_key"`
 	Signature []byte    `json:"signature"`
@@ -53,13 +60,20 @@ type CheckpointSigned struct {
 //	seq:<n>\n position:<p>\n streams:<n>\n heads:<hex root>\n
 //	changed:<hex SHA-256 of the changed heads, one "<len>:<stream> <version> <hash>\n" each>\n
 //	at:<unix nanoseconds>\n
+//
+// In FormatBase the changed line of a base checkpoint is "changed:base" (it lists no heads,
+// and the word cannot be mistaken for a hash): the signature covers whether it is a base.
 func (c CheckpointSigned) Payload() []byte {
-	h := newLineHasher()
-	for _, hd := range c.Changed {
-		h.line(hd.Stream, hd.Version, hd.Hash)
+	changed := "base"
+	if !c.Base || c.FormatOrSorted() != FormatBase {
+		h := newLineHasher()
+		for _, hd := range c.Changed {
+			h.line(hd.Stream, hd.Version, hd.Hash)
+		}
+		changed = h.sum()
 	}
 	return fmt.Appendf(nil, "assent.checkpoint.v%d\nseq:%d\nposition:%d\nstreams:%d\nheads:%s\nchanged:%s\nat:%d\n",
-		c.FormatOrSorted(), c.Seq, c.Position, c.Streams, c.HeadsRoot, h.sum(), c.At.UnixNano())
+		c.FormatOrSorted(), c.Seq, c.Position, c.Streams, c.HeadsRoot, changed, c.At.UnixNano())
 }
 
 // FormatOrSorted is the checkpoint's format, FormatSorted when it names none.

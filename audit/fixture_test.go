@@ -85,6 +85,13 @@ func newHistory(t testing.TB, challenges int) *history {
 	return h
 }
 
+// signWith makes the history's checkpointer sign checkpoints of format (resuming from the same
+// tables, with the same anchor file), and maxChanged heads at most in a list (0: the default).
+func (h *history) signWith(format, maxChanged int) {
+	h.cp = audit.NewCheckpointer(audit.CheckpointerConfig{Log: h.store, Appender: h.store, Key: h.cpKey, DB: h.db, Format: format,
+		MaxChanged: maxChanged, AnchorPath: filepath.Join(filepath.Dir(h.path), audit.AnchorFile)})
+}
+
 func (h *history) append(t testing.TB, stream string, events ...domain.Event) {
 	t.Helper()
 	var evs []eventstore.EventData

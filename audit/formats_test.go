@@ -12,15 +12,23 @@ import (
 	"github.com/assent-dev/assent/eventstore"
 )
 
-// mixedFormats writes a log whose checkpoints are of both formats, the last of the given one:
-// #1 FormatSorted (as signed before FormatBuckets), #2 FormatBuckets, #3 FormatSorted, and
-// #4 FormatBuckets when last is FormatBuckets. Each checkpointer resumes from the same tables.
+// mixedFormats writes a log whose checkpoints are of several formats, the last of the given
+// one: #1 FormatSorted (as signed before FormatBuckets), #2 FormatBuckets, #3 FormatSorted,
+// #4 FormatBuckets when last is FormatBuckets or FormatBase, and #5 FormatBase (a list: the
+// log already has checkpoints) when last is FormatBase. With last 0 the log begins with a
+// base: FormatBase, FormatSorted, FormatBuckets, FormatBase. Each checkpointer resumes from
+// the same tables.
 func mixedFormats(t *testing.T, last int) *history {
 	t.Helper()
 	h := newHistory(t, 2)
 	formats := []int{audit.FormatSorted, audit.FormatBuckets, audit.FormatSorted}
-	if last == audit.FormatBuckets {
+	switch last {
+	case audit.FormatBuckets:
 		formats = append(formats, audit.FormatBuckets)
+	case audit.FormatBase:
+		formats = append(formats, audit.FormatBuckets, audit.FormatBase)
+	case 0:
+		formats = []int{audit.FormatBase, audit.FormatSorted, audit.FormatBuckets, audit.FormatBase}
 	}
 	for i, f := range formats {
 		h.cp = newCheckpointer(h, f)
@@ -33,10 +41,11 @@ func mixedFormats(t *testing.T, last int) *history {
 	return h
 }
 
-// Verify checks each checkpoint's root by the rule of its own format, over logs that hold both.
+// Verify checks each checkpoint's root by the rule of its own format, over logs that hold
+// several.
 func TestVerifyHoldsOverCheckpointsOfBothFormats(t *testing.T) {
 	t.Parallel()
-	for _, last := range []int{audit.FormatSorted, audit.FormatBuckets} {
+	for _, last := range []int{audit.FormatSorted, audit.FormatBuckets, audit.FormatBase, 0} {
 		h := mixedFormats(t, last)
 		rep, err := audit.Verify(ctxT(t), h.store, audit.VerifyOptions{TrustedKeys: []ed25519.PublicKey{h.cpKey.Public().(ed25519.PublicKey)}})
 		if err != nil {
@@ -68,7 +77,7 @@ func TestHeadsRootDependsOnTheFormat(t *testing.T) {
 // Tampering is still caught in a log with checkpoints of both formats.
 func TestVerifyNamesTamperingOverBothFormats(t *testing.T) {
 	t.Parallel()
-	for _, last := range []int{audit.FormatSorted, audit.FormatBuckets} {
+	for _, last := range []int{audit.FormatSorted, audit.FormatBuckets, audit.FormatBase} {
 		h := mixedFormats(t, last)
 		gone, cut := domain.ChallengeStream(h.challenge[0]), domain.ChallengeStream(h.challenge[1])
 		rep := h.tamperAndVerify(t, func(db execer) {

@@ -208,11 +208,14 @@ func (c *Checkpointer) foldPage(ctx context.Context, evs []eventstore.ChainedEve
 // the buckets of the streams changed since the tree was last brought up to date, and saves
 // them with the position they reflect.
 func (c *Checkpointer) root(ctx context.Context) (string, error) {
-	if c.cfg.Format != FormatBuckets {
+	if !bucketRoot(c.cfg.Format) {
 		return c.sortedRoot(ctx)
 	}
 	if c.treePos == c.pos {
 		return c.tree.root(), nil
+	}
+	if c.treePos == eventstore.Start {
+		return c.rehashAll(ctx)
 	}
 	tx, err := c.cfg.DB.Writer.BeginTx(ctx, nil)
 	if err != nil {
@@ -277,6 +280,103 @@ func (c *Checkpointer) root(ctx context.Context) (string, error) {
 	}
 	c.treePos = c.pos
 	return c.tree.root(), nil
+}
+
+// rehashAll computes every bucket's hash from the heads table, the first time the tree is
+// built (after the first fold): it reads the table in key order, a node of 256 buckets per
+// query, and holds one bucket's hasher at a time; never a list of the heads.
+func (c *Checkpointer) rehashAll(ctx context.Context) (string, error) {
+	tx, err := c.cfg.DB.Writer.BeginTx(ctx, nil)
+	if err != nil {
+		return "", fmt.Errorf("audit checkpoint: %w", err)
+	}
+	defer tx.Rollback()
+	get, err := tx.PrepareContext(ctx, `SELECT bucket, stream, version, hash FROM audit_heads WHERE bucket >= ? AND bucket < ? ORDER BY bucket, stream`)
+	if err != nil {
+		return "", fmt.Errorf("audit checkpoint: %w", err)
+	}
+	defer get.Close()
+	put, err := tx.PrepareContext(ctx, `INSERT INTO audit_buckets (bucket, hash) VALUES (?, ?) ON CONFLICT (bucket) DO UPDATE SET hash = excluded.hash`)
+	if err != nil {
+		return "", fmt.Errorf("audit checkpoint: %w", err)
+	}
+	defer put.Close()
+	t := new(tree)
+	t.init()
+	for n := 0; n < fanOut; n++ {
+		if err := c.hashNode(ctx, get, put, t, n); err != nil {
+			return "", err
+		}
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE audit_checkpointer SET tree_position = ? WHERE id = 1`, int64(c.pos)); err != nil {
+		return "", fmt.Errorf("audit checkpoint: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return "", fmt.Errorf("audit checkpoint: %w", err)
+	}
+	c.tree, c.treePos = t, c.pos
+	return c.tree.root(), nil
+}
+
+// hashNode hashes the buckets of node n (256n to 256n+255) from get's rows into t, and saves
+// the hash of each bucket that holds streams.
+func (c *Checkpointer) hashNode(ctx context.Context, get, put *sql.Stmt, t *tree, n int) error {
+	rows, err := get.QueryContext(ctx, n*fanOut, (n+1)*fanOut)
+	if err != nil {
+		return fmt.Errorf("audit checkpoint: %w", err)
+	}
+	defer rows.Close()
+	var (
+		cur     = -1
+		l       lineHasher
+		bucket  int
+		stream  string
+		version int64
+		raw     []byte
+		hash    eventstore.Hash
+	)
+	flush := func() error {
+		if cur < 0 {
+			return nil
+		}
+		copy(t.leaves[cur][:], l.h.Sum(nil))
+		if _, err := put.ExecContext(ctx, cur, t.leaves[cur][:]); err != nil {
+			return fmt.Errorf("audit checkpoint: %w", err)
+		}
+		return nil
+	}
+	for rows.Next() {
+		if err := rows.Scan(&bucket, &stream, &version, &raw); err != nil {
+			return fmt.Errorf("audit checkpoint: %w", err)
+		}
+		if bucket != cur {
+			if err := flush(); err != nil {
+				return err
+			}
+			cur, l = bucket, newLineHasher()
+		}
+		copy(hash[:], raw)
+		l.line(stream, uint64(version), hash.String())
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("audit checkpoint: %w", err)
+	}
+	if err := flush(); err != nil {
+		return err
+	}
+	t.stale[n] = true
+	return nil
+}
+
+// changedMore tells whether more than max streams changed after position since, counting at
+// most max+1 of them from the index on the position of change.
+func (c *Checkpointer) changedMore(ctx context.Context, since eventstore.Position, max int) (bool, error) {
+	var n int
+	err := c.cfg.DB.Reader.QueryRowContext(ctx, `SELECT COUNT(*) FROM (SELECT 1 FROM audit_heads INDEXED BY audit_heads_changed WHERE changed_at > ? LIMIT ?)`, int64(since), max+1).Scan(&n)
+	if err != nil {
+		return false, fmt.Errorf("audit checkpoint: %w", err)
+	}
+	return n > max, nil
 }
 
 // scanHeads hashes the lines of the heads that query q (given args) returns, in its order.

@@ -50,8 +50,8 @@ func TestCheckpointerResumesFromItsTables(t *testing.T) {
 	t.Parallel()
 	h := newHistory(t, 20)
 	first := h.checkpoint(t)
-	if first.Format != audit.FormatBuckets || first.HeadsRoot != audit.HeadsRoot(audit.FormatBuckets, foldHeads(t, h.store, first.Position)) {
-		t.Fatalf("first checkpoint: format %d, root %s differs from a fresh fold's", first.Format, first.HeadsRoot)
+	if first.Format != audit.FormatBase || !first.Base || len(first.Changed) != 0 || first.HeadsRoot != audit.HeadsRoot(audit.FormatBase, foldHeads(t, h.store, first.Position)) {
+		t.Fatalf("first checkpoint: format %d, base %v, %d heads listed, root %s differs from a fresh fold's", first.Format, first.Base, len(first.Changed), first.HeadsRoot)
 	}
 	if n := h.cp.EventsRead(); n != int64(first.Position)+1 {
 		t.Fatalf("the first checkpoint read %d events, want the whole log (%d) and its own", n, first.Position+1)

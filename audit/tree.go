@@ -20,7 +20,17 @@ const (
 	// SHA-256 of 256 bucket hashes in order; the root is the SHA-256 of the 256 nodes. A
 	// checkpoint rehashes only the buckets whose streams changed.
 	FormatBuckets = 2
+	// FormatBase (3) computes the root as FormatBuckets does, but its first checkpoint, and
+	// any checkpoint after more than a bound of changed heads, is a base: it lists no heads
+	// and commits to the root of the heads of all streams at its position, which a verifier
+	// recomputes from the log itself. Every other checkpoint lists the heads changed since
+	// the one before. No checkpoint, and no moment of the server, holds a list of every stream.
+	FormatBase = 3
 )
+
+// bucketRoot tells whether a format computes its root by the bucket tree (FormatBuckets and
+// FormatBase) rather than by sorting every head (FormatSorted).
+func bucketRoot(format int) bool { return format == FormatBuckets || format == FormatBase }
 
 // Buckets is the number of buckets of the FormatBuckets tree, and fanOut its fan-out.
 const (
@@ -50,7 +60,7 @@ func HeadsRoot(format int, heads []Head) string {
 		sorted = append(sorted, h)
 	}
 	slices.SortFunc(sorted, func(a, b Head) int { return strings.Compare(a.Stream, b.Stream) })
-	if format != FormatBuckets {
+	if !bucketRoot(format) {
 		l := newLineHasher()
 		for _, h := range sorted {
 			l.line(h.Stream, h.Version, h.Hash)

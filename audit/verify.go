@@ -4,7 +4,10 @@ import (
 	"bytes"
 	"context"
 	"crypto/ed25519"
+	"encoding/json"
+	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"time"
 
@@ -27,6 +30,7 @@ const (
 	FindStreamUncovered  = "stream_not_in_checkpoint"
 	FindTailCut          = "tail_cut"           // the log ends before what a checkpoint covers
 	FindCheckpointBad    = "checkpoint_invalid" // bad signature, key, sequence or root
+	FindRootMismatch     = "root_mismatch"      // the log's heads at a base checkpoint do not hash to its root
 	FindSignatureBad     = "answer_signature_invalid"
 	FindIndexMismatch    = "index_mismatch"       // the stream index disagrees with the log
 	FindUncovered        = "not_yet_checkpointed" // info: events after the last checkpoint
@@ -82,6 +86,19 @@ type VerifyOptions struct {
 	AnchorSource string
 }
 
+// baseRef is a base checkpoint found before the pass.
+type baseRef struct {
+	seq uint64
+	pos eventstore.Position
+}
+
+// baseHeads are the log's own heads at a base checkpoint's position.
+type baseHeads struct {
+	root    string
+	streams int
+	heads   map[string]headState // nil when the base is not compared against
+}
+
 type challengeFacts struct {
 	digest  []byte
 	devices map[uuid.UUID][]byte
@@ -95,6 +112,18 @@ type verifier struct {
 	beforeT map[string]headState
 	claimed map[string]headState // folded from checkpoints up to target
 	tracker bucketTracker        // the FormatBuckets root of claimed
+	// partial is set while claimed comes from the log's own heads at a base checkpoint whose
+	// root they did not match: the roots of the checkpoints after it cannot fold, and are not
+	// reported again until the next base.
+	partial bool
+	// bases are the base checkpoints (FormatBase) of the log, in order, found before the pass;
+	// next is the first whose position the pass has not yet passed. At each base's position
+	// the pass takes the log's own heads (crossed): their root and number, and a copy of them
+	// when that base is compared against (its Seq up to the target's).
+	bases   []baseRef
+	next    int
+	crossed map[eventstore.Position]*baseHeads
+	logTree bucketTracker // the FormatBuckets root of heads, kept only when the log has bases
 	lastSeq uint64
 	logLast *CheckpointSigned
 	keys    map[uuid.UUID][]byte // device keys as registered
@@ -145,6 +174,15 @@ func Verify(ctx context.Context, log ChainLog, opts VerifyOptions) (*Report, err
 	if a := opts.Anchor; a != nil && (v.target == nil || a.Seq > v.target.Seq) {
 		v.target, rep.AnchorUsed, rep.AnchorSource = a, true, opts.AnchorSource
 	}
+	if v.bases, err = baseCheckpoints(ctx, log); err != nil {
+		return nil, fmt.Errorf("audit verify: %w", err)
+	}
+	if a := opts.Anchor; a != nil && rep.AnchorUsed && a.Base && a.FormatOrSorted() == FormatBase {
+		if n := len(v.bases); n == 0 || v.bases[n-1].seq < a.Seq {
+			v.bases = append(v.bases, baseRef{seq: a.Seq, pos: eventstore.Position(a.Position)})
+		}
+	}
+	v.crossed = map[eventstore.Position]*baseHeads{}
 	// Stream reads go through the store's index: a row lost there hides an event from every
 	// command (a used backup code would read as unused), so the index is checked as well, beside
 	// the pass over the log.
@@ -185,6 +223,85 @@ func Verify(ctx context.Context, log ChainLog, opts VerifyOptions) (*Report, err
 	}
 	rep.OK = !slices.ContainsFunc(rep.Findings, func(f Finding) bool { return f.Severity == SeverityError })
 	return rep, nil
+}
+
+// baseCheckpoints reads the checkpoint stream, a page at a time, and returns its base
+// checkpoints (FormatBase), in order: the pass must take the log's heads at each one's
+// position, which lies before the checkpoint's own event. Only the few fields it needs are
+// decoded; the changed lists are skipped.
+func baseCheckpoints(ctx context.Context, log Log) ([]baseRef, error) {
+	const limit = 100
+	var (
+		out  []baseRef
+		from uint64
+	)
+	for {
+		evs, err := log.ReadStream(ctx, CheckpointStream, eventstore.ReadStreamOptions{From: from, Limit: limit})
+		if errors.Is(err, eventstore.ErrStreamNotFound) {
+			return nil, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		for i := range evs {
+			var h struct {
+				Format   int    `json:"format"`
+				Seq      uint64 `json:"seq"`
+				Position uint64 `json:"position"`
+				Base     bool   `json:"base"`
+			}
+			if evs[i].Type == TypeCheckpointSigned && json.Unmarshal(evs[i].Data, &h) == nil && h.Format == FormatBase && h.Base {
+				out = append(out, baseRef{seq: h.Seq, pos: eventstore.Position(h.Position)})
+			}
+		}
+		if len(evs) < limit {
+			return out, nil
+		}
+		from = evs[len(evs)-1].Version + 1
+	}
+}
+
+// cross takes the log's own heads at the position of the next base checkpoint, once the pass
+// has read every event up to it.
+func (v *verifier) cross() {
+	b := v.bases[v.next]
+	v.next++
+	st := &baseHeads{root: v.logTree.root(v.heads), streams: len(v.heads)}
+	if v.logTree.t == nil {
+		st.root = HeadsRoot(FormatBase, nil)
+	}
+	if v.target != nil && b.seq <= v.target.Seq {
+		st.heads = maps.Clone(v.heads)
+	}
+	v.crossed[b.pos] = st
+}
+
+// base checks a base checkpoint against the log's own heads at its position and, when it is
+// compared against, makes them the heads claimed so far.
+func (v *verifier) base(cp CheckpointSigned, stream string, version int64, pos eventstore.Position) {
+	if len(cp.Changed) > 0 {
+		v.find(FindCheckpointBad, stream, version, pos, "checkpoint #%d is a base but lists %d heads", cp.Seq, len(cp.Changed))
+	}
+	st := v.crossed[eventstore.Position(cp.Position)]
+	delete(v.crossed, eventstore.Position(cp.Position))
+	if st == nil {
+		if v.target != nil && cp.Seq <= v.target.Seq {
+			v.find(FindCheckpointBad, stream, version, pos, "checkpoint #%d is a base that was not in the log when verify began", cp.Seq)
+		}
+		return
+	}
+	mismatch := st.root != cp.HeadsRoot || st.streams != cp.Streams
+	if mismatch {
+		v.find(FindRootMismatch, stream, version, pos,
+			"the log's heads at position %d (%d streams) do not hash to the root base checkpoint #%d signed (%d streams): an event up to position %d was altered, deleted or inserted",
+			cp.Position, st.streams, cp.Seq, cp.Streams, cp.Position)
+	}
+	if st.heads != nil {
+		v.claimed, v.tracker, v.partial = st.heads, bucketTracker{}, mismatch
+		for s := range v.claimed {
+			v.tracker.moved(s, true)
+		}
+	}
 }
 
 // pipeline reads pages of the log ahead in a goroutine while the caller verifies the previous
@@ -239,6 +356,9 @@ func pipeline(ctx context.Context, log ChainLog) func() ([]eventstore.ChainedEve
 }
 
 func (v *verifier) event(ev *eventstore.ChainedEvent) {
+	for v.next < len(v.bases) && ev.Position > v.bases[v.next].pos {
+		v.cross()
+	}
 	v.rep.Events++
 	if v.target != nil && ev.Position > eventstore.Position(v.target.Position) {
 		v.past++
@@ -273,6 +393,9 @@ func (v *verifier) event(ev *eventstore.ChainedEvent) {
 		}
 	}
 	v.heads[ev.Stream] = headState{version: version, hash: ev.Hash()}
+	if len(v.bases) > 0 {
+		v.logTree.moved(ev.Stream, !seen)
+	}
 	switch {
 	case ev.Stream == CheckpointStream:
 		v.checkpoint(ev)
@@ -299,7 +422,12 @@ func (v *verifier) checkpoint(ev *eventstore.ChainedEvent) {
 	if cp.Position >= uint64(ev.Position) {
 		v.find(FindCheckpointBad, ev.Stream, int64(ev.Version), ev.Position, "checkpoint #%d claims position %d, not before its own event", cp.Seq, cp.Position)
 	}
-	if v.target != nil && cp.Seq <= v.target.Seq {
+	if cp.FormatOrSorted() == FormatBase && !cp.Base && cp.Seq == 1 {
+		v.find(FindCheckpointBad, ev.Stream, int64(ev.Version), ev.Position, "checkpoint #1 is of format %d but not a base: the heads before it are not signed", FormatBase)
+	}
+	if cp.FormatOrSorted() == FormatBase && cp.Base {
+		v.base(cp, ev.Stream, int64(ev.Version), ev.Position)
+	} else if v.target != nil && cp.Seq <= v.target.Seq {
 		for _, hd := range cp.Changed {
 			hash, err := eventstore.ParseHash(hd.Hash)
 			if err != nil {
@@ -310,19 +438,28 @@ func (v *verifier) checkpoint(ev *eventstore.ChainedEvent) {
 			v.claimed[hd.Stream] = headState{version: int64(hd.Version), hash: hash}
 			v.tracker.moved(hd.Stream, !known)
 		}
-		// Each format-2 checkpoint's root is checked as it comes (its cost is the buckets that
-		// changed); the last one's, of either format, in finish.
-		if cp.FormatOrSorted() == FormatBuckets && cp.Seq < v.target.Seq && v.tracker.root(v.claimed) != cp.HeadsRoot {
+		// Each checkpoint's root of the bucket formats is checked as it comes (its cost is the
+		// buckets that changed); the last one's, of any format, in finish.
+		if bucketRoot(cp.FormatOrSorted()) && cp.Seq < v.target.Seq && !v.partial && v.tracker.root(v.claimed) != cp.HeadsRoot {
 			v.find(FindCheckpointBad, ev.Stream, int64(ev.Version), ev.Position, "the heads of checkpoints #1 to #%d do not fold to the root #%d signed", cp.Seq, cp.Seq)
 		}
 	}
-	if cp.FormatOrSorted() > FormatBuckets {
+	if cp.FormatOrSorted() > FormatBase {
 		v.find(FindCheckpointBad, ev.Stream, int64(ev.Version), ev.Position, "checkpoint #%d is of format %d, which this verifier does not know: upgrade it", cp.Seq, cp.FormatOrSorted())
 	}
 	if v.target != nil && cp.Seq == v.target.Seq && v.rep.AnchorUsed && !bytes.Equal(cp.Signature, v.target.Signature) {
 		v.find(FindCheckpointBad, ev.Stream, int64(ev.Version), ev.Position, "checkpoint #%d in the log differs from the anchor's", cp.Seq)
 	}
 	v.logLast = &cp
+}
+
+// claimedRoot is the root of the heads claimed so far by the rule of format: from the tracker
+// (the buckets changed since its last root) for the bucket formats.
+func (v *verifier) claimedRoot(format int) string {
+	if bucketRoot(format) {
+		return v.tracker.root(v.claimed)
+	}
+	return headsRoot(format, v.claimed)
 }
 
 // loss reports an operator's acceptance of lost events: the log after it is signed again, but
@@ -425,6 +562,9 @@ func (v *verifier) answer(ev *eventstore.ChainedEvent) {
 }
 
 func (v *verifier) finish() {
+	for v.next < len(v.bases) { // the log ends before a base's position: its tail was cut
+		v.cross()
+	}
 	v.rep.Streams = len(v.heads)
 	v.rep.Head = uint64(v.prevPos)
 	t := v.target
@@ -442,21 +582,26 @@ func (v *verifier) finish() {
 		if t.Seq > logSeq {
 			v.find(FindTailCut, CheckpointStream, -1, eventstore.Position(t.Position),
 				"the anchor holds checkpoint #%d of position %d, but the log's last checkpoint is #%d and the log ends at %d: its tail was cut", t.Seq, t.Position, logSeq, v.prevPos)
-			if t.Seq == logSeq+1 {
+			switch {
+			case t.Seq == logSeq+1 && t.Base && t.FormatOrSorted() == FormatBase:
+				v.base(*t, CheckpointStream, -1, eventstore.Position(t.Position))
+			case t.Seq == logSeq+1:
 				for _, hd := range t.Changed {
 					if hash, err := eventstore.ParseHash(hd.Hash); err == nil {
+						_, known := v.claimed[hd.Stream]
 						v.claimed[hd.Stream] = headState{version: int64(hd.Version), hash: hash}
+						v.tracker.moved(hd.Stream, !known)
 					}
 				}
-			} else {
+			default:
 				// Checkpoints between are gone too: only the streams named so far can be compared.
-				v.claimed = map[string]headState{}
+				v.claimed, v.tracker = map[string]headState{}, bucketTracker{}
 			}
 		}
 	} else if v.logLast == nil || v.logLast.Seq != t.Seq {
 		v.find(FindCheckpointBad, CheckpointStream, -1, 0, "the last checkpoint read first (#%d) is not the last one in the log", t.Seq)
 	}
-	if len(v.claimed) > 0 && headsRoot(t.FormatOrSorted(), v.claimed) != t.HeadsRoot {
+	if len(v.claimed) > 0 && !v.partial && v.claimedRoot(t.FormatOrSorted()) != t.HeadsRoot {
 		v.find(FindCheckpointBad, CheckpointStream, -1, eventstore.Position(t.Position), "the heads of checkpoints #1 to #%d do not fold to the signed root", t.Seq)
 	}
 	at := func(stream string) headState {
