@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/assent-dev/assent/audit"
+	"github.com/assent-dev/assent/audit/checkpoint"
 	"github.com/assent-dev/assent/domain"
 	"github.com/assent-dev/assent/eventstore"
 )
@@ -15,7 +16,7 @@ import (
 // checkpointEvent reads the stored data of checkpoint #seq (its event's version is seq-1).
 func checkpointEvent(t *testing.T, s eventstore.Store, seq uint64) []byte {
 	t.Helper()
-	evs, err := s.ReadStream(ctxT(t), audit.CheckpointStream, eventstore.ReadStreamOptions{From: seq - 1, Limit: 1})
+	evs, err := s.ReadStream(ctxT(t), checkpoint.Stream, eventstore.ReadStreamOptions{From: seq - 1, Limit: 1})
 	if err != nil || len(evs) != 1 {
 		t.Fatalf("checkpoint #%d: %v %d events", seq, err, len(evs))
 	}
@@ -28,10 +29,10 @@ func TestFirstCheckpointListsNoStream(t *testing.T) {
 	t.Parallel()
 	h := newHistory(t, 30)
 	first := h.checkpoint(t)
-	if first.Format != audit.FormatBase || !first.Base || len(first.Changed) != 0 || first.Streams != 32 {
+	if first.Format != checkpoint.FormatBase || !first.Base || len(first.Changed) != 0 || first.Streams != 32 {
 		t.Fatalf("first checkpoint: format %d, base %v, %d heads listed, %d streams", first.Format, first.Base, len(first.Changed), first.Streams)
 	}
-	if want := audit.HeadsRoot(audit.FormatBase, foldHeads(t, h.store, first.Position)); first.HeadsRoot != want {
+	if want := checkpoint.HeadsRoot(checkpoint.FormatBase, foldHeads(t, h.store, first.Position)); first.HeadsRoot != want {
 		t.Fatalf("first checkpoint's root %s, a fresh fold gives %s", first.HeadsRoot, want)
 	}
 	data := checkpointEvent(t, h.store, 1)
@@ -58,7 +59,7 @@ func TestFirstCheckpointListsNoStream(t *testing.T) {
 func TestManyChangesMakeABase(t *testing.T) {
 	t.Parallel()
 	h := newHistory(t, 2)
-	h.signWith(audit.FormatBase, 3)
+	h.signWith(checkpoint.FormatBase, 3)
 	h.checkpoint(t)
 	h.approve(t, 2) // 3 streams moved: the account, a challenge, the checkpoints
 	if cp := h.checkpoint(t); cp.Base || len(cp.Changed) != 3 {
@@ -132,35 +133,35 @@ func TestVerifyRefusesBadBases(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
 		name  string
-		forge func(cp *audit.CheckpointSigned, heads []audit.Head)
+		forge func(cp *checkpoint.Signed, heads []checkpoint.Head)
 		kind  string
 		text  string
 	}{
-		{"a root that is not the log's", func(cp *audit.CheckpointSigned, _ []audit.Head) { cp.HeadsRoot = strings.Repeat("ab", 32) }, audit.FindRootMismatch, "do not hash to the root"},
-		{"a stream count that is not the log's", func(cp *audit.CheckpointSigned, _ []audit.Head) { cp.Streams++ }, audit.FindRootMismatch, "do not hash to the root"},
-		{"a base that lists heads", func(cp *audit.CheckpointSigned, heads []audit.Head) { cp.Changed = heads }, audit.FindCheckpointBad, "is a base but lists"},
-		{"a first checkpoint that is not a base", func(cp *audit.CheckpointSigned, heads []audit.Head) { cp.Base, cp.Changed = false, heads }, audit.FindCheckpointBad, "not a base"},
+		{"a root that is not the log's", func(cp *checkpoint.Signed, _ []checkpoint.Head) { cp.HeadsRoot = strings.Repeat("ab", 32) }, audit.FindRootMismatch, "do not hash to the root"},
+		{"a stream count that is not the log's", func(cp *checkpoint.Signed, _ []checkpoint.Head) { cp.Streams++ }, audit.FindRootMismatch, "do not hash to the root"},
+		{"a base that lists heads", func(cp *checkpoint.Signed, heads []checkpoint.Head) { cp.Changed = heads }, audit.FindCheckpointBad, "is a base but lists"},
+		{"a first checkpoint that is not a base", func(cp *checkpoint.Signed, heads []checkpoint.Head) { cp.Base, cp.Changed = false, heads }, audit.FindCheckpointBad, "not a base"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			h := newHistory(t, 2)
 			pos := uint64(h.store.Head())
 			heads := foldHeads(t, h.store, pos)
-			cp := audit.CheckpointSigned{Format: audit.FormatBase, Base: true, Seq: 1, Position: pos, Streams: len(heads),
-				HeadsRoot: audit.HeadsRoot(audit.FormatBase, heads), PublicKey: h.cpKey.Public().(ed25519.PublicKey), At: h.t0}
+			cp := checkpoint.Signed{Format: checkpoint.FormatBase, Base: true, Seq: 1, Position: pos, Streams: len(heads),
+				HeadsRoot: checkpoint.HeadsRoot(checkpoint.FormatBase, heads), PublicKey: h.cpKey.Public().(ed25519.PublicKey), At: h.t0}
 			tc.forge(&cp, heads)
 			cp.Signature = ed25519.Sign(h.cpKey, cp.Payload())
 			data, err := json.Marshal(cp)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if _, err := h.store.Append(ctxT(t), audit.CheckpointStream, eventstore.NoStream(), eventstore.EventData{Type: audit.TypeCheckpointSigned, SchemaVersion: 1, Data: data}); err != nil {
+			if _, err := h.store.Append(ctxT(t), checkpoint.Stream, eventstore.NoStream(), eventstore.EventData{Type: checkpoint.TypeSigned, SchemaVersion: 1, Data: data}); err != nil {
 				t.Fatal(err)
 			}
 			rep := h.tamperAndVerify(t, nil)
 			named := false
 			for _, f := range errorsOf(rep) {
-				named = named || (f.Kind == tc.kind && f.Stream == audit.CheckpointStream && strings.Contains(f.Message, tc.text))
+				named = named || (f.Kind == tc.kind && f.Stream == checkpoint.Stream && strings.Contains(f.Message, tc.text))
 			}
 			if rep.OK || !named {
 				t.Fatalf("want %s (%q): %+v", tc.kind, tc.text, rep.Findings)
@@ -172,14 +173,14 @@ func TestVerifyRefusesBadBases(t *testing.T) {
 // Whether a checkpoint is a base is signed: the same checkpoint with its list dropped, or a
 // base given a list, no longer verifies.
 func TestTheBaseFlagIsSigned(t *testing.T) {
-	cp := audit.CheckpointSigned{Format: audit.FormatBase, Base: true, Seq: 1, Position: 9, Streams: 2, HeadsRoot: strings.Repeat("0", 64)}
+	cp := checkpoint.Signed{Format: checkpoint.FormatBase, Base: true, Seq: 1, Position: 9, Streams: 2, HeadsRoot: strings.Repeat("0", 64)}
 	asList := cp
 	asList.Base = false
 	if bytes.Equal(cp.Payload(), asList.Payload()) {
 		t.Fatal("a base and a checkpoint with an empty list sign the same payload")
 	}
 	old := cp
-	old.Format = audit.FormatBuckets
+	old.Format = checkpoint.FormatBuckets
 	if bytes.Equal(cp.Payload(), old.Payload()) {
 		t.Fatal("a base signs the payload of a format-2 checkpoint")
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/assent-dev/assent/audit/checkpoint"
 	"github.com/assent-dev/assent/domain"
 	"github.com/assent-dev/assent/eventstore"
 	"github.com/assent-dev/assent/personal"
@@ -82,7 +83,7 @@ type VerifyOptions struct {
 	TrustedKeys []ed25519.PublicKey
 	// Anchor is a checkpoint kept outside the log (the server's AnchorFile, or one an auditor
 	// saved); a log that ends before it is reported as cut.
-	Anchor       *CheckpointSigned
+	Anchor       *checkpoint.Signed
 	AnchorSource string
 }
 
@@ -108,24 +109,24 @@ type verifier struct {
 	opts    VerifyOptions
 	rep     *Report
 	heads   map[string]headState
-	target  *CheckpointSigned // what the log is compared against
+	target  *checkpoint.Signed // what the log is compared against
 	beforeT map[string]headState
 	claimed map[string]headState // folded from checkpoints up to target
-	tracker bucketTracker        // the FormatBuckets root of claimed
+	tracker bucketTracker        // the checkpoint.FormatBuckets root of claimed
 	// partial is set while claimed comes from the log's own heads at a base checkpoint whose
 	// root they did not match: the roots of the checkpoints after it cannot fold, and are not
 	// reported again until the next base.
 	partial bool
-	// bases are the base checkpoints (FormatBase) of the log, in order, found before the pass;
+	// bases are the base checkpoints (checkpoint.FormatBase) of the log, in order, found before the pass;
 	// next is the first whose position the pass has not yet passed. At each base's position
 	// the pass takes the log's own heads (crossed): their root and number, and a copy of them
 	// when that base is compared against (its Seq up to the target's).
 	bases   []baseRef
 	next    int
 	crossed map[eventstore.Position]*baseHeads
-	logTree bucketTracker // the FormatBuckets root of heads, kept only when the log has bases
+	logTree bucketTracker // the checkpoint.FormatBuckets root of heads, kept only when the log has bases
 	lastSeq uint64
-	logLast *CheckpointSigned
+	logLast *checkpoint.Signed
 	keys    map[uuid.UUID][]byte // device keys as registered
 	chals   map[uuid.UUID]*challengeFacts
 	prevPos eventstore.Position
@@ -156,7 +157,7 @@ func (v *verifier) find(kind, stream string, version int64, pos eventstore.Posit
 func Verify(ctx context.Context, log ChainLog, opts VerifyOptions) (*Report, error) {
 	rep := &Report{Findings: []Finding{}, KeysTrusted: []string{}}
 	for _, k := range opts.TrustedKeys {
-		rep.KeysTrusted = append(rep.KeysTrusted, KeyID(k))
+		rep.KeysTrusted = append(rep.KeysTrusted, checkpoint.KeyID(k))
 	}
 	v := &verifier{opts: opts, rep: rep, heads: map[string]headState{}, beforeT: map[string]headState{},
 		claimed: map[string]headState{}, keys: map[uuid.UUID][]byte{}, chals: map[uuid.UUID]*challengeFacts{}}
@@ -165,9 +166,9 @@ func Verify(ctx context.Context, log ChainLog, opts VerifyOptions) (*Report, err
 	}
 	// The last checkpoint the log holds, read first so that the pass can keep the heads as they
 	// were at its position. The pass then checks that it is indeed the last.
-	last, err := log.ReadStream(ctx, CheckpointStream, eventstore.ReadStreamOptions{Direction: eventstore.Backwards, FromEnd: true, Limit: 1})
+	last, err := log.ReadStream(ctx, checkpoint.Stream, eventstore.ReadStreamOptions{Direction: eventstore.Backwards, FromEnd: true, Limit: 1})
 	if err == nil && len(last) == 1 {
-		if cp, err := decodeCheckpoint(&last[0]); err == nil {
+		if cp, err := checkpoint.Decode(&last[0]); err == nil {
 			v.target = &cp
 		}
 	}
@@ -177,7 +178,7 @@ func Verify(ctx context.Context, log ChainLog, opts VerifyOptions) (*Report, err
 	if v.bases, err = baseCheckpoints(ctx, log); err != nil {
 		return nil, fmt.Errorf("audit verify: %w", err)
 	}
-	if a := opts.Anchor; a != nil && rep.AnchorUsed && a.Base && a.FormatOrSorted() == FormatBase {
+	if a := opts.Anchor; a != nil && rep.AnchorUsed && a.Base && a.FormatOrSorted() == checkpoint.FormatBase {
 		if n := len(v.bases); n == 0 || v.bases[n-1].seq < a.Seq {
 			v.bases = append(v.bases, baseRef{seq: a.Seq, pos: eventstore.Position(a.Position)})
 		}
@@ -226,7 +227,7 @@ func Verify(ctx context.Context, log ChainLog, opts VerifyOptions) (*Report, err
 }
 
 // baseCheckpoints reads the checkpoint stream, a page at a time, and returns its base
-// checkpoints (FormatBase), in order: the pass must take the log's heads at each one's
+// checkpoints (checkpoint.FormatBase), in order: the pass must take the log's heads at each one's
 // position, which lies before the checkpoint's own event. Only the few fields it needs are
 // decoded; the changed lists are skipped.
 func baseCheckpoints(ctx context.Context, log Log) ([]baseRef, error) {
@@ -236,7 +237,7 @@ func baseCheckpoints(ctx context.Context, log Log) ([]baseRef, error) {
 		from uint64
 	)
 	for {
-		evs, err := log.ReadStream(ctx, CheckpointStream, eventstore.ReadStreamOptions{From: from, Limit: limit})
+		evs, err := log.ReadStream(ctx, checkpoint.Stream, eventstore.ReadStreamOptions{From: from, Limit: limit})
 		if errors.Is(err, eventstore.ErrStreamNotFound) {
 			return nil, nil
 		}
@@ -250,7 +251,7 @@ func baseCheckpoints(ctx context.Context, log Log) ([]baseRef, error) {
 				Position uint64 `json:"position"`
 				Base     bool   `json:"base"`
 			}
-			if evs[i].Type == TypeCheckpointSigned && json.Unmarshal(evs[i].Data, &h) == nil && h.Format == FormatBase && h.Base {
+			if evs[i].Type == checkpoint.TypeSigned && json.Unmarshal(evs[i].Data, &h) == nil && h.Format == checkpoint.FormatBase && h.Base {
 				out = append(out, baseRef{seq: h.Seq, pos: eventstore.Position(h.Position)})
 			}
 		}
@@ -268,7 +269,7 @@ func (v *verifier) cross() {
 	v.next++
 	st := &baseHeads{root: v.logTree.root(v.heads), streams: len(v.heads)}
 	if v.logTree.t == nil {
-		st.root = HeadsRoot(FormatBase, nil)
+		st.root = checkpoint.HeadsRoot(checkpoint.FormatBase, nil)
 	}
 	if v.target != nil && b.seq <= v.target.Seq {
 		st.heads = maps.Clone(v.heads)
@@ -278,7 +279,7 @@ func (v *verifier) cross() {
 
 // base checks a base checkpoint against the log's own heads at its position and, when it is
 // compared against, makes them the heads claimed so far.
-func (v *verifier) base(cp CheckpointSigned, stream string, version int64, pos eventstore.Position) {
+func (v *verifier) base(cp checkpoint.Signed, stream string, version int64, pos eventstore.Position) {
 	if len(cp.Changed) > 0 {
 		v.find(FindCheckpointBad, stream, version, pos, "checkpoint #%d is a base but lists %d heads", cp.Seq, len(cp.Changed))
 	}
@@ -397,7 +398,7 @@ func (v *verifier) event(ev *eventstore.ChainedEvent) {
 		v.logTree.moved(ev.Stream, !seen)
 	}
 	switch {
-	case ev.Stream == CheckpointStream:
+	case ev.Stream == checkpoint.Stream:
 		v.checkpoint(ev)
 	case ev.Stream == LossStream:
 		v.loss(ev)
@@ -409,7 +410,7 @@ func (v *verifier) event(ev *eventstore.ChainedEvent) {
 
 func (v *verifier) checkpoint(ev *eventstore.ChainedEvent) {
 	v.rep.Checkpoints++
-	cp, err := decodeCheckpoint(&ev.RecordedEvent)
+	cp, err := checkpoint.Decode(&ev.RecordedEvent)
 	if err != nil {
 		v.find(FindCheckpointBad, ev.Stream, int64(ev.Version), ev.Position, "%v", err)
 		return
@@ -422,10 +423,10 @@ func (v *verifier) checkpoint(ev *eventstore.ChainedEvent) {
 	if cp.Position >= uint64(ev.Position) {
 		v.find(FindCheckpointBad, ev.Stream, int64(ev.Version), ev.Position, "checkpoint #%d claims position %d, not before its own event", cp.Seq, cp.Position)
 	}
-	if cp.FormatOrSorted() == FormatBase && !cp.Base && cp.Seq == 1 {
-		v.find(FindCheckpointBad, ev.Stream, int64(ev.Version), ev.Position, "checkpoint #1 is of format %d but not a base: the heads before it are not signed", FormatBase)
+	if cp.FormatOrSorted() == checkpoint.FormatBase && !cp.Base && cp.Seq == 1 {
+		v.find(FindCheckpointBad, ev.Stream, int64(ev.Version), ev.Position, "checkpoint #1 is of format %d but not a base: the heads before it are not signed", checkpoint.FormatBase)
 	}
-	if cp.FormatOrSorted() == FormatBase && cp.Base {
+	if cp.FormatOrSorted() == checkpoint.FormatBase && cp.Base {
 		v.base(cp, ev.Stream, int64(ev.Version), ev.Position)
 	} else if v.target != nil && cp.Seq <= v.target.Seq {
 		for _, hd := range cp.Changed {
@@ -440,11 +441,11 @@ func (v *verifier) checkpoint(ev *eventstore.ChainedEvent) {
 		}
 		// Each checkpoint's root of the bucket formats is checked as it comes (its cost is the
 		// buckets that changed); the last one's, of any format, in finish.
-		if bucketRoot(cp.FormatOrSorted()) && cp.Seq < v.target.Seq && !v.partial && v.tracker.root(v.claimed) != cp.HeadsRoot {
+		if checkpoint.BucketRoot(cp.FormatOrSorted()) && cp.Seq < v.target.Seq && !v.partial && v.tracker.root(v.claimed) != cp.HeadsRoot {
 			v.find(FindCheckpointBad, ev.Stream, int64(ev.Version), ev.Position, "the heads of checkpoints #1 to #%d do not fold to the root #%d signed", cp.Seq, cp.Seq)
 		}
 	}
-	if cp.FormatOrSorted() > FormatBase {
+	if cp.FormatOrSorted() > checkpoint.FormatBase {
 		v.find(FindCheckpointBad, ev.Stream, int64(ev.Version), ev.Position, "checkpoint #%d is of format %d, which this verifier does not know: upgrade it", cp.Seq, cp.FormatOrSorted())
 	}
 	if v.target != nil && cp.Seq == v.target.Seq && v.rep.AnchorUsed && !bytes.Equal(cp.Signature, v.target.Signature) {
@@ -456,7 +457,7 @@ func (v *verifier) checkpoint(ev *eventstore.ChainedEvent) {
 // claimedRoot is the root of the heads claimed so far by the rule of format: from the tracker
 // (the buckets changed since its last root) for the bucket formats.
 func (v *verifier) claimedRoot(format int) string {
-	if bucketRoot(format) {
+	if checkpoint.BucketRoot(format) {
 		return v.tracker.root(v.claimed)
 	}
 	return headsRoot(format, v.claimed)
@@ -475,7 +476,7 @@ func (v *verifier) loss(ev *eventstore.ChainedEvent) {
 		a.At.Format(time.RFC3339), a.Operator, a.LogHead, a.AnchorSeq, a.AnchorPosition, a.LogCheckpointSeq, a.Reason)
 }
 
-func (v *verifier) verifySignature(cp CheckpointSigned, stream string, version int64, pos eventstore.Position) bool {
+func (v *verifier) verifySignature(cp checkpoint.Signed, stream string, version int64, pos eventstore.Position) bool {
 	// A checkpoint names the key that signed it (its public key); that key must be trusted.
 	// Each keyring key derives its own checkpoint key, so after a rotation the old key's
 	// checkpoints are checked with the old key, as long as it is trusted.
@@ -489,11 +490,11 @@ func (v *verifier) verifySignature(cp CheckpointSigned, stream string, version i
 		key = cp.PublicKey
 	}
 	if key == nil {
-		v.find(FindCheckpointBad, stream, version, pos, "checkpoint #%d is signed by key %s, which is not trusted: a retired key, or not the server's (trust a retired key's public key explicitly)", cp.Seq, KeyID(cp.PublicKey))
+		v.find(FindCheckpointBad, stream, version, pos, "checkpoint #%d is signed by key %s, which is not trusted: a retired key, or not the server's (trust a retired key's public key explicitly)", cp.Seq, checkpoint.KeyID(cp.PublicKey))
 		return false
 	}
 	if !ed25519.Verify(key, cp.Payload(), cp.Signature) {
-		v.find(FindCheckpointBad, stream, version, pos, "the signature of checkpoint #%d does not verify with its key %s", cp.Seq, KeyID(key))
+		v.find(FindCheckpointBad, stream, version, pos, "the signature of checkpoint #%d does not verify with its key %s", cp.Seq, checkpoint.KeyID(key))
 		return false
 	}
 	return true
@@ -572,19 +573,19 @@ func (v *verifier) finish() {
 		v.find(FindNoCheckpoint, "", -1, 0, "the log holds no checkpoint: deleted streams and a cut tail cannot be detected")
 		return
 	}
-	v.rep.Checkpoint = &CPInfo{Seq: t.Seq, Position: t.Position, Streams: t.Streams, KeyID: KeyID(t.PublicKey)}
+	v.rep.Checkpoint = &CPInfo{Seq: t.Seq, Position: t.Position, Streams: t.Streams, KeyID: checkpoint.KeyID(t.PublicKey)}
 	if v.rep.AnchorUsed {
-		v.verifySignature(*t, CheckpointStream, -1, 0)
+		v.verifySignature(*t, checkpoint.Stream, -1, 0)
 		logSeq := uint64(0)
 		if v.logLast != nil {
 			logSeq = v.logLast.Seq
 		}
 		if t.Seq > logSeq {
-			v.find(FindTailCut, CheckpointStream, -1, eventstore.Position(t.Position),
+			v.find(FindTailCut, checkpoint.Stream, -1, eventstore.Position(t.Position),
 				"the anchor holds checkpoint #%d of position %d, but the log's last checkpoint is #%d and the log ends at %d: its tail was cut", t.Seq, t.Position, logSeq, v.prevPos)
 			switch {
-			case t.Seq == logSeq+1 && t.Base && t.FormatOrSorted() == FormatBase:
-				v.base(*t, CheckpointStream, -1, eventstore.Position(t.Position))
+			case t.Seq == logSeq+1 && t.Base && t.FormatOrSorted() == checkpoint.FormatBase:
+				v.base(*t, checkpoint.Stream, -1, eventstore.Position(t.Position))
 			case t.Seq == logSeq+1:
 				for _, hd := range t.Changed {
 					if hash, err := eventstore.ParseHash(hd.Hash); err == nil {
@@ -599,10 +600,10 @@ func (v *verifier) finish() {
 			}
 		}
 	} else if v.logLast == nil || v.logLast.Seq != t.Seq {
-		v.find(FindCheckpointBad, CheckpointStream, -1, 0, "the last checkpoint read first (#%d) is not the last one in the log", t.Seq)
+		v.find(FindCheckpointBad, checkpoint.Stream, -1, 0, "the last checkpoint read first (#%d) is not the last one in the log", t.Seq)
 	}
 	if len(v.claimed) > 0 && !v.partial && v.claimedRoot(t.FormatOrSorted()) != t.HeadsRoot {
-		v.find(FindCheckpointBad, CheckpointStream, -1, eventstore.Position(t.Position), "the heads of checkpoints #1 to #%d do not fold to the signed root", t.Seq)
+		v.find(FindCheckpointBad, checkpoint.Stream, -1, eventstore.Position(t.Position), "the heads of checkpoints #1 to #%d do not fold to the signed root", t.Seq)
 	}
 	at := func(stream string) headState {
 		if h, ok := v.beforeT[stream]; ok {
@@ -634,7 +635,7 @@ func (v *verifier) finish() {
 	if len(v.claimed) > 0 {
 		for s := range v.heads {
 			got := at(s)
-			if _, ok := v.claimed[s]; !ok && got.version >= 0 && s != CheckpointStream {
+			if _, ok := v.claimed[s]; !ok && got.version >= 0 && s != checkpoint.Stream {
 				v.find(FindStreamUncovered, s, got.version, 0, "the stream existed at position %d but checkpoint #%d does not name it", t.Position, t.Seq)
 			}
 		}

@@ -12,6 +12,8 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/assent-dev/assent/audit"
+	"github.com/assent-dev/assent/audit/checkpoint"
+	"github.com/assent-dev/assent/audit/checkpointer"
 	"github.com/assent-dev/assent/domain"
 	"github.com/assent-dev/assent/eventstore"
 	"github.com/assent-dev/assent/eventstore/sqlite"
@@ -127,8 +129,8 @@ func TestVerifyNamesEachTampering(t *testing.T) {
 			// A base checkpoint (FormatBase) lists no heads: the device's head, which no later
 			// event links to, is caught by the root of the log's heads, without its name.
 			if !hasFinding(rep, audit.FindChainBroken, domain.AccountStream(h.account), 1) ||
-				(format != audit.FormatBase && !hasFinding(rep, audit.FindHeadAltered, domain.DeviceStream(h.device), 0)) ||
-				(format == audit.FormatBase && !hasFinding(rep, audit.FindRootMismatch, audit.CheckpointStream, 0)) {
+				(format != checkpoint.FormatBase && !hasFinding(rep, audit.FindHeadAltered, domain.DeviceStream(h.device), 0)) ||
+				(format == checkpoint.FormatBase && !hasFinding(rep, audit.FindRootMismatch, checkpoint.Stream, 0)) {
 				t.Fatalf("format %d: want the account's version 1 and the device's version 0 (or the base's root) named: %+v", format, rep.Findings)
 			}
 		},
@@ -153,10 +155,10 @@ func TestVerifyNamesEachTampering(t *testing.T) {
 			}
 		},
 		check: func(t *testing.T, h *history, rep *audit.Report, format int) {
-			if format != audit.FormatBase && !hasFinding(rep, audit.FindStreamMissing, domain.ChallengeStream(h.challenge[1]), -1) {
+			if format != checkpoint.FormatBase && !hasFinding(rep, audit.FindStreamMissing, domain.ChallengeStream(h.challenge[1]), -1) {
 				t.Fatalf("want stream_missing for the challenge: %+v", rep.Findings)
 			}
-			if format == audit.FormatBase && !hasFinding(rep, audit.FindRootMismatch, audit.CheckpointStream, 0) {
+			if format == checkpoint.FormatBase && !hasFinding(rep, audit.FindRootMismatch, checkpoint.Stream, 0) {
 				t.Fatalf("want root_mismatch at the base checkpoint: %+v", rep.Findings)
 			}
 		},
@@ -179,7 +181,7 @@ func TestVerifyNamesEachTampering(t *testing.T) {
 			}
 		},
 	}} {
-		for _, format := range []int{audit.FormatBuckets, audit.FormatBase} {
+		for _, format := range []int{checkpoint.FormatBuckets, checkpoint.FormatBase} {
 			t.Run(fmt.Sprintf("%s/format %d", tc.name, format), func(t *testing.T) {
 				t.Parallel()
 				h := newHistory(t, 3)
@@ -236,7 +238,7 @@ func TestVerifyRefusesAForgedAnswerAndAForeignCheckpointKey(t *testing.T) {
 			Signature: ed25519.Sign(other, domain.SignedAnswerPayload(id, domain.AnswerApprove, 42, d[:])), At: h.t0})
 	// A checkpoint signed with a key the auditor does not trust.
 	_, foreign, _ := ed25519.GenerateKey(rand.Reader)
-	cp := audit.NewCheckpointer(audit.CheckpointerConfig{Log: h.store, Appender: h.store, Key: foreign, DB: localDB(t)})
+	cp := checkpointer.New(checkpointer.Config{Log: h.store, Appender: h.store, Key: foreign, DB: localDB(t)})
 	if _, err := cp.Checkpoint(ctxT(t)); err != nil {
 		t.Fatal(err)
 	}
@@ -244,7 +246,7 @@ func TestVerifyRefusesAForgedAnswerAndAForeignCheckpointKey(t *testing.T) {
 	if !hasFinding(rep, audit.FindSignatureBad, domain.ChallengeStream(id), 1) {
 		t.Fatalf("want the forged approval named: %+v", rep.Findings)
 	}
-	if !hasFinding(rep, audit.FindCheckpointBad, audit.CheckpointStream, 0) {
+	if !hasFinding(rep, audit.FindCheckpointBad, checkpoint.Stream, 0) {
 		t.Fatalf("want the foreign checkpoint named: %+v", rep.Findings)
 	}
 	if rep.Approvals != 2 {

@@ -1,4 +1,4 @@
-package audit_test
+package checkpointer_test
 
 import (
 	"context"
@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/assent-dev/assent/audit"
+	"github.com/assent-dev/assent/audit/checkpointer"
 	"github.com/assent-dev/assent/eventstore"
 	"github.com/assent-dev/assent/eventstore/sqlite"
 	"github.com/assent-dev/assent/localdb"
@@ -49,7 +49,7 @@ func (discardAppends) Append(context.Context, string, eventstore.ExpectedVersion
 // opened read-only; `assent generate` makes one); without it the benchmark skips. It reports
 // events/s and events per CPU second. Run it once:
 //
-//	ASSENT_BENCH_STORE=big/events.db go test -run '^$' -bench FirstFoldLargeStore -benchtime 1x ./audit/
+//	ASSENT_BENCH_STORE=big/events.db go test -run '^$' -bench FirstFoldLargeStore -benchtime 1x ./audit/checkpointer/
 func BenchmarkFirstFoldLargeStore(b *testing.B) {
 	path := os.Getenv("ASSENT_BENCH_STORE")
 	if path == "" {
@@ -74,7 +74,7 @@ func BenchmarkFirstFoldLargeStore(b *testing.B) {
 		if _, err := tables.OpenSQLite(ctx, db); err != nil { // the writer's page cache, as a node sets it
 			b.Fatal(err)
 		}
-		cp := audit.NewCheckpointer(audit.CheckpointerConfig{Log: firstEvents{s, eventstore.Position(n)}, Appender: discardAppends{}, Key: key, DB: db})
+		cp := checkpointer.New(checkpointer.Config{Log: firstEvents{s, eventstore.Position(n)}, Appender: discardAppends{}, Key: key, DB: db})
 		start, cpu0 := time.Now(), cpuTime()
 		got, err := cp.Checkpoint(ctx)
 		if err != nil || got == nil {
