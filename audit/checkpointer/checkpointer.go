@@ -44,8 +44,8 @@ type headState struct {
 	hash    eventstore.Hash
 }
 
-// DefaultMaxChanged is the most heads a checkpoint.FormatBase checkpoint lists (about 5 MiB of JSON);
-// past it the checkpoint is a base.
+// DefaultMaxChanged is the most heads a checkpoint of checkpoint.FormatBase lists (about 5 MiB
+// of JSON); past it the checkpoint is a base.
 const DefaultMaxChanged = 50_000
 
 // Config configures a Checkpointer.
@@ -56,12 +56,13 @@ type Config struct {
 	// DB is the node's local database, where the checkpointer keeps the heads of all streams
 	// and resumes from at its next start. Required.
 	DB *localdb.DB
-	// Format of the checkpoints signed: checkpoint.FormatBase (the default), or a format before it
-	// (checkpoint.FormatBuckets, checkpoint.FormatSorted), whose first checkpoint lists every head.
+	// Format of the checkpoints signed: checkpoint.FormatBase (the default), or a format
+	// before it (checkpoint.FormatBuckets, checkpoint.FormatSorted), whose first checkpoint
+	// lists every head.
 	Format int
-	// MaxChanged bounds the heads a checkpoint.FormatBase checkpoint lists: when more streams changed
-	// since the last checkpoint, it is a base instead (no list, the root only). Default
-	// DefaultMaxChanged.
+	// MaxChanged bounds the heads a checkpoint of checkpoint.FormatBase lists: when more
+	// streams changed since the last checkpoint, it is a base instead (no list, the root
+	// only). Default DefaultMaxChanged.
 	MaxChanged int
 	// AnchorPath is where the latest checkpoint is also written; empty: nowhere.
 	AnchorPath string
