@@ -268,9 +268,6 @@ func (v *verifier) cross() {
 	b := v.bases[v.next]
 	v.next++
 	st := &baseHeads{root: v.logTree.root(v.heads), streams: len(v.heads)}
-	if v.logTree.t == nil {
-		st.root = checkpoint.HeadsRoot(checkpoint.FormatBase, nil)
-	}
 	if v.target != nil && b.seq <= v.target.Seq {
 		st.heads = maps.Clone(v.heads)
 	}
