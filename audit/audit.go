@@ -2,9 +2,10 @@
 // account's streams into a timeline of one-line summaries, rebuild an account's state at a past
 // time or position with the projections that serve live traffic, and verify the log — the hash
 // chain of every stream, every signed checkpoint, and every device signature on an answer. It
-// also holds the server's side of tamper evidence: the checkpointer that signs the heads of all
-// streams, the auditor credentials and the record of audit reads. Nothing it returns holds a
-// secret: sealed secrets, password hashes and backup-code hashes are redacted.
+// also records audit reads and operators' acceptances of a lost tail. The checkpoints' format
+// is package audit/checkpoint; the server's checkpoint writer is package audit/checkpointer,
+// which this package does not import. Nothing it returns holds a secret: sealed secrets,
+// password hashes and backup-code hashes are redacted.
 package audit
 
 import (
@@ -20,8 +21,6 @@ var (
 	ErrNoChain = errors.New("audit: this event store does not keep a hash chain")
 	// ErrBadBound is returned for a state-at bound that names neither a time nor a position.
 	ErrBadBound = errors.New("audit: give a time or a position")
-	// ErrBadCheckpoint is returned when a checkpoint does not decode or verify.
-	ErrBadCheckpoint = errors.New("audit: bad checkpoint")
 )
 
 // Log is the read side of the event store that audits use; every eventstore.Store is one.
@@ -37,7 +36,7 @@ type ChainLog interface {
 	eventstore.ChainReader
 }
 
-// Appender appends events; the checkpointer and the read recorder use it.
+// Appender appends events; the read recorder and AcceptLoss use it.
 type Appender interface {
 	Append(ctx context.Context, stream string, expected eventstore.ExpectedVersion, events ...eventstore.EventData) (eventstore.AppendResult, error)
 }

@@ -8,67 +8,15 @@ import (
 	"github.com/assent-dev/assent/eventstore"
 )
 
-// Streams of the audit trail itself. They share no prefix with the domain's streams.
+// Streams of the audit trail itself. They share no prefix with the domain's streams; the
+// checkpoints' is checkpoint.Stream.
 const (
-	// CheckpointStream holds the server's signed checkpoints, one event each.
-	CheckpointStream = "audit-checkpoints"
 	// ReadsStream holds the record of audit reads.
 	ReadsStream = "audit-reads"
 )
 
-// Event types of the audit trail. Permanent, like the domain's.
-const (
-	TypeCheckpointSigned = "audit.checkpoint.signed"
-	TypeReadRecorded     = "audit.read.recorded"
-)
-
-// Head is a stream's last event as a checkpoint saw it.
-type Head struct {
-	Stream  string `json:"stream"`
-	Version uint64 `json:"version"`
-	Hash    string `json:"hash"`
-}
-
-// CheckpointSigned is a signed statement of the heads of all streams once the log reached
-// Position: Streams streams whose heads hash to HeadsRoot by the rule of its Format
-// (HeadsRoot). Changed lists the heads that moved since checkpoint Seq-1 (all of them in the
-// first), so that a verifier rebuilds the full set by folding the checkpoints and can name a
-// stream that is gone. The signature is Ed25519 over Payload().
-type CheckpointSigned struct {
-	// Format is FormatBuckets, or absent (FormatSorted) in checkpoints signed before it.
-	Format    int       `json:"format,omitempty"`
-	Seq       uint64    `json:"seq"`
-	Position  uint64    `json:"position"`
-	Streams   int       `json:"streams"`
-	HeadsRoot string    `json:"heads_root"`
-	Changed   []Head    `json:"changed"`
-	PublicKey []byte    `json:"public_key"`
-	Signature []byte    `json:"signature"`
-	At        time.Time `json:"at"`
-}
-
-// Payload returns the bytes the server signs: ASCII,
-//
-//	assent.checkpoint.v<format>\n
-//	seq:<n>\n position:<p>\n streams:<n>\n heads:<hex root>\n
-//	changed:<hex SHA-256 of the changed heads, one "<len>:<stream> <version> <hash>\n" each>\n
-//	at:<unix nanoseconds>\n
-func (c CheckpointSigned) Payload() []byte {
-	h := newLineHasher()
-	for _, hd := range c.Changed {
-		h.line(hd.Stream, hd.Version, hd.Hash)
-	}
-	return fmt.Appendf(nil, "assent.checkpoint.v%d\nseq:%d\nposition:%d\nstreams:%d\nheads:%s\nchanged:%s\nat:%d\n",
-		c.FormatOrSorted(), c.Seq, c.Position, c.Streams, c.HeadsRoot, h.sum(), c.At.UnixNano())
-}
-
-// FormatOrSorted is the checkpoint's format, FormatSorted when it names none.
-func (c CheckpointSigned) FormatOrSorted() int {
-	if c.Format == 0 {
-		return FormatSorted
-	}
-	return c.Format
-}
+// TypeReadRecorded is the event of an audit read. Permanent, like the domain's.
+const TypeReadRecorded = "audit.read.recorded"
 
 // ReadRecorded records that an auditor read something: who, which operation, what.
 type ReadRecorded struct {
@@ -84,15 +32,4 @@ func encodeEvent(typ string, v any, actor string) (eventstore.EventData, error) 
 		return eventstore.EventData{}, fmt.Errorf("audit encode %s: %w", typ, err)
 	}
 	return eventstore.EventData{Type: typ, SchemaVersion: 1, Data: data, Metadata: eventstore.Metadata{Actor: actor}}, nil
-}
-
-func decodeCheckpoint(ev *eventstore.RecordedEvent) (CheckpointSigned, error) {
-	var c CheckpointSigned
-	if ev.Type != TypeCheckpointSigned {
-		return c, fmt.Errorf("%w: event at %d is a %s", ErrBadCheckpoint, ev.Position, ev.Type)
-	}
-	if err := json.Unmarshal(ev.Data, &c); err != nil {
-		return c, fmt.Errorf("%w: event at %d: %v", ErrBadCheckpoint, ev.Position, err)
-	}
-	return c, nil
 }

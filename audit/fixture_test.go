@@ -11,6 +11,8 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/assent-dev/assent/audit"
+	"github.com/assent-dev/assent/audit/checkpoint"
+	"github.com/assent-dev/assent/audit/checkpointer"
 	"github.com/assent-dev/assent/domain"
 	"github.com/assent-dev/assent/eventstore"
 	"github.com/assent-dev/assent/eventstore/sqlite"
@@ -35,7 +37,7 @@ type history struct {
 	challenge []uuid.UUID
 	key       ed25519.PrivateKey
 	cpKey     ed25519.PrivateKey
-	cp        *audit.Checkpointer
+	cp        *checkpointer.Checkpointer
 	db        *localdb.DB // the node's local database: the checkpointer's and the index's tables
 	t0        time.Time
 }
@@ -81,8 +83,15 @@ func newHistory(t testing.TB, challenges int) *history {
 		h.approve(t, i)
 	}
 	h.db = localDB(t)
-	h.cp = audit.NewCheckpointer(audit.CheckpointerConfig{Log: s, Appender: s, Key: h.cpKey, DB: h.db, AnchorPath: filepath.Join(filepath.Dir(h.path), audit.AnchorFile)})
+	h.cp = checkpointer.New(checkpointer.Config{Log: s, Appender: s, Key: h.cpKey, DB: h.db, AnchorPath: filepath.Join(filepath.Dir(h.path), checkpoint.AnchorFile)})
 	return h
+}
+
+// signWith makes the history's checkpointer sign checkpoints of format (resuming from the same
+// tables, with the same anchor file), and maxChanged heads at most in a list (0: the default).
+func (h *history) signWith(format, maxChanged int) {
+	h.cp = checkpointer.New(checkpointer.Config{Log: h.store, Appender: h.store, Key: h.cpKey, DB: h.db, Format: format,
+		MaxChanged: maxChanged, AnchorPath: filepath.Join(filepath.Dir(h.path), checkpoint.AnchorFile)})
 }
 
 func (h *history) append(t testing.TB, stream string, events ...domain.Event) {
@@ -115,7 +124,7 @@ func (h *history) approve(t testing.TB, i int) {
 		domain.ChallengeApproved{ChallengeID: id, AccountID: h.account, DeviceID: h.device, Number: num, Signature: sig, At: h.t0})
 }
 
-func (h *history) checkpoint(t testing.TB) *audit.CheckpointSigned {
+func (h *history) checkpoint(t testing.TB) *checkpoint.Signed {
 	t.Helper()
 	cp, err := h.cp.Checkpoint(ctxT(t))
 	if err != nil || cp == nil {
@@ -145,7 +154,7 @@ func (h *history) verifyFile(t *testing.T) *audit.Report {
 	}
 	defer ro.Close()
 	opts := audit.VerifyOptions{TrustedKeys: []ed25519.PublicKey{h.cpKey.Public().(ed25519.PublicKey)}}
-	if a, err := audit.ReadAnchor(filepath.Join(filepath.Dir(h.path), audit.AnchorFile)); err == nil {
+	if a, err := checkpoint.ReadAnchor(filepath.Join(filepath.Dir(h.path), checkpoint.AnchorFile)); err == nil {
 		opts.Anchor, opts.AnchorSource = a, "anchor"
 	}
 	rep, err := audit.Verify(ctxT(t), ro, opts)

@@ -8,35 +8,45 @@ import (
 	"testing"
 
 	"github.com/assent-dev/assent/audit"
+	"github.com/assent-dev/assent/audit/checkpoint"
 	"github.com/assent-dev/assent/domain"
 	"github.com/assent-dev/assent/eventstore"
 )
 
-// mixedFormats writes a log whose checkpoints are of both formats, the last of the given one:
-// #1 FormatSorted (as signed before FormatBuckets), #2 FormatBuckets, #3 FormatSorted, and
-// #4 FormatBuckets when last is FormatBuckets. Each checkpointer resumes from the same tables.
+// mixedFormats writes a log whose checkpoints are of several formats, the last of the given
+// one: #1 FormatSorted (as signed before FormatBuckets), #2 FormatBuckets, #3 FormatSorted,
+// #4 FormatBuckets when last is FormatBuckets or FormatBase, and #5 FormatBase (a list: the
+// log already has checkpoints) when last is FormatBase. With last 0 the log begins with a
+// base: FormatBase, FormatSorted, FormatBuckets, FormatBase. Each checkpointer resumes from
+// the same tables.
 func mixedFormats(t *testing.T, last int) *history {
 	t.Helper()
 	h := newHistory(t, 2)
-	formats := []int{audit.FormatSorted, audit.FormatBuckets, audit.FormatSorted}
-	if last == audit.FormatBuckets {
-		formats = append(formats, audit.FormatBuckets)
+	formats := []int{checkpoint.FormatSorted, checkpoint.FormatBuckets, checkpoint.FormatSorted}
+	switch last {
+	case checkpoint.FormatBuckets:
+		formats = append(formats, checkpoint.FormatBuckets)
+	case checkpoint.FormatBase:
+		formats = append(formats, checkpoint.FormatBuckets, checkpoint.FormatBase)
+	case 0:
+		formats = []int{checkpoint.FormatBase, checkpoint.FormatSorted, checkpoint.FormatBuckets, checkpoint.FormatBase}
 	}
 	for i, f := range formats {
 		h.cp = newCheckpointer(h, f)
 		h.approve(t, 2+i)
 		cp := h.checkpoint(t)
-		if cp.FormatOrSorted() != f || cp.HeadsRoot != audit.HeadsRoot(f, foldHeads(t, h.store, cp.Position)) {
+		if cp.FormatOrSorted() != f || cp.HeadsRoot != checkpoint.HeadsRoot(f, foldHeads(t, h.store, cp.Position)) {
 			t.Fatalf("checkpoint #%d: format %d (want %d), root %s differs from a fresh fold's", cp.Seq, cp.FormatOrSorted(), f, cp.HeadsRoot)
 		}
 	}
 	return h
 }
 
-// Verify checks each checkpoint's root by the rule of its own format, over logs that hold both.
+// Verify checks each checkpoint's root by the rule of its own format, over logs that hold
+// several.
 func TestVerifyHoldsOverCheckpointsOfBothFormats(t *testing.T) {
 	t.Parallel()
-	for _, last := range []int{audit.FormatSorted, audit.FormatBuckets} {
+	for _, last := range []int{checkpoint.FormatSorted, checkpoint.FormatBuckets, checkpoint.FormatBase, 0} {
 		h := mixedFormats(t, last)
 		rep, err := audit.Verify(ctxT(t), h.store, audit.VerifyOptions{TrustedKeys: []ed25519.PublicKey{h.cpKey.Public().(ed25519.PublicKey)}})
 		if err != nil {
@@ -51,16 +61,16 @@ func TestVerifyHoldsOverCheckpointsOfBothFormats(t *testing.T) {
 // The root of one format does not pass for the other's: a checkpoint whose root was computed
 // by the other rule does not fold.
 func TestHeadsRootDependsOnTheFormat(t *testing.T) {
-	heads := []audit.Head{{Stream: "a", Version: 0, Hash: "00"}, {Stream: "b", Version: 3, Hash: "11"}}
-	if audit.HeadsRoot(audit.FormatSorted, heads) == audit.HeadsRoot(audit.FormatBuckets, heads) {
+	heads := []checkpoint.Head{{Stream: "a", Version: 0, Hash: "00"}, {Stream: "b", Version: 3, Hash: "11"}}
+	if checkpoint.HeadsRoot(checkpoint.FormatSorted, heads) == checkpoint.HeadsRoot(checkpoint.FormatBuckets, heads) {
 		t.Fatal("both formats give the same root")
 	}
-	moved := []audit.Head{heads[0], {Stream: "b", Version: 4, Hash: "11"}}
-	if audit.HeadsRoot(audit.FormatBuckets, heads) == audit.HeadsRoot(audit.FormatBuckets, moved) {
+	moved := []checkpoint.Head{heads[0], {Stream: "b", Version: 4, Hash: "11"}}
+	if checkpoint.HeadsRoot(checkpoint.FormatBuckets, heads) == checkpoint.HeadsRoot(checkpoint.FormatBuckets, moved) {
 		t.Fatal("a moved head leaves the root as it was")
 	}
-	reordered := []audit.Head{heads[1], heads[0]}
-	if audit.HeadsRoot(audit.FormatBuckets, heads) != audit.HeadsRoot(audit.FormatBuckets, reordered) {
+	reordered := []checkpoint.Head{heads[1], heads[0]}
+	if checkpoint.HeadsRoot(checkpoint.FormatBuckets, heads) != checkpoint.HeadsRoot(checkpoint.FormatBuckets, reordered) {
 		t.Fatal("the root depends on the order the heads are given in")
 	}
 }
@@ -68,7 +78,7 @@ func TestHeadsRootDependsOnTheFormat(t *testing.T) {
 // Tampering is still caught in a log with checkpoints of both formats.
 func TestVerifyNamesTamperingOverBothFormats(t *testing.T) {
 	t.Parallel()
-	for _, last := range []int{audit.FormatSorted, audit.FormatBuckets} {
+	for _, last := range []int{checkpoint.FormatSorted, checkpoint.FormatBuckets, checkpoint.FormatBase} {
 		h := mixedFormats(t, last)
 		gone, cut := domain.ChallengeStream(h.challenge[0]), domain.ChallengeStream(h.challenge[1])
 		rep := h.tamperAndVerify(t, func(db execer) {
@@ -93,15 +103,15 @@ func TestVerifyChecksTheRootOfEveryBucketCheckpoint(t *testing.T) {
 	h.approve(t, 2)
 	pos := uint64(h.store.Head())
 	heads := foldHeads(t, h.store, pos)
-	forged := audit.CheckpointSigned{Format: audit.FormatBuckets, Seq: 2, Position: pos, Streams: len(heads),
+	forged := checkpoint.Signed{Format: checkpoint.FormatBuckets, Seq: 2, Position: pos, Streams: len(heads),
 		HeadsRoot: strings.Repeat("ab", 32), Changed: heads, PublicKey: h.cpKey.Public().(ed25519.PublicKey), At: h.t0}
-	slices.SortFunc(forged.Changed, func(a, b audit.Head) int { return strings.Compare(a.Stream, b.Stream) })
+	slices.SortFunc(forged.Changed, func(a, b checkpoint.Head) int { return strings.Compare(a.Stream, b.Stream) })
 	forged.Signature = ed25519.Sign(h.cpKey, forged.Payload())
 	data, err := json.Marshal(forged)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := h.store.Append(ctxT(t), audit.CheckpointStream, eventstore.Exact(0), eventstore.EventData{Type: audit.TypeCheckpointSigned, SchemaVersion: 1, Data: data}); err != nil {
+	if _, err := h.store.Append(ctxT(t), checkpoint.Stream, eventstore.Exact(0), eventstore.EventData{Type: checkpoint.TypeSigned, SchemaVersion: 1, Data: data}); err != nil {
 		t.Fatal(err)
 	}
 	h.approve(t, 3)

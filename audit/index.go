@@ -173,3 +173,15 @@ func (x *Index) Streams(ctx context.Context, account uuid.UUID) ([]string, error
 	}
 	return out, nil
 }
+
+// holds tells whether the log holds the event id at position pos (the start always holds).
+func holds(ctx context.Context, log Log, pos eventstore.Position, id []byte) (bool, error) {
+	if pos == eventstore.Start {
+		return true, nil
+	}
+	evs, err := log.ReadAll(ctx, pos-1, 1)
+	if err != nil {
+		return false, err
+	}
+	return len(evs) == 1 && evs[0].Position == pos && string(evs[0].ID[:]) == string(id), nil
+}

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/assent-dev/assent/audit/checkpoint"
 	"github.com/assent-dev/assent/eventstore"
 )
 
@@ -41,8 +42,8 @@ type LossAccepted struct {
 
 // LogCutError says what the log lost: the anchor's checkpoint, and where the log ends.
 type LogCutError struct {
-	Anchor  *CheckpointSigned
-	LogLast *CheckpointSigned // the log's last checkpoint; nil when it holds none
+	Anchor  *checkpoint.Signed
+	LogLast *checkpoint.Signed // the log's last checkpoint; nil when it holds none
 	Head    eventstore.Position
 }
 
@@ -66,18 +67,18 @@ func (e *LogCutError) Is(target error) bool { return target == ErrLogCut }
 // not has lost events, and nothing may sign over it unless an operator recorded the loss
 // (AcceptLoss) for this very anchor. It returns nil for a whole log, a log whose loss was
 // accepted, or no anchor; else a *LogCutError. head is the log's last position.
-func CheckAgainstAnchor(ctx context.Context, log Log, anchor *CheckpointSigned, head eventstore.Position) error {
+func CheckAgainstAnchor(ctx context.Context, log Log, anchor *checkpoint.Signed, head eventstore.Position) error {
 	if anchor == nil {
 		return nil
 	}
-	var last *CheckpointSigned
-	evs, err := log.ReadStream(ctx, CheckpointStream, eventstore.ReadStreamOptions{Direction: eventstore.Backwards, FromEnd: true, Limit: 1})
+	var last *checkpoint.Signed
+	evs, err := log.ReadStream(ctx, checkpoint.Stream, eventstore.ReadStreamOptions{Direction: eventstore.Backwards, FromEnd: true, Limit: 1})
 	switch {
 	case errors.Is(err, eventstore.ErrStreamNotFound):
 	case err != nil:
 		return fmt.Errorf("audit: read the last checkpoint: %w", err)
 	case len(evs) == 1:
-		cp, err := decodeCheckpoint(&evs[0])
+		cp, err := checkpoint.Decode(&evs[0])
 		if err != nil {
 			return err
 		}
@@ -135,7 +136,7 @@ var ErrNothingLost = errors.New("audit: the log holds everything the anchor cove
 // AcceptLoss records, in LossStream, that operator accepts the loss the anchor reveals, for
 // reason (required). A server then starts on the log again and signs over it; verify reports
 // the acceptance (loss_accepted) for good.
-func AcceptLoss(ctx context.Context, log Log, app Appender, anchor *CheckpointSigned, head eventstore.Position, operator, reason string, now time.Time) (*LossAccepted, error) {
+func AcceptLoss(ctx context.Context, log Log, app Appender, anchor *checkpoint.Signed, head eventstore.Position, operator, reason string, now time.Time) (*LossAccepted, error) {
 	reason = strings.TrimSpace(reason)
 	if reason == "" {
 		return nil, errors.New("audit accept-loss: option 'reason' must say why the loss is accepted but it's empty")

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/assent-dev/assent/audit"
+	"github.com/assent-dev/assent/audit/checkpoint"
+	"github.com/assent-dev/assent/audit/checkpointer"
 	"github.com/assent-dev/assent/eventstore/sqlite"
 )
 
@@ -63,7 +65,7 @@ func TestAcceptedLossCoversOnlyItsAnchor(t *testing.T) {
 	}
 
 	// Signing goes on; a new cut, against the new anchor, is refused again.
-	h.cp = audit.NewCheckpointer(audit.CheckpointerConfig{Log: s, Appender: s, Key: h.cpKey, DB: h.db, AnchorPath: filepath.Join(filepath.Dir(h.path), audit.AnchorFile)})
+	h.cp = checkpointer.New(checkpointer.Config{Log: s, Appender: s, Key: h.cpKey, DB: h.db, AnchorPath: filepath.Join(filepath.Dir(h.path), checkpoint.AnchorFile)})
 	h.approve(t, 8)
 	h.checkpoint(t)
 	h.approve(t, 9)

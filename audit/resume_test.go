@@ -6,15 +6,17 @@ import (
 	"testing"
 
 	"github.com/assent-dev/assent/audit"
+	"github.com/assent-dev/assent/audit/checkpoint"
+	"github.com/assent-dev/assent/audit/checkpointer"
 	"github.com/assent-dev/assent/eventstore"
 	"github.com/assent-dev/assent/eventstore/sqlite"
 )
 
 // foldHeads is a fresh fold of the log up to pos, independent of the checkpointer: every
 // stream's last event (version and chain hash).
-func foldHeads(t testing.TB, s *sqlite.Store, upTo uint64) []audit.Head {
+func foldHeads(t testing.TB, s *sqlite.Store, upTo uint64) []checkpoint.Head {
 	t.Helper()
-	heads := map[string]audit.Head{}
+	heads := map[string]checkpoint.Head{}
 	var pos eventstore.Position
 	for {
 		evs, err := s.ReadAllChained(ctxT(t), pos, 1000)
@@ -26,22 +28,22 @@ func foldHeads(t testing.TB, s *sqlite.Store, upTo uint64) []audit.Head {
 			if uint64(ev.Position) > upTo {
 				break
 			}
-			heads[ev.Stream] = audit.Head{Stream: ev.Stream, Version: ev.Version, Hash: ev.Hash().String()}
+			heads[ev.Stream] = checkpoint.Head{Stream: ev.Stream, Version: ev.Version, Hash: ev.Hash().String()}
 		}
 		if len(evs) < 1000 {
 			break
 		}
 		pos = evs[len(evs)-1].Position
 	}
-	out := make([]audit.Head, 0, len(heads))
+	out := make([]checkpoint.Head, 0, len(heads))
 	for _, h := range heads {
 		out = append(out, h)
 	}
 	return out
 }
 
-func newCheckpointer(h *history, format int) *audit.Checkpointer {
-	return audit.NewCheckpointer(audit.CheckpointerConfig{Log: h.store, Appender: h.store, Key: h.cpKey, DB: h.db, Format: format})
+func newCheckpointer(h *history, format int) *checkpointer.Checkpointer {
+	return checkpointer.New(checkpointer.Config{Log: h.store, Appender: h.store, Key: h.cpKey, DB: h.db, Format: format})
 }
 
 // A restart resumes the checkpointer from its tables: it reads only the events appended since,
@@ -50,8 +52,8 @@ func TestCheckpointerResumesFromItsTables(t *testing.T) {
 	t.Parallel()
 	h := newHistory(t, 20)
 	first := h.checkpoint(t)
-	if first.Format != audit.FormatBuckets || first.HeadsRoot != audit.HeadsRoot(audit.FormatBuckets, foldHeads(t, h.store, first.Position)) {
-		t.Fatalf("first checkpoint: format %d, root %s differs from a fresh fold's", first.Format, first.HeadsRoot)
+	if first.Format != checkpoint.FormatBase || !first.Base || len(first.Changed) != 0 || first.HeadsRoot != checkpoint.HeadsRoot(checkpoint.FormatBase, foldHeads(t, h.store, first.Position)) {
+		t.Fatalf("first checkpoint: format %d, base %v, %d heads listed, root %s differs from a fresh fold's", first.Format, first.Base, len(first.Changed), first.HeadsRoot)
 	}
 	if n := h.cp.EventsRead(); n != int64(first.Position)+1 {
 		t.Fatalf("the first checkpoint read %d events, want the whole log (%d) and its own", n, first.Position+1)
@@ -67,7 +69,7 @@ func TestCheckpointerResumesFromItsTables(t *testing.T) {
 	if n := h.cp.EventsRead(); n != 6+1 {
 		t.Fatalf("after a restart the checkpointer read %d events, want the 6 appended since and its own", n)
 	}
-	if want := audit.HeadsRoot(audit.FormatBuckets, foldHeads(t, h.store, cp.Position)); cp.HeadsRoot != want {
+	if want := checkpoint.HeadsRoot(checkpoint.FormatBuckets, foldHeads(t, h.store, cp.Position)); cp.HeadsRoot != want {
 		t.Fatalf("resumed root %s, a fresh fold gives %s", cp.HeadsRoot, want)
 	}
 	if got := len(foldHeads(t, h.store, cp.Position)); cp.Streams != got {
@@ -77,7 +79,7 @@ func TestCheckpointerResumesFromItsTables(t *testing.T) {
 	for _, hd := range cp.Changed {
 		changed = append(changed, hd.Stream)
 	}
-	want := []string{audit.CheckpointStream, "account-" + h.account.String(), "challenge-" + h.challenge[21].String(), "challenge-" + h.challenge[22].String()}
+	want := []string{checkpoint.Stream, "account-" + h.account.String(), "challenge-" + h.challenge[21].String(), "challenge-" + h.challenge[22].String()}
 	slices.Sort(want)
 	if !slices.Equal(changed, want) {
 		t.Fatalf("changed %v, want %v", changed, want)
@@ -85,18 +87,18 @@ func TestCheckpointerResumesFromItsTables(t *testing.T) {
 
 	// A fresh checkpointer, with tables of its own, folds the whole log and signs the same root.
 	h.approve(t, 23)
-	fresh := audit.NewCheckpointer(audit.CheckpointerConfig{Log: h.store, Appender: h.store, Key: h.cpKey, DB: localDB(t)})
+	fresh := checkpointer.New(checkpointer.Config{Log: h.store, Appender: h.store, Key: h.cpKey, DB: localDB(t)})
 	got, err := fresh.Checkpoint(ctxT(t))
 	if err != nil || got == nil {
 		t.Fatalf("fresh checkpoint: %v %v", got, err)
 	}
-	if want := audit.HeadsRoot(audit.FormatBuckets, foldHeads(t, h.store, got.Position)); got.HeadsRoot != want || got.Seq != cp.Seq+1 {
+	if want := checkpoint.HeadsRoot(checkpoint.FormatBuckets, foldHeads(t, h.store, got.Position)); got.HeadsRoot != want || got.Seq != cp.Seq+1 {
 		t.Fatalf("fresh checkpoint #%d root %s, want #%d %s", got.Seq, got.HeadsRoot, cp.Seq+1, want)
 	}
 	h.cp = newCheckpointer(h, 0) // the resumed tables again, behind the fresh checkpoint
 	h.approve(t, 24)
 	again := h.checkpoint(t)
-	if want := audit.HeadsRoot(audit.FormatBuckets, foldHeads(t, h.store, again.Position)); again.HeadsRoot != want || again.Seq != got.Seq+1 {
+	if want := checkpoint.HeadsRoot(checkpoint.FormatBuckets, foldHeads(t, h.store, again.Position)); again.HeadsRoot != want || again.Seq != got.Seq+1 {
 		t.Fatalf("resumed checkpoint #%d root %s, want #%d %s", again.Seq, again.HeadsRoot, got.Seq+1, want)
 	}
 	// The latest checkpoint is served whole, its changed list included, as it was signed.
@@ -125,7 +127,7 @@ func TestCheckpointerFoldsAgainWhenTheLogIsNotWhatItsTablesSaw(t *testing.T) {
 	if n := other.cp.EventsRead(); n != int64(cp.Position)+1 {
 		t.Fatalf("read %d events, want the whole log (%d) and its own", n, cp.Position+1)
 	}
-	if cp.Seq != 1 || cp.HeadsRoot != audit.HeadsRoot(audit.FormatBuckets, foldHeads(t, other.store, cp.Position)) || cp.Streams != 3 {
+	if cp.Seq != 1 || cp.HeadsRoot != checkpoint.HeadsRoot(checkpoint.FormatBuckets, foldHeads(t, other.store, cp.Position)) || cp.Streams != 3 {
 		t.Fatalf("checkpoint over the other log: %+v", cp)
 	}
 }

@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"github.com/assent-dev/assent/audit"
+	"github.com/assent-dev/assent/audit/checkpoint"
+	"github.com/assent-dev/assent/audit/checkpointer"
 	"github.com/assent-dev/assent/eventstore/sqlite"
 )
 
@@ -21,7 +23,7 @@ func TestVerifyChecksEachCheckpointWithTheKeyItNames(t *testing.T) {
 	_, rotated, _ := ed25519.GenerateKey(rand.Reader)
 	newPub := rotated.Public().(ed25519.PublicKey)
 	h.approve(t, 2)
-	cp := audit.NewCheckpointer(audit.CheckpointerConfig{Log: h.store, Appender: h.store, Key: rotated, DB: h.db})
+	cp := checkpointer.New(checkpointer.Config{Log: h.store, Appender: h.store, Key: rotated, DB: h.db})
 	if got, err := cp.Checkpoint(ctxT(t)); err != nil || got == nil || !newPub.Equal(ed25519.PublicKey(got.PublicKey)) {
 		t.Fatalf("checkpoint after the rotation: %+v %v", got, err)
 	}
@@ -38,7 +40,7 @@ func TestVerifyChecksEachCheckpointWithTheKeyItNames(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !rep.OK || rep.Checkpoints != 2 || rep.Checkpoint.KeyID != audit.KeyID(newPub) {
+	if !rep.OK || rep.Checkpoints != 2 || rep.Checkpoint.KeyID != checkpoint.KeyID(newPub) {
 		t.Fatalf("both keys trusted: %+v", rep)
 	}
 
@@ -52,7 +54,7 @@ func TestVerifyChecksEachCheckpointWithTheKeyItNames(t *testing.T) {
 			named = append(named, f.Message)
 		}
 	}
-	if rep.OK || len(named) != 1 || !strings.Contains(named[0], audit.KeyID(oldPub)) || !strings.Contains(named[0], "not trusted") {
+	if rep.OK || len(named) != 1 || !strings.Contains(named[0], checkpoint.KeyID(oldPub)) || !strings.Contains(named[0], "not trusted") {
 		t.Fatalf("the old key's checkpoint, once its key is retired: %v", named)
 	}
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/assent-dev/assent/audit/checkpoint"
 	"github.com/assent-dev/assent/domain"
 	"github.com/assent-dev/assent/eventstore"
 )
@@ -15,12 +16,12 @@ import (
 // it says that a password, a TOTP secret or backup codes were set or used, never their value.
 func Summarize(ev *eventstore.RecordedEvent) string {
 	switch ev.Type {
-	case TypeCheckpointSigned:
-		var c CheckpointSigned
+	case checkpoint.TypeSigned:
+		var c checkpoint.Signed
 		if json.Unmarshal(ev.Data, &c) != nil {
 			return "checkpoint (does not decode)"
 		}
-		return fmt.Sprintf("checkpoint #%d signed by key %s: %d streams up to position %d", c.Seq, KeyID(c.PublicKey), c.Streams, c.Position)
+		return fmt.Sprintf("checkpoint #%d signed by key %s: %d streams up to position %d", c.Seq, checkpoint.KeyID(c.PublicKey), c.Streams, c.Position)
 	case TypeReadRecorded:
 		var r ReadRecorded
 		if json.Unmarshal(ev.Data, &r) != nil {
@@ -163,5 +164,5 @@ func keyFingerprint(pub []byte) string {
 	if len(pub) == 0 {
 		return "(none)"
 	}
-	return "ed25519:" + KeyID(pub)
+	return "ed25519:" + checkpoint.KeyID(pub)
 }

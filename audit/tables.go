@@ -11,12 +11,10 @@ import (
 // from the log, each with the position it has read up to, written in the same transaction:
 //
 //   - audit_index_streams: the streams of each account's history (Index);
-//   - audit_index_state: the position the index has read up to, and that event's ID;
-//   - audit_heads: every stream's head (version, hash), its bucket in the FormatBuckets tree
-//     and the position of its last change (Checkpointer);
-//   - audit_buckets: the hashes of the buckets that hold streams;
-//   - audit_checkpointer: the position the heads have read up to and that event's ID, the
-//     position the bucket hashes reflect, the number of streams, and the last checkpoint seen.
+//   - audit_index_state: the position the index has read up to, and that event's ID.
+//
+// The checkpointer's tables (audit_heads, audit_buckets, audit_checkpointer) are package
+// audit/checkpointer's.
 const tablesSQL = `
 CREATE TABLE IF NOT EXISTS audit_index_streams (
 	account BLOB NOT NULL,
@@ -28,33 +26,9 @@ CREATE TABLE IF NOT EXISTS audit_index_state (
 	position INTEGER NOT NULL,
 	event_id BLOB NOT NULL
 );
-CREATE TABLE IF NOT EXISTS audit_heads (
-	bucket     INTEGER NOT NULL,
-	stream     TEXT NOT NULL,
-	version    INTEGER NOT NULL,
-	hash       BLOB NOT NULL,
-	changed_at INTEGER NOT NULL,
-	PRIMARY KEY (bucket, stream)
-) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS audit_heads_changed ON audit_heads (changed_at);
-CREATE TABLE IF NOT EXISTS audit_buckets (
-	bucket INTEGER PRIMARY KEY,
-	hash   BLOB NOT NULL
-);
-CREATE TABLE IF NOT EXISTS audit_checkpointer (
-	id              INTEGER PRIMARY KEY CHECK (id = 1),
-	position        INTEGER NOT NULL,
-	event_id        BLOB NOT NULL,
-	tree_position   INTEGER NOT NULL,
-	streams         INTEGER NOT NULL,
-	last_checkpoint TEXT,
-	last_at         INTEGER NOT NULL,
-	last_other      INTEGER NOT NULL,
-	last_version    INTEGER NOT NULL
-);
 `
 
-// ensureTables creates the audit's tables in db if they are not there.
+// ensureTables creates the index's tables in db if they are not there.
 func ensureTables(ctx context.Context, db *localdb.DB) error {
 	if db == nil {
 		return fmt.Errorf("audit: no local database to keep the audit's state in")

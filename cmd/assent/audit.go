@@ -23,6 +23,7 @@ import (
 
 	"github.com/assent-dev/assent/app"
 	"github.com/assent-dev/assent/audit"
+	"github.com/assent-dev/assent/audit/checkpoint"
 	"github.com/assent-dev/assent/auditors"
 	"github.com/assent-dev/assent/config"
 	"github.com/assent-dev/assent/eventstore"
@@ -163,7 +164,7 @@ func auditCommand() *cobra.Command {
 			}
 			return nil
 		}}
-	verify.Flags().StringVar(&src.anchor, "anchor", "", "a checkpoint saved earlier (JSON); default: the data directory's "+audit.AnchorFile)
+	verify.Flags().StringVar(&src.anchor, "anchor", "", "a checkpoint saved earlier (JSON); default: the data directory's "+checkpoint.AnchorFile)
 	verify.Flags().StringSliceVar(&src.keys, "key", nil, "trusted checkpoint public key (base64); default: derived from the data directory's keyring")
 
 	var after uint64
@@ -321,12 +322,12 @@ func (src *auditSource) verifyOptions() (audit.VerifyOptions, error) {
 	}
 	anchor := src.anchor
 	if anchor == "" {
-		anchor = filepath.Join(src.dataDir, audit.AnchorFile)
+		anchor = filepath.Join(src.dataDir, checkpoint.AnchorFile)
 		if _, err := os.Stat(anchor); errors.Is(err, fs.ErrNotExist) {
 			return opts, nil
 		}
 	}
-	cp, err := audit.ReadAnchor(anchor)
+	cp, err := checkpoint.ReadAnchor(anchor)
 	if err != nil {
 		return opts, err
 	}
@@ -445,8 +446,8 @@ func acceptLossCommand(src *auditSource) *cobra.Command {
 				return errors.New("audit accept-loss: it records a loss in the embedded store of --data-dir; it does not take --postgres")
 			}
 			ctx := cmd.Context()
-			anchorPath := filepath.Join(src.dataDir, audit.AnchorFile)
-			anchor, err := audit.ReadAnchor(anchorPath)
+			anchorPath := filepath.Join(src.dataDir, checkpoint.AnchorFile)
+			anchor, err := checkpoint.ReadAnchor(anchorPath)
 			if err != nil {
 				return fmt.Errorf("audit accept-loss: %w", err)
 			}

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/assent-dev/assent/audit"
+	"github.com/assent-dev/assent/audit/checkpoint"
+	"github.com/assent-dev/assent/audit/checkpointer"
 	"github.com/assent-dev/assent/auditors"
 	"github.com/assent-dev/assent/config"
 	"github.com/assent-dev/assent/eventstore"
@@ -25,7 +27,7 @@ import (
 // store, and resume from it at the next start.
 type auditNode struct {
 	http *httpapi.Audit
-	cp   *audit.Checkpointer
+	cp   *checkpointer.Checkpointer
 	log  *slog.Logger
 	done chan struct{}
 }
@@ -56,7 +58,7 @@ func newAuditNode(cfg config.Config, store, sealed eventstore.Store, db *localdb
 	if err != nil {
 		return nil, err
 	}
-	key, err := audit.SigningKey(keyring.DeriveKey("audit.checkpoint"))
+	key, err := checkpoint.SigningKey(keyring.DeriveKey("audit.checkpoint"))
 	if err != nil {
 		return nil, err
 	}
@@ -64,13 +66,13 @@ func newAuditNode(cfg config.Config, store, sealed eventstore.Store, db *localdb
 	if err != nil {
 		return nil, err
 	}
-	anchor := filepath.Join(cfg.DataDir, audit.AnchorFile)
-	cp := audit.NewCheckpointer(audit.CheckpointerConfig{Log: chained, Appender: store, Key: key, DB: db, AnchorPath: anchor,
+	anchor := filepath.Join(cfg.DataDir, checkpoint.AnchorFile)
+	cp := checkpointer.New(checkpointer.Config{Log: chained, Appender: store, Key: key, DB: db, AnchorPath: anchor,
 		Interval: auditInterval, Logger: log.With("component", "audit")})
-	log.Info("audit ready", "auditors", auditors.Len(), "checkpoint_key", audit.KeyID(cp.PublicKey()))
+	log.Info("audit ready", "auditors", auditors.Len(), "checkpoint_key", checkpoint.KeyID(cp.PublicKey()))
 	return &auditNode{cp: cp, log: log.With("component", "audit"), done: make(chan struct{}), http: &httpapi.Audit{
 		Log: chained, Reader: audit.NewReader(sealed, db), Opener: openerOf(sealed), Auditors: auditors, Recorder: &audit.Recorder{Appender: store},
-		PublicKey: cp.PublicKey(), TrustedKeys: trusted, Checkpointer: cp, AnchorPath: anchor,
+		PublicKey: cp.PublicKey(), TrustedKeys: trusted, Checkpoints: cp, AnchorPath: anchor,
 	}}, nil
 }
 
@@ -89,7 +91,7 @@ func openerOf(sealed eventstore.Store) audit.Opener {
 func checkpointKeys(keyring *secrets.Keyring) ([]ed25519.PublicKey, error) {
 	var out []ed25519.PublicKey
 	for _, d := range keyring.DeriveKeys("audit.checkpoint") {
-		key, err := audit.SigningKey(d.Key)
+		key, err := checkpoint.SigningKey(d.Key)
 		if err != nil {
 			return nil, err
 		}
@@ -112,8 +114,8 @@ func checkLogAgainstAnchor(ctx context.Context, cfg config.Config, store eventst
 	if _, ok := store.(eventstore.ChainReader); !ok {
 		return nil
 	}
-	path := filepath.Join(cfg.DataDir, audit.AnchorFile)
-	anchor, err := audit.ReadAnchor(path)
+	path := filepath.Join(cfg.DataDir, checkpoint.AnchorFile)
+	anchor, err := checkpoint.ReadAnchor(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil
 	}

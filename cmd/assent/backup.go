@@ -15,6 +15,7 @@ import (
 
 	"github.com/assent-dev/assent/app"
 	"github.com/assent-dev/assent/audit"
+	"github.com/assent-dev/assent/audit/checkpoint"
 	"github.com/assent-dev/assent/auditors"
 	"github.com/assent-dev/assent/config"
 	"github.com/assent-dev/assent/eventstore/sqlite"
@@ -87,7 +88,7 @@ func backup(cmd *cobra.Command, dataDir, to, keysTo string) error {
 	}
 	// The anchor first: the server writes it after the checkpoint it holds is in the log, so
 	// the snapshot taken next holds that checkpoint, and verify finds the copy whole.
-	for _, name := range []string{audit.AnchorFile, auditors.File} {
+	for _, name := range []string{checkpoint.AnchorFile, auditors.File} {
 		if _, err := copyIfExists(filepath.Join(dataDir, name), filepath.Join(to, name), 0o600); err != nil {
 			return fmt.Errorf("backup: %w", err)
 		}
@@ -149,7 +150,7 @@ func restoreCommand() *cobra.Command {
 }
 
 // restoredFiles are the files a backup holds and a restore puts in place, keys aside.
-var restoredFiles = []string{storeFile, audit.AnchorFile, auditors.File}
+var restoredFiles = []string{storeFile, checkpoint.AnchorFile, auditors.File}
 
 func restore(cmd *cobra.Command, from, keysFrom, dataDir, secretKeys string, force bool) error {
 	ctx := cmd.Context()
@@ -169,13 +170,13 @@ func restore(cmd *cobra.Command, from, keysFrom, dataDir, secretKeys string, for
 	}
 
 	// Verify the copy with the keys it will run with: checkpoints signed by another key fail.
-	key, err := audit.SigningKey(kr.DeriveKey("audit.checkpoint"))
+	key, err := checkpoint.SigningKey(kr.DeriveKey("audit.checkpoint"))
 	if err != nil {
 		return fmt.Errorf("restore: %w", err)
 	}
 	opts := audit.VerifyOptions{TrustedKeys: []ed25519.PublicKey{key.Public().(ed25519.PublicKey)}}
-	if anchor := filepath.Join(from, audit.AnchorFile); fileExists(anchor) {
-		if opts.Anchor, err = audit.ReadAnchor(anchor); err != nil {
+	if anchor := filepath.Join(from, checkpoint.AnchorFile); fileExists(anchor) {
+		if opts.Anchor, err = checkpoint.ReadAnchor(anchor); err != nil {
 			return fmt.Errorf("restore: %w", err)
 		}
 		opts.AnchorSource = anchor

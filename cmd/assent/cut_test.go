@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/assent-dev/assent/audit"
+	"github.com/assent-dev/assent/audit/checkpoint"
 	"github.com/assent-dev/assent/client"
 	"github.com/assent-dev/assent/config"
 )
@@ -55,8 +56,8 @@ func TestCutTailRefusesToStartUntilTheLossIsAccepted(t *testing.T) {
 	if err := run("second@example.com"); err != nil {
 		t.Fatal(err)
 	}
-	anchorPath := filepath.Join(dir, audit.AnchorFile)
-	anchor, err := audit.ReadAnchor(anchorPath)
+	anchorPath := filepath.Join(dir, checkpoint.AnchorFile)
+	anchor, err := checkpoint.ReadAnchor(anchorPath)
 	if err != nil || anchor.Seq != 2 {
 		t.Fatalf("anchor after two runs: %+v, %v; want checkpoint #2", anchor, err)
 	}
@@ -108,7 +109,7 @@ func TestCutTailRefusesToStartUntilTheLossIsAccepted(t *testing.T) {
 	if err := run("third@example.com"); err != nil {
 		t.Fatalf("start once the loss is accepted: %v", err)
 	}
-	if a, err := audit.ReadAnchor(anchorPath); err != nil || bytes.Equal(a.Signature, anchor.Signature) {
+	if a, err := checkpoint.ReadAnchor(anchorPath); err != nil || bytes.Equal(a.Signature, anchor.Signature) {
 		t.Fatalf("the node signed no new checkpoint over the accepted log: %v", err)
 	}
 	out, err = cli("audit", "verify", "--data-dir", dir)

@@ -22,6 +22,7 @@ import (
 
 	"github.com/assent-dev/assent/app"
 	"github.com/assent-dev/assent/audit"
+	"github.com/assent-dev/assent/audit/checkpoint"
 	"github.com/assent-dev/assent/auditors"
 	"github.com/assent-dev/assent/client"
 	"github.com/assent-dev/assent/config"
@@ -150,7 +151,7 @@ func TestKeyRotationUnderLoad(t *testing.T) {
 	if _, err := srv.audit.cp.Checkpoint(ctx); err != nil {
 		t.Fatal(err)
 	}
-	oldCheckpointKey := audit.KeyID(srv.audit.cp.PublicKey())
+	oldCheckpointKey := checkpoint.KeyID(srv.audit.cp.PublicKey())
 
 	// Load: each worker signs in again and again and checks the session it got under the old key.
 	var (

@@ -14,6 +14,8 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/assent-dev/assent/audit"
+	"github.com/assent-dev/assent/audit/checkpoint"
+	"github.com/assent-dev/assent/audit/checkpointer"
 	"github.com/assent-dev/assent/eventstore"
 	"github.com/assent-dev/assent/eventstore/postgres"
 	"github.com/assent-dev/assent/eventstore/postgres/pgtest"
@@ -41,9 +43,9 @@ func TestAuditVerifiesChainsAndCheckpointsAcrossNodes(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	pub, key, _ := ed25519.GenerateKey(rand.Reader)
-	cps := []*audit.Checkpointer{
-		audit.NewCheckpointer(audit.CheckpointerConfig{Log: a, Appender: a, Key: key, DB: localDB(t)}),
-		audit.NewCheckpointer(audit.CheckpointerConfig{Log: b, Appender: b, Key: key, DB: localDB(t)}),
+	cps := []*checkpointer.Checkpointer{
+		checkpointer.New(checkpointer.Config{Log: a, Appender: a, Key: key, DB: localDB(t)}),
+		checkpointer.New(checkpointer.Config{Log: b, Appender: b, Key: key, DB: localDB(t)}),
 	}
 	var wg sync.WaitGroup
 	var mu sync.Mutex
@@ -77,7 +79,7 @@ func TestAuditVerifiesChainsAndCheckpointsAcrossNodes(t *testing.T) {
 	// turn: let each see it first.
 	waitVisible(t, ctx, a, last)
 	lastCheckpoint := func() eventstore.Position {
-		cp, err := a.ReadStream(ctx, audit.CheckpointStream, eventstore.ReadStreamOptions{Direction: eventstore.Backwards, FromEnd: true, Limit: 1})
+		cp, err := a.ReadStream(ctx, checkpoint.Stream, eventstore.ReadStreamOptions{Direction: eventstore.Backwards, FromEnd: true, Limit: 1})
 		if errors.Is(err, eventstore.ErrStreamNotFound) {
 			return eventstore.Start // no checkpoint yet: the writers' ones saw nothing or collided
 		}
@@ -167,7 +169,7 @@ func TestCheckpointCoversEventCommittedBehindIt(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	_, key, _ := ed25519.GenerateKey(rand.Reader)
-	cp := audit.NewCheckpointer(audit.CheckpointerConfig{Log: s, Appender: s, Key: key, DB: localDB(t)})
+	cp := checkpointer.New(checkpointer.Config{Log: s, Appender: s, Key: key, DB: localDB(t)})
 	res, err := s.Append(ctx, "first", eventstore.NoStream(), storetest.Event("test.appended", 0))
 	if err != nil {
 		t.Fatal(err)
@@ -188,7 +190,7 @@ func TestCheckpointCoversEventCommittedBehindIt(t *testing.T) {
 	if err := tx.Rollback(ctx); err != nil {
 		t.Fatal(err)
 	}
-	events, err := s.ReadStream(ctx, audit.CheckpointStream, eventstore.ReadStreamOptions{})
+	events, err := s.ReadStream(ctx, checkpoint.Stream, eventstore.ReadStreamOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/assent-dev/assent/audit"
+	"github.com/assent-dev/assent/audit/checkpoint"
 	"github.com/assent-dev/assent/auditors"
 	"github.com/assent-dev/assent/eventstore"
 	"github.com/assent-dev/assent/transport/apierror"
@@ -32,14 +33,20 @@ type Audit struct {
 	Reader *audit.Reader
 	// Opener opens the personal fields of events for display (personal.Codec); nil shows them
 	// as stored, sealed.
-	Opener       audit.Opener
-	Auditors     *auditors.Auditors
-	Recorder     *audit.Recorder
-	PublicKey    ed25519.PublicKey   // signs new checkpoints
-	TrustedKeys  []ed25519.PublicKey // verify checkpoints: PublicKey and those of older keys still configured; empty: PublicKey
-	Checkpointer *audit.Checkpointer
+	Opener      audit.Opener
+	Auditors    *auditors.Auditors
+	Recorder    *audit.Recorder
+	PublicKey   ed25519.PublicKey   // signs new checkpoints
+	TrustedKeys []ed25519.PublicKey // verify checkpoints: PublicKey and those of older keys still configured; empty: PublicKey
+	Checkpoints LatestCheckpoint
 	// AnchorPath is the server's anchor file, compared by verify.
 	AnchorPath string
+}
+
+// LatestCheckpoint gives the last checkpoint signed in the log, or nil: the server's
+// checkpointer (package audit/checkpointer).
+type LatestCheckpoint interface {
+	Latest(ctx context.Context) (*checkpoint.Signed, error)
 }
 
 // Refusals of the audit routes.
@@ -83,11 +90,11 @@ func (s *Server) registerAudit() {
 		Summary: "The server's public key that signs checkpoints (no credential needed)"},
 		func(context.Context, *struct{}) (*auditKeyOutput, error) {
 			out := &auditKeyOutput{}
-			out.Body.Algorithm, out.Body.PublicKey, out.Body.KeyID = "ed25519", base64.StdEncoding.EncodeToString(a.PublicKey), audit.KeyID(a.PublicKey)
+			out.Body.Algorithm, out.Body.PublicKey, out.Body.KeyID = "ed25519", base64.StdEncoding.EncodeToString(a.PublicKey), checkpoint.KeyID(a.PublicKey)
 			out.Body.PreviousKeys = []auditKey{}
 			for _, k := range a.trusted() {
 				if !k.Equal(a.PublicKey) {
-					out.Body.PreviousKeys = append(out.Body.PreviousKeys, auditKey{PublicKey: base64.StdEncoding.EncodeToString(k), KeyID: audit.KeyID(k)})
+					out.Body.PreviousKeys = append(out.Body.PreviousKeys, auditKey{PublicKey: base64.StdEncoding.EncodeToString(k), KeyID: checkpoint.KeyID(k)})
 				}
 			}
 			return out, nil
@@ -98,7 +105,7 @@ func (s *Server) registerAudit() {
 			if err := s.recordRead(ctx, "checkpoint", ""); err != nil {
 				return nil, err
 			}
-			cp, err := a.Checkpointer.Latest(ctx)
+			cp, err := a.Checkpoints.Latest(ctx)
 			if err != nil {
 				return nil, err
 			}
@@ -190,7 +197,7 @@ func (s *Server) registerAudit() {
 			}
 			opts := audit.VerifyOptions{TrustedKeys: a.trusted()}
 			if a.AnchorPath != "" {
-				if cp, err := audit.ReadAnchor(a.AnchorPath); err == nil {
+				if cp, err := checkpoint.ReadAnchor(a.AnchorPath); err == nil {
 					opts.Anchor, opts.AnchorSource = cp, "server anchor file"
 				}
 			}
@@ -224,7 +231,7 @@ func (a *Audit) trusted() []ed25519.PublicKey {
 	return a.TrustedKeys
 }
 
-type auditCheckpointOutput struct{ Body audit.CheckpointSigned }
+type auditCheckpointOutput struct{ Body checkpoint.Signed }
 type auditEventsOutput struct{ Body []audit.EventView }
 type auditStateOutput struct{ Body audit.AccountState }
 type auditVerifyOutput struct{ Body *audit.Report }

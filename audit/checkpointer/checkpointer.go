@@ -1,66 +1,42 @@
-package audit
+// Package checkpointer is the server's side of the audit's tamper evidence: it folds the
+// event log into the heads of all streams, kept in tables of the node's local database, and
+// appends signed checkpoints of them (format in package audit/checkpoint) to the log, and the
+// latest to the anchor file. The auditor's side (package audit) verifies them and does not
+// import this package.
+package checkpointer
 
 import (
 	"context"
 	"crypto/ed25519"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"hash"
 	"log/slog"
 	"os"
 	"path/filepath"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/assent-dev/assent/audit/checkpoint"
 	"github.com/assent-dev/assent/eventstore"
 	"github.com/assent-dev/assent/localdb"
 )
 
-// AnchorFile is the name of the file, in the data directory, where the server keeps a copy of
-// its latest checkpoint outside the event store: cutting the tail of the log, checkpoints
-// included, is then caught against it.
-const AnchorFile = "audit-checkpoint.json"
-
-// SigningKey derives the server's Ed25519 checkpoint key from a 32-byte seed (the server
-// passes keyring.DeriveKey("audit.checkpoint"), so that every node with the same keyring signs
-// with the same key, and no new file holds a private key).
-func SigningKey(seed []byte) (ed25519.PrivateKey, error) {
-	if len(seed) != ed25519.SeedSize {
-		return nil, fmt.Errorf("audit: signing key seed must have %d bytes, got %d", ed25519.SeedSize, len(seed))
-	}
-	return ed25519.NewKeyFromSeed(seed), nil
+// Log is the event store as the checkpointer reads it: the global log, with each event's
+// stored chain link (the eventstore.ChainReader capability of SQLite and PostgreSQL).
+type Log interface {
+	ReadAll(ctx context.Context, after eventstore.Position, limit int) ([]eventstore.RecordedEvent, error)
+	eventstore.ChainReader
 }
 
-// KeyID is a short, stable name of a public key: the first 8 bytes of its SHA-256, in hex.
-func KeyID(pub ed25519.PublicKey) string {
-	sum := sha256.Sum256(pub)
-	return hex.EncodeToString(sum[:8])
+// Appender appends the checkpoints.
+type Appender interface {
+	Append(ctx context.Context, stream string, expected eventstore.ExpectedVersion, events ...eventstore.EventData) (eventstore.AppendResult, error)
 }
 
-// lineHasher hashes head lines "<len>:<stream> <version> <hash>\n".
-type lineHasher struct{ h hash.Hash }
-
-func newLineHasher() lineHasher { return lineHasher{sha256.New()} }
-
-func (l lineHasher) line(stream string, version uint64, h string) {
-	b := make([]byte, 0, len(stream)+100)
-	b = strconv.AppendInt(b, int64(len(stream)), 10)
-	b = append(b, ':')
-	b = append(b, stream...)
-	b = append(b, ' ')
-	b = strconv.AppendUint(b, version, 10)
-	b = append(b, ' ')
-	b = append(b, h...)
-	b = append(b, '\n')
-	l.h.Write(b)
-}
-
-func (l lineHasher) sum() string { return hex.EncodeToString(l.h.Sum(nil)) }
+// page is the number of events read at once.
+const page = 2000
 
 // headState is a stream's last event: its version (-1: none) and hash.
 type headState struct {
@@ -68,17 +44,26 @@ type headState struct {
 	hash    eventstore.Hash
 }
 
-// CheckpointerConfig configures a Checkpointer.
-type CheckpointerConfig struct {
-	Log      ChainLog
+// DefaultMaxChanged is the most heads a checkpoint of checkpoint.FormatBase lists (about 5 MiB
+// of JSON); past it the checkpoint is a base.
+const DefaultMaxChanged = 50_000
+
+// Config configures a Checkpointer.
+type Config struct {
+	Log      Log
 	Appender Appender
 	Key      ed25519.PrivateKey
 	// DB is the node's local database, where the checkpointer keeps the heads of all streams
 	// and resumes from at its next start. Required.
 	DB *localdb.DB
-	// Format of the checkpoints signed: FormatBuckets (the default) or FormatSorted, the
-	// format before it, whose root costs a sort of every head.
+	// Format of the checkpoints signed: checkpoint.FormatBase (the default), or a format
+	// before it (checkpoint.FormatBuckets, checkpoint.FormatSorted), whose first checkpoint
+	// lists every head.
 	Format int
+	// MaxChanged bounds the heads a checkpoint of checkpoint.FormatBase lists: when more
+	// streams changed since the last checkpoint, it is a base instead (no list, the root
+	// only). Default DefaultMaxChanged.
+	MaxChanged int
 	// AnchorPath is where the latest checkpoint is also written; empty: nowhere.
 	AnchorPath string
 	// Interval between periodic checkpoints. Default one minute.
@@ -87,14 +72,14 @@ type CheckpointerConfig struct {
 	Logger   *slog.Logger
 }
 
-// Checkpointer appends signed checkpoints of the heads of all streams to CheckpointStream.
+// Checkpointer appends signed checkpoints of the heads of all streams to checkpoint.Stream.
 // It folds the log itself (recomputing each event's hash) into tables of the local database
 // (see tables.go), and resumes from them at its next start: a checkpoint reads the events
 // since the last one and rehashes only the buckets of the streams they changed. Its memory is
 // a fixed-size tree of bucket hashes and one page of the log, whatever the number of streams.
 // Its methods are safe for concurrent use.
 type Checkpointer struct {
-	cfg  CheckpointerConfig
+	cfg  Config
 	read atomic.Int64
 
 	mu        sync.Mutex
@@ -102,16 +87,16 @@ type Checkpointer struct {
 	pos       eventstore.Position
 	treePos   eventstore.Position
 	streams   int
-	tree      *tree
-	last      *CheckpointSigned   // the last checkpoint seen, without its Changed list
+	tree      *checkpoint.Tree
+	last      *checkpoint.Signed  // the last checkpoint seen, without its Changed list
 	lastAt    eventstore.Position // position of the last checkpoint's own event
 	lastOther eventstore.Position // position of the last event that is not a checkpoint
 	lastVer   int64               // version of CheckpointStream, -1 before the first
 }
 
-// NewCheckpointer returns a Checkpointer; it loads its state, or reads the log, on its first
+// New returns a Checkpointer; it loads its state, or reads the log, on its first
 // checkpoint.
-func NewCheckpointer(cfg CheckpointerConfig) *Checkpointer {
+func New(cfg Config) *Checkpointer {
 	if cfg.Interval <= 0 {
 		cfg.Interval = time.Minute
 	}
@@ -122,7 +107,10 @@ func NewCheckpointer(cfg CheckpointerConfig) *Checkpointer {
 		cfg.Logger = slog.Default()
 	}
 	if cfg.Format == 0 {
-		cfg.Format = FormatBuckets
+		cfg.Format = checkpoint.FormatBase
+	}
+	if cfg.MaxChanged <= 0 {
+		cfg.MaxChanged = DefaultMaxChanged
 	}
 	return &Checkpointer{cfg: cfg, lastVer: -1}
 }
@@ -135,7 +123,7 @@ func (c *Checkpointer) EventsRead() int64 { return c.read.Load() }
 
 // Latest returns the last checkpoint the checkpointer has seen in the log, whole (read from
 // the log), or nil.
-func (c *Checkpointer) Latest(ctx context.Context) (*CheckpointSigned, error) {
+func (c *Checkpointer) Latest(ctx context.Context) (*checkpoint.Signed, error) {
 	c.mu.Lock()
 	at := c.lastAt
 	c.mu.Unlock()
@@ -149,7 +137,7 @@ func (c *Checkpointer) Latest(ctx context.Context) (*CheckpointSigned, error) {
 	if len(evs) != 1 || evs[0].Position != at {
 		return nil, fmt.Errorf("audit latest checkpoint: the log no longer holds it at position %d", at)
 	}
-	cp, err := decodeCheckpoint(&evs[0])
+	cp, err := checkpoint.Decode(&evs[0])
 	if err != nil {
 		return nil, err
 	}
@@ -180,7 +168,7 @@ func (c *Checkpointer) Run(ctx context.Context) {
 
 // Checkpoint signs and appends a checkpoint if the log moved since the last one (its own event
 // aside), and returns it; it returns nil when there was nothing new to cover.
-func (c *Checkpointer) Checkpoint(ctx context.Context) (*CheckpointSigned, error) {
+func (c *Checkpointer) Checkpoint(ctx context.Context) (*checkpoint.Signed, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if err := c.load(ctx); err != nil {
@@ -199,21 +187,32 @@ func (c *Checkpointer) Checkpoint(ctx context.Context) (*CheckpointSigned, error
 	if err != nil {
 		return nil, err
 	}
-	cp := CheckpointSigned{Position: uint64(c.pos), Streams: c.streams, HeadsRoot: root,
+	cp := checkpoint.Signed{Position: uint64(c.pos), Streams: c.streams, HeadsRoot: root,
 		PublicKey: c.PublicKey(), At: c.cfg.Now().UTC()}
-	if c.cfg.Format == FormatBuckets {
-		cp.Format = FormatBuckets
+	if c.cfg.Format != checkpoint.FormatSorted {
+		cp.Format = c.cfg.Format
 	}
 	var since eventstore.Position
 	cp.Seq = 1
 	if c.last != nil {
 		cp.Seq, since = c.last.Seq+1, eventstore.Position(c.last.Position)
 	}
-	if cp.Changed, err = c.changedSince(ctx, since); err != nil {
-		return nil, err
+	if cp.Format == checkpoint.FormatBase {
+		// A base lists no heads: the first checkpoint, or one after more changes than a list
+		// should hold. It is counted, never listed, to decide.
+		if c.last == nil {
+			cp.Base = true
+		} else if cp.Base, err = c.changedMore(ctx, since, c.cfg.MaxChanged); err != nil {
+			return nil, err
+		}
+	}
+	if !cp.Base {
+		if cp.Changed, err = c.changedSince(ctx, since); err != nil {
+			return nil, err
+		}
 	}
 	cp.Signature = ed25519.Sign(c.cfg.Key, cp.Payload())
-	ev, err := encodeEvent(TypeCheckpointSigned, cp, "system:checkpointer")
+	ev, err := cp.Event()
 	if err != nil {
 		return nil, err
 	}
@@ -221,7 +220,7 @@ func (c *Checkpointer) Checkpoint(ctx context.Context) (*CheckpointSigned, error
 	if c.lastVer >= 0 {
 		expected = eventstore.Exact(uint64(c.lastVer))
 	}
-	if _, err := c.cfg.Appender.Append(ctx, CheckpointStream, expected, ev); err != nil {
+	if _, err := c.cfg.Appender.Append(ctx, checkpoint.Stream, expected, ev); err != nil {
 		if errors.Is(err, eventstore.ErrConflict) {
 			return nil, nil // another node checkpointed; the next fold reads it
 		}
@@ -239,7 +238,7 @@ func (c *Checkpointer) Checkpoint(ctx context.Context) (*CheckpointSigned, error
 }
 
 // writeAnchor writes cp to path through a temporary file and a rename.
-func writeAnchor(path string, cp CheckpointSigned) error {
+func writeAnchor(path string, cp checkpoint.Signed) error {
 	raw, err := json.MarshalIndent(cp, "", "  ")
 	if err != nil {
 		return fmt.Errorf("audit anchor: %w", err)
@@ -264,17 +263,4 @@ func writeAnchor(path string, cp CheckpointSigned) error {
 		return fmt.Errorf("audit anchor: %w", err)
 	}
 	return nil
-}
-
-// ReadAnchor reads a checkpoint saved by the server (AnchorFile) or by an auditor.
-func ReadAnchor(path string) (*CheckpointSigned, error) {
-	raw, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("audit anchor: %w", err)
-	}
-	var cp CheckpointSigned
-	if err := json.Unmarshal(raw, &cp); err != nil {
-		return nil, fmt.Errorf("%w: %s: %v", ErrBadCheckpoint, path, err)
-	}
-	return &cp, nil
 }

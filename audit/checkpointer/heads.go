@@ -1,12 +1,14 @@
-package audit
+package checkpointer
 
 import (
 	"context"
+	"crypto/sha256"
 	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
 
+	"github.com/assent-dev/assent/audit/checkpoint"
 	"github.com/assent-dev/assent/eventstore"
 )
 
@@ -31,8 +33,7 @@ func (c *Checkpointer) load(ctx context.Context) error {
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return fmt.Errorf("audit checkpoint: load: %w", err)
 	}
-	c.tree = new(tree)
-	c.tree.init()
+	c.tree = checkpoint.NewTree()
 	if err == nil {
 		held, err := holds(ctx, c.cfg.Log, eventstore.Position(pos), id)
 		if err != nil {
@@ -49,7 +50,7 @@ func (c *Checkpointer) load(ctx context.Context) error {
 		c.pos, c.treePos, c.streams = eventstore.Position(pos), eventstore.Position(treePos), streams
 		c.lastAt, c.lastOther, c.lastVer = eventstore.Position(lastAt), eventstore.Position(lastOther), lastVer
 		if last.Valid {
-			var cp CheckpointSigned
+			var cp checkpoint.Signed
 			if err := json.Unmarshal([]byte(last.String), &cp); err != nil {
 				return fmt.Errorf("audit checkpoint: load: %w", err)
 			}
@@ -66,8 +67,8 @@ func (c *Checkpointer) load(ctx context.Context) error {
 			if err := rows.Scan(&b, &h); err != nil {
 				return fmt.Errorf("audit checkpoint: load: %w", err)
 			}
-			if b >= 0 && b < Buckets {
-				copy(c.tree.leaves[b][:], h)
+			if b >= 0 && b < checkpoint.Buckets && len(h) == sha256.Size {
+				c.tree.Set(b, [sha256.Size]byte(h))
 			}
 		}
 		if err := rows.Err(); err != nil {
@@ -138,7 +139,7 @@ func (c *Checkpointer) foldPage(ctx context.Context, evs []eventstore.ChainedEve
 		if p == nil {
 			p = &pending{head: headState{version: -1}}
 			var hash []byte
-			switch err := get.QueryRowContext(ctx, BucketOf(ev.Stream), ev.Stream).Scan(&p.head.version, &hash); {
+			switch err := get.QueryRowContext(ctx, checkpoint.BucketOf(ev.Stream), ev.Stream).Scan(&p.head.version, &hash); {
 			case errors.Is(err, sql.ErrNoRows):
 				p.isNew = true
 			case err != nil:
@@ -154,10 +155,10 @@ func (c *Checkpointer) foldPage(ctx context.Context, evs []eventstore.ChainedEve
 		}
 		p.head = headState{version: int64(ev.Version), hash: ev.Hash()}
 		p.changedAt = ev.Position
-		if ev.Stream != CheckpointStream {
+		if ev.Stream != checkpoint.Stream {
 			lastOther = ev.Position
 		} else {
-			if cp, err := decodeCheckpoint(&ev.RecordedEvent); err == nil {
+			if cp, err := checkpoint.Decode(&ev.RecordedEvent); err == nil {
 				cp.Changed = nil // as large as the streams it names: Latest reads it from the log
 				last, lastAt = &cp, ev.Position
 			}
@@ -176,7 +177,7 @@ func (c *Checkpointer) foldPage(ctx context.Context, evs []eventstore.ChainedEve
 		if p.isNew {
 			streams++
 		}
-		if _, err := put.ExecContext(ctx, BucketOf(s), s, p.head.version, p.head.hash[:], int64(p.changedAt)); err != nil {
+		if _, err := put.ExecContext(ctx, checkpoint.BucketOf(s), s, p.head.version, p.head.hash[:], int64(p.changedAt)); err != nil {
 			return fmt.Errorf("audit checkpoint: %w", err)
 		}
 	}
@@ -204,15 +205,18 @@ func (c *Checkpointer) foldPage(ctx context.Context, evs []eventstore.ChainedEve
 	return nil
 }
 
-// root returns the root of the heads in the configured format. For FormatBuckets it rehashes
+// root returns the root of the heads in the configured format. For checkpoint.FormatBuckets it rehashes
 // the buckets of the streams changed since the tree was last brought up to date, and saves
 // them with the position they reflect.
 func (c *Checkpointer) root(ctx context.Context) (string, error) {
-	if c.cfg.Format != FormatBuckets {
+	if !checkpoint.BucketRoot(c.cfg.Format) {
 		return c.sortedRoot(ctx)
 	}
 	if c.treePos == c.pos {
-		return c.tree.root(), nil
+		return c.tree.Root(), nil
+	}
+	if c.treePos == eventstore.Start {
+		return c.rehashAll(ctx)
 	}
 	tx, err := c.cfg.DB.Writer.BeginTx(ctx, nil)
 	if err != nil {
@@ -254,12 +258,11 @@ func (c *Checkpointer) root(ctx context.Context) (string, error) {
 	defer put.Close()
 	leaves := make(map[int][32]byte, len(buckets))
 	for _, b := range buckets {
-		l := newLineHasher()
+		l := checkpoint.NewLineHasher()
 		if err := scanHeads(ctx, get, l, b); err != nil {
 			return "", err
 		}
-		var leaf [32]byte
-		copy(leaf[:], l.h.Sum(nil))
+		leaf := l.Sum32()
 		if _, err := put.ExecContext(ctx, b, leaf[:]); err != nil {
 			return "", fmt.Errorf("audit checkpoint: %w", err)
 		}
@@ -272,15 +275,107 @@ func (c *Checkpointer) root(ctx context.Context) (string, error) {
 		return "", fmt.Errorf("audit checkpoint: %w", err)
 	}
 	for b, leaf := range leaves {
-		c.tree.leaves[b] = leaf
-		c.tree.dirty(b)
+		c.tree.Set(b, leaf)
 	}
 	c.treePos = c.pos
-	return c.tree.root(), nil
+	return c.tree.Root(), nil
+}
+
+// rehashAll computes every bucket's hash from the heads table, the first time the tree is
+// built (after the first fold): it reads the table in key order, a node of 256 buckets per
+// query, and holds one bucket's hasher at a time; never a list of the heads.
+func (c *Checkpointer) rehashAll(ctx context.Context) (string, error) {
+	tx, err := c.cfg.DB.Writer.BeginTx(ctx, nil)
+	if err != nil {
+		return "", fmt.Errorf("audit checkpoint: %w", err)
+	}
+	defer tx.Rollback()
+	get, err := tx.PrepareContext(ctx, `SELECT bucket, stream, version, hash FROM audit_heads WHERE bucket >= ? AND bucket < ? ORDER BY bucket, stream`)
+	if err != nil {
+		return "", fmt.Errorf("audit checkpoint: %w", err)
+	}
+	defer get.Close()
+	put, err := tx.PrepareContext(ctx, `INSERT INTO audit_buckets (bucket, hash) VALUES (?, ?) ON CONFLICT (bucket) DO UPDATE SET hash = excluded.hash`)
+	if err != nil {
+		return "", fmt.Errorf("audit checkpoint: %w", err)
+	}
+	defer put.Close()
+	t := checkpoint.NewTree()
+	for n := 0; n < checkpoint.Buckets/checkpoint.FanOut; n++ {
+		if err := c.hashNode(ctx, get, put, t, n); err != nil {
+			return "", err
+		}
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE audit_checkpointer SET tree_position = ? WHERE id = 1`, int64(c.pos)); err != nil {
+		return "", fmt.Errorf("audit checkpoint: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return "", fmt.Errorf("audit checkpoint: %w", err)
+	}
+	c.tree, c.treePos = t, c.pos
+	return c.tree.Root(), nil
+}
+
+// hashNode hashes the buckets of node n (256n to 256n+255) from get's rows into t, and saves
+// the hash of each bucket that holds streams.
+func (c *Checkpointer) hashNode(ctx context.Context, get, put *sql.Stmt, t *checkpoint.Tree, n int) error {
+	rows, err := get.QueryContext(ctx, n*checkpoint.FanOut, (n+1)*checkpoint.FanOut)
+	if err != nil {
+		return fmt.Errorf("audit checkpoint: %w", err)
+	}
+	defer rows.Close()
+	var (
+		cur     = -1
+		l       checkpoint.LineHasher
+		bucket  int
+		stream  string
+		version int64
+		raw     []byte
+		hash    eventstore.Hash
+	)
+	flush := func() error {
+		if cur < 0 {
+			return nil
+		}
+		leaf := l.Sum32()
+		t.Set(cur, leaf)
+		if _, err := put.ExecContext(ctx, cur, leaf[:]); err != nil {
+			return fmt.Errorf("audit checkpoint: %w", err)
+		}
+		return nil
+	}
+	for rows.Next() {
+		if err := rows.Scan(&bucket, &stream, &version, &raw); err != nil {
+			return fmt.Errorf("audit checkpoint: %w", err)
+		}
+		if bucket != cur {
+			if err := flush(); err != nil {
+				return err
+			}
+			cur, l = bucket, checkpoint.NewLineHasher()
+		}
+		copy(hash[:], raw)
+		l.Line(stream, uint64(version), hash.String())
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("audit checkpoint: %w", err)
+	}
+	return flush()
+}
+
+// changedMore tells whether more than max streams changed after position since, counting at
+// most max+1 of them from the index on the position of change.
+func (c *Checkpointer) changedMore(ctx context.Context, since eventstore.Position, max int) (bool, error) {
+	var n int
+	err := c.cfg.DB.Reader.QueryRowContext(ctx, `SELECT COUNT(*) FROM (SELECT 1 FROM audit_heads INDEXED BY audit_heads_changed WHERE changed_at > ? LIMIT ?)`, int64(since), max+1).Scan(&n)
+	if err != nil {
+		return false, fmt.Errorf("audit checkpoint: %w", err)
+	}
+	return n > max, nil
 }
 
 // scanHeads hashes the lines of the heads that query q (given args) returns, in its order.
-func scanHeads(ctx context.Context, q *sql.Stmt, l lineHasher, args ...any) error {
+func scanHeads(ctx context.Context, q *sql.Stmt, l checkpoint.LineHasher, args ...any) error {
 	rows, err := q.QueryContext(ctx, args...)
 	if err != nil {
 		return fmt.Errorf("audit checkpoint: %w", err)
@@ -297,7 +392,7 @@ func scanHeads(ctx context.Context, q *sql.Stmt, l lineHasher, args ...any) erro
 			return fmt.Errorf("audit checkpoint: %w", err)
 		}
 		copy(hash[:], raw)
-		l.line(stream, uint64(version), hash.String())
+		l.Line(stream, uint64(version), hash.String())
 	}
 	if err := rows.Err(); err != nil {
 		return fmt.Errorf("audit checkpoint: %w", err)
@@ -312,24 +407,24 @@ func (c *Checkpointer) sortedRoot(ctx context.Context) (string, error) {
 		return "", fmt.Errorf("audit checkpoint: %w", err)
 	}
 	defer q.Close()
-	l := newLineHasher()
+	l := checkpoint.NewLineHasher()
 	if err := scanHeads(ctx, q, l); err != nil {
 		return "", err
 	}
-	return l.sum(), nil
+	return l.Sum(), nil
 }
 
 // changedSince returns the heads of the streams changed after position since, by name.
-func (c *Checkpointer) changedSince(ctx context.Context, since eventstore.Position) ([]Head, error) {
+func (c *Checkpointer) changedSince(ctx context.Context, since eventstore.Position) ([]checkpoint.Head, error) {
 	rows, err := c.cfg.DB.Reader.QueryContext(ctx, `SELECT stream, version, hash FROM audit_heads INDEXED BY audit_heads_changed WHERE changed_at > ? ORDER BY stream`, int64(since))
 	if err != nil {
 		return nil, fmt.Errorf("audit checkpoint: %w", err)
 	}
 	defer rows.Close()
-	var out []Head
+	var out []checkpoint.Head
 	for rows.Next() {
 		var (
-			hd   Head
+			hd   checkpoint.Head
 			raw  []byte
 			hash eventstore.Hash
 		)

@@ -1,4 +1,4 @@
-package audit_test
+package checkpointer_test
 
 import (
 	"context"
