@@ -266,7 +266,9 @@ func start(ctx context.Context, cfg config.Config, log *slog.Logger, opts startO
 	router.AddMiddleware(middleware.Recoverer)
 	hubSub := bridge.NewSubscriber(sealed, &push.LiveCheckpoints{Head: func() eventstore.Position { return head }}, bridge.Config{Logger: wlog})
 	router.AddConsumerHandler("push-hub", "push-hub", hubSub, hub.Handler)
-	mn.observe(store, svc, hub, views, router, bridge.NewSubscriber(sealed, &push.LiveCheckpoints{Head: func() eventstore.Position { return head }}, bridge.Config{Logger: wlog}))
+	// The metrics count events by type, which the stored record says: they follow the store
+	// itself, whose records need no personal field opened.
+	mn.observe(store, svc, hub, views, router, bridge.NewSubscriber(store, &push.LiveCheckpoints{Head: func() eventstore.Position { return head }}, bridge.Config{Logger: wlog}))
 
 	sessions, err := websession.NewSessions(keyring.DeriveKeys("session"), sessionTTL)
 	if err != nil {
