@@ -182,8 +182,9 @@ type SparsePositions interface {
 
 // SubscribeFrom says where a subscription starts.
 type SubscribeFrom struct {
-	end   bool
-	after Position
+	end    bool
+	after  Position
+	urgent bool
 }
 
 // FromStart subscribes to the whole log.
@@ -194,6 +195,19 @@ func After(p Position) SubscribeFrom { return SubscribeFrom{after: p} }
 
 // FromEnd subscribes to events appended after the subscription starts.
 func FromEnd() SubscribeFrom { return SubscribeFrom{end: true} }
+
+// Urgent marks a subscription whose consumer is waited on by people (the push hub): a
+// backend that wakes its subscriptions itself after a commit wakes urgent ones last, after the
+// others and after the appenders, so that on a busy processor they are the first to run (Go
+// runs the goroutine woken last first). A hint; backends that cannot order their wake-ups
+// ignore it.
+func (f SubscribeFrom) Urgent() SubscribeFrom {
+	f.urgent = true
+	return f
+}
+
+// IsUrgent reports whether the subscription was marked Urgent.
+func (f SubscribeFrom) IsUrgent() bool { return f.urgent }
 
 // IsEnd reports whether the subscription starts at the end of the log.
 func (f SubscribeFrom) IsEnd() bool { return f.end }

@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"os"
 	"os/exec"
-	"strconv"
 	"sync"
 	"time"
 
@@ -28,6 +27,11 @@ type Config struct {
 	// Nice is the worker's nice value, 0 to 19 (19 the lowest priority). Default 0 keeps the
 	// server's; Assent's serve sets 19.
 	Nice int
+	// Idle runs the worker's threads under Linux's SCHED_IDLE policy as well: a thread of
+	// another process that wakes up takes the core from them at once, where a nice value only
+	// gives the worker a smaller share of it and may let it finish its time slice first.
+	// Elsewhere it does nothing beyond Nice. Assent's serve sets it.
+	Idle bool
 	// Log receives the worker's exits and restarts. Default: discarded.
 	Log *slog.Logger
 }
@@ -142,7 +146,7 @@ func (p *Pool) start() error {
 	}
 	p.started = time.Now()
 	cmd := exec.Command(p.cfg.Executable)
-	cmd.Env = append(os.Environ(), EnvWorker+"="+strconv.Itoa(p.cfg.Nice))
+	cmd.Env = append(os.Environ(), EnvWorker+"="+workerValue(p.cfg.Nice, p.cfg.Idle))
 	cmd.SysProcAttr = procAttr()
 	cmd.Stderr = os.Stderr
 	stdin, err := cmd.StdinPipe()
@@ -158,7 +162,7 @@ func (p *Pool) start() error {
 	}
 	w := &worker{cmd: cmd, stdin: stdin, enc: gob.NewEncoder(stdin), pending: map[uint64]chan response{}, dead: make(chan struct{})}
 	p.w = w
-	p.cfg.Log.Debug("password worker started", "pid", cmd.Process.Pid, "nice", p.cfg.Nice)
+	p.cfg.Log.Debug("password worker started", "pid", cmd.Process.Pid, "nice", p.cfg.Nice, "idle", p.cfg.Idle)
 	go p.read(w, stdout)
 	return nil
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -28,7 +29,12 @@ func TestMain(m *testing.M) {
 
 func newPool(t *testing.T, nice int) *Pool {
 	t.Helper()
-	p, err := New(Config{Nice: nice})
+	return newPoolConfig(t, Config{Nice: nice})
+}
+
+func newPoolConfig(t *testing.T, cfg Config) *Pool {
+	t.Helper()
+	p, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,12 +83,41 @@ func TestKeysAreArgon2idKeys(t *testing.T) {
 }
 
 // TestWorkerRunsAtItsNiceValue: every thread of the worker, including those made while it
-// computes keys, runs at the nice value it was given.
+// computes keys, runs at the nice value it was given, under the normal policy unless Idle.
 func TestWorkerRunsAtItsNiceValue(t *testing.T) {
 	t.Parallel()
-	p := newPool(t, 19)
+	threadsOf(t, newPool(t, 19), func(path string, nice, policy int) {
+		if nice != 19 || policy != schedNormal {
+			t.Errorf("thread %s runs at nice %d under policy %d, want 19 and %d", path, nice, policy, schedNormal)
+		}
+	})
+}
+
+// TestIdleWorkerRunsUnderSchedIdle: with Idle, every thread of the worker, including those
+// made while it computes keys, runs under SCHED_IDLE, at its nice value.
+func TestIdleWorkerRunsUnderSchedIdle(t *testing.T) {
+	t.Parallel()
+	if runtime.GOOS != "linux" {
+		t.Skip("SCHED_IDLE is Linux's")
+	}
+	threadsOf(t, newPoolConfig(t, Config{Nice: 19, Idle: true}), func(path string, nice, policy int) {
+		if nice != 19 || policy != schedIdle {
+			t.Errorf("thread %s runs at nice %d under policy %d, want 19 and SCHED_IDLE (%d)", path, nice, policy, schedIdle)
+		}
+	})
+}
+
+const (
+	schedNormal = 0 // SCHED_OTHER
+	schedIdle   = 5
+)
+
+// threadsOf has the worker compute keys four at a time (which makes the runtime start
+// threads), then calls check with each of its threads' nice value and scheduling policy.
+func threadsOf(t *testing.T, p *Pool, check func(path string, nice, policy int)) {
+	t.Helper()
 	var wg sync.WaitGroup
-	for range 4 { // keys at once make the runtime start threads
+	for range 4 {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -101,11 +136,12 @@ func TestWorkerRunsAtItsNiceValue(t *testing.T) {
 		if err != nil {
 			continue // the thread ended
 		}
-		// Fields after the command's closing parenthesis: state is the 3rd field, nice the 19th.
+		// Fields after the command's closing parenthesis: state is the 3rd field, nice the
+		// 19th, policy the 41st.
 		fields := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+2:]))
-		if nice, _ := strconv.Atoi(fields[16]); nice != 19 {
-			t.Errorf("thread %s runs at nice %d, want 19", path, nice)
-		}
+		nice, _ := strconv.Atoi(fields[16])
+		policy, _ := strconv.Atoi(fields[38])
+		check(path, nice, policy)
 	}
 }
 

@@ -15,6 +15,7 @@ import (
 	"io"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
 
 	"golang.org/x/crypto/argon2"
@@ -23,7 +24,7 @@ import (
 )
 
 // EnvWorker, set in the environment of a process, makes it the worker: its value is the nice
-// value to run at. A program that may be started as the worker calls Main first thing when
+// value to run at, followed by ",idle" for the SCHED_IDLE policy (Config.Idle). A program that may be started as the worker calls Main first thing when
 // IsWorker says so.
 const EnvWorker = "ASSENT_PASSWORD_WORKER"
 
@@ -50,12 +51,12 @@ type response struct {
 
 // Main runs the worker on standard input and output and returns its exit code.
 func Main() int {
-	nice, err := strconv.Atoi(os.Getenv(EnvWorker))
-	if err != nil || nice < 0 || nice > 19 {
-		fmt.Fprintf(os.Stderr, "hashworker: %s must be a nice value between 0 and 19 but it's '%s'\n", EnvWorker, os.Getenv(EnvWorker))
+	nice, idle, err := parseWorkerValue(os.Getenv(EnvWorker))
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "hashworker: %v\n", err)
 		return 2
 	}
-	if err := lowerPriority(nice); err != nil {
+	if err := lowerPriority(nice, idle); err != nil {
 		// Not fatal: the keys are still right, only the server's share of the core is smaller.
 		fmt.Fprintf(os.Stderr, "hashworker: lower the priority: %v\n", err)
 	}
@@ -64,6 +65,25 @@ func Main() int {
 		return 1
 	}
 	return 0
+}
+
+// workerValue is EnvWorker's value for a nice value and the idle policy.
+func workerValue(nice int, idle bool) string {
+	v := strconv.Itoa(nice)
+	if idle {
+		v += ",idle"
+	}
+	return v
+}
+
+// parseWorkerValue reads EnvWorker's value.
+func parseWorkerValue(v string) (nice int, idle bool, err error) {
+	n, rest, _ := strings.Cut(v, ",")
+	nice, err = strconv.Atoi(n)
+	if err != nil || nice < 0 || nice > 19 || (rest != "" && rest != "idle") {
+		return 0, false, fmt.Errorf("%s must be a nice value between 0 and 19, optionally followed by ',idle', but it's '%s'", EnvWorker, v)
+	}
+	return nice, rest == "idle", nil
 }
 
 // Serve answers requests read from r on w until r ends, each on a goroutine of its own (the

@@ -560,6 +560,12 @@ const SetConsumer = "projections"
 // log has delivered while the previous transaction ran (bridge.Config.Batch).
 const LiveBatch = 256
 
+// LiveLinger is how long the live fold waits after a new event for others to join it
+// (bridge.Config.Linger): the moment after a commit goes to the push hub, which runs on the
+// same processors, and a busy log folds more events per transaction. The read models lag the
+// log by that much more.
+const LiveLinger = 2 * time.Millisecond
+
 // NewRouter returns a watermill Router that feeds every projection of s from store through a
 // bridge.Subscriber, with the Recoverer and Retry middleware. One handler applies each message
 // to the whole set, in one transaction: one event, or up to LiveBatch that the log had ready
@@ -577,7 +583,7 @@ func NewRouter(s *Set, store eventstore.Store, logger watermill.LoggerAdapter) (
 		middleware.Retry{MaxRetries: MaxAttempts, InitialInterval: 10 * time.Millisecond, Logger: logger}.Middleware,
 		middleware.Recoverer,
 	)
-	sub := bridge.NewSubscriber(store, s, bridge.Config{Logger: logger, Batch: LiveBatch})
+	sub := bridge.NewSubscriber(store, s, bridge.Config{Logger: logger, Batch: LiveBatch, Linger: LiveLinger})
 	r.AddConsumerHandler(SetConsumer, SetConsumer, sub, func(msg *message.Message) error {
 		events, err := bridge.Events(msg)
 		if err != nil {

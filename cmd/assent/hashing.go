@@ -8,9 +8,9 @@ import (
 	"github.com/assent-dev/assent/secrets"
 )
 
-// passwordWorkerNice is the password worker's nice value: the lowest priority, so that the
-// server's threads (the sockets, the log, the requests) take the core whenever they need it
-// and the worker takes what is left.
+// passwordWorkerNice is the password worker's nice value, and it runs under SCHED_IDLE on
+// Linux too: the lowest priority, so that the server's threads (the sockets, the log, the
+// requests) take the core whenever they wake up and the worker takes what is left.
 const passwordWorkerNice = 19
 
 // startPasswordHashing returns where the application derives its argon2id keys: a worker
@@ -20,7 +20,7 @@ func startPasswordHashing(cfg config.Config, log *slog.Logger) (keys secrets.Key
 	if cfg.PasswordHashing == "inline" {
 		return secrets.IDKey, func() {}, nil
 	}
-	pool, err := hashworker.New(hashworker.Config{Nice: passwordWorkerNice, Log: log.With("component", "password-worker")})
+	pool, err := hashworker.New(hashworker.Config{Nice: passwordWorkerNice, Idle: true, Log: log.With("component", "password-worker")})
 	if err != nil {
 		return nil, nil, err
 	}

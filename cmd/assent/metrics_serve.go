@@ -77,10 +77,19 @@ func (n *metricsNode) observe(store eventstore.Store, svc *app.Service, hub *pus
 	}
 	n.m.Observe(src)
 	router.AddConsumerHandler("metrics", "metrics", sub, func(msg *message.Message) error {
-		n.m.LogEvent(msg.Metadata.Get(bridge.MetaType))
+		events, err := bridge.Events(msg)
+		if err != nil {
+			return err
+		}
+		for _, ev := range events {
+			n.m.LogEvent(ev.Type)
+		}
 		return nil
 	})
 }
+
+// metricsLinger is how long the events counter waits after an event for others to join it.
+const metricsLinger = 50 * time.Millisecond
 
 // listen starts the /metrics listener on addr; an empty addr serves none.
 func (n *metricsNode) listen(addr string, log *slog.Logger) error {

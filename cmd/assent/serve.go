@@ -252,9 +252,14 @@ func start(ctx context.Context, cfg config.Config, log *slog.Logger, opts startO
 		return nil, err
 	}
 	router.AddMiddleware(middleware.Recoverer)
-	hubSub := bridge.NewSubscriber(sealed, &push.LiveCheckpoints{Head: func() eventstore.Position { return head }}, bridge.Config{Logger: wlog})
+	hubSub := bridge.NewSubscriber(sealed, &push.LiveCheckpoints{Head: func() eventstore.Position { return head }}, bridge.Config{Logger: wlog, Urgent: true})
 	router.AddConsumerHandler("push-hub", "push-hub", hubSub, hub.Handler)
-	mn.observe(store, svc, hub, views, router, bridge.NewSubscriber(sealed, &push.LiveCheckpoints{Head: func() eventstore.Position { return head }}, bridge.Config{Logger: wlog}))
+	// The metrics count events by type, which the stored record says: they follow the store
+	// itself, whose records need no personal field opened.
+	// They come in batches, a message at most every metricsLinger, so as to leave the moments
+	// after a commit to the hub.
+	mn.observe(store, svc, hub, views, router, bridge.NewSubscriber(store, &push.LiveCheckpoints{Head: func() eventstore.Position { return head }},
+		bridge.Config{Logger: wlog, Batch: 1024, Linger: metricsLinger}))
 
 	sessions, err := websession.NewSessions(keyring.DeriveKeys("session"), sessionTTL)
 	if err != nil {

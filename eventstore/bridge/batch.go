@@ -70,6 +70,12 @@ func (c *consumer) deliverBatches(ctx context.Context, sub eventstore.Subscripti
 			continue
 		}
 		events = append(events[:0], r.m.Event)
+		var linger <-chan time.Time
+		var lingerTimer *time.Timer
+		if c.s.cfg.Linger > 0 {
+			lingerTimer = time.NewTimer(c.s.cfg.Linger)
+			linger = lingerTimer.C
+		}
 	fill:
 		for len(events) < size {
 			select {
@@ -79,9 +85,29 @@ func (c *consumer) deliverBatches(ctx context.Context, sub eventstore.Subscripti
 					break fill
 				}
 				events = append(events, next.m.Event)
+				continue
 			default:
+			}
+			if linger == nil {
+				break
+			}
+			select {
+			case next := <-ahead:
+				if next.err != nil || next.m.CaughtUp {
+					held = &next
+					break fill
+				}
+				events = append(events, next.m.Event)
+			case <-linger:
+				break fill
+			case <-c.s.closing:
+				break fill
+			case <-ctx.Done():
 				break fill
 			}
+		}
+		if lingerTimer != nil {
+			lingerTimer.Stop()
 		}
 		if !c.handle(ctx, events) {
 			return nil

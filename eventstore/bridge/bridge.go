@@ -54,6 +54,15 @@ type Config struct {
 	// so a lone event goes at once, alone. Read a message with Events. Default 1: one event per
 	// message, read with Event or Events.
 	Batch int
+	// Linger, with Batch above 1, makes a message of live events wait up to Linger after its
+	// first event for more (or until Batch are there) before it goes to the handler. A
+	// consumer that is not in a hurry (a read model) then leaves the moment after a commit to
+	// those that are (the push hub, on the same processor), and folds more events per message.
+	// Default 0: never wait.
+	Linger time.Duration
+	// Urgent marks the consumer's subscription eventstore.SubscribeFrom.Urgent: people wait
+	// for what it does with each event (the push hub).
+	Urgent bool
 	// Logger defaults to watermill.NopLogger.
 	Logger watermill.LoggerAdapter
 }
@@ -161,7 +170,11 @@ func (c *consumer) run(ctx context.Context) {
 		c.mu.Lock()
 		from := c.acked
 		c.mu.Unlock()
-		sub, err := c.s.store.Subscribe(ctx, eventstore.After(from))
+		start := eventstore.After(from)
+		if c.s.cfg.Urgent {
+			start = start.Urgent()
+		}
+		sub, err := c.s.store.Subscribe(ctx, start)
 		if err != nil {
 			c.s.cfg.Logger.Error("bridge: subscribe failed; retrying", err, watermill.LogFields{"topic": c.topic})
 			if !c.sleep(ctx, time.Second) {

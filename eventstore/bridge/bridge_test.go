@@ -347,3 +347,70 @@ func TestBatchMessageRoundTrip(t *testing.T) {
 		t.Fatalf("round trip:\n got %+v\nwant %+v", got, want)
 	}
 }
+
+// TestLingerGathersLiveEventsIntoOneMessage: with Linger, a live event waits for the events
+// appended shortly after it, and they go to the handler in one message; without it, a lone
+// event goes at once, alone.
+func TestLingerGathersLiveEventsIntoOneMessage(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		linger   time.Duration
+		messages int // the messages that carry the three events
+	}{
+		{linger: 2 * time.Second, messages: 1},
+		{linger: 0, messages: 3},
+	} {
+		t.Run(fmt.Sprint("linger ", tc.linger), func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			store, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "events.db"), sqlite.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer store.Close()
+			sub := bridge.NewSubscriber(store, store, bridge.Config{Batch: 16, Linger: tc.linger})
+			defer sub.Close()
+			msgs, err := sub.Subscribe(ctx, "linger")
+			if err != nil {
+				t.Fatal(err)
+			}
+			var sizes []int
+			got := 0
+			for i := range 3 {
+				if _, err := store.Append(ctx, "s", eventstore.Any(), storetest.Event("test.linger", i)); err != nil {
+					t.Fatal(err)
+				}
+				if tc.linger == 0 {
+					// Each event is delivered before the next is appended.
+					msg := <-msgs
+					events, err := bridge.Events(msg)
+					if err != nil {
+						t.Fatal(err)
+					}
+					sizes = append(sizes, len(events))
+					got += len(events)
+					msg.Ack()
+					continue
+				}
+				time.Sleep(100 * time.Millisecond) // well within the linger
+			}
+			for got < 3 {
+				select {
+				case msg := <-msgs:
+					events, err := bridge.Events(msg)
+					if err != nil {
+						t.Fatal(err)
+					}
+					sizes = append(sizes, len(events))
+					got += len(events)
+					msg.Ack()
+				case <-time.After(30 * time.Second):
+					t.Fatalf("received %d of 3 events", got)
+				}
+			}
+			if len(sizes) != tc.messages {
+				t.Fatalf("the 3 events came in messages of %v, want %d messages", sizes, tc.messages)
+			}
+		})
+	}
+}

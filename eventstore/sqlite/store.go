@@ -112,10 +112,12 @@ type Store struct {
 	closed   atomic.Bool
 
 	// head is the position of the last committed event; notify is closed and replaced
-	// after every commit that moved it.
+	// after every commit that moved it, and urgent (the subscriptions marked
+	// eventstore.SubscribeFrom.Urgent) after notify and the appenders (writer.go).
 	head     atomic.Uint64
 	notifyMu sync.Mutex
 	notify   chan struct{}
+	urgent   chan struct{}
 
 	reads readStmts
 	// tail holds the stream entries not yet in stream_index (index.go).
@@ -145,6 +147,7 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		stop:   make(chan struct{}),
 		done:   make(chan struct{}),
 		notify: make(chan struct{}),
+		urgent: make(chan struct{}),
 	}
 	var err error
 	if !opts.ReadOnly {
@@ -256,17 +259,26 @@ func (s *Store) Stats() Stats {
 // Head returns the position of the last committed event.
 func (s *Store) Head() eventstore.Position { return eventstore.Position(s.head.Load()) }
 
-func (s *Store) notifyChan() chan struct{} {
+// notifyChan is the channel a subscription waits on for the next commit.
+func (s *Store) notifyChan(urgent bool) chan struct{} {
 	s.notifyMu.Lock()
 	defer s.notifyMu.Unlock()
+	if urgent {
+		return s.urgent
+	}
 	return s.notify
 }
 
-func (s *Store) advanceHead(p uint64) {
-	s.head.Store(p)
+// wake wakes the subscriptions that wait on notify, or those on urgent.
+func (s *Store) wake(urgent bool) {
 	s.notifyMu.Lock()
-	close(s.notify)
-	s.notify = make(chan struct{})
+	if urgent {
+		close(s.urgent)
+		s.urgent = make(chan struct{})
+	} else {
+		close(s.notify)
+		s.notify = make(chan struct{})
+	}
 	s.notifyMu.Unlock()
 }
 
@@ -277,10 +289,9 @@ func (s *Store) Close() error {
 	}
 	s.stopOnce.Do(func() { close(s.stop) })
 	<-s.done
-	s.notifyMu.Lock()
-	close(s.notify) // wake subscriptions so that they see the store closed
-	s.notify = make(chan struct{})
-	s.notifyMu.Unlock()
+	// Wake the subscriptions so that they see the store closed.
+	s.wake(false)
+	s.wake(true)
 	return s.closeDBs()
 }
 

@@ -26,7 +26,7 @@ func (s *Store) Subscribe(ctx context.Context, from eventstore.SubscribeFrom) (e
 		cursor = s.Head()
 	}
 	ctx, cancel := context.WithCancel(ctx)
-	return &subscription{store: s, ctx: ctx, cancel: cancel, cursor: cursor}, nil
+	return &subscription{store: s, ctx: ctx, cancel: cancel, cursor: cursor, urgent: from.IsUrgent()}, nil
 }
 
 type subscription struct {
@@ -39,6 +39,7 @@ type subscription struct {
 	cursor   eventstore.Position
 	buf      []eventstore.RecordedEvent
 	caughtUp bool
+	urgent   bool // woken after the appenders (eventstore.SubscribeFrom.Urgent)
 }
 
 func (sub *subscription) Recv() (eventstore.Message, error) {
@@ -54,7 +55,7 @@ func (sub *subscription) Recv() (eventstore.Message, error) {
 		}
 		// Take the wake-up channel before reading, so that a commit landing between the read and
 		// the wait is not missed.
-		wake := sub.store.notifyChan()
+		wake := sub.store.notifyChan(sub.urgent)
 		if head := sub.store.Head(); head > sub.cursor {
 			// A live subscription takes new events from memory; one further behind reads the file.
 			if evs, ok := sub.store.recent.after(sub.cursor, head, subscriptionPage); ok && len(evs) > 0 {

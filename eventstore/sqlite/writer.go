@@ -190,11 +190,21 @@ func (s *Store) commit(batch []*writeReq) {
 	s.tail.add(written)
 	s.recent.add(written, s.writer.recordedAt)
 	s.known.add(written, knownHeadsMax)
-	if last > s.head.Load() {
-		s.advanceHead(last)
+	// The head moves before anyone is answered or woken. Then the wake-ups, in an order that
+	// matters on a busy processor, where Go runs first the goroutine woken last: the
+	// subscriptions (the read models), then the appenders, then the urgent subscriptions (the
+	// push hub), so that a new challenge is on its way to the devices before anything else
+	// runs.
+	advanced := last > s.head.Load()
+	if advanced {
+		s.head.Store(last)
+		s.wake(false)
 	}
 	for _, req := range live {
 		close(req.done)
+	}
+	if advanced {
+		s.wake(true)
 	}
 	if s.opts.OnCommit != nil {
 		s.opts.OnCommit(cs) // after the appenders are answered
