@@ -24,9 +24,9 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/assent-dev/assent/app"
 	"github.com/assent-dev/assent/eventstore"
 	"github.com/assent-dev/assent/eventstore/sqlite"
+	"github.com/assent-dev/assent/keyfile"
 	"github.com/assent-dev/assent/secrets"
 )
 
@@ -185,7 +185,7 @@ func Generate(ctx context.Context, cfg Config) (Result, error) {
 	if _, err := os.Stat(path); !errors.Is(err, fs.ErrNotExist) {
 		return Result{}, fmt.Errorf("%w: %s", ErrNotEmpty, cfg.DataDir)
 	}
-	keyring, err := app.LoadOrCreateKeyring(cfg.DataDir, "")
+	keyring, err := keyfile.LoadOrCreate(cfg.DataDir, "")
 	if err != nil {
 		return Result{}, err
 	}

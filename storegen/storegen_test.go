@@ -12,6 +12,7 @@ import (
 	"github.com/assent-dev/assent/domain"
 	"github.com/assent-dev/assent/eventstore"
 	"github.com/assent-dev/assent/eventstore/sqlite"
+	"github.com/assent-dev/assent/keyfile"
 	"github.com/assent-dev/assent/projections"
 	"github.com/assent-dev/assent/storegen"
 )
@@ -92,7 +93,7 @@ func TestGeneratedStoreIsWhatTheApplicationReads(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	keyring, err := app.LoadOrCreateKeyring(dir, "")
+	keyring, err := keyfile.LoadOrCreate(dir, "")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/assent-dev/assent/config"
 	"github.com/assent-dev/assent/domain"
 	"github.com/assent-dev/assent/eventstore/sqlite"
+	"github.com/assent-dev/assent/keyfile"
 )
 
 // adminCommand groups the operator's commands that write to the log: integrations of the
@@ -69,7 +70,7 @@ func withAdminServiceOf(cmd *cobra.Command, cfg config.Config, fn func(ctx conte
 		return err
 	}
 	defer store.Close()
-	keyring, err := app.LoadOrCreateKeyring(cfg.DataDir, cfg.SecretKeys)
+	keyring, err := keyfile.LoadOrCreate(cfg.DataDir, cfg.SecretKeys)
 	if err != nil {
 		return err
 	}

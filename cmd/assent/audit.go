@@ -21,7 +21,6 @@ import (
 	"github.com/google/uuid"
 	"github.com/spf13/cobra"
 
-	"github.com/assent-dev/assent/app"
 	"github.com/assent-dev/assent/audit"
 	"github.com/assent-dev/assent/audit/checkpoint"
 	"github.com/assent-dev/assent/auditors"
@@ -29,6 +28,7 @@ import (
 	"github.com/assent-dev/assent/eventstore"
 	"github.com/assent-dev/assent/eventstore/postgres"
 	"github.com/assent-dev/assent/eventstore/sqlite"
+	"github.com/assent-dev/assent/keyfile"
 	"github.com/assent-dev/assent/localdb"
 )
 
@@ -308,8 +308,8 @@ func (src *auditSource) verifyOptions() (audit.VerifyOptions, error) {
 		opts.TrustedKeys = append(opts.TrustedKeys, raw)
 	}
 	if len(opts.TrustedKeys) == 0 {
-		if _, err := os.Stat(filepath.Join(src.dataDir, app.KeysFile)); err == nil || src.secretKeys != "" {
-			kr, err := app.LoadOrCreateKeyring(src.dataDir, src.secretKeys)
+		if _, err := os.Stat(filepath.Join(src.dataDir, keyfile.Name)); err == nil || src.secretKeys != "" {
+			kr, err := keyfile.LoadOrCreate(src.dataDir, src.secretKeys)
 			if err != nil {
 				return opts, err
 			}

@@ -13,12 +13,12 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/assent-dev/assent/app"
 	"github.com/assent-dev/assent/audit"
 	"github.com/assent-dev/assent/audit/checkpoint"
 	"github.com/assent-dev/assent/auditors"
 	"github.com/assent-dev/assent/config"
 	"github.com/assent-dev/assent/eventstore/sqlite"
+	"github.com/assent-dev/assent/keyfile"
 	"github.com/assent-dev/assent/localdb"
 )
 
@@ -81,7 +81,7 @@ func backup(cmd *cobra.Command, dataDir, to, keysTo string) error {
 			return fmt.Errorf("backup: %w", err)
 		}
 	}
-	for _, p := range []string{filepath.Join(to, storeFile), filepath.Join(to, manifestFile), filepath.Join(keysTo, app.KeysFile)} {
+	for _, p := range []string{filepath.Join(to, storeFile), filepath.Join(to, manifestFile), filepath.Join(keysTo, keyfile.Name)} {
 		if _, err := os.Lstat(p); err == nil {
 			return fmt.Errorf("backup: '%s' already exists; back up to a new directory", p)
 		}
@@ -98,12 +98,12 @@ func backup(cmd *cobra.Command, dataDir, to, keysTo string) error {
 		return fmt.Errorf("backup: %w", err)
 	}
 	keys := "not in the data directory: the keys are the ASSENT_SECRET_KEYS of the server; keep them apart from this copy"
-	copied, err := copyIfExists(filepath.Join(dataDir, app.KeysFile), filepath.Join(keysTo, app.KeysFile), 0o600)
+	copied, err := copyIfExists(filepath.Join(dataDir, keyfile.Name), filepath.Join(keysTo, keyfile.Name), 0o600)
 	if err != nil {
 		return fmt.Errorf("backup: %w", err)
 	}
 	if copied {
-		keys = filepath.Join(keysTo, app.KeysFile)
+		keys = filepath.Join(keysTo, keyfile.Name)
 	}
 	m := backupManifest{CreatedAt: time.Now().UTC(), Head: uint64(head), Keys: keys}
 	raw, _ := json.MarshalIndent(m, "", "  ")
@@ -159,12 +159,12 @@ func restore(cmd *cobra.Command, from, keysFrom, dataDir, secretKeys string, for
 	if _, err := os.Stat(copyPath); err != nil {
 		return fmt.Errorf("restore: no backup in '%s': %w", from, err)
 	}
-	keysPath := filepath.Join(keysFrom, app.KeysFile)
+	keysPath := filepath.Join(keysFrom, keyfile.Name)
 	_, keysErr := os.Stat(keysPath)
 	if keysErr != nil && secretKeys == "" {
-		return fmt.Errorf("restore: no %s in '%s' and option 'secret-keys' (ASSENT_SECRET_KEYS) is not set: without the backup's keys its sealed secrets cannot be opened (give --keys-from)", app.KeysFile, keysFrom)
+		return fmt.Errorf("restore: no %s in '%s' and option 'secret-keys' (ASSENT_SECRET_KEYS) is not set: without the backup's keys its sealed secrets cannot be opened (give --keys-from)", keyfile.Name, keysFrom)
 	}
-	kr, err := app.LoadOrCreateKeyring(keysFrom, secretKeys)
+	kr, err := keyfile.LoadOrCreate(keysFrom, secretKeys)
 	if err != nil {
 		return fmt.Errorf("restore: %w", err)
 	}
@@ -200,7 +200,7 @@ func restore(cmd *cobra.Command, from, keysFrom, dataDir, secretKeys string, for
 	}
 	target := filepath.Join(dataDir, storeFile)
 	var present []string
-	for _, name := range append(restoredFiles, app.KeysFile, storeFile+"-wal") {
+	for _, name := range append(restoredFiles, keyfile.Name, storeFile+"-wal") {
 		if fileExists(filepath.Join(dataDir, name)) {
 			present = append(present, name)
 		}
@@ -227,7 +227,7 @@ func restore(cmd *cobra.Command, from, keysFrom, dataDir, secretKeys string, for
 		// The node's own database goes aside too: its read models, snapshots and audit tables
 		// were folded from the replaced log, and the restored node folds them again.
 		local := []string{localdb.FileName, localdb.FileName + "-wal", localdb.FileName + "-shm"}
-		for _, name := range append(append(restoredFiles, app.KeysFile, storeFile+"-wal", storeFile+"-shm", storeFile+".lock"), local...) {
+		for _, name := range append(append(restoredFiles, keyfile.Name, storeFile+"-wal", storeFile+"-shm", storeFile+".lock"), local...) {
 			if err := os.Rename(filepath.Join(dataDir, name), filepath.Join(aside, name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 				return fmt.Errorf("restore: move aside: %w", err)
 			}
@@ -240,7 +240,7 @@ func restore(cmd *cobra.Command, from, keysFrom, dataDir, secretKeys string, for
 		}
 	}
 	if keysErr == nil {
-		if _, err := copyIfExists(keysPath, filepath.Join(dataDir, app.KeysFile), 0o600); err != nil {
+		if _, err := copyIfExists(keysPath, filepath.Join(dataDir, keyfile.Name), 0o600); err != nil {
 			return fmt.Errorf("restore: %w", err)
 		}
 	} else {

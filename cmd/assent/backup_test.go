@@ -15,10 +15,10 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/assent-dev/assent/app"
 	"github.com/assent-dev/assent/config"
 	"github.com/assent-dev/assent/eventstore"
 	"github.com/assent-dev/assent/eventstore/sqlite"
+	"github.com/assent-dev/assent/keyfile"
 	"github.com/assent-dev/assent/projections"
 )
 
@@ -121,8 +121,8 @@ func TestBackupOfARunningServerUnderLoadRestoresVerified(t *testing.T) {
 	if !strings.Contains(out, "OK: the log holds") {
 		t.Fatalf("restore did not verify the copy:\n%s", out)
 	}
-	orig, _ := os.ReadFile(filepath.Join(dataDir, app.KeysFile))
-	got, _ := os.ReadFile(filepath.Join(restored, app.KeysFile))
+	orig, _ := os.ReadFile(filepath.Join(dataDir, keyfile.Name))
+	got, _ := os.ReadFile(filepath.Join(restored, keyfile.Name))
 	if len(orig) == 0 || !bytes.Equal(orig, got) {
 		t.Fatal("the restored keys.json differs from the server's")
 	}

@@ -5,8 +5,8 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/assent-dev/assent/app"
 	"github.com/assent-dev/assent/eventstore"
+	"github.com/assent-dev/assent/keyfile"
 	"github.com/assent-dev/assent/personal"
 	"github.com/assent-dev/assent/secrets"
 )
@@ -30,10 +30,10 @@ func sealing(store eventstore.Store, keyring *secrets.Keyring, log *slog.Logger)
 // projections): with the keyring of the secret-keys option, else the data directory's keys.json
 // (never created here). Without a keyring, nothing opens: personal fields read as absent.
 func offlineSealing(dataDir, secretKeys string, store eventstore.Store) (eventstore.Store, error) {
-	if _, err := os.Stat(filepath.Join(dataDir, app.KeysFile)); err != nil && secretKeys == "" {
+	if _, err := os.Stat(filepath.Join(dataDir, keyfile.Name)); err != nil && secretKeys == "" {
 		return store, nil
 	}
-	kr, err := app.LoadOrCreateKeyring(dataDir, secretKeys)
+	kr, err := keyfile.LoadOrCreate(dataDir, secretKeys)
 	if err != nil {
 		return nil, err
 	}

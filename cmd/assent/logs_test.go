@@ -9,10 +9,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/assent-dev/assent/app"
 	"github.com/assent-dev/assent/config"
 	"github.com/assent-dev/assent/eventstore"
 	"github.com/assent-dev/assent/eventstore/sqlite"
+	"github.com/assent-dev/assent/keyfile"
 )
 
 // logRecords is a slog.Handler that keeps every record, for tests that check what the server
@@ -140,7 +140,7 @@ func TestAuditOffIsWarnedNamingWhatIsOff(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer sq.Close()
-	keyring, err := app.LoadOrCreateKeyring(dir, "")
+	keyring, err := keyfile.LoadOrCreate(dir, "")
 	if err != nil {
 		t.Fatal(err)
 	}

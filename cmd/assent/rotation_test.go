@@ -20,12 +20,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/assent-dev/assent/app"
 	"github.com/assent-dev/assent/audit"
 	"github.com/assent-dev/assent/audit/checkpoint"
 	"github.com/assent-dev/assent/auditors"
 	"github.com/assent-dev/assent/client"
 	"github.com/assent-dev/assent/config"
+	"github.com/assent-dev/assent/keyfile"
 	"github.com/assent-dev/assent/transport/httpapi"
 	"github.com/assent-dev/assent/websession"
 )
@@ -301,7 +301,7 @@ func TestKeyRotationUnderLoad(t *testing.T) {
 
 	// The CLI over the data directory trusts every key of the keyring too.
 	stop()
-	keysFile := filepath.Join(dir, app.KeysFile)
+	keysFile := filepath.Join(dir, keyfile.Name)
 	writeKeys := func(keys ...string) {
 		t.Helper()
 		raw, _ := json.Marshal(map[string][]string{"keys": keys})

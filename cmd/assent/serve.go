@@ -27,6 +27,7 @@ import (
 	"github.com/assent-dev/assent/eventstore/bridge"
 	"github.com/assent-dev/assent/eventstore/esdb"
 	"github.com/assent-dev/assent/eventstore/sqlite"
+	"github.com/assent-dev/assent/keyfile"
 	"github.com/assent-dev/assent/localdb"
 	"github.com/assent-dev/assent/personal"
 	"github.com/assent-dev/assent/snapshots"
@@ -183,7 +184,7 @@ func start(ctx context.Context, cfg config.Config, log *slog.Logger, opts startO
 	if err != nil {
 		return nil, err
 	}
-	keyring, err := app.LoadOrCreateKeyring(cfg.DataDir, cfg.SecretKeys)
+	keyring, err := keyfile.LoadOrCreate(cfg.DataDir, cfg.SecretKeys)
 	if err != nil {
 		return nil, err
 	}

@@ -1,4 +1,6 @@
-package app
+// Package keyfile keeps a node's keyring in its data directory: keys.json, created with one
+// random key on the first run and readable by its owner only, unless the keys are configured.
+package keyfile
 
 import (
 	"crypto/rand"
@@ -15,21 +17,21 @@ import (
 	"github.com/assent-dev/assent/secrets"
 )
 
-// KeysFile is the name of the keyring file LoadOrCreateKeyring keeps in the data directory.
-const KeysFile = "keys.json"
+// Name is the name of the keyring file LoadOrCreate keeps in the data directory.
+const Name = "keys.json"
 
-// keysFile is the JSON form of KeysFile: keys in the form "id:base64key", primary first.
+// keysFile is the JSON form of the file: keys in the form "id:base64key", primary first.
 type keysFile struct {
 	Keys []string `json:"keys"`
 }
 
-// LoadOrCreateKeyring returns the server's keyring. When configured is not empty it is the
+// LoadOrCreate returns the server's keyring. When configured is not empty it is the
 // keyring: comma-separated "id:base64key" keys, primary first (the ASSENT_SECRET_KEYS form),
 // and no file is read. Otherwise it reads <dataDir>/keys.json, creating it on first run with
 // one new random key and mode 0600, so that `assent serve` stays one command. A keys.json
 // that others may read (group or world permissions) is refused. To rotate, put a new key
 // first in the list and keep the old ones after it.
-func LoadOrCreateKeyring(dataDir, configured string) (*secrets.Keyring, error) {
+func LoadOrCreate(dataDir, configured string) (*secrets.Keyring, error) {
 	if strings.TrimSpace(configured) != "" {
 		kr, err := secrets.ParseKeyring(strings.Split(configured, ",")...)
 		if err != nil {
@@ -37,18 +39,18 @@ func LoadOrCreateKeyring(dataDir, configured string) (*secrets.Keyring, error) {
 		}
 		return kr, nil
 	}
-	path := filepath.Join(dataDir, KeysFile)
-	kr, err := readKeysFile(path)
+	path := filepath.Join(dataDir, Name)
+	kr, err := readName(path)
 	if !errors.Is(err, fs.ErrNotExist) {
 		return kr, err
 	}
-	if err := createKeysFile(dataDir, path); err != nil {
+	if err := createName(dataDir, path); err != nil {
 		return nil, err
 	}
-	return readKeysFile(path)
+	return readName(path)
 }
 
-func readKeysFile(path string) (*secrets.Keyring, error) {
+func readName(path string) (*secrets.Keyring, error) {
 	info, err := os.Stat(path)
 	if err != nil {
 		return nil, fmt.Errorf("keyring: %w", err)
@@ -71,9 +73,9 @@ func readKeysFile(path string) (*secrets.Keyring, error) {
 	return kr, nil
 }
 
-// createKeysFile writes a new key to a temporary file and links it into place, so that two
+// createName writes a new key to a temporary file and links it into place, so that two
 // servers starting at once cannot both create one, and no reader sees a half-written file.
-func createKeysFile(dataDir, path string) error {
+func createName(dataDir, path string) error {
 	if err := os.MkdirAll(dataDir, 0o700); err != nil {
 		return fmt.Errorf("keyring: %w", err)
 	}
