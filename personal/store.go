@@ -158,6 +158,14 @@ func (s *Store) ReadAll(ctx context.Context, after eventstore.Position, limit in
 	return evs, s.open(ctx, evs)
 }
 
+// ReadAllUnopened reads events of the global log as they are stored, their personal fields
+// still sealed: ReadAll is ReadAllUnopened and then Open of each event. A reader that opens
+// the events of a page on several goroutines (projections.OpeningReader, the read models'
+// rebuild) reads them so.
+func (s *Store) ReadAllUnopened(ctx context.Context, after eventstore.Position, limit int) ([]eventstore.RecordedEvent, error) {
+	return s.inner.ReadAll(ctx, after, limit)
+}
+
 // ReadStreams reads and opens several streams, merged in global order; over a store that
 // cannot, it reads them one by one.
 func (s *Store) ReadStreams(ctx context.Context, streams []string) ([]eventstore.RecordedEvent, error) {
