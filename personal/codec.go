@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 
+	gojson "github.com/goccy/go-json"
 	"github.com/google/uuid"
 
 	"github.com/assent-dev/assent/domain"
@@ -121,22 +122,34 @@ func (c *Codec) Open(ctx context.Context, ev *eventstore.RecordedEvent) ([]byte,
 	if len(personal) == 0 || !c.keys.Enabled() {
 		return ev.Data, nil
 	}
-	m, err := decodeObject(ev.Data)
+	// Most events read are in the clear or sealed under a live key: their members are looked
+	// at undecoded first (the owner, whether a sealed member is there), and the whole object is
+	// decoded only when it must change.
+	top, err := decodeTop(ev.Data)
 	if err != nil {
 		return nil, fmt.Errorf("open %s at %d: %w", ev.Type, ev.Position, err)
 	}
-	owner, err := ownerOf(m, ownerField)
+	owner, err := ownerOfTop(top, ownerField)
 	if err != nil {
 		if !bytes.Contains(ev.Data, sealedMember) {
 			return ev.Data, nil // written in the clear, with no owner to erase it
 		}
 		return nil, fmt.Errorf("open %s at %d: %w", ev.Type, ev.Position, err)
 	}
-	sealedText, isSealed := m[SealedField].(string)
+	sealedRaw, isSealed := top[SealedField]
+	isSealed = isSealed && len(sealedRaw) > 0 && sealedRaw[0] == '"'
 	kr, destroyed, err := c.keys.forOpen(ctx, owner, isSealed)
 	if err != nil {
 		return nil, fmt.Errorf("open %s at %d: %w", ev.Type, ev.Position, err)
 	}
+	if !destroyed && !isSealed {
+		return ev.Data, nil // written in the clear before sealing existed
+	}
+	m, err := decodeObject(ev.Data)
+	if err != nil {
+		return nil, fmt.Errorf("open %s at %d: %w", ev.Type, ev.Position, err)
+	}
+	sealedText, _ := m[SealedField].(string)
 	switch {
 	case destroyed || (isSealed && kr == nil):
 		for _, f := range personal {
@@ -144,8 +157,6 @@ func (c *Codec) Open(ctx context.Context, ev *eventstore.RecordedEvent) ([]byte,
 		}
 		delete(m, SealedField)
 		m[ErasedField] = true
-	case !isSealed:
-		return ev.Data, nil // written in the clear before sealing existed
 	default:
 		sealed, err := base64.StdEncoding.DecodeString(sealedText)
 		if err != nil {
@@ -207,6 +218,34 @@ func decodeObject(data []byte) (map[string]any, error) {
 		return nil, fmt.Errorf("not a JSON object")
 	}
 	return m, nil
+}
+
+// decodeTop returns the members of the JSON object data, each undecoded.
+func decodeTop(data []byte) (map[string]gojson.RawMessage, error) {
+	dec := gojson.NewDecoder(bytes.NewReader(data))
+	var m map[string]gojson.RawMessage
+	if err := dec.Decode(&m); err != nil {
+		return nil, fmt.Errorf("not a JSON object: %w", err)
+	}
+	if m == nil {
+		return nil, fmt.Errorf("not a JSON object")
+	}
+	return m, nil
+}
+
+// ownerOfTop is ownerOf over undecoded members: a member that is not a string holds no ID.
+func ownerOfTop(m map[string]gojson.RawMessage, field string) (uuid.UUID, error) {
+	var s string
+	if raw, ok := m[field]; ok && len(raw) > 0 && raw[0] == '"' {
+		if err := gojson.Unmarshal(raw, &s); err != nil {
+			s = ""
+		}
+	}
+	id, err := uuid.Parse(s)
+	if err != nil || id == uuid.Nil {
+		return uuid.Nil, fmt.Errorf("the owner field %q holds no ID", field)
+	}
+	return id, nil
 }
 
 func ownerOf(m map[string]any, field string) (uuid.UUID, error) {
