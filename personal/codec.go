@@ -110,6 +110,63 @@ func (c *Codec) Seal(ctx context.Context, ev eventstore.EventData) (eventstore.E
 // personal field is returned as it is. An account.erased makes the codec forget the key of
 // its account, so that every node stops opening what was sealed under it.
 func (c *Codec) Open(ctx context.Context, ev *eventstore.RecordedEvent) ([]byte, error) {
+	return c.open(ctx, ev, nil)
+}
+
+// OpenAll opens events in place (Open of each), looking up the keys of their owners that the
+// codec does not hold in one query when the store can (eventstore.SubjectKeysReader): a page
+// of the log names thousands of owners, and a query each was a tenth of a rebuild's processor
+// time.
+func (c *Codec) OpenAll(ctx context.Context, evs []eventstore.RecordedEvent) error {
+	known, err := c.prefetch(ctx, evs)
+	if err != nil {
+		return err
+	}
+	for i := range evs {
+		data, err := c.open(ctx, &evs[i], known)
+		if err != nil {
+			return err
+		}
+		evs[i].Data = data
+	}
+	return nil
+}
+
+// prefetch looks up, in one query, the keys of the owners of events the codec will open and
+// does not hold; nil when the store cannot, or nothing is missing.
+func (c *Codec) prefetch(ctx context.Context, evs []eventstore.RecordedEvent) (map[uuid.UUID]ownerKey, error) {
+	r, ok := c.keys.store.(eventstore.SubjectKeysReader)
+	if !ok || !c.keys.Enabled() || len(evs) < 2 {
+		return nil, nil
+	}
+	var owners []uuid.UUID
+	seen := map[uuid.UUID]bool{}
+	for i := range evs {
+		ev := &evs[i]
+		personal, ownerField := c.personalFields(ev.Type)
+		if len(personal) == 0 || ev.Type == (domain.AccountErased{}).EventType() {
+			continue
+		}
+		top, err := decodeTop(ev.Data)
+		if err != nil {
+			continue // Open says why
+		}
+		owner, err := ownerOfTop(top, ownerField)
+		if err != nil || seen[owner] {
+			continue
+		}
+		seen[owner] = true
+		if !c.keys.holds(owner) {
+			owners = append(owners, owner)
+		}
+	}
+	if len(owners) == 0 {
+		return nil, nil
+	}
+	return c.keys.lookUp(ctx, r, owners)
+}
+
+func (c *Codec) open(ctx context.Context, ev *eventstore.RecordedEvent, known map[uuid.UUID]ownerKey) ([]byte, error) {
 	if ev.Type == (domain.AccountErased{}).EventType() {
 		if m, err := decodeObject(ev.Data); err == nil {
 			if owner, err := ownerOf(m, "account_id"); err == nil {
@@ -138,7 +195,7 @@ func (c *Codec) Open(ctx context.Context, ev *eventstore.RecordedEvent) ([]byte,
 	}
 	sealedRaw, isSealed := top[SealedField]
 	isSealed = isSealed && len(sealedRaw) > 0 && sealedRaw[0] == '"'
-	kr, destroyed, err := c.keys.forOpen(ctx, owner, isSealed)
+	kr, destroyed, err := c.keys.forOpenKnown(ctx, owner, isSealed, known)
 	if err != nil {
 		return nil, fmt.Errorf("open %s at %d: %w", ev.Type, ev.Position, err)
 	}

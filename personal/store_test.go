@@ -73,7 +73,7 @@ func TestWrapPassesOnOnlyTheInnerCapabilities(t *testing.T) {
 	}
 }
 
-// ReadAll is ReadAllUnopened and then Open of each event, so that a reader may open a page's
+// ReadAll is ReadAllUnopened and then OpenAll, so that a reader may open a page's
 // events on goroutines of its own (projections.OpeningReader): the unopened read holds the
 // personal fields sealed, and opening it gives what ReadAll gives. Every variant of Wrap is
 // such a reader.
@@ -112,9 +112,8 @@ func TestReadAllIsReadAllUnopenedThenOpen(t *testing.T) {
 	if err != nil || len(opened) != 1 || !bytes.Contains(opened[0].Data, []byte("opened@example.com")) {
 		t.Fatalf("ReadAll: %v, %v", opened, err)
 	}
-	data, err = o.Open(ctx, &raw[0])
-	if err != nil || !bytes.Equal(data, opened[0].Data) {
-		t.Fatalf("Open of the unopened event gives %s (%v), ReadAll %s", data, err, opened[0].Data)
+	if err := o.OpenAll(ctx, raw); err != nil || !bytes.Equal(raw[0].Data, opened[0].Data) {
+		t.Fatalf("OpenAll of the unopened event gives %s (%v), ReadAll %s", raw[0].Data, err, opened[0].Data)
 	}
 	for _, inner := range []eventstore.Store{plain{st}, reader{st}, multiReader{reader{st}, st}} {
 		if _, ok := personal.Wrap(inner, codec).(projections.OpeningReader); !ok {

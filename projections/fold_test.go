@@ -47,30 +47,27 @@ type openingLog struct {
 func (l *openingLog) ReadAll(ctx context.Context, after eventstore.Position, limit int) ([]eventstore.RecordedEvent, error) {
 	l.reads.Add(1)
 	evs, _ := l.ReadAllUnopened(ctx, after, limit)
-	for i := range evs {
-		data, err := l.Open(ctx, &evs[i])
-		if err != nil {
-			return nil, err
-		}
-		evs[i].Data = data
-	}
-	return evs, nil
+	return evs, l.OpenAll(ctx, evs)
 }
 
 func (l *openingLog) ReadAllUnopened(ctx context.Context, after eventstore.Position, limit int) ([]eventstore.RecordedEvent, error) {
 	return l.stored.ReadAll(ctx, after, limit)
 }
 
-func (l *openingLog) Open(_ context.Context, ev *eventstore.RecordedEvent) ([]byte, error) {
-	l.opened.Add(1)
-	if ev.Position == l.failAt {
-		return nil, fmt.Errorf("no key for the event at %d", ev.Position)
+func (l *openingLog) OpenAll(_ context.Context, evs []eventstore.RecordedEvent) error {
+	for i := range evs {
+		ev := &evs[i]
+		l.opened.Add(1)
+		if ev.Position == l.failAt {
+			return fmt.Errorf("no key for the event at %d", ev.Position)
+		}
+		data, ok := bytes.CutPrefix(ev.Data, sealedMark)
+		if !ok {
+			return fmt.Errorf("event at %d is not sealed", ev.Position)
+		}
+		ev.Data = data
 	}
-	data, ok := bytes.CutPrefix(ev.Data, sealedMark)
-	if !ok {
-		return nil, fmt.Errorf("event at %d is not sealed", ev.Position)
-	}
-	return data, nil
+	return nil
 }
 
 var _ projections.OpeningReader = (*openingLog)(nil)

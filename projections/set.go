@@ -419,13 +419,14 @@ func (s *Set) CatchUp(ctx context.Context, log LogReader) (RebuildStats, error) 
 }
 
 // OpeningReader is a LogReader whose ReadAll is a plain read of the stored events followed by
-// the opening of each (the personal store, which opens sealed personal fields with their
-// owner's key). CatchUp and Rebuild read its pages with ReadAllUnopened on one goroutine and
-// open them with Open on several, beside the decoding.
+// their opening (the personal store, which opens sealed personal fields with their owner's
+// key). CatchUp and Rebuild read its pages with ReadAllUnopened on one goroutine and open them
+// with OpenAll on several, beside the decoding.
 type OpeningReader interface {
 	LogReader
 	ReadAllUnopened(ctx context.Context, after eventstore.Position, limit int) ([]eventstore.RecordedEvent, error)
-	Open(ctx context.Context, ev *eventstore.RecordedEvent) ([]byte, error)
+	// OpenAll opens events read with ReadAllUnopened, in place.
+	OpenAll(ctx context.Context, evs []eventstore.RecordedEvent) error
 }
 
 // foldPage is a page of the log on its way through fold: read, then opened and decoded by a
@@ -447,9 +448,9 @@ func (s *Set) fold(ctx context.Context, log LogReader, st *RebuildStats, group i
 	defer cancel()
 	handled := s.handled()
 	read := log.ReadAll
-	var open func(context.Context, *eventstore.RecordedEvent) ([]byte, error)
+	var open func(context.Context, []eventstore.RecordedEvent) error
 	if o, ok := log.(OpeningReader); ok {
-		read, open = o.ReadAllUnopened, o.Open
+		read, open = o.ReadAllUnopened, o.OpenAll
 	}
 	workers := max(1, runtime.GOMAXPROCS(0))
 	jobs := make(chan *foldPage, workers)
@@ -485,18 +486,7 @@ func (s *Set) fold(ctx context.Context, log LogReader, st *RebuildStats, group i
 		go func() {
 			for p := range jobs {
 				if open != nil {
-					for i := range p.raw {
-						if rctx.Err() != nil {
-							p.err = rctx.Err()
-							break
-						}
-						data, err := open(rctx, &p.raw[i])
-						if err != nil {
-							p.err = err
-							break
-						}
-						p.raw[i].Data = data
-					}
+					p.err = open(rctx, p.raw)
 				}
 				if p.err == nil {
 					p.events = decodeHandled(p.raw, handled)
