@@ -110,7 +110,7 @@ func (c *Codec) Seal(ctx context.Context, ev eventstore.EventData) (eventstore.E
 // personal field is returned as it is. An account.erased makes the codec forget the key of
 // its account, so that every node stops opening what was sealed under it.
 func (c *Codec) Open(ctx context.Context, ev *eventstore.RecordedEvent) ([]byte, error) {
-	return c.open(ctx, ev, nil)
+	return c.open(ctx, ev, nil, nil)
 }
 
 // OpenAll opens events in place (Open of each), looking up the keys of their owners that the
@@ -118,12 +118,16 @@ func (c *Codec) Open(ctx context.Context, ev *eventstore.RecordedEvent) ([]byte,
 // of the log names thousands of owners, and a query each was a tenth of a rebuild's processor
 // time.
 func (c *Codec) OpenAll(ctx context.Context, evs []eventstore.RecordedEvent) error {
-	known, err := c.prefetch(ctx, evs)
+	known, tops, err := c.prefetch(ctx, evs)
 	if err != nil {
 		return err
 	}
 	for i := range evs {
-		data, err := c.open(ctx, &evs[i], known)
+		var top map[string]gojson.RawMessage
+		if tops != nil {
+			top = tops[i]
+		}
+		data, err := c.open(ctx, &evs[i], known, top)
 		if err != nil {
 			return err
 		}
@@ -133,12 +137,14 @@ func (c *Codec) OpenAll(ctx context.Context, evs []eventstore.RecordedEvent) err
 }
 
 // prefetch looks up, in one query, the keys of the owners of events the codec will open and
-// does not hold; nil when the store cannot, or nothing is missing.
-func (c *Codec) prefetch(ctx context.Context, evs []eventstore.RecordedEvent) (map[uuid.UUID]ownerKey, error) {
+// does not hold; nil when the store cannot, or nothing is missing. It returns the members of
+// each event it looked at (nil for the others), for open to use again.
+func (c *Codec) prefetch(ctx context.Context, evs []eventstore.RecordedEvent) (map[uuid.UUID]ownerKey, []map[string]gojson.RawMessage, error) {
 	r, ok := c.keys.store.(eventstore.SubjectKeysReader)
 	if !ok || !c.keys.Enabled() || len(evs) < 2 {
-		return nil, nil
+		return nil, nil, nil
 	}
+	tops := make([]map[string]gojson.RawMessage, len(evs))
 	var owners []uuid.UUID
 	seen := map[uuid.UUID]bool{}
 	for i := range evs {
@@ -151,6 +157,7 @@ func (c *Codec) prefetch(ctx context.Context, evs []eventstore.RecordedEvent) (m
 		if err != nil {
 			continue // Open says why
 		}
+		tops[i] = top
 		owner, err := ownerOfTop(top, ownerField)
 		if err != nil || seen[owner] {
 			continue
@@ -161,12 +168,15 @@ func (c *Codec) prefetch(ctx context.Context, evs []eventstore.RecordedEvent) (m
 		}
 	}
 	if len(owners) == 0 {
-		return nil, nil
+		return nil, tops, nil
 	}
-	return c.keys.lookUp(ctx, r, owners)
+	known, err := c.keys.lookUp(ctx, r, owners)
+	return known, tops, err
 }
 
-func (c *Codec) open(ctx context.Context, ev *eventstore.RecordedEvent, known map[uuid.UUID]ownerKey) ([]byte, error) {
+// open is Open, with the keys known for its page and the event's members if they were decoded
+// already (nil otherwise).
+func (c *Codec) open(ctx context.Context, ev *eventstore.RecordedEvent, known map[uuid.UUID]ownerKey, top map[string]gojson.RawMessage) ([]byte, error) {
 	if ev.Type == (domain.AccountErased{}).EventType() {
 		if m, err := decodeObject(ev.Data); err == nil {
 			if owner, err := ownerOf(m, "account_id"); err == nil {
@@ -182,9 +192,11 @@ func (c *Codec) open(ctx context.Context, ev *eventstore.RecordedEvent, known ma
 	// Most events read are in the clear or sealed under a live key: their members are looked
 	// at undecoded first (the owner, whether a sealed member is there), and the whole object is
 	// decoded only when it must change.
-	top, err := decodeTop(ev.Data)
-	if err != nil {
-		return nil, fmt.Errorf("open %s at %d: %w", ev.Type, ev.Position, err)
+	if top == nil {
+		var err error
+		if top, err = decodeTop(ev.Data); err != nil {
+			return nil, fmt.Errorf("open %s at %d: %w", ev.Type, ev.Position, err)
+		}
 	}
 	owner, err := ownerOfTop(top, ownerField)
 	if err != nil {
