@@ -190,3 +190,36 @@ func TestFoldStopsAtAnEventThatDoesNotOpen(t *testing.T) {
 		t.Fatal("the error is the cancellation, not the reading error")
 	}
 }
+
+// cancellingLog is a LogReader that cancels the rebuild's context when its second page is
+// read, and returns that page all the same: the reading stops in the middle of the log without
+// an error of its own.
+type cancellingLog struct {
+	sliceLog
+	cancel context.CancelFunc
+	reads  atomic.Int64
+}
+
+func (l *cancellingLog) ReadAll(ctx context.Context, after eventstore.Position, limit int) ([]eventstore.RecordedEvent, error) {
+	if l.reads.Add(1) > 1 {
+		l.cancel()
+		<-ctx.Done()
+	}
+	return l.sliceLog.ReadAll(ctx, after, limit)
+}
+
+// TestRebuildCancelledMidwayKeepsTheLiveTables: a rebuild whose context ends while the log is
+// read fails with the cancellation and promotes nothing.
+func TestRebuildCancelledMidwayKeepsTheLiveTables(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	log := &cancellingLog{sliceLog: togglingLog(t, 20, 4*projections.PageSize+5, false), cancel: cancel}
+	set := projections.NewSet()
+	if _, err := set.Rebuild(ctx, log); !errors.Is(err, context.Canceled) {
+		t.Fatalf("rebuild: %v, want the cancellation", err)
+	}
+	if set.Position() != 0 || set.Accounts.Len() != 0 {
+		t.Fatalf("a cancelled rebuild replaced the read models: position %d, %d accounts", set.Position(), set.Accounts.Len())
+	}
+}

@@ -536,6 +536,9 @@ func (s *Set) fold(ctx context.Context, log LogReader, st *RebuildStats, group i
 			pending = nil
 		}
 	}
+	if err := ctx.Err(); err != nil {
+		return err // the reader stopped early: what was read is not the whole log
+	}
 	if len(pending) > 0 {
 		return applyGroup(pending)
 	}
