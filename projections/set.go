@@ -442,7 +442,7 @@ type foldPage struct {
 // at least group events (the last may be smaller), in log order, retrying a group that holds a
 // poison event. One goroutine reads the pages; workers, one per processor, open them (over an
 // OpeningReader) and decode the events some read model handles, while apply folds the earlier
-// ones. At most group events and two pages per worker wait ahead of the group being applied.
+// ones. About a group and three pages per worker wait ahead of the group being applied, at most.
 func (s *Set) fold(ctx context.Context, log LogReader, st *RebuildStats, group int, apply func([]decodedEvent) error) error {
 	rctx, cancel := context.WithCancel(ctx)
 	defer cancel()
