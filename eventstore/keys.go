@@ -36,3 +36,13 @@ type SubjectKeys interface {
 	// was destroyed, or another caller rewrapped it first).
 	RewrapSubjectKey(ctx context.Context, subject string, old, wrapped []byte) error
 }
+
+// SubjectKeysReader is implemented by a SubjectKeys store that reads the keys of many subjects
+// in one query (the SQLite backend): a reader of the log opens a page of events with one
+// lookup of their owners' keys instead of one per owner.
+type SubjectKeysReader interface {
+	// SubjectKeysOf returns what the store holds for each of subjects: the key of a subject
+	// that has one, nil for a subject whose key was destroyed; a subject that never had a key
+	// is absent from the map.
+	SubjectKeysOf(ctx context.Context, subjects []string) (map[string][]byte, error)
+}

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 
+	gojson "github.com/goccy/go-json"
 	"github.com/google/uuid"
 
 	"github.com/assent-dev/assent/domain"
@@ -109,6 +110,73 @@ func (c *Codec) Seal(ctx context.Context, ev eventstore.EventData) (eventstore.E
 // personal field is returned as it is. An account.erased makes the codec forget the key of
 // its account, so that every node stops opening what was sealed under it.
 func (c *Codec) Open(ctx context.Context, ev *eventstore.RecordedEvent) ([]byte, error) {
+	return c.open(ctx, ev, nil, nil)
+}
+
+// OpenAll opens events in place (Open of each), looking up the keys of their owners that the
+// codec does not hold in one query when the store can (eventstore.SubjectKeysReader): a page
+// of the log names thousands of owners, and a query each was a tenth of a rebuild's processor
+// time.
+func (c *Codec) OpenAll(ctx context.Context, evs []eventstore.RecordedEvent) error {
+	known, tops, err := c.prefetch(ctx, evs)
+	if err != nil {
+		return err
+	}
+	for i := range evs {
+		var top map[string]gojson.RawMessage
+		if tops != nil {
+			top = tops[i]
+		}
+		data, err := c.open(ctx, &evs[i], known, top)
+		if err != nil {
+			return err
+		}
+		evs[i].Data = data
+	}
+	return nil
+}
+
+// prefetch looks up, in one query, the keys of the owners of events the codec will open and
+// does not hold; nil when the store cannot, or nothing is missing. It returns the members of
+// each event it looked at (nil for the others), for open to use again.
+func (c *Codec) prefetch(ctx context.Context, evs []eventstore.RecordedEvent) (map[uuid.UUID]ownerKey, []map[string]gojson.RawMessage, error) {
+	r, ok := c.keys.store.(eventstore.SubjectKeysReader)
+	if !ok || !c.keys.Enabled() || len(evs) < 2 {
+		return nil, nil, nil
+	}
+	tops := make([]map[string]gojson.RawMessage, len(evs))
+	var owners []uuid.UUID
+	seen := map[uuid.UUID]bool{}
+	for i := range evs {
+		ev := &evs[i]
+		personal, ownerField := c.personalFields(ev.Type)
+		if len(personal) == 0 || ev.Type == (domain.AccountErased{}).EventType() {
+			continue
+		}
+		top, err := decodeTop(ev.Data)
+		if err != nil {
+			continue // Open says why
+		}
+		tops[i] = top
+		owner, err := ownerOfTop(top, ownerField)
+		if err != nil || seen[owner] {
+			continue
+		}
+		seen[owner] = true
+		if !c.keys.holds(owner) {
+			owners = append(owners, owner)
+		}
+	}
+	if len(owners) == 0 {
+		return nil, tops, nil
+	}
+	known, err := c.keys.lookUp(ctx, r, owners)
+	return known, tops, err
+}
+
+// open is Open, with the keys known for its page and the event's members if they were decoded
+// already (nil otherwise).
+func (c *Codec) open(ctx context.Context, ev *eventstore.RecordedEvent, known map[uuid.UUID]ownerKey, top map[string]gojson.RawMessage) ([]byte, error) {
 	if ev.Type == (domain.AccountErased{}).EventType() {
 		if m, err := decodeObject(ev.Data); err == nil {
 			if owner, err := ownerOf(m, "account_id"); err == nil {
@@ -121,22 +189,36 @@ func (c *Codec) Open(ctx context.Context, ev *eventstore.RecordedEvent) ([]byte,
 	if len(personal) == 0 || !c.keys.Enabled() {
 		return ev.Data, nil
 	}
-	m, err := decodeObject(ev.Data)
-	if err != nil {
-		return nil, fmt.Errorf("open %s at %d: %w", ev.Type, ev.Position, err)
+	// Most events read are in the clear or sealed under a live key: their members are looked
+	// at undecoded first (the owner, whether a sealed member is there), and the whole object is
+	// decoded only when it must change.
+	if top == nil {
+		var err error
+		if top, err = decodeTop(ev.Data); err != nil {
+			return nil, fmt.Errorf("open %s at %d: %w", ev.Type, ev.Position, err)
+		}
 	}
-	owner, err := ownerOf(m, ownerField)
+	owner, err := ownerOfTop(top, ownerField)
 	if err != nil {
 		if !bytes.Contains(ev.Data, sealedMember) {
 			return ev.Data, nil // written in the clear, with no owner to erase it
 		}
 		return nil, fmt.Errorf("open %s at %d: %w", ev.Type, ev.Position, err)
 	}
-	sealedText, isSealed := m[SealedField].(string)
-	kr, destroyed, err := c.keys.forOpen(ctx, owner, isSealed)
+	sealedRaw, isSealed := top[SealedField]
+	isSealed = isSealed && len(sealedRaw) > 0 && sealedRaw[0] == '"'
+	kr, destroyed, err := c.keys.forOpenKnown(ctx, owner, isSealed, known)
 	if err != nil {
 		return nil, fmt.Errorf("open %s at %d: %w", ev.Type, ev.Position, err)
 	}
+	if !destroyed && !isSealed {
+		return ev.Data, nil // written in the clear before sealing existed
+	}
+	m, err := decodeObject(ev.Data)
+	if err != nil {
+		return nil, fmt.Errorf("open %s at %d: %w", ev.Type, ev.Position, err)
+	}
+	sealedText, _ := m[SealedField].(string)
 	switch {
 	case destroyed || (isSealed && kr == nil):
 		for _, f := range personal {
@@ -144,8 +226,6 @@ func (c *Codec) Open(ctx context.Context, ev *eventstore.RecordedEvent) ([]byte,
 		}
 		delete(m, SealedField)
 		m[ErasedField] = true
-	case !isSealed:
-		return ev.Data, nil // written in the clear before sealing existed
 	default:
 		sealed, err := base64.StdEncoding.DecodeString(sealedText)
 		if err != nil {
@@ -207,6 +287,34 @@ func decodeObject(data []byte) (map[string]any, error) {
 		return nil, fmt.Errorf("not a JSON object")
 	}
 	return m, nil
+}
+
+// decodeTop returns the members of the JSON object data, each undecoded.
+func decodeTop(data []byte) (map[string]gojson.RawMessage, error) {
+	dec := gojson.NewDecoder(bytes.NewReader(data))
+	var m map[string]gojson.RawMessage
+	if err := dec.Decode(&m); err != nil {
+		return nil, fmt.Errorf("not a JSON object: %w", err)
+	}
+	if m == nil {
+		return nil, fmt.Errorf("not a JSON object")
+	}
+	return m, nil
+}
+
+// ownerOfTop is ownerOf over undecoded members: a member that is not a string holds no ID.
+func ownerOfTop(m map[string]gojson.RawMessage, field string) (uuid.UUID, error) {
+	var s string
+	if raw, ok := m[field]; ok && len(raw) > 0 && raw[0] == '"' {
+		if err := gojson.Unmarshal(raw, &s); err != nil {
+			s = ""
+		}
+	}
+	id, err := uuid.Parse(s)
+	if err != nil || id == uuid.Nil {
+		return uuid.Nil, fmt.Errorf("the owner field %q holds no ID", field)
+	}
+	return id, nil
 }
 
 func ownerOf(m map[string]any, field string) (uuid.UUID, error) {

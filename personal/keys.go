@@ -106,6 +106,48 @@ func (k *Keys) forOpen(ctx context.Context, owner uuid.UUID, needKey bool) (kr *
 	return kr, false, err
 }
 
+// forOpenKnown is forOpen that first consults known, the keys looked up for a page (lookUp).
+func (k *Keys) forOpenKnown(ctx context.Context, owner uuid.UUID, needKey bool, known map[uuid.UUID]ownerKey) (*secrets.Keyring, bool, error) {
+	if c, ok := known[owner]; ok && (c.kr != nil || c.destroyed || !needKey) {
+		return c.kr, c.destroyed, nil
+	}
+	return k.forOpen(ctx, owner, needKey)
+}
+
+// holds reports whether the cache knows owner's key, or that it has none or a destroyed one.
+func (k *Keys) holds(owner uuid.UUID) bool { return k.cache.Contains(owner) }
+
+// lookUp reads the keys of owners in one query and remembers them, as forOpen does one.
+func (k *Keys) lookUp(ctx context.Context, r eventstore.SubjectKeysReader, owners []uuid.UUID) (map[uuid.UUID]ownerKey, error) {
+	subjects := make([]string, len(owners))
+	for i, o := range owners {
+		subjects[i] = subject(o)
+	}
+	found, err := r.SubjectKeysOf(ctx, subjects)
+	if err != nil {
+		return nil, fmt.Errorf("personal keys: %w", err)
+	}
+	out := make(map[uuid.UUID]ownerKey, len(owners))
+	for i, o := range owners {
+		wrapped, ok := found[subjects[i]]
+		switch {
+		case !ok:
+			out[o] = ownerKey{}
+			k.cache.Add(o, ownerKey{})
+		case wrapped == nil:
+			out[o] = ownerKey{destroyed: true}
+			k.cache.Add(o, ownerKey{destroyed: true})
+		default:
+			kr, err := k.remember(ctx, o, wrapped, nil)
+			if err != nil {
+				return nil, err
+			}
+			out[o] = ownerKey{kr: kr}
+		}
+	}
+	return out, nil
+}
+
 func (k *Keys) remember(ctx context.Context, owner uuid.UUID, wrapped []byte, err error) (*secrets.Keyring, error) {
 	if errors.Is(err, eventstore.ErrKeyDestroyed) {
 		k.cache.Add(owner, ownerKey{destroyed: true})

@@ -121,14 +121,13 @@ func (s *Store) seal(ctx context.Context, events []eventstore.EventData) ([]even
 }
 
 func (s *Store) open(ctx context.Context, evs []eventstore.RecordedEvent) error {
-	for i := range evs {
-		data, err := s.codec.Open(ctx, &evs[i])
-		if err != nil {
-			return err
-		}
-		evs[i].Data = data
-	}
-	return nil
+	return s.codec.OpenAll(ctx, evs)
+}
+
+// OpenAll opens events read with ReadAllUnopened, in place (Codec.OpenAll): ReadAll is
+// ReadAllUnopened and then OpenAll.
+func (s *Store) OpenAll(ctx context.Context, evs []eventstore.RecordedEvent) error {
+	return s.codec.OpenAll(ctx, evs)
 }
 
 // Append seals the events' personal fields and appends them.
@@ -156,6 +155,14 @@ func (s *Store) ReadAll(ctx context.Context, after eventstore.Position, limit in
 		return nil, err
 	}
 	return evs, s.open(ctx, evs)
+}
+
+// ReadAllUnopened reads events of the global log as they are stored, their personal fields
+// still sealed: ReadAll is ReadAllUnopened and then OpenAll. A reader that opens
+// the events of a page on several goroutines (projections.OpeningReader, the read models'
+// rebuild) reads them so.
+func (s *Store) ReadAllUnopened(ctx context.Context, after eventstore.Position, limit int) ([]eventstore.RecordedEvent, error) {
+	return s.inner.ReadAll(ctx, after, limit)
 }
 
 // ReadStreams reads and opens several streams, merged in global order; over a store that

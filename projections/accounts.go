@@ -1,11 +1,11 @@
 package projections
 
 import (
-	"encoding/json"
 	"fmt"
 	"slices"
 	"time"
 
+	gojson "github.com/goccy/go-json"
 	"github.com/google/uuid"
 
 	"github.com/assent-dev/assent/domain"
@@ -117,7 +117,7 @@ func (p *Accounts) ByEmail(email domain.Email) (AccountView, error) {
 		return AccountView{}, err
 	}
 	var r accountRow
-	if err := json.Unmarshal(raw, &r); err != nil {
+	if err := gojson.Unmarshal(raw, &r); err != nil {
 		return AccountView{}, fmt.Errorf("projections: account of %s: %w", email, err)
 	}
 	return r.View, nil

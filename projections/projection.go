@@ -2,13 +2,14 @@ package projections
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
 	"slices"
 	"sync"
 	"time"
+
+	gojson "github.com/goccy/go-json"
 
 	"github.com/assent-dev/assent/domain"
 	"github.com/assent-dev/assent/eventstore"
@@ -200,7 +201,7 @@ func load[T any](b *batch, table string, key []byte) (*T, error) {
 		return nil, err
 	}
 	v := new(T)
-	if err := json.Unmarshal(raw, v); err != nil {
+	if err := gojson.Unmarshal(raw, v); err != nil {
 		return nil, &applyError{fmt.Errorf("row %x of %s does not decode: %w", key, table, err)}
 	}
 	m[string(key)] = &cachedRow{v: v, present: true, stored: true}
@@ -261,7 +262,7 @@ func (b *batch) flushTable(table string) error {
 	for _, k := range keys {
 		c := m[k]
 		if c.present {
-			raw, err := json.Marshal(c.v)
+			raw, err := gojson.Marshal(c.v)
 			if err != nil {
 				return fmt.Errorf("projections: encode a row of %s: %w", table, err)
 			}
@@ -312,7 +313,7 @@ func getRow[T any](store Store, table string, key []byte) (T, error) {
 	if err != nil {
 		return v, err
 	}
-	if err := json.Unmarshal(raw, &v); err != nil {
+	if err := gojson.Unmarshal(raw, &v); err != nil {
 		return v, fmt.Errorf("projections: row %x of %s: %w", key, table, err)
 	}
 	return v, nil
@@ -323,7 +324,7 @@ func allRows[T any](store Store, table string) ([]T, error) {
 	var out []T
 	err := store.Scan(bg(), table, func(_, raw []byte) error {
 		var v T
-		if err := json.Unmarshal(raw, &v); err != nil {
+		if err := gojson.Unmarshal(raw, &v); err != nil {
 			return fmt.Errorf("projections: a row of %s: %w", table, err)
 		}
 		out = append(out, v)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -179,12 +180,17 @@ func undecoded(events []eventstore.RecordedEvent) []decodedEvent {
 	return out
 }
 
+// decodeEvent is domain.Decode; tests count its calls.
+var decodeEvent = domain.Decode
+
+// decode decodes the event, the first time only: every read model of a batch is handed the
+// same value.
 func (d *decodedEvent) decode() {
 	if d.done {
 		return
 	}
 	d.done = true
-	if d.e, d.err = domain.Decode(d.ev.Type, d.ev.SchemaVersion, d.ev.Data); d.err != nil {
+	if d.e, d.err = decodeEvent(d.ev.Type, d.ev.SchemaVersion, d.ev.Data); d.err != nil {
 		d.err = &applyError{d.err}
 	}
 }
@@ -412,47 +418,87 @@ func (s *Set) CatchUp(ctx context.Context, log LogReader) (RebuildStats, error) 
 	return st, nil
 }
 
+// OpeningReader is a LogReader whose ReadAll is a plain read of the stored events followed by
+// their opening (the personal store, which opens sealed personal fields with their owner's
+// key). CatchUp and Rebuild read its pages with ReadAllUnopened on one goroutine and open them
+// with OpenAll on several, beside the decoding.
+type OpeningReader interface {
+	LogReader
+	ReadAllUnopened(ctx context.Context, after eventstore.Position, limit int) ([]eventstore.RecordedEvent, error)
+	// OpenAll opens events read with ReadAllUnopened, in place.
+	OpenAll(ctx context.Context, evs []eventstore.RecordedEvent) error
+}
+
+// foldPage is a page of the log on its way through fold: read, then opened and decoded by a
+// worker, which closes done.
+type foldPage struct {
+	raw    []eventstore.RecordedEvent
+	events []decodedEvent
+	err    error
+	done   chan struct{}
+}
+
 // fold reads the log after st.Position, a page at a time, and hands it to apply in groups of
-// at least group events (the last may be smaller), retrying a group that holds a poison event.
+// at least group events (the last may be smaller), in log order, retrying a group that holds a
+// poison event. One goroutine reads the pages; workers, one per processor, open them (over an
+// OpeningReader) and decode the events some read model handles, while apply folds the earlier
+// ones. About a group and three pages per worker wait ahead of the group being applied, at most.
 func (s *Set) fold(ctx context.Context, log LogReader, st *RebuildStats, group int, apply func([]decodedEvent) error) error {
-	type result struct {
-		page []decodedEvent
-		err  error
-	}
-	// One goroutine reads and decodes the next group while the current one is applied.
-	pages := make(chan result, 1)
 	rctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	handled := s.handled()
+	read := log.ReadAll
+	var open func(context.Context, []eventstore.RecordedEvent) error
+	if o, ok := log.(OpeningReader); ok {
+		read, open = o.ReadAllUnopened, o.OpenAll
+	}
+	workers := max(1, runtime.GOMAXPROCS(0))
+	jobs := make(chan *foldPage, workers)
+	ordered := make(chan *foldPage, (group+PageSize-1)/PageSize+workers) // in log order
 	go func() {
-		defer close(pages)
+		defer close(ordered)
+		defer close(jobs)
 		after := st.Position
-		for done := false; !done; {
-			var raw []eventstore.RecordedEvent
-			var err error
-			for len(raw) < group {
-				var page []eventstore.RecordedEvent
-				page, err = log.ReadAll(rctx, after, PageSize)
-				raw = append(raw, page...)
-				if err != nil || len(page) < PageSize {
-					done = true
-					break
+		for {
+			raw, err := read(rctx, after, PageSize)
+			p := &foldPage{raw: raw, err: err, done: make(chan struct{})}
+			if err != nil {
+				close(p.done)
+			} else {
+				select {
+				case jobs <- p:
+				case <-rctx.Done():
+					return
 				}
-				after = page[len(page)-1].Position
 			}
 			select {
-			case pages <- result{decodeHandled(raw, handled), err}:
+			case ordered <- p:
 			case <-rctx.Done():
 				return
 			}
+			if err != nil || len(raw) < PageSize {
+				return
+			}
+			after = raw[len(raw)-1].Position
 		}
 	}()
-	for r := range pages {
-		if r.err != nil {
-			return fmt.Errorf("read models: read the log after %d: %w", st.Position, r.err)
-		}
+	for range workers {
+		go func() {
+			for p := range jobs {
+				if open != nil {
+					p.err = open(rctx, p.raw)
+				}
+				if p.err == nil {
+					p.events = decodeHandled(p.raw, handled)
+				}
+				p.raw = nil
+				close(p.done)
+			}
+		}()
+	}
+	applyGroup := func(events []decodedEvent) error {
 		for attempt := 1; ; attempt++ {
-			err := apply(r.page)
+			err := apply(events)
 			var pe *PoisonError
 			if err == nil {
 				break
@@ -466,10 +512,35 @@ func (s *Set) fold(ctx context.Context, log LogReader, st *RebuildStats, group i
 			case <-time.After(time.Duration(attempt) * 20 * time.Millisecond):
 			}
 		}
-		st.Events += len(r.page)
-		if len(r.page) > 0 {
-			st.Position = r.page[len(r.page)-1].ev.Position
+		st.Events += len(events)
+		if len(events) > 0 {
+			st.Position = events[len(events)-1].ev.Position
 		}
+		return nil
+	}
+	var pending []decodedEvent
+	for p := range ordered {
+		select {
+		case <-p.done:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		if p.err != nil {
+			return fmt.Errorf("read models: read the log after %d: %w", st.Position, p.err)
+		}
+		pending = append(pending, p.events...)
+		if len(pending) >= group {
+			if err := applyGroup(pending); err != nil {
+				return err
+			}
+			pending = nil
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return err // the reader stopped early: what was read is not the whole log
+	}
+	if len(pending) > 0 {
+		return applyGroup(pending)
 	}
 	return nil
 }

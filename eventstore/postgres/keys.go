@@ -10,7 +10,10 @@ import (
 	"github.com/assent-dev/assent/eventstore"
 )
 
-var _ eventstore.SubjectKeys = (*Store)(nil)
+var (
+	_ eventstore.SubjectKeys       = (*Store)(nil)
+	_ eventstore.SubjectKeysReader = (*Store)(nil)
+)
 
 // CreateSubjectKey implements eventstore.SubjectKeys with the table subject_keys, which is
 // not part of the log (no position, no chain). Every node shares it.
@@ -34,6 +37,29 @@ func (s *Store) SubjectKey(ctx context.Context, subject string) ([]byte, error) 
 		return nil, eventstore.ErrKeyDestroyed
 	}
 	return wrapped, nil
+}
+
+// SubjectKeysOf implements eventstore.SubjectKeysReader in one query (the subjects as an
+// array).
+func (s *Store) SubjectKeysOf(ctx context.Context, subjects []string) (map[string][]byte, error) {
+	out := make(map[string][]byte, len(subjects))
+	rows, err := s.pool.Query(ctx, `SELECT subject, wrapped FROM subject_keys WHERE subject = ANY($1)`, subjects)
+	if err != nil {
+		return nil, fmt.Errorf("postgres read subject keys: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var sub string
+		var wrapped []byte
+		if err := rows.Scan(&sub, &wrapped); err != nil {
+			return nil, fmt.Errorf("postgres read subject keys: %w", err)
+		}
+		out[sub] = wrapped // nil: destroyed
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("postgres read subject keys: %w", err)
+	}
+	return out, nil
 }
 
 // DestroySubjectKey implements eventstore.SubjectKeys. PostgreSQL keeps the old row version

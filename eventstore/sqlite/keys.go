@@ -10,7 +10,10 @@ import (
 	"github.com/assent-dev/assent/eventstore"
 )
 
-var _ eventstore.SubjectKeys = (*Store)(nil)
+var (
+	_ eventstore.SubjectKeys       = (*Store)(nil)
+	_ eventstore.SubjectKeysReader = (*Store)(nil)
+)
 
 // subjectKeysSQL is the table of subject keys (eventstore.SubjectKeys). It is not part of the
 // log and its rows are not chained: a key is deleted for good, by overwriting its bytes
@@ -62,6 +65,46 @@ func (s *Store) subjectKey(ctx context.Context, db *sql.DB, subject string) ([]b
 		return nil, eventstore.ErrKeyDestroyed
 	}
 	return wrapped, nil
+}
+
+// subjectsAtOnce is the most subjects SubjectKeysOf asks for in one statement.
+const subjectsAtOnce = 500
+
+// SubjectKeysOf implements eventstore.SubjectKeysReader, in statements of up to
+// subjectsAtOnce subjects.
+func (s *Store) SubjectKeysOf(ctx context.Context, subjects []string) (map[string][]byte, error) {
+	out := make(map[string][]byte, len(subjects))
+	for len(subjects) > 0 {
+		part := subjects[:min(len(subjects), subjectsAtOnce)]
+		subjects = subjects[len(part):]
+		args := make([]any, len(part))
+		for i, sub := range part {
+			args[i] = sub
+		}
+		query := `SELECT subject, wrapped FROM subject_keys WHERE subject IN (?` + strings.Repeat(", ?", len(part)-1) + `)`
+		rows, err := s.rdb.QueryContext(ctx, query, args...)
+		if err != nil && strings.Contains(err.Error(), "no such table") {
+			return out, nil // a file no build with keys has opened for writing: no keys
+		}
+		if err != nil {
+			return nil, fmt.Errorf("sqlite read subject keys: %w", classify(err))
+		}
+		for rows.Next() {
+			var sub string
+			var wrapped []byte
+			if err := rows.Scan(&sub, &wrapped); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("sqlite read subject keys: %w", classify(err))
+			}
+			out[sub] = wrapped // nil: destroyed
+		}
+		err = rows.Err()
+		rows.Close()
+		if err != nil {
+			return nil, fmt.Errorf("sqlite read subject keys: %w", classify(err))
+		}
+	}
+	return out, nil
 }
 
 // DestroySubjectKey implements eventstore.SubjectKeys. The key's bytes are overwritten in the

@@ -3,6 +3,7 @@ package storetest
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
 
@@ -77,5 +78,25 @@ func testSubjectKeys(t *testing.T, open Opener) {
 	}
 	if _, err := k.SubjectKey(f.ctx, never); !errors.Is(err, eventstore.ErrKeyDestroyed) {
 		t.Fatalf("key of a subject destroyed without one: %v, want ErrKeyDestroyed", err)
+	}
+	// A store that reads many subjects' keys at once tells the same: a key, a destroyed one
+	// (nil), none (absent), over more subjects than one statement asks for.
+	if r, ok := f.store.(eventstore.SubjectKeysReader); ok {
+		asked := []string{subject, other, never}
+		for i := range 1200 {
+			asked = append(asked, f.stream(fmt.Sprintf("nobody-%d", i)))
+		}
+		got, err := r.SubjectKeysOf(f.ctx, asked)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != 3 || string(got[other]) != "other key" {
+			t.Fatalf("SubjectKeysOf gave %d subjects (other's key %q), want 3 with other's key", len(got), got[other])
+		}
+		for _, sub := range []string{subject, never} {
+			if v, ok := got[sub]; !ok || v != nil {
+				t.Fatalf("SubjectKeysOf of the destroyed %s: %q, present %v; want nil, present", sub, v, ok)
+			}
+		}
 	}
 }
