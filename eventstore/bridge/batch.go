@@ -76,15 +76,22 @@ func (c *consumer) deliverBatches(ctx context.Context, sub eventstore.Subscripti
 			lingerTimer = time.NewTimer(c.s.cfg.Linger)
 			linger = lingerTimer.C
 		}
+		// take adds a received event to the batch, or holds what ends it.
+		take := func(next received) bool {
+			if next.err != nil || next.m.CaughtUp {
+				held = &next
+				return false
+			}
+			events = append(events, next.m.Event)
+			return true
+		}
 	fill:
 		for len(events) < size {
 			select {
 			case next := <-ahead:
-				if next.err != nil || next.m.CaughtUp {
-					held = &next
+				if !take(next) {
 					break fill
 				}
-				events = append(events, next.m.Event)
 				continue
 			default:
 			}
@@ -93,11 +100,9 @@ func (c *consumer) deliverBatches(ctx context.Context, sub eventstore.Subscripti
 			}
 			select {
 			case next := <-ahead:
-				if next.err != nil || next.m.CaughtUp {
-					held = &next
+				if !take(next) {
 					break fill
 				}
-				events = append(events, next.m.Event)
 			case <-linger:
 				break fill
 			case <-c.s.closing:
