@@ -172,13 +172,13 @@ func (d *Device) SignAuth(nonce []byte) []byte {
 	return ed25519.Sign(d.PrivateKey, domain.DeviceAuthPayload(d.ID, nonce))
 }
 
-// SignAnswer signs an answer to a challenge: the challenge ID, the answer ("approve", "deny"
-// or "fraud"), the typed number (0 for deny and fraud) and the digest of the context shown.
-func (d *Device) SignAnswer(challengeID uuid.UUID, answer string, number int, lc domain.LoginContext) ([]byte, error) {
-	a, err := domain.ParseAnswer(answer)
-	if err != nil {
+// SignAnswer signs an answer to a challenge: the challenge ID, the answer (approve, deny or
+// fraud: "this wasn't me"), the typed number (0 for deny and fraud) and the digest of the
+// context shown. The zero Answer is refused.
+func (d *Device) SignAnswer(challengeID uuid.UUID, answer domain.Answer, number int, lc domain.LoginContext) ([]byte, error) {
+	if _, err := domain.ParseAnswer(answer.String()); err != nil {
 		return nil, err
 	}
 	digest := lc.Digest()
-	return ed25519.Sign(d.PrivateKey, domain.SignedAnswerPayload(challengeID, a, domain.MatchNumber(number), digest[:])), nil
+	return ed25519.Sign(d.PrivateKey, domain.SignedAnswerPayload(challengeID, answer, domain.MatchNumber(number), digest[:])), nil
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/assent-dev/assent/client"
+	"github.com/assent-dev/assent/domain"
 )
 
 func deviceRunCommand(state *string) *cobra.Command {
@@ -147,7 +148,7 @@ func (r *runner) handle(ctx context.Context, ev any) {
 			r.reprompt()
 		}
 	case client.Outcome:
-		words := outcomeWords(e.Status)
+		words := outcomeWords(e)
 		if r.cur != nil && r.cur.ID == e.ChallengeID {
 			fmt.Fprintf(r.out, "\nThis request was %s. Nothing to answer.\n", words)
 			r.cur = nil
@@ -299,18 +300,18 @@ func (r *runner) onLine(ctx context.Context, line string) {
 				r.reprompt()
 				return
 			}
-			r.answer(ctx, "approve", r.number)
+			r.answer(ctx, domain.AnswerApprove, r.number)
 		case "n", "no":
-			r.answer(ctx, "deny", 0)
+			r.answer(ctx, domain.AnswerDeny, 0)
 		case "f", "this wasn't me", "this was not me", "fraud":
-			r.answer(ctx, "fraud", 0)
+			r.answer(ctx, domain.AnswerFraud, 0)
 		default:
 			r.reprompt()
 		}
 	}
 }
 
-func (r *runner) answer(ctx context.Context, answer string, number int) {
+func (r *runner) answer(ctx context.Context, answer domain.Answer, number int) {
 	q := *r.cur
 	actx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
@@ -319,9 +320,9 @@ func (r *runner) answer(ctx context.Context, answer string, number int) {
 	switch {
 	case err == nil:
 		switch answer {
-		case "approve":
+		case domain.AnswerApprove:
 			fmt.Fprintln(r.out, "Approved. The login page goes on by itself.")
-		case "deny":
+		case domain.AnswerDeny:
 			fmt.Fprintln(r.out, "Denied. The sign-in was refused.")
 		default:
 			fmt.Fprintln(r.out, "Reported: the sign-in was refused and recorded as not made by you. If someone knows your password, change it.")
@@ -342,22 +343,23 @@ func (r *runner) answer(ctx context.Context, answer string, number int) {
 	r.next()
 }
 
-func outcomeWords(status string) string {
-	switch status {
-	case "approved":
+// outcomeWords tells how a challenge shown here ended.
+func outcomeWords(o client.Outcome) string {
+	switch out := o.Result(); {
+	case out == domain.OutcomeApproved:
 		return "approved on another device"
-	case "denied":
+	case out == domain.OutcomeDenied:
 		return "denied on another device"
-	case "fraud_reported":
+	case out == domain.OutcomeFraudReported:
 		return "reported as not you on another device"
-	case "expired":
+	case out == domain.OutcomeExpired:
 		return "left unanswered and has expired"
-	case "cancelled":
+	case out == domain.OutcomeCancelled:
 		return "withdrawn: a newer sign-in replaced it, or failed attempts locked the second factor"
-	case "completed_totp", "completed_backup_code":
+	case out.Passed():
 		return "completed with a code"
 	default:
-		return strings.ReplaceAll(status, "_", " ")
+		return strings.ReplaceAll(o.Status, "_", " ")
 	}
 }
 
