@@ -1,6 +1,9 @@
 // Package client is Assent's Go client for devices and integrators: a device's keys and
-// linked accounts in a file of its own, enrollment, the device socket with reconnect and
-// backoff, signed answers, offline TOTP codes, and awaiting a sign-in's result.
+// linked accounts in a file of its own (DeviceFile), enrollment and linking from the phone,
+// the device socket with reconnect and backoff, signed answers, the loop of a device app that
+// answers sign-in requests (Approver, which shows them through a Screen), offline TOTP codes,
+// the device's history, and awaiting a sign-in's result. The terminal device (assent device)
+// is this package with words and flags around it.
 package client
 
 import (
