@@ -8,7 +8,6 @@ import (
 
 	"github.com/assent-dev/assent/domain"
 	"github.com/assent-dev/assent/eventstore"
-	"github.com/assent-dev/assent/projections"
 )
 
 // otherNumber returns a valid number that is not n.
@@ -63,7 +62,7 @@ func TestApproveWithNumberMatching(t *testing.T) {
 		t.Fatalf("the wrong number was not mirrored on the account: %v", f.types(domain.AccountStream(id)))
 	}
 	st, err := f.s.ChallengeStatus(f.ctx, ch.ID)
-	if err != nil || st.State != projections.StateApproved || st.DecidedBy != phone.id || st.Mismatches != 1 || len(st.Delivered) != 1 {
+	if err != nil || st.State != domain.StateOf(domain.OutcomeApproved) || st.DecidedBy != phone.id || st.Mismatches != 1 || len(st.Delivered) != 1 {
 		t.Fatalf("status = %+v, %v", st, err)
 	}
 	if pending, _ := f.s.PendingChallengesForDevice(f.ctx, phone.id); len(pending) != 0 {
@@ -137,7 +136,7 @@ func TestNewerChallengeCancelsOlder(t *testing.T) {
 	old := f.challenge(id)
 	newer := f.challenge(id)
 	st, err := f.s.ChallengeStatus(f.ctx, old.ID)
-	if err != nil || st.State != projections.StateCancelled {
+	if err != nil || st.State != domain.StateOf(domain.OutcomeCancelled) {
 		t.Fatalf("older challenge = %+v, %v; want cancelled", st, err)
 	}
 	if err := f.answer(phone, old.ID, domain.AnswerApprove, old.Number); !errors.Is(err, domain.ErrChallengeAlreadyDecided) {
@@ -239,7 +238,7 @@ func TestSweeperExpiresDueChallenges(t *testing.T) {
 		t.Fatalf("sweep at expiry = %d, %v; want 1", n, err)
 	}
 	st, err := f.s.ChallengeStatus(f.ctx, ch.ID)
-	if err != nil || st.State != projections.StateExpired {
+	if err != nil || st.State != domain.StateOf(domain.OutcomeExpired) {
 		t.Fatalf("status = %+v, %v; want expired", st, err)
 	}
 	if n, err := f.s.ExpireDueChallenges(f.ctx); err != nil || n != 0 {

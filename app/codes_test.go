@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/assent-dev/assent/domain"
-	"github.com/assent-dev/assent/projections"
 	"github.com/assent-dev/assent/secrets"
 )
 
@@ -26,7 +25,7 @@ func TestTOTPCodeCompletesOnceAndReuseIsRefused(t *testing.T) {
 	if err := f.s.CompleteWithTOTP(f.ctx, ch.ID, code); err != nil {
 		t.Fatal(err)
 	}
-	if st, _ := f.s.ChallengeStatus(f.ctx, ch.ID); st.State != projections.StateCompletedTOTP {
+	if st, _ := f.s.ChallengeStatus(f.ctx, ch.ID); st.State != domain.StateOf(domain.OutcomeCompletedTOTP) {
 		t.Fatalf("status = %+v, want completed_totp", st)
 	}
 	again := f.challenge(id)
@@ -56,7 +55,7 @@ func TestBackupCodesWorkOnceAndRegenerationRevokes(t *testing.T) {
 	if err := f.s.CompleteWithBackupCode(f.ctx, ch.ID, codes[0]); err != nil {
 		t.Fatal(err)
 	}
-	if st, _ := f.s.ChallengeStatus(f.ctx, ch.ID); st.State != projections.StateCompletedCode {
+	if st, _ := f.s.ChallengeStatus(f.ctx, ch.ID); st.State != domain.StateOf(domain.OutcomeCompletedBackupCode) {
 		t.Fatalf("status = %+v", st)
 	}
 	ch = f.challenge(id)

@@ -75,13 +75,13 @@ func TestRebuildEqualsLiveProjections(t *testing.T) {
 			t.Errorf("%s: the rebuilt read model differs from the live one", c.name)
 		}
 	}
-	states := map[projections.ChallengeState]int{}
+	states := map[domain.ChallengeState]int{}
 	for _, c := range rebuilt.Challenges.All() {
 		states[c.State]++
 	}
-	for _, s := range []projections.ChallengeState{projections.StatePending, projections.StateApproved, projections.StateDenied,
-		projections.StateFraudReported, projections.StateExpired, projections.StateCancelled, projections.StateCompletedTOTP, projections.StateCompletedCode} {
-		if states[s] == 0 && s != projections.StatePending {
+	for _, s := range []domain.ChallengeState{domain.StatePending, domain.StateOf(domain.OutcomeApproved), domain.StateOf(domain.OutcomeDenied),
+		domain.StateOf(domain.OutcomeFraudReported), domain.StateOf(domain.OutcomeExpired), domain.StateOf(domain.OutcomeCancelled), domain.StateOf(domain.OutcomeCompletedTOTP), domain.StateOf(domain.OutcomeCompletedBackupCode)} {
+		if states[s] == 0 && s != domain.StatePending {
 			t.Errorf("the history has no challenge %s", s)
 		}
 	}

@@ -1,6 +1,9 @@
 // Package client is Assent's Go client for devices and integrators: a device's keys and
-// linked accounts in a file of its own, enrollment, the device socket with reconnect and
-// backoff, signed answers, offline TOTP codes, and awaiting a sign-in's result.
+// linked accounts in a file of its own (DeviceFile), enrollment and linking from the phone,
+// the device socket with reconnect and backoff, signed answers, the loop of a device app that
+// answers sign-in requests (Approver, which shows them through a Screen), offline TOTP codes,
+// the device's history, and awaiting a sign-in's result. The terminal device (assent device)
+// is this package with words and flags around it.
 package client
 
 import (
@@ -172,13 +175,13 @@ func (d *Device) SignAuth(nonce []byte) []byte {
 	return ed25519.Sign(d.PrivateKey, domain.DeviceAuthPayload(d.ID, nonce))
 }
 
-// SignAnswer signs an answer to a challenge: the challenge ID, the answer ("approve", "deny"
-// or "fraud"), the typed number (0 for deny and fraud) and the digest of the context shown.
-func (d *Device) SignAnswer(challengeID uuid.UUID, answer string, number int, lc domain.LoginContext) ([]byte, error) {
-	a, err := domain.ParseAnswer(answer)
-	if err != nil {
+// SignAnswer signs an answer to a challenge: the challenge ID, the answer (approve, deny or
+// fraud: "this wasn't me"), the typed number (0 for deny and fraud) and the digest of the
+// context shown. The zero Answer is refused.
+func (d *Device) SignAnswer(challengeID uuid.UUID, answer domain.Answer, number int, lc domain.LoginContext) ([]byte, error) {
+	if _, err := domain.ParseAnswer(answer.String()); err != nil {
 		return nil, err
 	}
 	digest := lc.Digest()
-	return ed25519.Sign(d.PrivateKey, domain.SignedAnswerPayload(challengeID, a, domain.MatchNumber(number), digest[:])), nil
+	return ed25519.Sign(d.PrivateKey, domain.SignedAnswerPayload(challengeID, answer, domain.MatchNumber(number), digest[:])), nil
 }

@@ -77,7 +77,7 @@ func TestSignaturesVerifyWithTheDomainPayloads(t *testing.T) {
 	}
 	ch := uuid.New()
 	lc := domain.LoginContext{UserAgent: "Firefox", IP: "203.0.113.9", At: time.Unix(1_800_000_000, 0).UTC()}
-	sig, err := d.SignAnswer(ch, "approve", 42, lc)
+	sig, err := d.SignAnswer(ch, domain.AnswerApprove, 42, lc)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -85,7 +85,7 @@ func TestSignaturesVerifyWithTheDomainPayloads(t *testing.T) {
 	if !ed25519.Verify(d.PublicKey(), domain.SignedAnswerPayload(ch, domain.AnswerApprove, 42, digest[:]), sig) {
 		t.Fatal("the answer signature does not verify")
 	}
-	if _, err := d.SignAnswer(ch, "maybe", 0, lc); err == nil {
+	if _, err := d.SignAnswer(ch, domain.Answer{}, 0, lc); err == nil {
 		t.Fatal("an unknown answer was signed")
 	}
 }

@@ -39,6 +39,20 @@ type HistoryEntry struct {
 	Redeemed      string         `json:"redeemed"`
 }
 
+// ChallengeState returns the state State spells: pending or the outcome (the zero state for
+// one this build does not know).
+func (e HistoryEntry) ChallengeState() domain.ChallengeState {
+	st, _ := domain.ParseChallengeState(e.State)
+	return st
+}
+
+// SignatureCheck returns the check Signature spells (SignatureNone for one this build does
+// not know).
+func (e HistoryEntry) SignatureCheck() domain.SignatureCheck {
+	c, _ := domain.ParseSignatureCheck(e.Signature)
+	return c
+}
+
 // HistoryActor is a device or an authenticator app of the account.
 type HistoryActor struct {
 	ID   uuid.UUID `json:"id"`

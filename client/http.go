@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/assent-dev/assent/domain"
 )
 
 // Client talks to an Assent server's HTTP API. A Client keeps cookies, so it can also act as
@@ -192,8 +194,15 @@ func (c *Client) SignIn(ctx context.Context, email, password string) (SignInResp
 // LoginStatus is a pending sign-in's state.
 type LoginStatus struct {
 	ChallengeID uuid.UUID `json:"challenge_id"`
-	Status      string    `json:"status"`
-	Approved    bool      `json:"approved"`
+	// Status is the slug of a domain.ChallengeState: pending, or an outcome (State).
+	Status   string `json:"status"`
+	Approved bool   `json:"approved"`
+}
+
+// State returns the state Status spells, or the zero state for one this build does not know.
+func (st LoginStatus) State() domain.ChallengeState {
+	s, _ := domain.ParseChallengeState(st.Status)
+	return s
 }
 
 // AwaitLogin waits for a sign-in's outcome by long-polling, as simple clients do. The login
@@ -205,7 +214,7 @@ func (c *Client) AwaitLogin(ctx context.Context, challenge uuid.UUID, loginToken
 		if _, err := c.do(ctx, http.MethodGet, "/v1/logins/"+challenge.String()+"?wait=25s", h, nil, &st); err != nil {
 			return st, err
 		}
-		if st.Status != "pending" {
+		if st.State() != domain.StatePending {
 			return st, nil
 		}
 	}
@@ -330,7 +339,7 @@ func (c *Client) Delete(ctx context.Context, path string) error {
 }
 
 // AnswerHTTP signs and sends an answer over HTTP instead of the socket.
-func (c *Client) AnswerHTTP(ctx context.Context, d *Device, r Request, answer string, number int) error {
+func (c *Client) AnswerHTTP(ctx context.Context, d *Device, r Request, answer domain.Answer, number int) error {
 	sig, err := d.SignAnswer(r.ID, answer, number, r.Context)
 	if err != nil {
 		return err
@@ -339,7 +348,7 @@ func (c *Client) AnswerHTTP(ctx context.Context, d *Device, r Request, answer st
 		Answer    string `json:"answer"`
 		Number    int    `json:"number"`
 		Signature []byte `json:"signature"`
-	}{answer, number, sig}
+	}{answer.String(), number, sig}
 	_, err = c.do(ctx, http.MethodPost, "/v1/devices/"+d.ID.String()+"/challenges/"+r.ID.String()+"/answer", nil, in, nil)
 	return err
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/coder/websocket/wsjson"
 	"github.com/google/uuid"
 
+	"github.com/assent-dev/assent/domain"
 	"github.com/assent-dev/assent/transport/push/wire"
 )
 
@@ -217,8 +218,9 @@ func (s *Socket) dispatch(ctx context.Context, ws *websocket.Conn, f wire.Messag
 var ErrNotConnected = errors.New("assent: the device socket is not connected")
 
 // Answer signs and sends an answer over the socket and waits for the server's verdict:
-// answer is "approve" (with the number typed from the login page), "deny" or "fraud".
-func (s *Socket) Answer(ctx context.Context, r Request, answer string, number int) error {
+// answer is domain.AnswerApprove (with the number typed from the login page),
+// domain.AnswerDeny or domain.AnswerFraud ("this wasn't me").
+func (s *Socket) Answer(ctx context.Context, r Request, answer domain.Answer, number int) error {
 	sig, err := s.device.SignAnswer(r.ID, answer, number, r.Context)
 	if err != nil {
 		return err
@@ -233,7 +235,7 @@ func (s *Socket) Answer(ctx context.Context, r Request, answer string, number in
 	}
 	s.pending[ref] = ch
 	s.mu.Unlock()
-	if err := wsjson.Write(ctx, ws, wire.Message{Type: wire.TypeAnswer, Ref: ref, ChallengeID: r.ID, Answer: answer, Number: number, Signature: sig}); err != nil {
+	if err := wsjson.Write(ctx, ws, wire.Message{Type: wire.TypeAnswer, Ref: ref, ChallengeID: r.ID, Answer: answer.String(), Number: number, Signature: sig}); err != nil {
 		return err
 	}
 	select {

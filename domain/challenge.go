@@ -21,7 +21,7 @@ type Challenge struct {
 	delivered []uuid.UUID
 	muted     bool
 	expiresAt time.Time
-	outcome   string
+	outcome   Outcome
 	decidedAt time.Time
 	redeemed  RedeemPurpose
 	locked    bool // cancelled because the account's second factor locked
@@ -39,10 +39,9 @@ func LoadChallenge(events []Event) (*Challenge, error) {
 			c.delivered = append(c.delivered, e.DeviceID)
 		case NumberMismatched:
 		case ChallengeCancelled:
-			c.outcome, c.decidedAt, c.locked = e.EventType(), e.At, e.Reason == CancelLocked
-		case ChallengeApproved, ChallengeDenied, FraudReported, ChallengeExpired,
-			ChallengeCompletedTOTP, ChallengeCompletedBackupCode:
-			c.outcome, c.decidedAt = e.EventType(), e.OccurredAt()
+			c.outcome, c.decidedAt, c.locked = e.Outcome(), e.At, e.Reason == CancelLocked
+		case FinalEvent:
+			c.outcome, c.decidedAt = e.Outcome(), e.OccurredAt()
 		case ChallengeRedeemed:
 			c.redeemed = e.Purpose
 		default:
@@ -76,12 +75,12 @@ func (c *Challenge) Devices() []ChallengeDevice { return slices.Clone(c.devices)
 // ExpiresAt returns when the challenge expires.
 func (c *Challenge) ExpiresAt() time.Time { return c.expiresAt }
 
-// Outcome returns the type string of the final event, or "" while the challenge is open.
-func (c *Challenge) Outcome() string { return c.outcome }
+// Outcome returns how the challenge ended, or the zero Outcome while it is open.
+func (c *Challenge) Outcome() Outcome { return c.outcome }
 
 // Pending reports whether the challenge still waits for an answer at now.
 func (c *Challenge) Pending(now time.Time) bool {
-	return c.Exists() && c.outcome == "" && now.Before(c.expiresAt)
+	return c.Exists() && c.outcome.IsZero() && now.Before(c.expiresAt)
 }
 
 // PendingFor reports whether the challenge waits at now for an answer from device: what a
@@ -91,13 +90,7 @@ func (c *Challenge) PendingFor(device uuid.UUID, now time.Time) bool {
 }
 
 // Passed reports whether the challenge was approved or completed with a code.
-func (c *Challenge) Passed() bool {
-	switch c.outcome {
-	case ChallengeApproved{}.EventType(), ChallengeCompletedTOTP{}.EventType(), ChallengeCompletedBackupCode{}.EventType():
-		return true
-	}
-	return false
-}
+func (c *Challenge) Passed() bool { return c.outcome.Passed() }
 
 // Redeemed returns what the passed challenge was spent on, or the zero purpose while it is
 // unspent.

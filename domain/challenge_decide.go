@@ -66,7 +66,7 @@ func (c *Challenge) open(now time.Time) (Decision, bool) {
 		return refuse(ErrChallengeNotFound), false
 	case c.locked:
 		return refuse(ErrChallengeLocked), false
-	case c.outcome != "":
+	case !c.outcome.IsZero():
 		return refuse(ErrChallengeAlreadyDecided), false
 	case !now.Before(c.expiresAt):
 		return fail(ErrChallengeExpired, ChallengeExpired{ChallengeID: c.id, AccountID: c.accountID, At: now}), false

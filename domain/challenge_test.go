@@ -386,7 +386,7 @@ func TestChallengeQueries(t *testing.T) {
 		t.Fatal("pending queries disagree with the events")
 	}
 	c, _ = domain.LoadChallenge([]domain.Event{issued, domain.ChallengeDenied{ChallengeID: challengeID, AccountID: accountID, DeviceID: deviceID, At: t0}})
-	if c.Pending(t0) || c.Passed() || c.Outcome() != "challenge.denied" || !c.DecidedAt().Equal(t0) {
+	if c.Pending(t0) || c.Passed() || c.Outcome() != domain.OutcomeDenied || !c.DecidedAt().Equal(t0) {
 		t.Fatalf("denied challenge: outcome %q passed %v", c.Outcome(), c.Passed())
 	}
 }

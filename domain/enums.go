@@ -114,27 +114,41 @@ func (r *RedeemPurpose) UnmarshalText(b []byte) error {
 	return unmarshalEnum(b, redeemPurposes, r, "redeem purpose")
 }
 
-// Answer is a device's answer to a challenge, as it signs it.
+// Answer is a device's answer to a challenge, as it signs it. Its slug is what the device
+// socket and the HTTP answer route carry.
 type Answer struct{ slug string }
 
 // Answers.
 var (
 	AnswerApprove = Answer{"approve"}
 	AnswerDeny    = Answer{"deny"}
-	AnswerFraud   = Answer{"fraud"}
+	// AnswerFraud is "this wasn't me": a denial that also reports the sign-in as not made by
+	// the account holder.
+	AnswerFraud = Answer{"fraud"}
 )
+
+var answers = []Answer{AnswerApprove, AnswerDeny, AnswerFraud}
+
+// Answers returns every answer, in a fixed order.
+func Answers() []Answer { return append([]Answer(nil), answers...) }
 
 func (a Answer) String() string { return a.slug }
 
 // ParseAnswer returns the answer named by slug: approve, deny or fraud.
 func ParseAnswer(slug string) (Answer, error) {
-	for _, a := range []Answer{AnswerApprove, AnswerDeny, AnswerFraud} {
+	for _, a := range answers {
 		if a.slug == slug {
 			return a, nil
 		}
 	}
 	return Answer{}, fmt.Errorf("%w: answer must be approve, deny or fraud", ErrInvalidCommand)
 }
+
+// MarshalText encodes the answer's slug; the zero Answer is an error.
+func (a Answer) MarshalText() ([]byte, error) { return marshalEnum(a.slug, "answer") }
+
+// UnmarshalText accepts only an answer's slug.
+func (a *Answer) UnmarshalText(b []byte) error { return unmarshalEnum(b, answers, a, "answer") }
 
 func marshalEnum(slug, what string) ([]byte, error) {
 	if slug == "" {

@@ -167,3 +167,70 @@ func (e TOTPAppRemoved) OfAccount() uuid.UUID                 { return e.Account
 func (e TOTPAppRenamed) OfAccount() uuid.UUID                 { return e.AccountID }
 func (e TOTPCheckFailed) OfAccount() uuid.UUID                { return e.AccountID }
 func (e TOTPCodeUsed) OfAccount() uuid.UUID                   { return e.AccountID }
+
+// ChallengeState is where a challenge stands, as read models and APIs tell it: pending, or
+// ended with an Outcome, whose slug it then shares. The zero value is not a state.
+type ChallengeState struct{ slug string }
+
+// StatePending is the state of a challenge that waits for its outcome.
+var StatePending = ChallengeState{"pending"}
+
+// StateOf is the state of a challenge that ended with o; the zero Outcome gives
+// StatePending.
+func StateOf(o Outcome) ChallengeState {
+	if o.IsZero() {
+		return StatePending
+	}
+	return ChallengeState(o)
+}
+
+// States returns every state: pending, then the outcomes in the order of Outcomes.
+func States() []ChallengeState {
+	out := []ChallengeState{StatePending}
+	for _, o := range outcomes {
+		out = append(out, StateOf(o))
+	}
+	return out
+}
+
+// ParseChallengeState returns the state whose slug is s.
+func ParseChallengeState(s string) (ChallengeState, error) {
+	if s == StatePending.slug {
+		return StatePending, nil
+	}
+	o, err := ParseOutcome(s)
+	if err != nil {
+		return ChallengeState{}, fmt.Errorf("unknown challenge state %q", s)
+	}
+	return StateOf(o), nil
+}
+
+// Outcome returns the outcome the state is, or the zero Outcome while pending.
+func (s ChallengeState) Outcome() Outcome {
+	if s == StatePending {
+		return Outcome{}
+	}
+	return Outcome(s)
+}
+
+// String returns the state's stable slug, for APIs.
+func (s ChallengeState) String() string { return s.slug }
+
+// Final reports whether the state is an outcome.
+func (s ChallengeState) Final() bool { return s.slug != "" && s != StatePending }
+
+// Passed reports whether the sign-in may go on: approved or completed with a code.
+func (s ChallengeState) Passed() bool { return s.Outcome().Passed() }
+
+// MarshalText makes the state its slug in rows and in JSON.
+func (s ChallengeState) MarshalText() ([]byte, error) { return []byte(s.slug), nil }
+
+// UnmarshalText reads a slug written by MarshalText.
+func (s *ChallengeState) UnmarshalText(b []byte) error {
+	st, err := ParseChallengeState(string(b))
+	if err != nil {
+		return err
+	}
+	*s = st
+	return nil
+}

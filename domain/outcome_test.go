@@ -83,3 +83,55 @@ func TestOutcomeSlugsRoundTrip(t *testing.T) {
 		t.Error("no outcome marshalled")
 	}
 }
+
+// TestChallengeStatesArePendingAndTheOutcomes checks that the states are pending and one per
+// outcome, sharing its slug, and that each survives its text form.
+func TestChallengeStatesArePendingAndTheOutcomes(t *testing.T) {
+	t.Parallel()
+	states := domain.States()
+	if len(states) != len(domain.Outcomes())+1 || states[0] != domain.StatePending {
+		t.Fatalf("states %v", states)
+	}
+	if domain.StatePending.Final() || domain.StatePending.Passed() || !domain.StatePending.Outcome().IsZero() || domain.StateOf(domain.Outcome{}) != domain.StatePending {
+		t.Error("pending is not pending")
+	}
+	for i, o := range domain.Outcomes() {
+		s := domain.StateOf(o)
+		if s != states[i+1] || s.String() != o.String() || s.Outcome() != o || !s.Final() || s.Passed() != o.Passed() {
+			t.Errorf("the state of %q is %q (final %v, passed %v)", o, s, s.Final(), s.Passed())
+		}
+	}
+	for _, s := range states {
+		text, _ := s.MarshalText()
+		var back domain.ChallengeState
+		if back.UnmarshalText(text) != nil || back != s {
+			t.Errorf("%q does not survive MarshalText/UnmarshalText", s)
+		}
+	}
+	var none domain.ChallengeState
+	if none.UnmarshalText([]byte("approve")) == nil || none.UnmarshalText(nil) == nil {
+		t.Error("an unknown state was read")
+	}
+}
+
+func TestSignatureChecksAndAnswersParse(t *testing.T) {
+	t.Parallel()
+	for _, c := range []domain.SignatureCheck{domain.SignatureNone, domain.SignatureVerified, domain.SignatureFailed} {
+		if got, err := domain.ParseSignatureCheck(c.String()); err != nil || got != c {
+			t.Errorf("ParseSignatureCheck(%q) = %v, %v", c, got, err)
+		}
+	}
+	if _, err := domain.ParseSignatureCheck("maybe"); err == nil {
+		t.Error("an unknown signature check was read")
+	}
+	for _, a := range domain.Answers() {
+		text, err := a.MarshalText()
+		var back domain.Answer
+		if err != nil || back.UnmarshalText(text) != nil || back != a {
+			t.Errorf("%q does not survive MarshalText/UnmarshalText", a)
+		}
+	}
+	if _, err := (domain.Answer{}).MarshalText(); err == nil {
+		t.Error("no answer marshalled")
+	}
+}

@@ -181,3 +181,34 @@ func DeviceAuthPayload(deviceID uuid.UUID, nonce []byte) []byte {
 func DeviceRequestPayload(deviceID uuid.UUID, method, pathAndQuery string, at time.Time) []byte {
 	return []byte("assent.device-request.v1\ndevice:" + deviceID.String() + "\nmethod:" + method + "\npath:" + pathAndQuery + "\nat:" + strconv.FormatInt(at.Unix(), 10) + "\n")
 }
+
+// SignatureCheck is the server's check of a device's signed answer, as a sign-in's history
+// tells it. Its slug is what the history APIs carry.
+type SignatureCheck struct{ slug string }
+
+// Signature checks.
+var (
+	// SignatureNone: the entry has no signed answer (a code, a password, no answer).
+	SignatureNone = SignatureCheck{""}
+	// SignatureVerified: the device's Ed25519 signature verifies over the challenge, the
+	// answer, the number and the digest of the context it was shown, recomputed from the
+	// entry, with the key the challenge was sent to.
+	SignatureVerified = SignatureCheck{"verified"}
+	// SignatureFailed: it does not. An honest log never gives it.
+	SignatureFailed = SignatureCheck{"failed"}
+)
+
+var signatureChecks = []SignatureCheck{SignatureNone, SignatureVerified, SignatureFailed}
+
+// String returns the check's stable slug: verified, failed, or "" for none.
+func (c SignatureCheck) String() string { return c.slug }
+
+// ParseSignatureCheck returns the check whose slug is s ("" is SignatureNone).
+func ParseSignatureCheck(s string) (SignatureCheck, error) {
+	for _, c := range signatureChecks {
+		if c.slug == s {
+			return c, nil
+		}
+	}
+	return SignatureNone, fmt.Errorf("unknown signature check %q", s)
+}

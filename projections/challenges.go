@@ -1,7 +1,6 @@
 package projections
 
 import (
-	"fmt"
 	"slices"
 	"time"
 
@@ -10,57 +9,6 @@ import (
 	"github.com/assent-dev/assent/domain"
 	"github.com/assent-dev/assent/eventstore"
 )
-
-// ChallengeState is where a challenge stands: pending, or ended with one of the outcomes of
-// domain.Outcome, whose slugs it shares. The zero value is not a state.
-type ChallengeState struct{ slug string }
-
-// Challenge states: pending, then exactly one final state, one per domain.Outcome.
-var (
-	StatePending       = ChallengeState{"pending"}
-	StateApproved      = stateOf(domain.OutcomeApproved)
-	StateDenied        = stateOf(domain.OutcomeDenied)
-	StateFraudReported = stateOf(domain.OutcomeFraudReported)
-	StateExpired       = stateOf(domain.OutcomeExpired)
-	StateCancelled     = stateOf(domain.OutcomeCancelled)
-	StateCompletedTOTP = stateOf(domain.OutcomeCompletedTOTP)
-	StateCompletedCode = stateOf(domain.OutcomeCompletedBackupCode)
-)
-
-// stateOf is the final state of a challenge that ended with o.
-func stateOf(o domain.Outcome) ChallengeState { return ChallengeState{o.String()} }
-
-// Outcome returns the outcome the state is, or the zero Outcome while pending.
-func (s ChallengeState) Outcome() domain.Outcome {
-	o, _ := domain.ParseOutcome(s.slug)
-	return o
-}
-
-// String returns the state's stable slug, for APIs.
-func (s ChallengeState) String() string { return s.slug }
-
-// MarshalText makes the state its slug in rows and in JSON.
-func (s ChallengeState) MarshalText() ([]byte, error) { return []byte(s.slug), nil }
-
-// UnmarshalText reads a slug written by MarshalText.
-func (s *ChallengeState) UnmarshalText(b []byte) error {
-	if string(b) == StatePending.slug {
-		*s = StatePending
-		return nil
-	}
-	o, err := domain.ParseOutcome(string(b))
-	if err != nil {
-		return fmt.Errorf("projections: no challenge state %q", b)
-	}
-	*s = stateOf(o)
-	return nil
-}
-
-// Final reports whether the state is an outcome.
-func (s ChallengeState) Final() bool { return s.slug != "" && s != StatePending }
-
-// Passed reports whether the sign-in may go on: approved or completed with a code.
-func (s ChallengeState) Passed() bool { return s.Outcome().Passed() }
 
 var finalEvents = []domain.Event{
 	domain.ChallengeApproved{}, domain.ChallengeDenied{}, domain.FraudReported{}, domain.ChallengeExpired{},
@@ -72,7 +20,7 @@ var finalEvents = []domain.Event{
 type ChallengeStatus struct {
 	ChallengeID uuid.UUID
 	AccountID   uuid.UUID
-	State       ChallengeState
+	State       domain.ChallengeState
 	Number      domain.MatchNumber
 	Devices     []uuid.UUID // the devices it was pushed to
 	Delivered   []uuid.UUID // the devices that acknowledged it
@@ -154,7 +102,7 @@ func foldChallenge(b *batch, ev eventstore.RecordedEvent, e domain.Event) error 
 	is, issued := e.(domain.ChallengeIssued)
 	if issued {
 		s = &ChallengeStatus{
-			ChallengeID: is.ChallengeID, AccountID: is.AccountID, State: StatePending, Number: is.Number,
+			ChallengeID: is.ChallengeID, AccountID: is.AccountID, State: domain.StatePending, Number: is.Number,
 			PushMuted: is.PushMuted, IssuedAt: is.At, ExpiresAt: is.ExpiresAt,
 		}
 		for _, d := range is.Devices {
@@ -175,8 +123,8 @@ func foldChallenge(b *batch, ev eventstore.RecordedEvent, e domain.Event) error 
 	case domain.NumberMismatched:
 		s.Mismatches++
 	default:
-		if f, ok := e.(domain.FinalEvent); ok && s.State == StatePending {
-			s.State, s.DecidedBy, s.DecidedAt = stateOf(f.Outcome()), f.DecidedBy(), e.OccurredAt()
+		if f, ok := e.(domain.FinalEvent); ok && s.State == domain.StatePending {
+			s.State, s.DecidedBy, s.DecidedAt = domain.StateOf(f.Outcome()), f.DecidedBy(), e.OccurredAt()
 		}
 	}
 	b.put("challenges", id[:], "", s.end(), s)

@@ -67,23 +67,6 @@ func (m HistoryMethod) Answer() (domain.Answer, bool) {
 	return domain.Answer{}, false
 }
 
-// SignatureCheck is the server's check of a device's signed answer in a history entry.
-type SignatureCheck struct{ slug string }
-
-// Signature checks.
-var (
-	// SignatureNone: the entry has no signed answer (a code, a password, no answer).
-	SignatureNone = SignatureCheck{""}
-	// SignatureVerified: the device's Ed25519 signature verifies over the challenge, the
-	// answer, the number and the digest of the context it was shown, recomputed from the
-	// entry, with the key the challenge was sent to.
-	SignatureVerified = SignatureCheck{"verified"}
-	// SignatureFailed: it does not. An honest log never gives it.
-	SignatureFailed = SignatureCheck{"failed"}
-)
-
-// String returns the check's stable slug: verified, failed, or "" for none.
-func (c SignatureCheck) String() string { return c.slug }
 
 // HistoryEntry is one sign-in or push of an account as its history lists it: a challenge
 // (Kind "challenge") with what the sign-in told the device, how it was answered and its
@@ -100,7 +83,7 @@ type HistoryEntry struct {
 	Number        domain.MatchNumber       // the number of the login page
 	Devices       []domain.ChallengeDevice `json:",omitempty"` // the devices it was pushed to, with their keys
 	PushMuted     bool                     `json:",omitempty"`
-	State         ChallengeState           // pending or the outcome
+	State         domain.ChallengeState    // pending or the outcome
 	CancelReason  string                   `json:",omitempty"` // superseded, abandoned, mfa_disabled, locked
 	DecidedAt     time.Time                `json:",omitzero"`
 	Method        HistoryMethod            `json:",omitzero"`
@@ -115,27 +98,27 @@ type HistoryEntry struct {
 // Pushed reports whether the entry is a push: a challenge sent to at least one device.
 func (e HistoryEntry) Pushed() bool { return len(e.Devices) > 0 }
 
-// Check verifies the entry's signed answer, when it has one (SignatureNone otherwise). The
+// Check verifies the entry's signed answer, when it has one (domain.SignatureNone otherwise). The
 // digest the device signed is recomputed from the entry's Context, so the check covers the
 // browser, IP and place the entry shows; the key is the one the challenge was sent to the
 // answering device under; an approval must carry the number of the login page.
-func (e HistoryEntry) Check() SignatureCheck {
+func (e HistoryEntry) Check() domain.SignatureCheck {
 	answer, ok := e.Method.Answer()
 	if !ok {
-		return SignatureNone
+		return domain.SignatureNone
 	}
 	digest := e.Context.Digest()
 	if !bytes.Equal(digest[:], e.ContextDigest) {
-		return SignatureFailed
+		return domain.SignatureFailed
 	}
 	if answer == domain.AnswerApprove && e.SignedNumber != e.Number {
-		return SignatureFailed
+		return domain.SignatureFailed
 	}
 	i := slices.IndexFunc(e.Devices, func(d domain.ChallengeDevice) bool { return d.DeviceID == e.DeviceID })
 	if i < 0 || !domain.VerifyAnswer(e.Devices[i].PublicKey, e.Signature, e.ID, answer, e.SignedNumber, digest[:]) {
-		return SignatureFailed
+		return domain.SignatureFailed
 	}
-	return SignatureVerified
+	return domain.SignatureVerified
 }
 
 // History is the read model of each account's recent sign-ins and pushes, named "history":
@@ -217,31 +200,31 @@ func foldHistory(b *batch, _ eventstore.RecordedEvent, e domain.Event) error {
 	switch e := e.(type) {
 	case domain.ChallengeIssued:
 		entry := &HistoryEntry{ID: e.ChallengeID, Kind: "challenge", AccountID: e.AccountID, At: e.At, Context: e.Context,
-			ContextDigest: slices.Clone(e.ContextDigest), Number: e.Number, Devices: slices.Clone(e.Devices), PushMuted: e.PushMuted, State: StatePending}
+			ContextDigest: slices.Clone(e.ContextDigest), Number: e.Number, Devices: slices.Clone(e.Devices), PushMuted: e.PushMuted, State: domain.StatePending}
 		return addHistory(b, e.AccountID, e.ChallengeID[:], e.At, entry)
 	case domain.SessionStarted:
 		if e.ChallengeID != uuid.Nil || len(e.SessionDigest) == 0 {
 			return nil // the challenge's entry tells this sign-in
 		}
 		entry := &HistoryEntry{Kind: "sign_in", AccountID: e.AccountID, At: e.At, Context: domain.LoginContext{UserAgent: e.UserAgent, IP: e.IP, At: e.At},
-			State: StateApproved, DecidedAt: e.At, Method: ViaPassword, Redeemed: domain.RedeemSession.String()}
+			State: domain.StateOf(domain.OutcomeApproved), DecidedAt: e.At, Method: ViaPassword, Redeemed: domain.RedeemSession.String()}
 		return addHistory(b, e.AccountID, e.SessionDigest, e.At, entry)
 	case domain.ChallengeApproved:
-		return decideHistory(b, e.ChallengeID, StateApproved, e.At, func(h *HistoryEntry) {
+		return decideHistory(b, e, e.At, func(h *HistoryEntry) {
 			h.Method, h.DeviceID, h.SignedNumber, h.Signature = ViaPushApprove, e.DeviceID, e.Number, slices.Clone(e.Signature)
 		})
 	case domain.ChallengeDenied:
-		return decideHistory(b, e.ChallengeID, StateDenied, e.At, func(h *HistoryEntry) {
+		return decideHistory(b, e, e.At, func(h *HistoryEntry) {
 			h.Method, h.DeviceID, h.Signature = ViaPushDeny, e.DeviceID, slices.Clone(e.Signature)
 		})
 	case domain.FraudReported:
-		return decideHistory(b, e.ChallengeID, StateFraudReported, e.At, func(h *HistoryEntry) {
+		return decideHistory(b, e, e.At, func(h *HistoryEntry) {
 			h.Method, h.DeviceID, h.Signature = ViaPushFraud, e.DeviceID, slices.Clone(e.Signature)
 		})
 	case domain.ChallengeExpired:
-		return decideHistory(b, e.ChallengeID, StateExpired, e.At, nil)
+		return decideHistory(b, e, e.At, nil)
 	case domain.ChallengeCancelled:
-		return decideHistory(b, e.ChallengeID, StateCancelled, e.At, func(h *HistoryEntry) { h.CancelReason = e.Reason.String() })
+		return decideHistory(b, e, e.At, func(h *HistoryEntry) { h.CancelReason = e.Reason.String() })
 	case domain.ChallengeCompletedTOTP:
 		acc, err := loadHistoryAccount(b, e.AccountID)
 		if err != nil {
@@ -251,7 +234,7 @@ func foldHistory(b *batch, _ eventstore.RecordedEvent, e domain.Event) error {
 		if _, ok := acc.Devices[e.SecretID]; ok {
 			m = ViaDeviceCode
 		}
-		return decideHistory(b, e.ChallengeID, StateCompletedTOTP, e.At, func(h *HistoryEntry) { h.Method, h.SecretID = m, e.SecretID })
+		return decideHistory(b, e, e.At, func(h *HistoryEntry) { h.Method, h.SecretID = m, e.SecretID })
 	case domain.ChallengeCompletedBackupCode:
 		acc, err := loadHistoryAccount(b, e.AccountID)
 		if err != nil {
@@ -261,7 +244,7 @@ func foldHistory(b *batch, _ eventstore.RecordedEvent, e domain.Event) error {
 		if slices.Contains(acc.Bypass, e.SetID) {
 			m = ViaBypassCode
 		}
-		return decideHistory(b, e.ChallengeID, StateCompletedCode, e.At, func(h *HistoryEntry) { h.Method = m })
+		return decideHistory(b, e, e.At, func(h *HistoryEntry) { h.Method = m })
 	case domain.NumberMismatched:
 		h, err := load[HistoryEntry](b, "history", e.ChallengeID[:])
 		if err != nil || h == nil {
@@ -338,14 +321,15 @@ func addHistory(b *batch, account uuid.UUID, key []byte, at time.Time, entry *Hi
 	return nil
 }
 
-// decideHistory records a challenge's outcome; a challenge the history does not hold (one
+// decideHistory records the outcome a final event states; a challenge the history does not hold (one
 // that left it, or one older than the model) is passed over.
-func decideHistory(b *batch, challenge uuid.UUID, st ChallengeState, at time.Time, set func(*HistoryEntry)) error {
+func decideHistory(b *batch, e domain.FinalEvent, at time.Time, set func(*HistoryEntry)) error {
+	challenge := e.OfChallenge()
 	h, err := load[HistoryEntry](b, "history", challenge[:])
 	if err != nil || h == nil || h.State.Final() {
 		return err
 	}
-	h.State, h.DecidedAt = st, at
+	h.State, h.DecidedAt = domain.StateOf(e.Outcome()), at
 	if set != nil {
 		set(h)
 	}

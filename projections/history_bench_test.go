@@ -49,7 +49,7 @@ func BenchmarkHistoryRead(b *testing.B) {
 				}
 				if verify {
 					for _, e := range list {
-						if e.Check() != projections.SignatureVerified {
+						if e.Check() != domain.SignatureVerified {
 							b.Fatal("an entry does not verify")
 						}
 					}

@@ -17,6 +17,7 @@ import (
 	"github.com/assent-dev/assent/audit"
 	"github.com/assent-dev/assent/auditors"
 	"github.com/assent-dev/assent/config"
+	"github.com/assent-dev/assent/domain"
 	"github.com/assent-dev/assent/eventstore"
 )
 
@@ -74,7 +75,7 @@ func TestAuditOverHTTPAndCLI(t *testing.T) {
 	p.connect(t, n)
 	browser, si := signIn(t, n, "auditee@example.com")
 	r := recv(t, p.requests, "challenge")
-	if err := p.sock.Answer(ctx, r, "approve", number(t, si.Challenge)); err != nil {
+	if err := p.sock.Answer(ctx, r, domain.AnswerApprove, number(t, si.Challenge)); err != nil {
 		t.Fatal(err)
 	}
 	if err := browser.RedeemLogin(ctx, si.Challenge.ID, si.LoginToken); err != nil {

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/assent-dev/assent/config"
+	"github.com/assent-dev/assent/domain"
 	"github.com/assent-dev/assent/transport/httpapi"
 )
 
@@ -60,7 +61,7 @@ func TestBrowserDeleteMyAccount(t *testing.T) {
 		t.Fatalf("the page shows the number %q", b.text("erase-number"))
 	}
 	r := recv(t, p.requests, "the confirmation on the device")
-	if err := p.sock.Answer(ctx, r, "approve", num); err != nil {
+	if err := p.sock.Answer(ctx, r, domain.AnswerApprove, num); err != nil {
 		t.Fatal(err)
 	}
 	b.visible("erased")

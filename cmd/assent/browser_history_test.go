@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/assent-dev/assent/domain"
 )
 
 // TestBrowserHistoryVerified signs in on the sign-in page three times, with a push approved
@@ -30,7 +32,7 @@ func TestBrowserHistoryVerified(t *testing.T) {
 		t.Fatalf("the page shows the number %q", b.text("number"))
 	}
 	r := recv(t, p.requests, "the request to approve")
-	if err := p.sock.Answer(ctx, r, "approve", num); err != nil {
+	if err := p.sock.Answer(ctx, r, domain.AnswerApprove, num); err != nil {
 		t.Fatal(err)
 	}
 	b.visible("home-account")
@@ -39,7 +41,7 @@ func TestBrowserHistoryVerified(t *testing.T) {
 
 	b.signInWithPassword(email, password, "step-approve")
 	r = recv(t, p.requests, "the request to deny")
-	if err := p.sock.Answer(ctx, r, "deny", 0); err != nil {
+	if err := p.sock.Answer(ctx, r, domain.AnswerDeny, 0); err != nil {
 		t.Fatal(err)
 	}
 	b.waitText("outcome-heading", "Sign-in denied")

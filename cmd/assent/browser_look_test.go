@@ -14,6 +14,8 @@ import (
 
 	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
+
+	"github.com/assent-dev/assent/domain"
 )
 
 // The browser tests look at every page they visit: axe-core checks it for accessibility (a
@@ -301,7 +303,7 @@ func TestBrowserKeyboardFocusOrderAndRing(t *testing.T) {
 	if _, err := fmt.Sscan(shown, &num); err != nil {
 		t.Fatalf("the page shows the number %q", shown)
 	}
-	if err := p.sock.Answer(ctxT(t), r, "approve", num); err != nil {
+	if err := p.sock.Answer(ctxT(t), r, domain.AnswerApprove, num); err != nil {
 		t.Fatal(err)
 	}
 	b.visible("home-account")

@@ -6,6 +6,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/assent-dev/assent/client"
+	"github.com/assent-dev/assent/domain"
 	"github.com/assent-dev/assent/transport/httpapi"
 )
 
@@ -125,7 +126,7 @@ func TestBrowserSessionsPasswordNamesAndPausedPushes(t *testing.T) {
 	}
 	signInNew()
 	r := recv(t, p.requests, "challenge to report")
-	if err := p.sock.Answer(ctx, r, "fraud", 0); err != nil {
+	if err := p.sock.Answer(ctx, r, domain.AnswerFraud, 0); err != nil {
 		t.Fatal(err)
 	}
 	// The open page hears of it live, without a reload.

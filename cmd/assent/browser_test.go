@@ -21,6 +21,7 @@ import (
 
 	"github.com/assent-dev/assent/app"
 	"github.com/assent-dev/assent/client"
+	"github.com/assent-dev/assent/domain"
 )
 
 // Browser tests drive the pages in headless Chromium. Without a browser they skip, saying how
@@ -469,7 +470,7 @@ func TestBrowserRegisterActivateApproveCodesAndRemove(t *testing.T) {
 	if _, err := fmt.Sscan(shown, &num); err != nil {
 		t.Fatalf("the page shows the number %q", shown)
 	}
-	if err := p.sock.Answer(ctx, r, "approve", num); err != nil {
+	if err := p.sock.Answer(ctx, r, domain.AnswerApprove, num); err != nil {
 		t.Fatal(err)
 	}
 	b.visible("home-account")
@@ -492,7 +493,7 @@ func TestBrowserRegisterActivateApproveCodesAndRemove(t *testing.T) {
 	b.signOut()
 	b.signInWithPassword(email, password, "step-approve")
 	r = recv(t, p.requests, "the request to deny")
-	if err := p.sock.Answer(ctx, r, "deny", 0); err != nil {
+	if err := p.sock.Answer(ctx, r, domain.AnswerDeny, 0); err != nil {
 		t.Fatal(err)
 	}
 	b.visible("step-outcome")

@@ -123,7 +123,7 @@ func benchPush(b *testing.B, device, page *server) {
 		}()
 		time.Sleep(2 * time.Millisecond) // let the page's request reach the server and wait
 		sent := time.Now()
-		if err := sock.Answer(ctx, r, "approve", res.Challenge.Number); err != nil {
+		if err := sock.Answer(ctx, r, domain.AnswerApprove, res.Challenge.Number); err != nil {
 			b.Fatal(err)
 		}
 		resultLat = append(resultLat, (<-done).Sub(sent))

@@ -13,6 +13,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/assent-dev/assent/client"
+	"github.com/assent-dev/assent/domain"
 	"github.com/assent-dev/assent/eventstore/postgres/pgtest"
 )
 
@@ -146,7 +147,7 @@ func TestClusterNodeKilledDevicesReconnectElsewhere(t *testing.T) {
 		if !ok {
 			t.Fatalf("challenge %s was lost; got %v", l.si.Challenge.ID, got)
 		}
-		if err := onB.sock.Answer(ctx, r, "approve", number(t, l.si.Challenge)); err != nil {
+		if err := onB.sock.Answer(ctx, r, domain.AnswerApprove, number(t, l.si.Challenge)); err != nil {
 			t.Fatal(err)
 		}
 		st, err := l.page.AwaitLogin(ctx, l.si.Challenge.ID, l.si.LoginToken)

@@ -101,7 +101,7 @@ func TestClusterDeviceOnOneNodeSignInOnAnother(t *testing.T) {
 		}
 		onA <- st
 	}()
-	if err := p.sock.Answer(ctx, r, "approve", number(t, si.Challenge)); err != nil {
+	if err := p.sock.Answer(ctx, r, domain.AnswerApprove, number(t, si.Challenge)); err != nil {
 		t.Fatal(err)
 	}
 	if st := recv(t, onB, "the outcome on node B's login page"); st.Status != "approved" {
@@ -128,7 +128,7 @@ func TestClusterDeviceOnOneNodeSignInOnAnother(t *testing.T) {
 		}
 		onB <- st
 	}()
-	if err := c.client().AnswerHTTP(ctx, p.dev, r, "approve", number(t, si.Challenge)); err != nil {
+	if err := c.client().AnswerHTTP(ctx, p.dev, r, domain.AnswerApprove, number(t, si.Challenge)); err != nil {
 		t.Fatalf("answer through node C: %v", err)
 	}
 	if st := recv(t, onB, "the outcome on node B's login page"); st.Status != "approved" {
@@ -185,9 +185,9 @@ func TestClusterRacingAnswersOneWins(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			<-start
-			answer, num := "approve", number(t, si.Challenge)
+			answer, num := domain.AnswerApprove, number(t, si.Challenge)
 			if i%2 == 1 {
-				answer, num = "deny", 0 // a denial carries no number
+				answer, num = domain.AnswerDeny, 0 // a denial carries no number
 			}
 			errs[i] = socks[i%len(nodes)].sock.Answer(ctx, reqs[i%len(nodes)], answer, num)
 		}()
@@ -320,7 +320,7 @@ func TestClusterLoginPageOnAnotherNodeFindsNewChallenge(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := recv(t, p.requests, "the challenge on the phone")
-	if err := p.sock.Answer(ctx, r, "approve", number(t, si.Challenge)); err != nil {
+	if err := p.sock.Answer(ctx, r, domain.AnswerApprove, number(t, si.Challenge)); err != nil {
 		t.Fatal(err)
 	}
 	if st := recv(t, onA, "the outcome on node A"); st.Status != "approved" {

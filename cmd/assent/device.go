@@ -6,14 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
-	"path/filepath"
 	"runtime"
 	"strings"
 	"time"
 
-	"github.com/google/uuid"
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
@@ -23,7 +20,8 @@ import (
 // The reference device: `assent device …` links this terminal to accounts (by enrollment
 // link, QR image or email and password), holds the device socket to approve sign-ins, and
 // shows offline codes. Its state (private key, links, TOTP secrets) lives in one file that
-// only its owner can read.
+// only its owner can read. What it does is the client package's (DeviceFile, PhoneLink,
+// Approver, Device.History); these files parse its flags, read the terminal and print.
 
 func deviceCommand() *cobra.Command {
 	var state string
@@ -34,18 +32,9 @@ func deviceCommand() *cobra.Command {
 			"email and password; hold its socket to approve sign-ins; show offline codes.\n\n" +
 			"Its private key, links and TOTP secrets are kept in --state, readable by its owner only.",
 	}
-	cmd.PersistentFlags().StringVar(&state, "state", defaultStatePath(), "the device's state file (private key, links, TOTP secrets)")
+	cmd.PersistentFlags().StringVar(&state, "state", client.DefaultDevicePath(), "the device's state file (private key, links, TOTP secrets)")
 	cmd.AddCommand(deviceLinkCommand(&state), devicePhoneLinkCommand(&state), deviceRunCommand(&state), deviceCodesCommand(&state), deviceHistoryCommand(&state))
 	return cmd
-}
-
-// defaultStatePath is device.json in the user's configuration directory.
-func defaultStatePath() string {
-	dir, err := os.UserConfigDir()
-	if err != nil {
-		return "assent-device.json"
-	}
-	return filepath.Join(dir, "assent", "device.json")
 }
 
 func defaultDeviceName() string {
@@ -56,39 +45,33 @@ func defaultDeviceName() string {
 	return "terminal on " + host
 }
 
-// openDevice loads the state file, or makes a new device when there is none yet.
-func openDevice(path, name string) (*client.Device, error) {
-	d, err := client.Load(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return client.NewDevice(name, runtime.GOOS)
-	}
-	return d, err
+// deviceFile is the device kept in the state file; a device made by a link is named name.
+func deviceFile(state, name string) client.DeviceFile {
+	return client.DeviceFile{Path: state, Name: name, Platform: runtime.GOOS}
 }
 
 // loadDevice loads the state file, which must exist.
 func loadDevice(path string) (*client.Device, error) {
-	d, err := client.Load(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("no device state in %s: link an account first with 'assent device link' or 'assent device phone-link'", path)
-	}
-	return d, err
+	d, err := deviceFile(path, "").Load()
+	return d, noDevice(err, path)
 }
 
-// saveDevice writes the state file, making its directory (owner only) when needed.
-func saveDevice(d *client.Device, path string) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return fmt.Errorf("device state: %w", err)
+// noDevice tells, in the command's words, that there is no state file yet.
+func noDevice(err error, path string) error {
+	if errors.Is(err, client.ErrNoDeviceFile) {
+		return fmt.Errorf("no device state in %s: link an account first with 'assent device link' or 'assent device phone-link'", path)
 	}
-	return d.Save(path)
+	return err
 }
 
-// sameServer refuses to link a device that talks to one server to an account of another:
-// a device holds one socket to one server. Use another --state file for another server.
-func sameServer(d *client.Device, server, path string) error {
-	if d.Server != "" && len(d.Links) > 0 && strings.TrimRight(d.Server, "/") != strings.TrimRight(server, "/") {
-		return fmt.Errorf("this device is linked to accounts on %s; use another --state file than %s for %s", d.Server, path, server)
+// otherServer tells, in the command's words, that the state file's device serves another
+// server.
+func otherServer(err error, path string) error {
+	var e *client.OtherServerError
+	if errors.As(err, &e) {
+		return fmt.Errorf("this device is linked to accounts on %s; use another --state file than %s for %s", e.Linked, path, e.Asked)
 	}
-	return nil
+	return err
 }
 
 func deviceLinkCommand(state *string) *cobra.Command {
@@ -113,23 +96,9 @@ func deviceLinkCommand(state *string) *cobra.Command {
 			default:
 				return errors.New("give the enrollment link, or --qr with an image of its QR code, not both")
 			}
-			server, token, err := client.ParseEnrollmentLink(link)
+			d, res, err := deviceFile(*state, name).Link(cmd.Context(), link)
 			if err != nil {
-				return err
-			}
-			d, err := openDevice(*state, name)
-			if err != nil {
-				return err
-			}
-			if err := sameServer(d, server, *state); err != nil {
-				return err
-			}
-			res, err := client.New(server).Enroll(cmd.Context(), d, token)
-			if err != nil {
-				return fmt.Errorf("link: %w", err)
-			}
-			if err := saveDevice(d, *state); err != nil {
-				return err
+				return otherServer(err, *state)
 			}
 			printLinked(out, d, res, *state)
 			return nil
@@ -168,24 +137,21 @@ func devicePhoneLinkCommand(state *string) *cobra.Command {
 			server = strings.TrimRight(server, "/")
 			ctx := cmd.Context()
 			out := cmd.OutOrStdout()
-			d, err := openDevice(*state, name)
+			file := deviceFile(*state, name)
+			d, err := file.OpenFor(server)
 			if err != nil {
-				return err
-			}
-			if err := sameServer(d, server, *state); err != nil {
-				return err
+				return otherServer(err, *state)
 			}
 			password, in, err := readPassword(cmd, fmt.Sprintf("Password for %s: ", email))
 			if err != nil {
 				return err
 			}
-			c := client.New(server)
-			start, err := c.PhoneLinkBeginAs(ctx, d, email, password)
+			pl, err := file.BeginPhoneLink(ctx, d, server, email, password)
 			if err != nil {
-				return fmt.Errorf("sign in: %w", err)
+				return err
 			}
-			if start.Challenge != nil {
-				if err := passSecondFactor(ctx, out, in, c, start); err != nil {
+			if pl.Start.Challenge != nil {
+				if err := passSecondFactor(ctx, out, in, pl); err != nil {
 					return err
 				}
 			}
@@ -198,15 +164,8 @@ func devicePhoneLinkCommand(state *string) *cobra.Command {
 				fmt.Fprintln(out, "Not linked.")
 				return nil
 			}
-			challenge := uuid.Nil
-			if start.Challenge != nil {
-				challenge = start.Challenge.ID
-			}
-			res, err := c.PhoneLinkAuthorize(ctx, d, email, password, challenge)
+			res, err := pl.Authorize(ctx)
 			if err != nil {
-				return fmt.Errorf("authorize: %w", err)
-			}
-			if err := saveDevice(d, *state); err != nil {
 				return err
 			}
 			printLinked(out, d, res, *state)
@@ -221,8 +180,8 @@ func devicePhoneLinkCommand(state *string) *cobra.Command {
 
 // passSecondFactor waits until the phone link's challenge is approved on a linked device, or
 // passes it with a code typed here.
-func passSecondFactor(ctx context.Context, out io.Writer, in *lines, c *client.Client, start client.PhoneLinkStart) error {
-	ch := start.Challenge
+func passSecondFactor(ctx context.Context, out io.Writer, in *lines, pl *client.PhoneLink) error {
+	ch := pl.Start.Challenge
 	if ch.Devices > 0 && !ch.PushMuted {
 		fmt.Fprintf(out, "This account has two-factor authentication on. On a device already linked to it, enter %s and approve.\n", ch.Number)
 		fmt.Fprintln(out, "Or type a code from your app, or a backup code, and press Enter.")
@@ -232,13 +191,7 @@ func passSecondFactor(ctx context.Context, out io.Writer, in *lines, c *client.C
 	wctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	awaited := make(chan error, 1)
-	go func() {
-		st, err := c.AwaitLogin(wctx, ch.ID, start.LoginToken)
-		if err == nil && !st.Approved {
-			err = fmt.Errorf("the sign-in was not approved: %s", strings.ReplaceAll(st.Status, "_", " "))
-		}
-		awaited <- err
-	}()
+	go func() { awaited <- pl.AwaitApproval(wctx) }()
 	for {
 		fmt.Fprint(out, "Code (or wait for the approval): ")
 		select {
@@ -257,7 +210,7 @@ func passSecondFactor(ctx context.Context, out io.Writer, in *lines, c *client.C
 			if code == "" {
 				continue
 			}
-			if err := c.PassWithCode(ctx, ch.ID, start.LoginToken, code); err != nil {
+			if err := pl.PassWithCode(ctx, code); err != nil {
 				fmt.Fprintln(out, describe(err))
 				continue
 			}

@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/assent-dev/assent/client"
+	"github.com/assent-dev/assent/domain"
 )
 
 // deviceHistoryCommand is `assent device history`: the recent pushes of every linked account,
@@ -31,16 +32,15 @@ func deviceHistoryCommand(state *string) *cobra.Command {
 				fmt.Fprintln(out, "No account is linked to this device.")
 				return nil
 			}
-			c := client.New(d.Server)
-			for i, l := range d.Links {
-				list, err := c.DeviceHistory(cmd.Context(), d, l.AccountID)
-				if err != nil {
-					return fmt.Errorf("history of %s: %w", l.Email, err)
-				}
+			histories, err := d.History(cmd.Context())
+			if err != nil {
+				return err
+			}
+			for i, h := range histories {
 				if i > 0 {
 					fmt.Fprintln(out)
 				}
-				printDeviceHistory(out, l.Email, list, limit)
+				printDeviceHistory(out, h.Link.Email, h.Entries, limit)
 			}
 			return nil
 		},
@@ -71,10 +71,10 @@ func printDeviceHistory(out io.Writer, email string, list []client.HistoryEntry,
 			}
 			line += " by " + name
 		}
-		switch e.Signature {
-		case "verified":
+		switch e.SignatureCheck() {
+		case domain.SignatureVerified:
 			line += " · signature verified"
-		case "failed":
+		case domain.SignatureFailed:
 			line += " · SIGNATURE DOES NOT VERIFY"
 		}
 		fmt.Fprintln(out, line)

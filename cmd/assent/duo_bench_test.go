@@ -21,6 +21,7 @@ import (
 
 	"github.com/assent-dev/assent/client"
 	"github.com/assent-dev/assent/config"
+	"github.com/assent-dev/assent/domain"
 	"github.com/assent-dev/assent/transport/httpapi"
 )
 
@@ -74,7 +75,7 @@ func BenchmarkDuoRoundTrip(b *testing.B) {
 		sock = client.NewSocket(d, base, client.Handlers{
 			Ready: func([]uuid.UUID) { ready <- struct{}{} },
 			// The person approves as soon as the push is shown.
-			Request: func(r client.Request) { go sock.Answer(runCtx, r, "approve", 0) },
+			Request: func(r client.Request) { go sock.Answer(runCtx, r, domain.AnswerApprove, 0) },
 		})
 		wg.Add(1)
 		go func() { defer wg.Done(); sock.Run(runCtx) }()

@@ -169,7 +169,7 @@ func TestDuoLegacyV1AsDuoUnixSpeaksIt(t *testing.T) {
 	}
 	polled := make(chan bson.M, 1)
 	go func() { polled <- status(txid) }() // held until the answer
-	if err := p.sock.Answer(ctxT(t), req, "approve", 0); err != nil {
+	if err := p.sock.Answer(ctxT(t), req, domain.AnswerApprove, 0); err != nil {
 		t.Fatal(err)
 	}
 	if st := recv(t, polled, "held status.bson"); st["result"] != "allow" {

@@ -220,7 +220,7 @@ func TestDuoAuthAPIWithTheOfficialClient(t *testing.T) {
 	if r.Context.IP != "203.0.113.5" || r.Context.Type != "Login request" || r.Context.DisplayName != "Ada L." || !slices.Equal(r.Context.PushInfo, want) {
 		t.Fatalf("the push shows %+v", r.Context)
 	}
-	if err := p.sock.Answer(ctx, r, "approve", 0); err != nil {
+	if err := p.sock.Answer(ctx, r, domain.AnswerApprove, 0); err != nil {
 		t.Fatal(err)
 	}
 	res := recv(t, ch, "auth answer")
@@ -241,7 +241,7 @@ func TestDuoAuthAPIWithTheOfficialClient(t *testing.T) {
 	if st.Response.Result != "waiting" {
 		t.Fatalf("auth_status before the answer = %+v", st.Response)
 	}
-	if err := p.sock.Answer(ctx, r, "approve", 0); err != nil {
+	if err := p.sock.Answer(ctx, r, domain.AnswerApprove, 0); err != nil {
 		t.Fatal(err)
 	}
 	st, err = api.AuthStatus(a.Response.Txid)
@@ -259,7 +259,7 @@ func TestDuoAuthAPIWithTheOfficialClient(t *testing.T) {
 
 	t.Log("push denied")
 	ch = asyncAuth(api, authapi.AuthUsername("ada"))
-	if err := p.sock.Answer(ctx, pushed(t, p), "deny", 0); err != nil {
+	if err := p.sock.Answer(ctx, pushed(t, p), domain.AnswerDeny, 0); err != nil {
 		t.Fatal(err)
 	}
 	res = recv(t, ch, "auth answer")
@@ -302,7 +302,7 @@ func TestDuoAuthAPIWithTheOfficialClient(t *testing.T) {
 
 	t.Log("fraud: deny, status fraud; pushes are muted afterwards")
 	ch = asyncAuth(api, authapi.AuthUsername("ada"))
-	if err := p.sock.Answer(ctx, pushed(t, p), "fraud", 0); err != nil {
+	if err := p.sock.Answer(ctx, pushed(t, p), domain.AnswerFraud, 0); err != nil {
 		t.Fatal(err)
 	}
 	res = recv(t, ch, "auth answer")
@@ -454,10 +454,10 @@ func TestDuoNumberMatching(t *testing.T) {
 	if r.Context.NoNumber {
 		t.Fatal("a number-matched push says no number")
 	}
-	if err := p.sock.Answer(ctxT(t), r, "approve", 0); err == nil {
+	if err := p.sock.Answer(ctxT(t), r, domain.AnswerApprove, 0); err == nil {
 		t.Fatal("an approval without the number was accepted")
 	}
-	if err := p.sock.Answer(ctxT(t), r, "approve", number); err != nil {
+	if err := p.sock.Answer(ctxT(t), r, domain.AnswerApprove, number); err != nil {
 		t.Fatal(err)
 	}
 	st, err := api.AuthStatus(res.Response.Txid)
@@ -521,7 +521,7 @@ func TestDuoHeldAuthOutlivesTheWriteTimeout(t *testing.T) {
 	ch := asyncAuth(api, authapi.AuthUsername("grace"))
 	r := pushed(t, p)
 	time.Sleep(4 * time.Second) // twice the write timeout
-	if err := p.sock.Answer(ctxT(t), r, "approve", 0); err != nil {
+	if err := p.sock.Answer(ctxT(t), r, domain.AnswerApprove, 0); err != nil {
 		t.Fatal(err)
 	}
 	res := recv(t, ch, "the held auth's answer")

@@ -15,6 +15,7 @@ import (
 
 	"github.com/assent-dev/assent/app"
 	"github.com/assent-dev/assent/client"
+	"github.com/assent-dev/assent/domain"
 )
 
 // node is a real server on loopback over a real SQLite file, for one test.
@@ -279,8 +280,8 @@ func TestJourneyEnrollApproveAndCodes(t *testing.T) {
 	if wrong == number(t, si.Challenge) {
 		wrong++
 	}
-	wantCode(t, p.sock.Answer(ctx, r, "approve", wrong), "wrong_number")
-	if err := p.sock.Answer(ctx, r, "approve", number(t, si.Challenge)); err != nil {
+	wantCode(t, p.sock.Answer(ctx, r, domain.AnswerApprove, wrong), "wrong_number")
+	if err := p.sock.Answer(ctx, r, domain.AnswerApprove, number(t, si.Challenge)); err != nil {
 		t.Fatal(err)
 	}
 	if st := recv(t, awaited, "login result"); st.Status != "approved" || !st.Approved {
@@ -298,7 +299,7 @@ func TestJourneyEnrollApproveAndCodes(t *testing.T) {
 		t.Fatalf("session after approval: %v", err)
 	}
 	// A replayed answer is refused.
-	wantCode(t, p.sock.Answer(ctx, r, "approve", number(t, si.Challenge)), "challenge_decided")
+	wantCode(t, p.sock.Answer(ctx, r, domain.AnswerApprove, number(t, si.Challenge)), "challenge_decided")
 
 	// Offline: a TOTP code computed on the device completes a login, once.
 	browser2, si2 := signIn(t, n, "grace@example.com")
@@ -379,8 +380,11 @@ func TestJourneyDenyFraudAndTwoDevices(t *testing.T) {
 	var wg sync.WaitGroup
 	errs := make([]error, 2)
 	wg.Add(2)
-	go func() { defer wg.Done(); errs[0] = p1.sock.Answer(ctx, r1, "approve", number(t, si.Challenge)) }()
-	go func() { defer wg.Done(); errs[1] = p2.sock.Answer(ctx, r2, "deny", 0) }()
+	go func() {
+		defer wg.Done()
+		errs[0] = p1.sock.Answer(ctx, r1, domain.AnswerApprove, number(t, si.Challenge))
+	}()
+	go func() { defer wg.Done(); errs[1] = p2.sock.Answer(ctx, r2, domain.AnswerDeny, 0) }()
 	wg.Wait()
 	if (errs[0] == nil) == (errs[1] == nil) {
 		t.Fatalf("two racing answers: %v / %v; want exactly one winner", errs[0], errs[1])
@@ -398,7 +402,7 @@ func TestJourneyDenyFraudAndTwoDevices(t *testing.T) {
 	browser, si = signIn(t, n, "linus@example.com")
 	r := recv(t, p1.requests, "challenge to deny")
 	recv(t, p2.requests, "challenge to deny on device 2")
-	if err := p1.sock.Answer(ctx, r, "deny", 0); err != nil {
+	if err := p1.sock.Answer(ctx, r, domain.AnswerDeny, 0); err != nil {
 		t.Fatal(err)
 	}
 	if st, _ := browser.AwaitLogin(ctx, si.Challenge.ID, si.LoginToken); st.Status != "denied" {
@@ -410,7 +414,7 @@ func TestJourneyDenyFraudAndTwoDevices(t *testing.T) {
 	browser, si = signIn(t, n, "linus@example.com")
 	r = recv(t, p1.requests, "challenge to report")
 	recv(t, p2.requests, "challenge to report on device 2")
-	if err := p1.sock.Answer(ctx, r, "fraud", 0); err != nil {
+	if err := p1.sock.Answer(ctx, r, domain.AnswerFraud, 0); err != nil {
 		t.Fatal(err)
 	}
 	if st, _ := browser.AwaitLogin(ctx, si.Challenge.ID, si.LoginToken); st.Status != "fraud_reported" {
@@ -510,7 +514,7 @@ func TestJourneyPhoneLinkTOTPAppAndRefusals(t *testing.T) {
 	_, err = c.PhoneLinkAuthorize(ctx, p2.dev, "hedy@example.com", "correct horse battery staple", start.Challenge.ID)
 	wantCode(t, err, "second_factor_required")
 	r := recv(t, p.requests, "the phone link's challenge")
-	if err := p.sock.Answer(ctx, r, "approve", number(t, start.Challenge)); err != nil {
+	if err := p.sock.Answer(ctx, r, domain.AnswerApprove, number(t, start.Challenge)); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := c.PhoneLinkAuthorize(ctx, p2.dev, "hedy@example.com", "correct horse battery staple", start.Challenge.ID); err != nil {
@@ -545,10 +549,10 @@ func TestJourneyPhoneLinkTOTPAppAndRefusals(t *testing.T) {
 	stranger := newPhone(t, "stranger")
 	strangerBrowser := n.account(t, "eve@example.com")
 	link(t, n, strangerBrowser, stranger)
-	wantCode(t, n.client().AnswerHTTP(ctx, stranger.dev, r, "approve", number(t, si.Challenge)), "device_not_linked")
+	wantCode(t, n.client().AnswerHTTP(ctx, stranger.dev, r, domain.AnswerApprove, number(t, si.Challenge)), "device_not_linked")
 	forged := *p.dev
 	forged.PrivateKey = stranger.dev.PrivateKey
-	wantCode(t, n.client().AnswerHTTP(ctx, &forged, r, "approve", number(t, si.Challenge)), "bad_signature")
+	wantCode(t, n.client().AnswerHTTP(ctx, &forged, r, domain.AnswerApprove, number(t, si.Challenge)), "bad_signature")
 	_, err = n.client().AwaitLogin(ctx, si.Challenge.ID, "guess")
 	wantCode(t, err, "login_token_invalid")
 	wantCode(t, n.client().Post(ctx, "/v1/accounts", map[string]any{"email": 7}, nil), "invalid_request")
@@ -573,7 +577,7 @@ func TestJourneyUnansweredChallengeExpires(t *testing.T) {
 	if o := recv(t, p.outcomes, "expiry on the device"); o.Status != "expired" {
 		t.Fatalf("device told %+v", o)
 	}
-	wantCode(t, p.sock.Answer(ctx, r, "approve", number(t, si.Challenge)), "challenge_decided")
+	wantCode(t, p.sock.Answer(ctx, r, domain.AnswerApprove, number(t, si.Challenge)), "challenge_decided")
 	wantCode(t, browser.RedeemLogin(ctx, si.Challenge.ID, si.LoginToken), "challenge_expired")
 }
 

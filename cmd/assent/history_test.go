@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/assent-dev/assent/domain"
 )
 
 // TestJourneyHistory checks, over HTTP, that a person's history lists their sign-ins newest
@@ -30,7 +32,7 @@ func TestJourneyHistory(t *testing.T) {
 
 	page, si := signIn(t, n, email)
 	r := recv(t, p.requests, "challenge to approve")
-	if err := p.sock.Answer(ctx, r, "approve", number(t, si.Challenge)); err != nil {
+	if err := p.sock.Answer(ctx, r, domain.AnswerApprove, number(t, si.Challenge)); err != nil {
 		t.Fatal(err)
 	}
 	if st, err := page.AwaitLogin(ctx, si.Challenge.ID, si.LoginToken); err != nil || st.Status != "approved" {
@@ -42,7 +44,7 @@ func TestJourneyHistory(t *testing.T) {
 	approved := si.Challenge.ID
 	page, si = signIn(t, n, email)
 	r = recv(t, p.requests, "challenge to deny")
-	if err := p.sock.Answer(ctx, r, "deny", 0); err != nil {
+	if err := p.sock.Answer(ctx, r, domain.AnswerDeny, 0); err != nil {
 		t.Fatal(err)
 	}
 	if st, _ := page.AwaitLogin(ctx, si.Challenge.ID, si.LoginToken); st.Status != "denied" {

@@ -9,6 +9,7 @@ import (
 	"github.com/assent-dev/assent/app"
 	"github.com/assent-dev/assent/domain"
 	"github.com/assent-dev/assent/transport/push"
+	"github.com/assent-dev/assent/transport/push/wire"
 )
 
 // hubBackend lets the push hub ask the application what it needs: the adapter between
@@ -57,5 +58,5 @@ func (b hubBackend) Outcome(ctx context.Context, challenge uuid.UUID) (push.Outc
 	if !st.State.Final() {
 		return push.Outcome{}, false, nil
 	}
-	return push.Outcome{ChallengeID: st.ChallengeID, Status: st.State.String(), DeviceID: st.DecidedBy, At: st.DecidedAt}, true, nil
+	return wire.NewOutcome(st.ChallengeID, st.State.Outcome(), st.DecidedBy, st.DecidedAt), true, nil
 }

@@ -139,7 +139,7 @@ func BenchmarkPushLatency(b *testing.B) {
 		}()
 		time.Sleep(2 * time.Millisecond) // let the page's request reach the server and wait
 		sent := time.Now()
-		if err := phones[a][i%perAccount].Answer(ctx, r, "approve", res.Challenge.Number); err != nil {
+		if err := phones[a][i%perAccount].Answer(ctx, r, domain.AnswerApprove, res.Challenge.Number); err != nil {
 			b.Fatal(err)
 		}
 		resultLat = append(resultLat, time.Since(sent))

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/assent-dev/assent/client"
+	"github.com/assent-dev/assent/domain"
 	"github.com/assent-dev/assent/eventstore"
 )
 
@@ -45,7 +46,7 @@ func TestTurningTwoFactorOffNeedsAFreshSecondFactor(t *testing.T) {
 	r := recv(t, p.requests, "challenge")
 	body := map[string]any{"challenge_id": si.Challenge.ID}
 	wantCode(t, b.Post(ctx, "/v1/security/mfa/disable", body, nil), "second_factor_required")
-	if err := p.sock.Answer(ctx, r, "approve", number(t, si.Challenge)); err != nil {
+	if err := p.sock.Answer(ctx, r, domain.AnswerApprove, number(t, si.Challenge)); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := browser.AwaitLogin(ctx, si.Challenge.ID, si.LoginToken); err != nil {

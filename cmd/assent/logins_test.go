@@ -14,6 +14,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/assent-dev/assent/client"
+	"github.com/assent-dev/assent/domain"
 )
 
 // call sends one request to the node, recorded for the OpenAPI check, and returns its status,
@@ -116,7 +117,7 @@ func TestLoginTokenOnlyInTheHeaderAndStreamTickets(t *testing.T) {
 	// A ticket is no login token: it cannot exchange the sign-in.
 	wantRefusal(t, n, http.MethodPost, base+"/session", http.Header{"X-Login-Token": {tk.Ticket}}, http.StatusForbidden, "login_token_invalid")
 
-	if err := p.sock.Answer(ctx, r, "approve", number(t, si.Challenge)); err != nil {
+	if err := p.sock.Answer(ctx, r, domain.AnswerApprove, number(t, si.Challenge)); err != nil {
 		t.Fatal(err)
 	}
 	if ev := recv(t, sse, "outcome event"); ev.id != "2" || !strings.Contains(ev.data, `"approved"`) {
@@ -139,7 +140,7 @@ func TestApprovedSignInIsExchangedOnce(t *testing.T) {
 		t.Helper()
 		browser, si := signIn(t, n, "once@example.com")
 		r := recv(t, p.requests, "challenge")
-		if err := p.sock.Answer(ctx, r, "approve", number(t, si.Challenge)); err != nil {
+		if err := p.sock.Answer(ctx, r, domain.AnswerApprove, number(t, si.Challenge)); err != nil {
 			t.Fatal(err)
 		}
 		if st, err := browser.AwaitLogin(ctx, si.Challenge.ID, si.LoginToken); err != nil || !st.Approved {

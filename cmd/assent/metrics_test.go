@@ -16,6 +16,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/assent-dev/assent/config"
+	"github.com/assent-dev/assent/domain"
 )
 
 // scrape reads /metrics over HTTP and returns its families by name.
@@ -92,7 +93,7 @@ func TestMetricsMoveWithRealTraffic(t *testing.T) {
 	p.connect(t, n)
 	browser, si := signIn(t, n, "grace@example.com")
 	r := recv(t, p.requests, "challenge")
-	if err := p.sock.Answer(ctx, r, "fraud", 0); err != nil {
+	if err := p.sock.Answer(ctx, r, domain.AnswerFraud, 0); err != nil {
 		t.Fatal(err)
 	}
 	if st, _ := browser.AwaitLogin(ctx, si.Challenge.ID, si.LoginToken); st.Status != "fraud_reported" {

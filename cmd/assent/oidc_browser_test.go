@@ -15,6 +15,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/assent-dev/assent/app"
+	"github.com/assent-dev/assent/domain"
 )
 
 // rpApp is a small relying-party web app on loopback: "/" sends the browser to Assent,
@@ -116,7 +117,7 @@ func TestBrowserOIDCSignInWithPush(t *testing.T) {
 	if _, err := fmt.Sscan(shown, &num); err != nil {
 		t.Fatalf("the page shows %q", shown)
 	}
-	if err := p.sock.Answer(ctxT(t), req, "approve", num); err != nil {
+	if err := p.sock.Answer(ctxT(t), req, domain.AnswerApprove, num); err != nil {
 		t.Fatal(err)
 	}
 	b.waitText("who", "Signed in as gil@example.com")

@@ -27,6 +27,7 @@ import (
 	"github.com/assent-dev/assent/app"
 	"github.com/assent-dev/assent/client"
 	"github.com/assent-dev/assent/config"
+	"github.com/assent-dev/assent/domain"
 	"github.com/assent-dev/assent/eventstore"
 )
 
@@ -235,7 +236,7 @@ func TestOIDCCodeFlowWithPushApproval(t *testing.T) {
 		t.Fatalf("sign in: %+v %v", si, err)
 	}
 	req := recv(t, p.requests, "challenge on the device")
-	if err := p.sock.Answer(ctx, req, "approve", number(t, si.Challenge)); err != nil {
+	if err := p.sock.Answer(ctx, req, domain.AnswerApprove, number(t, si.Challenge)); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := browser.AwaitLogin(ctx, si.Challenge.ID, si.LoginToken); err != nil {
@@ -309,7 +310,7 @@ func TestOIDCCodeFlowWithPushApproval(t *testing.T) {
 	// the password, and the ID token still says how: the log shows the challenge redeemed for it.
 	own, si2 := signIn(t, n, "ada@example.com")
 	req2 := recv(t, p.requests, "second challenge on the device")
-	if err := p.sock.Answer(ctx, req2, "approve", number(t, si2.Challenge)); err != nil {
+	if err := p.sock.Answer(ctx, req2, domain.AnswerApprove, number(t, si2.Challenge)); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := own.AwaitLogin(ctx, si2.Challenge.ID, si2.LoginToken); err != nil {

@@ -79,7 +79,7 @@ func TestNumberMatchingLockEndsTheChallenge(t *testing.T) {
 	wrong, locked := 0, 0
 	for i := range 40 {
 		guess := 10 + (right-10+1+i%89)%90 // never the right number
-		err := dev.AnswerHTTP(ctx, p.dev, r, "approve", guess)
+		err := dev.AnswerHTTP(ctx, p.dev, r, domain.AnswerApprove, guess)
 		var e *client.Error
 		switch {
 		case errors.As(err, &e) && e.Code == "wrong_number" && locked == 0:
@@ -93,7 +93,7 @@ func TestNumberMatchingLockEndsTheChallenge(t *testing.T) {
 	if wrong != 10 || locked != 30 {
 		t.Fatalf("%d answers evaluated as wrong and %d refused as locked; want 10 and 30", wrong, locked)
 	}
-	wantCode(t, dev.AnswerHTTP(ctx, p.dev, r, "approve", right), "challenge_locked")
+	wantCode(t, dev.AnswerHTTP(ctx, p.dev, r, domain.AnswerApprove, right), "challenge_locked")
 
 	st, err := page.AwaitLogin(ctx, si.Challenge.ID, si.LoginToken)
 	if err != nil || st.Status == "pending" || st.Status == "approved" {
@@ -196,7 +196,7 @@ func TestWrongPasswordsLockTheirSourceNotTheOwner(t *testing.T) {
 		t.Fatalf("the owner from their own address: %+v, %v; want a challenge pushed to the phone", si, err)
 	}
 	r := recv(t, p.requests, "the owner's push")
-	if err := p.sock.Answer(ctx, r, "approve", number(t, si.Challenge)); err != nil {
+	if err := p.sock.Answer(ctx, r, domain.AnswerApprove, number(t, si.Challenge)); err != nil {
 		t.Fatal(err)
 	}
 	if err := owner.RedeemLogin(ctx, si.Challenge.ID, si.LoginToken); err != nil {

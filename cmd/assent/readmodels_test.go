@@ -203,7 +203,7 @@ func TestPoisonEventSkippedAndReported(t *testing.T) {
 	if r.ID != si.Challenge.ID {
 		t.Fatalf("pushed %s, want %s", r.ID, si.Challenge.ID)
 	}
-	if err := p.sock.Answer(ctx, r, "approve", number(t, si.Challenge)); err != nil {
+	if err := p.sock.Answer(ctx, r, domain.AnswerApprove, number(t, si.Challenge)); err != nil {
 		t.Fatal(err)
 	}
 	st, err := b.AwaitLogin(ctx, si.Challenge.ID, si.LoginToken)

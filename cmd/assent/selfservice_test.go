@@ -8,6 +8,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/assent-dev/assent/client"
+	"github.com/assent-dev/assent/domain"
 	"github.com/assent-dev/assent/transport/httpapi"
 )
 
@@ -168,7 +169,7 @@ func TestJourneyRenameRemoveAndResume(t *testing.T) {
 	// "This wasn't me" pauses pushes; the view says until when.
 	_, si := signIn(t, n, email)
 	r := recv(t, p.requests, "challenge to report")
-	if err := p.sock.Answer(ctx, r, "fraud", 0); err != nil {
+	if err := p.sock.Answer(ctx, r, domain.AnswerFraud, 0); err != nil {
 		t.Fatal(err)
 	}
 	if err := b.Get(ctx, "/v1/security", &view); err != nil || !view.MutedUntil.After(time.Now()) {

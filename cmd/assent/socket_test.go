@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/assent-dev/assent/client"
+	"github.com/assent-dev/assent/domain"
 	"github.com/assent-dev/assent/eventstore"
 )
 
@@ -41,7 +42,7 @@ func TestSocketAnswersAreRateLimitedLikeHTTP(t *testing.T) {
 
 	decided, limited, before := 0, 0, 0
 	for i := range 40 {
-		err := p.sock.Answer(ctx, r, "approve", wrong)
+		err := p.sock.Answer(ctx, r, domain.AnswerApprove, wrong)
 		var e *client.Error
 		if !errors.As(err, &e) {
 			t.Fatalf("answer %d: %v", i, err)
@@ -67,7 +68,7 @@ func TestSocketAnswersAreRateLimitedLikeHTTP(t *testing.T) {
 	if after := n.logLength(t); after != before {
 		t.Fatalf("the %d refused answers appended %d events", limited, after-before)
 	}
-	wantCode(t, n.client().AnswerHTTP(ctx, p.dev, r, "approve", wrong), "rate_limited")
+	wantCode(t, n.client().AnswerHTTP(ctx, p.dev, r, domain.AnswerApprove, wrong), "rate_limited")
 }
 
 // TestDeviceForgetsAnAccountUnlinkedWhileOffline: a device unlinked from its last account

@@ -11,6 +11,8 @@ import (
 
 	"github.com/coder/websocket"
 	"github.com/coder/websocket/wsjson"
+
+	"github.com/assent-dev/assent/domain"
 )
 
 type sseEvent struct {
@@ -96,7 +98,7 @@ func TestLoginResultStreams(t *testing.T) {
 		t.Fatalf("first WebSocket status %+v %v", st, err)
 	}
 
-	if err := p.sock.Answer(ctx, r, "approve", number(t, si.Challenge)); err != nil {
+	if err := p.sock.Answer(ctx, r, domain.AnswerApprove, number(t, si.Challenge)); err != nil {
 		t.Fatal(err)
 	}
 	if ev := recv(t, sse, "outcome event"); ev.id != "2" || !strings.Contains(ev.data, `"approved"`) {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/assent-dev/assent/auditors"
 	"github.com/assent-dev/assent/config"
+	"github.com/assent-dev/assent/domain"
 )
 
 // TestIdleConnectionsCloseAndLongResponsesOutliveTheWriteTimeout runs a node whose timeouts
@@ -97,7 +98,7 @@ func TestIdleConnectionsCloseAndLongResponsesOutliveTheWriteTimeout(t *testing.T
 
 	// The device socket, open for longer than the write timeout, still carries the answer;
 	// the tail, silent as long, still sends what the log gets.
-	if err := p.sock.Answer(ctx, r, "approve", number(t, si.Challenge)); err != nil {
+	if err := p.sock.Answer(ctx, r, domain.AnswerApprove, number(t, si.Challenge)); err != nil {
 		t.Fatal(err)
 	}
 	for {

@@ -91,20 +91,20 @@ func testHistory(t *testing.T, s projections.Store) {
 	must(t, err)
 	type want struct {
 		id     uuid.UUID
-		state  projections.ChallengeState
+		state  domain.ChallengeState
 		method projections.HistoryMethod
-		check  projections.SignatureCheck
+		check  domain.SignatureCheck
 	}
 	wants := []want{
-		{uuid.Nil, projections.StateApproved, projections.ViaPassword, projections.SignatureNone},
-		{cancelled, projections.StateCancelled, projections.HistoryMethod{}, projections.SignatureNone},
-		{forged, projections.StateApproved, projections.ViaPushApprove, projections.SignatureFailed},
-		{byBypass, projections.StateCompletedCode, projections.ViaBypassCode, projections.SignatureNone},
-		{byBackup, projections.StateCompletedCode, projections.ViaBackupCode, projections.SignatureNone},
-		{byApp, projections.StateCompletedTOTP, projections.ViaTOTPApp, projections.SignatureNone},
-		{byDevice, projections.StateCompletedTOTP, projections.ViaDeviceCode, projections.SignatureNone},
-		{denied, projections.StateDenied, projections.ViaPushDeny, projections.SignatureVerified},
-		{approved, projections.StateApproved, projections.ViaPushApprove, projections.SignatureVerified},
+		{uuid.Nil, domain.StateOf(domain.OutcomeApproved), projections.ViaPassword, domain.SignatureNone},
+		{cancelled, domain.StateOf(domain.OutcomeCancelled), projections.HistoryMethod{}, domain.SignatureNone},
+		{forged, domain.StateOf(domain.OutcomeApproved), projections.ViaPushApprove, domain.SignatureFailed},
+		{byBypass, domain.StateOf(domain.OutcomeCompletedBackupCode), projections.ViaBypassCode, domain.SignatureNone},
+		{byBackup, domain.StateOf(domain.OutcomeCompletedBackupCode), projections.ViaBackupCode, domain.SignatureNone},
+		{byApp, domain.StateOf(domain.OutcomeCompletedTOTP), projections.ViaTOTPApp, domain.SignatureNone},
+		{byDevice, domain.StateOf(domain.OutcomeCompletedTOTP), projections.ViaDeviceCode, domain.SignatureNone},
+		{denied, domain.StateOf(domain.OutcomeDenied), projections.ViaPushDeny, domain.SignatureVerified},
+		{approved, domain.StateOf(domain.OutcomeApproved), projections.ViaPushApprove, domain.SignatureVerified},
 	}
 	if len(list) != len(wants) {
 		t.Fatalf("history of the account: %d entries, want %d: %+v", len(list), len(wants), list)
@@ -139,7 +139,7 @@ func testHistory(t *testing.T, s projections.Store) {
 	must(t, tx.Commit())
 	list, _, err = set.History.ForAccount(account)
 	must(t, err)
-	if e := list[len(list)-1]; e.ID != approved || e.Context.IP != "203.0.113.66" || e.Check() != projections.SignatureFailed {
+	if e := list[len(list)-1]; e.ID != approved || e.Context.IP != "203.0.113.66" || e.Check() != domain.SignatureFailed {
 		t.Fatalf("an altered row: %v %s, check %q; want failed", e.ID, e.Context.IP, e.Check())
 	}
 

@@ -283,31 +283,23 @@ var (
 )
 
 // answerOf maps a challenge's outcome, as the hub tells it, to Duo's answer.
-func answerOf(o push.Outcome) map[string]string {
-	switch {
-	case o.Approved():
-		return answerAllow
-	case o.Status == "fraud_reported":
-		return answerFraud
-	case o.Status == "expired":
-		return answerTimeout
-	case o.Status == "cancelled":
-		return answerReplaced
-	}
-	return answerDeny
-}
+func answerOf(o push.Outcome) map[string]string { return answerOfOutcome(o.Result()) }
 
 // answerOfChallenge maps the outcome of a decided challenge, as its stream tells it, to Duo's
 // answer: the same as answerOf.
-func answerOfChallenge(c *domain.Challenge) map[string]string {
+func answerOfChallenge(c *domain.Challenge) map[string]string { return answerOfOutcome(c.Outcome()) }
+
+// answerOfOutcome is Duo's answer to a challenge that ended with o: the one place a domain
+// outcome becomes Duo's result and status.
+func answerOfOutcome(o domain.Outcome) map[string]string {
 	switch {
-	case c.Passed():
+	case o.Passed():
 		return answerAllow
-	case c.Outcome() == domain.FraudReported{}.EventType():
+	case o == domain.OutcomeFraudReported:
 		return answerFraud
-	case c.Outcome() == domain.ChallengeExpired{}.EventType():
+	case o == domain.OutcomeExpired:
 		return answerTimeout
-	case c.Outcome() == domain.ChallengeCancelled{}.EventType():
+	case o == domain.OutcomeCancelled:
 		return answerReplaced
 	}
 	return answerDeny
@@ -326,7 +318,7 @@ func (s *Server) awaitOutcome(ctx context.Context, key domain.IntegrationKey, id
 	if err != nil {
 		return nil, nil, err
 	}
-	if c.Outcome() != "" {
+	if !c.Outcome().IsZero() {
 		return answerOfChallenge(c), c, nil
 	}
 	select {

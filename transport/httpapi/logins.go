@@ -36,9 +36,9 @@ type LoginStatus struct {
 
 func statusOf(id uuid.UUID, o *push.Outcome) LoginStatus {
 	if o == nil {
-		return LoginStatus{ChallengeID: id, Status: projections.StatePending.String()}
+		return LoginStatus{ChallengeID: id, Status: domain.StatePending.String()}
 	}
-	return LoginStatus{ChallengeID: id, Status: o.Status, Approved: outcomeIn(o).Passed(), At: o.At}
+	return LoginStatus{ChallengeID: id, Status: o.Status, Approved: o.Approved(), At: o.At}
 }
 
 type loginInput struct {
@@ -357,7 +357,8 @@ func outcomeOf(st projections.ChallengeStatus) *push.Outcome {
 	if !st.State.Final() {
 		return nil
 	}
-	return &push.Outcome{ChallengeID: st.ChallengeID, Status: st.State.String(), DeviceID: st.DecidedBy, At: st.DecidedAt}
+	o := wire.NewOutcome(st.ChallengeID, st.State.Outcome(), st.DecidedBy, st.DecidedAt)
+	return &o
 }
 
 func isTOTP(code string) bool {
@@ -373,19 +374,12 @@ func isTOTP(code string) bool {
 	return true
 }
 
-// outcomeIn is the domain outcome a hub's outcome states (the zero Outcome for a status the
-// domain does not know).
-func outcomeIn(o *push.Outcome) domain.Outcome {
-	out, _ := domain.ParseOutcome(o.Status)
-	return out
-}
-
 // refusalOf tells why a sign-in cannot become a session yet, or nil when it can.
 func refusalOf(o *push.Outcome) error {
 	if o == nil {
 		return apierror.New(409, "challenge_pending", "The sign-in has not been approved yet.")
 	}
-	switch out := outcomeIn(o); {
+	switch out := o.Result(); {
 	case out.Passed():
 		return nil
 	case out == domain.OutcomeExpired:

@@ -21,7 +21,7 @@ func TestLoginStatusEnumIsTheOutcomes(t *testing.T) {
 	t.Parallel()
 	f, _ := reflect.TypeFor[LoginStatus]().FieldByName("Status")
 	listed := strings.Split(f.Tag.Get("enum"), ",")
-	want := []string{projections.StatePending.String()}
+	want := []string{domain.StatePending.String()}
 	for _, o := range domain.Outcomes() {
 		want = append(want, o.String())
 	}
@@ -63,6 +63,37 @@ func TestRefusalOfEveryOutcome(t *testing.T) {
 		}
 		if got := statusOf(uuid.Nil, &push.Outcome{Status: o.String()}); got.Approved != o.Passed() || got.Status != o.String() {
 			t.Errorf("%s: login status %+v", o, got)
+		}
+	}
+}
+
+// TestAnswerEnumIsTheDomainAnswers checks that the answers the OpenAPI document lists for the
+// HTTP answer route are the domain's, none missing and none invented.
+func TestAnswerEnumIsTheDomainAnswers(t *testing.T) {
+	t.Parallel()
+	body, _ := reflect.TypeFor[answerInput]().FieldByName("Body")
+	f, _ := body.Type.FieldByName("Answer")
+	listed := strings.Split(f.Tag.Get("enum"), ",")
+	var want []string
+	for _, a := range domain.Answers() {
+		want = append(want, a.String())
+	}
+	slices.Sort(listed)
+	slices.Sort(want)
+	if !slices.Equal(listed, want) {
+		t.Fatalf("the answer route lists %v, want %v", listed, want)
+	}
+}
+
+// TestLoginStatusOfEveryState checks the login status a page is told for every challenge
+// state of the read model: the state's slug, approved exactly when it passed.
+func TestLoginStatusOfEveryState(t *testing.T) {
+	t.Parallel()
+	for _, s := range domain.States() {
+		id := uuid.New()
+		got := statusOf(id, outcomeOf(projections.ChallengeStatus{ChallengeID: id, State: s}))
+		if got.Status != s.String() || got.Approved != s.Passed() || got.ChallengeID != id {
+			t.Errorf("%v: login status %+v", s, got)
 		}
 	}
 }

@@ -207,23 +207,11 @@ func (h *Hub) HandleEvent(ev domain.Event) {
 
 // outcomeOf returns the outcome a final challenge event states.
 func outcomeOf(ev domain.Event) (Outcome, bool) {
-	switch e := ev.(type) {
-	case domain.ChallengeApproved:
-		return Outcome{ChallengeID: e.ChallengeID, Status: "approved", DeviceID: e.DeviceID, At: e.At}, true
-	case domain.ChallengeDenied:
-		return Outcome{ChallengeID: e.ChallengeID, Status: "denied", DeviceID: e.DeviceID, At: e.At}, true
-	case domain.FraudReported:
-		return Outcome{ChallengeID: e.ChallengeID, Status: "fraud_reported", DeviceID: e.DeviceID, At: e.At}, true
-	case domain.ChallengeExpired:
-		return Outcome{ChallengeID: e.ChallengeID, Status: "expired", At: e.At}, true
-	case domain.ChallengeCancelled:
-		return Outcome{ChallengeID: e.ChallengeID, Status: "cancelled", At: e.At}, true
-	case domain.ChallengeCompletedTOTP:
-		return Outcome{ChallengeID: e.ChallengeID, Status: "completed_totp", At: e.At}, true
-	case domain.ChallengeCompletedBackupCode:
-		return Outcome{ChallengeID: e.ChallengeID, Status: "completed_backup_code", At: e.At}, true
+	f, ok := ev.(domain.FinalEvent)
+	if !ok {
+		return Outcome{}, false
 	}
-	return Outcome{}, false
+	return wire.NewOutcome(f.OfChallenge(), f.Outcome(), f.DecidedBy(), f.OccurredAt()), true
 }
 
 // settle tells the waiting pages and the devices that were shown the challenge its outcome.

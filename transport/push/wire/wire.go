@@ -70,22 +70,39 @@ type Challenge struct {
 // Outcome is the final state of a challenge.
 type Outcome struct {
 	ChallengeID uuid.UUID `json:"challenge_id"`
-	// Status is approved, denied, fraud_reported, expired, cancelled, completed_totp or
-	// completed_backup_code.
+	// Status is the wire spelling of a domain.Outcome (StatusOf): approved, denied,
+	// fraud_reported, expired, cancelled, completed_totp or completed_backup_code. It stays
+	// a string, so that a status a newer server adds reaches an older client as an unknown
+	// outcome (Result is zero) instead of a message it cannot read.
 	Status string `json:"status"`
 	// DeviceID is the device that answered, if one did.
 	DeviceID uuid.UUID `json:"device_id,omitzero"`
 	At       time.Time `json:"at"`
 }
 
-// Approved reports whether the outcome lets the sign-in go on.
-func (o Outcome) Approved() bool {
-	switch o.Status {
-	case "approved", "completed_totp", "completed_backup_code":
-		return true
-	}
-	return false
+// NewOutcome is the outcome message of a challenge that ended with o at at, answered by
+// device (uuid.Nil when no device answered).
+func NewOutcome(challenge uuid.UUID, o domain.Outcome, device uuid.UUID, at time.Time) Outcome {
+	return Outcome{ChallengeID: challenge, Status: StatusOf(o), DeviceID: device, At: at}
 }
+
+// StatusOf is the wire spelling of a domain outcome: the one place the socket (and the HTTP
+// API's login status, which shares it) turns a domain value into its string. It is the
+// outcome's slug, which never changes: clients rely on it.
+func StatusOf(o domain.Outcome) string { return o.String() }
+
+// ParseStatus returns the domain outcome a wire status spells.
+func ParseStatus(status string) (domain.Outcome, error) { return domain.ParseOutcome(status) }
+
+// Result returns the domain outcome the message states, or the zero Outcome for a status
+// this build does not know.
+func (o Outcome) Result() domain.Outcome {
+	out, _ := ParseStatus(o.Status)
+	return out
+}
+
+// Approved reports whether the outcome lets the sign-in go on.
+func (o Outcome) Approved() bool { return o.Result().Passed() }
 
 // Close is why the server closed a device socket: a WebSocket close code and its reason.
 // Codes 4000 to 4099 are permanent: the device must not connect again as it is. Every other
