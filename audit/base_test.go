@@ -155,7 +155,7 @@ func TestVerifyRefusesBadBases(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if _, err := h.store.Append(ctxT(t), checkpoint.Stream, eventstore.NoStream(), eventstore.EventData{Type: checkpoint.TypeSigned, SchemaVersion: 1, Data: data}); err != nil {
+			if _, err := h.store.Append(ctxT(t), checkpoint.Stream, eventstore.NoStream(), eventstore.EventData{Type: domain.CheckpointSigned{}.EventType(), SchemaVersion: 1, Data: data}); err != nil {
 				t.Fatal(err)
 			}
 			rep := h.tamperAndVerify(t, nil)

@@ -1,10 +1,9 @@
 package audit
 
 import (
-	"encoding/json"
 	"fmt"
-	"time"
 
+	"github.com/assent-dev/assent/domain"
 	"github.com/assent-dev/assent/eventstore"
 )
 
@@ -15,21 +14,15 @@ const (
 	ReadsStream = "audit-reads"
 )
 
-// TypeReadRecorded is the event of an audit read. Permanent, like the domain's.
-const TypeReadRecorded = "audit.read.recorded"
+// ReadRecorded records that an auditor read something: who, which operation, what. The
+// event is the domain registry's, like every type the log holds.
+type ReadRecorded = domain.AuditReadRecorded
 
-// ReadRecorded records that an auditor read something: who, which operation, what.
-type ReadRecorded struct {
-	Auditor   string    `json:"auditor"`
-	Operation string    `json:"operation"`
-	Target    string    `json:"target,omitempty"`
-	At        time.Time `json:"at"`
-}
-
-func encodeEvent(typ string, v any, actor string) (eventstore.EventData, error) {
-	data, err := json.Marshal(v)
+// encodeEvent encodes an audit event through the domain's registry.
+func encodeEvent(e domain.Event, actor string) (eventstore.EventData, error) {
+	typ, version, data, err := domain.Encode(e)
 	if err != nil {
-		return eventstore.EventData{}, fmt.Errorf("audit encode %s: %w", typ, err)
+		return eventstore.EventData{}, fmt.Errorf("audit encode: %w", err)
 	}
-	return eventstore.EventData{Type: typ, SchemaVersion: 1, Data: data, Metadata: eventstore.Metadata{Actor: actor}}, nil
+	return eventstore.EventData{Type: typ, SchemaVersion: version, Data: data, Metadata: eventstore.Metadata{Actor: actor}}, nil
 }

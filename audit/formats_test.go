@@ -111,7 +111,7 @@ func TestVerifyChecksTheRootOfEveryBucketCheckpoint(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := h.store.Append(ctxT(t), checkpoint.Stream, eventstore.Exact(0), eventstore.EventData{Type: checkpoint.TypeSigned, SchemaVersion: 1, Data: data}); err != nil {
+	if _, err := h.store.Append(ctxT(t), checkpoint.Stream, eventstore.Exact(0), eventstore.EventData{Type: domain.CheckpointSigned{}.EventType(), SchemaVersion: 1, Data: data}); err != nil {
 		t.Fatal(err)
 	}
 	h.approve(t, 3)

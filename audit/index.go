@@ -104,6 +104,16 @@ func (x *Index) load(ctx context.Context, log Log) error {
 	return nil
 }
 
+// indexedTypes are the events that tie a stream to an account: the account's own first
+// event, the claim of its email, a device linked to it, an enrollment and a challenge of it.
+var indexedTypes = map[string]bool{
+	domain.AccountRegistered{}.EventType(): true,
+	domain.EmailClaimed{}.EventType():      true,
+	domain.DeviceLinked{}.EventType():      true,
+	domain.EnrollmentStarted{}.EventType(): true,
+	domain.ChallengeIssued{}.EventType():   true,
+}
+
 // addPage writes the account streams a page of the log names, and the page's end, in one
 // transaction.
 func (x *Index) addPage(ctx context.Context, evs []eventstore.RecordedEvent) error {
@@ -115,9 +125,7 @@ func (x *Index) addPage(ctx context.Context, evs []eventstore.RecordedEvent) err
 	var put *sql.Stmt
 	for i := range evs {
 		ev := &evs[i]
-		switch ev.Type {
-		case "account.registered", "email.claimed", "device.linked", "enrollment.started", "challenge.issued":
-		default:
+		if !indexedTypes[ev.Type] {
 			continue
 		}
 		var r refs
@@ -131,7 +139,7 @@ func (x *Index) addPage(ctx context.Context, evs []eventstore.RecordedEvent) err
 			defer put.Close()
 		}
 		streams := []string{domain.AccountStream(r.AccountID), ev.Stream}
-		if ev.Type == "device.linked" && r.DeviceID != uuid.Nil {
+		if ev.Type == (domain.DeviceLinked{}).EventType() && r.DeviceID != uuid.Nil {
 			streams = append(streams, domain.DeviceStream(r.DeviceID))
 		}
 		for _, s := range streams {

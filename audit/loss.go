@@ -3,42 +3,26 @@ package audit
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
 	"time"
 
 	"github.com/assent-dev/assent/audit/checkpoint"
+	"github.com/assent-dev/assent/domain"
 	"github.com/assent-dev/assent/eventstore"
 )
 
 // LossStream holds the operators' acceptances of a log that lost events (LossAccepted).
 const LossStream = "audit-losses"
 
-// TypeLossAccepted is the event of an operator who accepted that the log lost events a signed
-// checkpoint covered. Permanent.
-const TypeLossAccepted = "audit.loss.accepted"
-
 // ErrLogCut is matched by a *LogCutError: the log lacks events that a signed checkpoint (the
 // anchor kept outside the log) covers, and no operator accepted the loss.
 var ErrLogCut = errors.New("audit: the event log lost events that a signed checkpoint covers")
 
 // LossAccepted records that an operator accepted the loss of the events after the log's end:
-// what the anchor held, what the log held, why, and who.
-type LossAccepted struct {
-	Reason   string `json:"reason"`
-	Operator string `json:"operator"`
-	// The anchor's checkpoint: the last one signed before the loss.
-	AnchorSeq       uint64 `json:"anchor_seq"`
-	AnchorPosition  uint64 `json:"anchor_position"`
-	AnchorHeadsRoot string `json:"anchor_heads_root"`
-	AnchorSignature []byte `json:"anchor_signature"`
-	// The log as it was found: its last position and its last checkpoint (0: none).
-	LogHead          uint64    `json:"log_head"`
-	LogCheckpointSeq uint64    `json:"log_checkpoint_seq"`
-	At               time.Time `json:"at"`
-}
+// what the anchor held, what the log held, why, and who. The event is the domain registry's.
+type LossAccepted = domain.AuditLossAccepted
 
 // LogCutError says what the log lost: the anchor's checkpoint, and where the log ends.
 type LogCutError struct {
@@ -120,14 +104,14 @@ func acceptances(ctx context.Context, log Log) ([]LossAccepted, error) {
 }
 
 func decodeLoss(ev *eventstore.RecordedEvent) (LossAccepted, error) {
-	var a LossAccepted
-	if ev.Type != TypeLossAccepted {
-		return a, fmt.Errorf("audit: event at %d is a %s", ev.Position, ev.Type)
+	if ev.Type != (LossAccepted{}).EventType() {
+		return LossAccepted{}, fmt.Errorf("audit: event at %d is a %s", ev.Position, ev.Type)
 	}
-	if err := json.Unmarshal(ev.Data, &a); err != nil {
-		return a, fmt.Errorf("audit: event at %d: %w", ev.Position, err)
+	e, err := domain.Decode(ev.Type, ev.SchemaVersion, ev.Data)
+	if err != nil {
+		return LossAccepted{}, fmt.Errorf("audit: event at %d: %w", ev.Position, err)
 	}
-	return a, nil
+	return e.(LossAccepted), nil
 }
 
 // ErrNothingLost is returned by AcceptLoss when the log holds everything the anchor covers.
@@ -154,7 +138,7 @@ func AcceptLoss(ctx context.Context, log Log, app Appender, anchor *checkpoint.S
 	if cut.LogLast != nil {
 		a.LogCheckpointSeq = cut.LogLast.Seq
 	}
-	ev, err := encodeEvent(TypeLossAccepted, a, "operator:"+operator)
+	ev, err := encodeEvent(a, "operator:"+operator)
 	if err != nil {
 		return nil, err
 	}

@@ -21,7 +21,7 @@ func (r *Recorder) Record(ctx context.Context, auditor, operation, target string
 	if r.Now != nil {
 		now = r.Now
 	}
-	ev, err := encodeEvent(TypeReadRecorded, ReadRecorded{Auditor: auditor, Operation: operation, Target: target, At: now().UTC()}, "auditor:"+auditor)
+	ev, err := encodeEvent(ReadRecorded{Auditor: auditor, Operation: operation, Target: target, At: now().UTC()}, "auditor:"+auditor)
 	if err != nil {
 		return err
 	}

@@ -1,7 +1,6 @@
 package audit
 
 import (
-	"encoding/json"
 	"fmt"
 	"strings"
 
@@ -15,20 +14,6 @@ import (
 // Summarize returns one line that tells a person what ev records. It never holds a secret:
 // it says that a password, a TOTP secret or backup codes were set or used, never their value.
 func Summarize(ev *eventstore.RecordedEvent) string {
-	switch ev.Type {
-	case checkpoint.TypeSigned:
-		var c checkpoint.Signed
-		if json.Unmarshal(ev.Data, &c) != nil {
-			return "checkpoint (does not decode)"
-		}
-		return fmt.Sprintf("checkpoint #%d signed by key %s: %d streams up to position %d", c.Seq, checkpoint.KeyID(c.PublicKey), c.Streams, c.Position)
-	case TypeReadRecorded:
-		var r ReadRecorded
-		if json.Unmarshal(ev.Data, &r) != nil {
-			return "audit read (does not decode)"
-		}
-		return strings.TrimSpace(fmt.Sprintf("auditor %q read %s %s", r.Auditor, r.Operation, r.Target))
-	}
 	if !domain.Events.IsRegistered(ev.Type) {
 		return "event of unknown type " + ev.Type
 	}
@@ -43,6 +28,12 @@ func short(id uuid.UUID) string { return id.String()[:8] }
 
 func summarize(e domain.Event) string {
 	switch e := e.(type) {
+	case domain.CheckpointSigned:
+		return fmt.Sprintf("checkpoint #%d signed by key %s: %d streams up to position %d", e.Seq, checkpoint.KeyID(e.PublicKey), e.Streams, e.Position)
+	case domain.AuditReadRecorded:
+		return strings.TrimSpace(fmt.Sprintf("auditor %q read %s %s", e.Auditor, e.Operation, e.Target))
+	case domain.AuditLossAccepted:
+		return fmt.Sprintf("operator %q accepted the loss of the events after position %d that checkpoint #%d covered: %s", e.Operator, e.LogHead, e.AnchorSeq, e.Reason)
 	case domain.EmailClaimed:
 		return "email address claimed for account " + short(e.AccountID)
 	case domain.AccountRegistered:

@@ -251,7 +251,7 @@ func baseCheckpoints(ctx context.Context, log Log) ([]baseRef, error) {
 				Position uint64 `json:"position"`
 				Base     bool   `json:"base"`
 			}
-			if evs[i].Type == checkpoint.TypeSigned && json.Unmarshal(evs[i].Data, &h) == nil && h.Format == checkpoint.FormatBase && h.Base {
+			if evs[i].Type == (domain.CheckpointSigned{}).EventType() && json.Unmarshal(evs[i].Data, &h) == nil && h.Format == checkpoint.FormatBase && h.Base {
 				out = append(out, baseRef{seq: h.Seq, pos: eventstore.Position(h.Position)})
 			}
 		}
@@ -399,8 +399,7 @@ func (v *verifier) event(ev *eventstore.ChainedEvent) {
 		v.checkpoint(ev)
 	case ev.Stream == LossStream:
 		v.loss(ev)
-	case ev.Type == "device.registered" || ev.Type == "challenge.issued" || ev.Type == "challenge.approved" ||
-		ev.Type == "challenge.denied" || ev.Type == "challenge.fraud.reported" || ev.Type == "challenge.number.mismatched":
+	case answerTypes[ev.Type]:
 		v.answer(ev)
 	}
 }
@@ -495,6 +494,17 @@ func (v *verifier) verifySignature(cp checkpoint.Signed, stream string, version 
 		return false
 	}
 	return true
+}
+
+// answerTypes are the events answer reads: device keys, challenges, and the devices' signed
+// answers.
+var answerTypes = map[string]bool{
+	domain.DeviceRegistered{}.EventType():  true,
+	domain.ChallengeIssued{}.EventType():   true,
+	domain.ChallengeApproved{}.EventType(): true,
+	domain.ChallengeDenied{}.EventType():   true,
+	domain.FraudReported{}.EventType():     true,
+	domain.NumberMismatched{}.EventType():  true,
 }
 
 // answer keeps device keys and challenge facts, and checks each answer's signature with the

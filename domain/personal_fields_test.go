@@ -31,6 +31,7 @@ var notPersonal = map[string]string{
 	"backupcodes.check.failed.reason":   "a closed set of failure reasons",
 	"challenge.cancelled.reason":        "a closed set of cancel reasons",
 	"oidc.authorization.revoked.reason": "a closed set of revocation reasons",
+	"audit.loss.accepted.reason":        "the operator's record of why a loss of events was accepted, about the log and of no account (docs/audit.md)",
 }
 
 // valueAt returns the JSON value at path in data, or nil.

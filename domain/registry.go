@@ -109,6 +109,21 @@ func (r *Registry) Versions() map[string]int {
 	return out
 }
 
+// TypesOf returns, sorted, the registered type strings whose Go type implements I (an
+// interface such as FinalEvent): a consumer that reacts to a kind of event picks its types out
+// of the log without decoding the rest.
+func TypesOf[I any](r *Registry) []string {
+	want := reflect.TypeFor[I]()
+	var out []string
+	for t, s := range r.specs {
+		if s.goType.Implements(want) {
+			out = append(out, t)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
 // IsRegistered reports whether typ is a registered type string.
 func (r *Registry) IsRegistered(typ string) bool { _, ok := r.specs[typ]; return ok }
 
@@ -236,6 +251,8 @@ func newEvents() *Registry {
 	// Erasure (erasure.go).
 	Register[AccountErased](r, 1)
 	registerOIDC(r)
+	// The audit trail's own events (events_audit.go).
+	registerAudit(r)
 	return r
 }
 

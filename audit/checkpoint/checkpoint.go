@@ -14,16 +14,14 @@ import (
 	"hash"
 	"os"
 	"strconv"
-	"time"
 
+	"github.com/assent-dev/assent/domain"
 	"github.com/assent-dev/assent/eventstore"
 )
 
 // Stream holds the server's signed checkpoints, one event each.
 const Stream = "audit-checkpoints"
 
-// TypeSigned is the event type of a checkpoint. Permanent, like the domain's.
-const TypeSigned = "audit.checkpoint.signed"
 
 // AnchorFile is the name of the file, in the data directory, where the server keeps a copy of
 // its latest checkpoint outside the event store: cutting the tail of the log, checkpoints
@@ -34,11 +32,7 @@ const AnchorFile = "audit-checkpoint.json"
 var ErrBad = errors.New("audit: bad checkpoint")
 
 // Head is a stream's last event as a checkpoint saw it.
-type Head struct {
-	Stream  string `json:"stream"`
-	Version uint64 `json:"version"`
-	Hash    string `json:"hash"`
-}
+type Head = domain.CheckpointHead
 
 // Signed is a signed statement of the heads of all streams once the log reached Position:
 // Streams streams whose heads hash to HeadsRoot by the rule of its Format (HeadsRoot).
@@ -48,22 +42,9 @@ type Head struct {
 // after more than a bound of changed heads) lists none: it commits to the root of the heads
 // the log itself gives at Position, which a verifier recomputes from the log. The signature
 // is Ed25519 over Payload().
-type Signed struct {
-	// Format is FormatBase or FormatBuckets, or absent (FormatSorted) in checkpoints signed
-	// before them.
-	Format    int    `json:"format,omitempty"`
-	Seq       uint64 `json:"seq"`
-	Position  uint64 `json:"position"`
-	Streams   int    `json:"streams"`
-	HeadsRoot string `json:"heads_root"`
-	// Base (FormatBase only) marks a checkpoint that lists no heads: HeadsRoot is the root of
-	// the heads of every stream of the log at Position.
-	Base      bool      `json:"base,omitempty"`
-	Changed   []Head    `json:"changed"`
-	PublicKey []byte    `json:"public_key"`
-	Signature []byte    `json:"signature"`
-	At        time.Time `json:"at"`
-}
+// Signed is the domain registry's event (domain.CheckpointSigned), with the methods of its
+// formats.
+type Signed domain.CheckpointSigned
 
 // Payload returns the bytes the server signs: ASCII,
 //
@@ -100,23 +81,23 @@ func (c Signed) IsBase() bool { return c.Base && c.FormatOrSorted() == FormatBas
 
 // Event encodes the checkpoint as the event the server appends to Stream.
 func (c Signed) Event() (eventstore.EventData, error) {
-	data, err := json.Marshal(c)
+	typ, version, data, err := domain.Encode(domain.CheckpointSigned(c))
 	if err != nil {
-		return eventstore.EventData{}, fmt.Errorf("audit encode %s: %w", TypeSigned, err)
+		return eventstore.EventData{}, fmt.Errorf("audit encode checkpoint: %w", err)
 	}
-	return eventstore.EventData{Type: TypeSigned, SchemaVersion: 1, Data: data, Metadata: eventstore.Metadata{Actor: "system:checkpointer"}}, nil
+	return eventstore.EventData{Type: typ, SchemaVersion: version, Data: data, Metadata: eventstore.Metadata{Actor: "system:checkpointer"}}, nil
 }
 
-// Decode reads a checkpoint from its event.
+// Decode reads a checkpoint from its event, through the domain's registry.
 func Decode(ev *eventstore.RecordedEvent) (Signed, error) {
-	var c Signed
-	if ev.Type != TypeSigned {
-		return c, fmt.Errorf("%w: event at %d is a %s", ErrBad, ev.Position, ev.Type)
+	if ev.Type != (domain.CheckpointSigned{}).EventType() {
+		return Signed{}, fmt.Errorf("%w: event at %d is a %s", ErrBad, ev.Position, ev.Type)
 	}
-	if err := json.Unmarshal(ev.Data, &c); err != nil {
-		return c, fmt.Errorf("%w: event at %d: %v", ErrBad, ev.Position, err)
+	e, err := domain.Decode(ev.Type, ev.SchemaVersion, ev.Data)
+	if err != nil {
+		return Signed{}, fmt.Errorf("%w: event at %d: %v", ErrBad, ev.Position, err)
 	}
-	return c, nil
+	return Signed(e.(domain.CheckpointSigned)), nil
 }
 
 // ReadAnchor reads a checkpoint saved by the server (AnchorFile) or by an auditor.

@@ -11,15 +11,31 @@ import (
 	"github.com/assent-dev/assent/eventstore/bridge"
 )
 
-// Handler is the hub's watermill handler: it decodes each event of the log and hands it to
-// HandleEvent. Events of types the domain does not know, and events it cannot decode, are
-// skipped.
+// handledTypes are the event types HandleEvent reacts to: a challenge issued, a final event of
+// a challenge, and the account's news. The hub decodes only these; the rest of the log (most of
+// it: sign-ins, enrollments, the audit trail) is skipped by its type string.
+var handledTypes = func() map[string]bool {
+	m := map[string]bool{}
+	for _, e := range []domain.Event{
+		domain.ChallengeIssued{}, domain.DeviceUnlinked{}, domain.DeviceLinked{}, domain.PushMuted{},
+		domain.PushResumed{}, domain.SessionStarted{}, domain.SignedOut{}, domain.SessionsEnded{},
+	} {
+		m[e.EventType()] = true
+	}
+	for _, t := range domain.TypesOf[domain.FinalEvent](domain.Events) {
+		m[t] = true
+	}
+	return m
+}()
+
+// Handler is the hub's watermill handler: it decodes each event of a type HandleEvent reacts
+// to and hands it over. Other events, and events it cannot decode, are skipped.
 func (h *Hub) Handler(msg *message.Message) error {
 	rec, err := bridge.Event(msg)
 	if err != nil {
 		return err
 	}
-	if !domain.Events.IsRegistered(rec.Type) {
+	if !handledTypes[rec.Type] {
 		return nil
 	}
 	ev, err := domain.Decode(rec.Type, rec.SchemaVersion, rec.Data)
