@@ -78,20 +78,26 @@ func liveAfterGC() uint64 {
 	return total
 }
 
-// spareProcessor gives the scheduler one processor more than the machine's cores, unless
-// GOMAXPROCS is set (getenv reads the environment), and returns the password checks to allow
-// at once: the cores. Password checks (argon2id) each hold a processor for tens of
-// milliseconds, and Go preempts a running goroutine only every 10 ms; with as many checks as
-// processors, a challenge's push would wait behind them. With a processor to spare, the
-// network and the pushes always have one, and the kernel shares the cores between the threads.
-// It returns 0, changing nothing, when GOMAXPROCS is set.
-func spareProcessor(getenv func(string) string) int {
+// spareProcessor gives the scheduler one processor more than the machine's cores when
+// passwords are checked inline, unless GOMAXPROCS is set (getenv reads the environment), and
+// returns the password checks to allow at once: the cores. Inline password checks (argon2id)
+// each hold a processor for tens of milliseconds, and Go preempts a running goroutine only
+// every 10 ms; with as many checks as processors, a challenge's push would wait behind them.
+// With a processor to spare, the network and the pushes always have one, and the kernel shares
+// the cores between the threads. Checked in the worker process, a password holds no processor
+// of the server, and a processor more than the cores would only have the kernel share a core
+// between two of the server's threads: the goroutine a commit wakes first (the push hub's) would
+// wait for the kernel's turn instead of running next. It returns 0, changing nothing, when
+// GOMAXPROCS is set.
+func spareProcessor(getenv func(string) string, inline bool) int {
 	if getenv("GOMAXPROCS") != "" {
 		return 0
 	}
 	spareOnce.Do(func() {
 		spareCores = runtime.GOMAXPROCS(0)
-		runtime.GOMAXPROCS(spareCores + 1)
+		if inline {
+			runtime.GOMAXPROCS(spareCores + 1)
+		}
 	})
 	return spareCores
 }

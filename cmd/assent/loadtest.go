@@ -128,8 +128,8 @@ func loadtestCommand() *cobra.Command {
 		Long: `loadtest seeds accounts and devices on a server running on this machine through its
 public API (once: the state file keeps them for later runs against the same data directory),
 opens a socket for every device from child processes, signs in at the given rate for the
-given time, and prints the push latency (from the challenge's issued_at to the device), the
-pushes lost, and the server's memory and goroutines per socket. With --storm it then drops
+given time, and prints the push latency (from the challenge's decision, issued_at, and from
+its write to the log, recorded_at, to the device), the pushes lost, and the server's memory and goroutines per socket. With --storm it then drops
 every socket at once, signs in while the devices are away, opens the sockets again at
 --storm-rate per second and prints whether every pending challenge reached each of its
 devices once, and the server's memory after the storm against its idle figure. Every address
@@ -203,6 +203,7 @@ func runLoad(ctx context.Context, o loadOptions, w io.Writer) error {
 		fmt.Fprintf(w, "sign-ins: %d at %.1f/s over %s, %d refused (%s)\n", res.signIns, o.Rate, o.Duration, res.refused, res.firstRefusal)
 		fmt.Fprintf(w, "pushes: %d expected, %d received, %d lost, %d twice\n", res.expected, res.received, res.expected-res.received, res.twice)
 		fmt.Fprintf(w, "push latency (issued_at to device): %s\n", latencies(res.latencies))
+		fmt.Fprintf(w, "push latency (recorded_at to device): %s\n", latencies(res.fromRecorded))
 		if o.MetricsURL != "" {
 			after, err := readHistograms(ctx, o.MetricsURL, storeTimes...)
 			if err != nil {
@@ -291,7 +292,7 @@ type fleet struct {
 	wg     sync.WaitGroup
 
 	mu       sync.Mutex
-	arrivals map[uuid.UUID]map[int]time.Duration
+	arrivals map[uuid.UUID]map[int]pushLatency
 	times    map[arrival]int // how often each device received each challenge
 	twice    int
 	closed   atomic.Int64
@@ -310,7 +311,7 @@ func startFleet(ctx context.Context, o loadOptions, w io.Writer) (*fleet, error)
 	if err != nil {
 		return nil, err
 	}
-	f := &fleet{arrivals: map[uuid.UUID]map[int]time.Duration{}, times: map[arrival]int{}, retries: map[int]int{}, ctl: make(chan error, 4*maxLoadProcesses)}
+	f := &fleet{arrivals: map[uuid.UUID]map[int]pushLatency{}, times: map[arrival]int{}, retries: map[int]int{}, ctl: make(chan error, 4*maxLoadProcesses)}
 	per := (o.Devices + o.Processes - 1) / o.Processes
 	for p := range o.Processes {
 		from, to := p*per, min((p+1)*per, o.Devices)
@@ -366,23 +367,24 @@ func (f *fleet) read(child int, r io.Reader) {
 				f.mu.Unlock()
 			}
 			f.ctl <- nil
-		case len(fields) == 4 && fields[0] == "push":
+		case len(fields) == 5 && fields[0] == "push":
 			id, err1 := uuid.Parse(fields[1])
 			dev, err2 := strconv.Atoi(fields[2])
-			ns, err3 := strconv.ParseInt(fields[3], 10, 64)
-			if err1 != nil || err2 != nil || err3 != nil {
+			issued, err3 := strconv.ParseInt(fields[3], 10, 64)
+			recorded, err4 := strconv.ParseInt(fields[4], 10, 64)
+			if err1 != nil || err2 != nil || err3 != nil || err4 != nil {
 				continue
 			}
 			f.mu.Lock()
 			m := f.arrivals[id]
 			if m == nil {
-				m = map[int]time.Duration{}
+				m = map[int]pushLatency{}
 				f.arrivals[id] = m
 			}
 			if _, dup := m[dev]; dup {
 				f.twice++
 			}
-			m[dev] = time.Duration(ns)
+			m[dev] = pushLatency{fromIssued: time.Duration(issued), fromRecorded: time.Duration(recorded)}
 			f.times[arrival{id, dev}]++
 			f.mu.Unlock()
 		case len(fields) >= 2 && fields[0] == "closed":
@@ -456,7 +458,13 @@ type loadResult struct {
 	signIns, refused          int
 	firstRefusal              string
 	expected, received, twice int
-	latencies                 []time.Duration
+	latencies, fromRecorded   []time.Duration
+}
+
+// pushLatency is how long a push took to reach a device: from the challenge's decision
+// (issued_at) and from its write to the log (recorded_at); -1 when the challenge lacks one.
+type pushLatency struct {
+	fromIssued, fromRecorded time.Duration
 }
 
 // signInLoad signs in at o.Rate for o.Duration, account after account, then waits a little
@@ -520,7 +528,8 @@ func signInLoad(ctx context.Context, o loadOptions, st *loadState, accounts int,
 		got := f.arrivals[id]
 		res.received += min(len(got), n)
 		for _, d := range got {
-			res.latencies = append(res.latencies, d)
+			res.latencies = append(res.latencies, d.fromIssued)
+			res.fromRecorded = append(res.fromRecorded, d.fromRecorded)
 		}
 	}
 	res.twice = f.twice
@@ -537,7 +546,7 @@ func latencies(ls []time.Duration) string {
 		return fmt.Sprintf("%.3f ms", float64(d)/1e6)
 	}
 	if ls[0] < 0 {
-		return "unknown: the server's challenges carry no issued_at"
+		return "unknown: the server's challenges do not carry the time"
 	}
 	return fmt.Sprintf("n=%d p50 %s, p90 %s, p99 %s, max %s", len(ls), q(0.50), q(0.90), q(0.99), q(1))
 }

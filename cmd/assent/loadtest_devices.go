@@ -28,8 +28,8 @@ import (
 // loadDevicesCommand is the child process of `assent loadtest`: it holds the device sockets
 // of a range of the seeded devices. It prints "ready <n> <retries> <first retry's error>"
 // once every socket is ready (a refused dial is retried after a backoff, as a device does),
-// then a line "push <challenge> <device> <latency ns>" for each challenge a device receives
-// (the latency from the challenge's issued_at to its arrival) and "closed <device> <why>" for
+// then a line "push <challenge> <device> <ns> <ns>" for each challenge a device receives
+// (the latency from the challenge's issued_at, then from its recorded_at, to its arrival) and "closed <device> <why>" for
 // a socket the server closes. It reads commands on its standard input: "drop" closes every
 // socket at once, as a network failure would, and prints "dropped <n>"; "connect <rate>"
 // opens them again, rate sockets per second (0: as fast as 32 dials at a time go), and
@@ -75,10 +75,44 @@ func (l *lineWriter) printf(format string, args ...any) {
 	l.w.Flush()
 }
 
+// printfLater buffers a line that flushLater sends within pushFlushEvery: the lines of
+// pushes, so that a device that has just received a challenge does not write to the parent
+// (and wake it, on the same processor) while the next devices' frames wait to be read.
+func (l *lineWriter) printfLater(format string, args ...any) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	fmt.Fprintf(l.w, format, args...)
+}
+
+// pushFlushEvery is how often the buffered push lines go to the parent.
+const pushFlushEvery = 20 * time.Millisecond
+
+// flushLater flushes the buffered lines every pushFlushEvery until ctx ends.
+func (l *lineWriter) flushLater(ctx context.Context) {
+	t := time.NewTicker(pushFlushEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			l.mu.Lock()
+			if l.w.Buffered() > 0 {
+				l.w.Flush()
+			}
+			l.mu.Unlock()
+		}
+	}
+}
+
 func holdDevices(ctx context.Context, server string, devs []seededDevice, first int, ack bool, stdin io.Reader, stdout io.Writer) error {
 	out := &lineWriter{w: bufio.NewWriter(stdout)}
+	defer out.printf("") // the last push lines
+	flushCtx, stopFlush := context.WithCancel(ctx)
+	defer stopFlush()
+	go out.flushLater(flushCtx)
 	h := newDeviceHolder(server, devs, first, ack, func(p devicePush) {
-		out.printf("push %s %d %d\n", p.Challenge, p.Device, p.Latency.Nanoseconds())
+		out.printfLater("push %s %d %d %d\n", p.Challenge, p.Device, p.Latency.Nanoseconds(), p.Recorded.Nanoseconds())
 	}, func(idx int, why string) {
 		out.printf("closed %d %s\n", idx, strings.ReplaceAll(why, "\n", " "))
 	})
@@ -116,6 +150,7 @@ type devicePush struct {
 	Challenge uuid.UUID
 	Device    int           // the device's index among the seeded devices
 	Latency   time.Duration // from the challenge's issued_at; -1 when it carries none
+	Recorded  time.Duration // from the challenge's recorded_at; -1 when it carries none
 }
 
 // deviceHolder holds the sockets of a range of seeded devices, each from its own loopback
@@ -294,7 +329,11 @@ func readDevice(ctx context.Context, ws *websocket.Conn, idx int, ack bool, push
 		if at := m.Challenge.Context.IssuedAt; !at.IsZero() {
 			lat = arrived.Sub(at)
 		}
-		push(devicePush{Challenge: m.Challenge.ID, Device: idx, Latency: lat})
+		rec := time.Duration(-1) // a server without recorded_at
+		if at := m.Challenge.RecordedAt; !at.IsZero() {
+			rec = arrived.Sub(at)
+		}
+		push(devicePush{Challenge: m.Challenge.ID, Device: idx, Latency: lat, Recorded: rec})
 		if ack {
 			a, _ := json.Marshal(wire.Message{Type: wire.TypeAck, ChallengeID: m.Challenge.ID})
 			wctx, cancel := context.WithTimeout(ctx, 10*time.Second)

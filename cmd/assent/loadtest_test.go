@@ -55,7 +55,8 @@ func TestLoadtestSeedsConnectsAndCountsEveryPush(t *testing.T) {
 			t.Fatalf("run %d: pushes not all received:\n%s", i, out)
 		}
 		n, _ := strconv.Atoi(m[1])
-		if n%4 != 0 || !strings.Contains(out, "push latency (issued_at to device): n="+m[1]+" p50 ") {
+		if n%4 != 0 || !strings.Contains(out, "push latency (issued_at to device): n="+m[1]+" p50 ") ||
+			!strings.Contains(out, "push latency (recorded_at to device): n="+m[1]+" p50 ") {
 			t.Fatalf("run %d: latencies:\n%s", i, out)
 		}
 		if !strings.Contains(out, "24 device sockets open from 2 processes") || !regexp.MustCompile(`per socket: live heap\+stacks -?\d`).MatchString(out) {

@@ -160,8 +160,9 @@ func start(ctx context.Context, cfg config.Config, log *slog.Logger, opts startO
 	if gc := tuneGC(os.Getenv); gc != 0 {
 		log.Info("garbage collector target adapted to the live memory (GOGC is not set)", "gc_percent", gc)
 	}
-	checks := spareProcessor(os.Getenv) // gc.go
-	if checks > 0 {
+	inline := cfg.PasswordHashing == "inline"
+	checks := spareProcessor(os.Getenv, inline) // gc.go
+	if checks > 0 && inline {
 		log.Info("one processor spared from password checks (GOMAXPROCS is not set)", "gomaxprocs", runtime.GOMAXPROCS(0), "password_checks", checks)
 	}
 	if err := ownerOnlyDataDir(cfg.DataDir, log); err != nil {

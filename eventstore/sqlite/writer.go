@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"time"
 
 	"github.com/assent-dev/assent/eventstore"
@@ -191,20 +192,20 @@ func (s *Store) commit(batch []*writeReq) {
 	s.recent.add(written, s.writer.recordedAt)
 	s.known.add(written, knownHeadsMax)
 	// The head moves before anyone is answered or woken. Then the wake-ups, in an order that
-	// matters on a busy processor, where Go runs first the goroutine woken last: the
-	// subscriptions (the read models), then the appenders, then the urgent subscriptions (the
-	// push hub), so that a new challenge is on its way to the devices before anything else
-	// runs.
+	// matters on a busy processor: the urgent subscriptions (the push hub) first, and this
+	// goroutine yields its processor to them (Go runs a goroutine just woken before the others
+	// that wait, and puts the one that yields behind them all), so that a new challenge is on
+	// its way to the devices before the appenders (whose HTTP answers take a few hundred
+	// microseconds to write) and the subscriptions (the read models) are even woken.
 	advanced := last > s.head.Load()
 	if advanced {
 		s.head.Store(last)
+		s.wake(true)
+		runtime.Gosched()
 		s.wake(false)
 	}
 	for _, req := range live {
 		close(req.done)
-	}
-	if advanced {
-		s.wake(true)
 	}
 	if s.opts.OnCommit != nil {
 		s.opts.OnCommit(cs) // after the appenders are answered

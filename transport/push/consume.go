@@ -44,7 +44,7 @@ func (h *Hub) Handler(msg *message.Message) error {
 		// it: the hub skips it. The read models record and report it.
 		return nil
 	}
-	h.HandleEvent(ev)
+	h.handle(ev, rec.Metadata.RecordedAt)
 	return nil
 }
 

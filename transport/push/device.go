@@ -131,7 +131,9 @@ func (h *Hub) ServeDevice(w http.ResponseWriter, r *http.Request, log *slog.Logg
 			log.Error("device socket: pending challenges", "device", device, "err", err)
 		}
 		for _, ch := range pending {
-			c.sendChallenge(ch.ID, ch.AccountID, encode(wire.Message{Type: wire.TypeChallenge, Challenge: &ch}))
+			if c.sendChallenge(ch.ID, ch.AccountID, encode(wire.Message{Type: wire.TypeChallenge, Challenge: &ch})) {
+				go c.writeLoop()
+			}
 		}
 	}
 	go c.run(ctx, log)
@@ -232,10 +234,19 @@ func encode(m wire.Message) []byte {
 
 // enqueue hands a frame to the writer; a socket whose queue is full is too slow and closed.
 func (c *deviceConn) enqueue(frame []byte) {
+	if c.queueFrame(frame) {
+		go c.writeLoop()
+	}
+}
+
+// queueFrame queues a frame and reports whether the socket needs a writer, which the caller
+// must then run (writeLoop): none was running, and the frame is the writer's now. A socket
+// whose queue is full is too slow and closed.
+func (c *deviceConn) queueFrame(frame []byte) (start bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closing {
-		return
+		return false
 	}
 	if len(c.queue) >= c.hub.opts.SendQueue {
 		c.closing = true
@@ -243,10 +254,27 @@ func (c *deviceConn) enqueue(frame []byte) {
 			c.ws.Close(wire.CloseTooSlow.Code, wire.CloseTooSlow.Reason)
 			c.cancel()
 		}()
-		return
+		return false
 	}
 	c.queue = append(c.queue, frame)
-	c.startWriter()
+	if c.writing {
+		return false
+	}
+	c.writing = true
+	return true
+}
+
+// writeAll runs the writers of several sockets on one goroutine, one socket after the other.
+// A challenge or an outcome goes to every device of an account at once: one goroutine, which
+// the scheduler runs next, writes all of their frames, a few microseconds each, instead of one
+// goroutine per socket of which all but the last wait behind whatever else the commit woke
+// (the sign-in's HTTP answer, the read models). A socket whose write blocks (its peer has
+// stopped reading and the kernel's buffer is full) delays the sockets after it in this call
+// until its write timeout ends it, as it would its own queue.
+func writeAll(conns []*deviceConn) {
+	for _, c := range conns {
+		c.writeLoop()
+	}
 }
 
 // closeAfterQueue closes the socket once what is queued has been sent.
@@ -357,12 +385,13 @@ func (c *deviceConn) run(ctx context.Context, log *slog.Logger) {
 }
 
 // sendChallenge shows a challenge once per socket, however often it is announced; frame is
-// the challenge message, encoded once for every socket it goes to.
-func (c *deviceConn) sendChallenge(id, account uuid.UUID, frame []byte) {
+// the challenge message, encoded once for every socket it goes to. It reports, as queueFrame,
+// whether the caller must run the socket's writer.
+func (c *deviceConn) sendChallenge(id, account uuid.UUID, frame []byte) (start bool) {
 	c.mu.Lock()
 	if _, ok := c.sent[id]; ok {
 		c.mu.Unlock()
-		return
+		return false
 	}
 	if c.sent == nil {
 		c.sent = make(map[uuid.UUID]struct{}, 1)
@@ -373,7 +402,7 @@ func (c *deviceConn) sendChallenge(id, account uuid.UUID, frame []byte) {
 	}
 	c.mu.Unlock()
 	c.hub.markShown(id, c)
-	c.enqueue(frame)
+	return c.queueFrame(frame)
 }
 
 // unlinked tells the device it lost an account, and closes the socket when none is left.

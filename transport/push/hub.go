@@ -154,23 +154,33 @@ func NewHub(backend Backend, opts Options) *Hub {
 
 // HandleEvent tells the sockets and pages what one event of the log means for them. Events
 // that concern no socket or page are ignored.
-func (h *Hub) HandleEvent(ev domain.Event) {
+func (h *Hub) HandleEvent(ev domain.Event) { h.handle(ev, time.Time{}) }
+
+// handle is HandleEvent for an event the log recorded at recorded (zero: not known).
+func (h *Hub) handle(ev domain.Event, recorded time.Time) {
 	switch e := ev.(type) {
 	case domain.ChallengeIssued:
 		if e.PushMuted {
 			return
 		}
-		// The frame is encoded once and shared by every socket it goes to.
+		// The frame is encoded once and shared by every socket it goes to, and one goroutine
+		// writes it to them all (writeAll).
 		var frame []byte
+		var writers []*deviceConn
 		for _, d := range e.Devices {
 			for _, conn := range h.conns(d.DeviceID) {
 				if frame == nil {
-					c := Challenge{ID: e.ChallengeID, AccountID: e.AccountID, Context: e.Context, ExpiresAt: e.ExpiresAt}
+					c := Challenge{ID: e.ChallengeID, AccountID: e.AccountID, Context: e.Context, ExpiresAt: e.ExpiresAt, RecordedAt: recorded}
 					frame = encode(wire.Message{Type: wire.TypeChallenge, Challenge: &c})
 				}
-				conn.sendChallenge(e.ChallengeID, e.AccountID, frame)
+				if conn.sendChallenge(e.ChallengeID, e.AccountID, frame) {
+					writers = append(writers, conn)
+				}
 				h.pushSent(e.ChallengeID, e.At)
 			}
+		}
+		if len(writers) > 0 {
+			go writeAll(writers)
 		}
 	case domain.DeviceUnlinked:
 		if conns := h.conns(e.DeviceID); len(conns) > 0 {
@@ -230,8 +240,14 @@ func (h *Hub) settle(o Outcome) {
 	}
 	if len(shown) > 0 {
 		frame := encode(wire.Message{Type: wire.TypeOutcome, Outcome: &o})
+		var writers []*deviceConn
 		for conn := range shown {
-			conn.enqueue(frame)
+			if conn.queueFrame(frame) {
+				writers = append(writers, conn)
+			}
+		}
+		if len(writers) > 0 {
+			go writeAll(writers)
 		}
 	}
 	if h.opts.OnOutcomeSent != nil && len(waiters) > 0 {

@@ -65,6 +65,11 @@ type Challenge struct {
 	AccountID uuid.UUID           `json:"account_id"`
 	Context   domain.LoginContext `json:"context"`
 	ExpiresAt time.Time           `json:"expires_at"`
+	// RecordedAt is when the log recorded the challenge (the store's time of the write that
+	// made it durable), with the clock's full precision: with Context.IssuedAt (the decision)
+	// a device sees how long the push took from either. Absent in a challenge sent from the
+	// pending list when a device connects.
+	RecordedAt time.Time `json:"recorded_at,omitzero"`
 }
 
 // Outcome is the final state of a challenge.
