@@ -186,6 +186,15 @@ func (h *deviceHolder) connect(ctx context.Context, rate float64) error {
 	h.cancel = cancel
 	errs := make(chan error, len(h.devs))
 	readyc := make(chan struct{}, len(h.devs))
+	var acks *acker
+	if h.ack {
+		acks = &acker{}
+		h.wg.Add(1)
+		go func() {
+			defer h.wg.Done()
+			acks.run(sctx)
+		}()
+	}
 	sem := make(chan struct{}, 32)
 	var tick *time.Ticker
 	if rate > 0 {
@@ -218,7 +227,7 @@ func (h *deviceHolder) connect(ctx context.Context, rate float64) error {
 			}
 			readyc <- struct{}{}
 			defer ws.CloseNow()
-			readDevice(sctx, ws, idx, h.ack, h.push, h.closed)
+			readDevice(sctx, ws, idx, acks, h.push, h.closed)
 		}()
 	}
 	for range h.devs {
@@ -309,9 +318,56 @@ func readJSON(ctx context.Context, ws *websocket.Conn, v any) error {
 	return json.Unmarshal(b, v)
 }
 
+// acker acknowledges the challenges the devices of a process received, from one goroutine,
+// every ackEvery: a challenge goes to all the devices of an account at once, and their sockets
+// are read by one process on one processor, so a device that wrote its acknowledgement at once
+// (a system call, which on loopback also runs the server's side of the connection) would delay
+// the reading, and the measured latency, of the account's next devices. A phone acknowledges
+// at once; the server does not wait for it before pushing to the others either way.
+type acker struct {
+	mu      sync.Mutex
+	pending []pendingAck
+}
+
+type pendingAck struct {
+	ws        *websocket.Conn
+	challenge uuid.UUID
+}
+
+// ackEvery is how often the acker sends what is pending.
+const ackEvery = 2 * time.Millisecond
+
+func (a *acker) add(ws *websocket.Conn, challenge uuid.UUID) {
+	a.mu.Lock()
+	a.pending = append(a.pending, pendingAck{ws, challenge})
+	a.mu.Unlock()
+}
+
+func (a *acker) run(ctx context.Context) {
+	t := time.NewTicker(ackEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		a.mu.Lock()
+		todo := a.pending
+		a.pending = nil
+		a.mu.Unlock()
+		for _, p := range todo {
+			b, _ := json.Marshal(wire.Message{Type: wire.TypeAck, ChallengeID: p.challenge})
+			wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			p.ws.Write(wctx, websocket.MessageText, b)
+			cancel()
+		}
+	}
+}
+
 // readDevice reads one socket until it ends, reporting each challenge with its latency, and
-// a close it did not cause.
-func readDevice(ctx context.Context, ws *websocket.Conn, idx int, ack bool, push func(devicePush), closed func(int, string)) {
+// a close it did not cause. acks, when not nil, acknowledges each challenge.
+func readDevice(ctx context.Context, ws *websocket.Conn, idx int, acks *acker, push func(devicePush), closed func(int, string)) {
 	for {
 		_, b, err := ws.Read(ctx)
 		arrived := time.Now()
@@ -334,11 +390,8 @@ func readDevice(ctx context.Context, ws *websocket.Conn, idx int, ack bool, push
 			rec = arrived.Sub(at)
 		}
 		push(devicePush{Challenge: m.Challenge.ID, Device: idx, Latency: lat, Recorded: rec})
-		if ack {
-			a, _ := json.Marshal(wire.Message{Type: wire.TypeAck, ChallengeID: m.Challenge.ID})
-			wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-			ws.Write(wctx, websocket.MessageText, a)
-			cancel()
+		if acks != nil {
+			acks.add(ws, m.Challenge.ID)
 		}
 	}
 }
