@@ -248,9 +248,15 @@ func TestJourneyEnrollApproveAndCodes(t *testing.T) {
 	ctx := ctxT(t)
 	b := n.account(t, "grace@example.com")
 
-	// The security page listens live while the device links.
+	// The security page listens live while the device links: once it is watching.
 	news := make(chan string, 4)
-	go watchSecurity(ctx, n, b, news)
+	watching := make(chan struct{})
+	go watchSecurity(ctx, n, b, watching, news)
+	select {
+	case <-watching:
+	case <-ctx.Done():
+		t.Fatal("the security page's stream never said it was watching")
+	}
 	p := newPhone(t, "grace's phone")
 	res := link(t, n, b, p)
 	if !res.MFAEnabled || len(res.BackupCodes) != 10 || res.TOTPSecret == "" {
@@ -339,7 +345,9 @@ func newGet(ctx context.Context, url string) (*http.Request, error) {
 }
 
 // watchSecurity reads the security page's event stream and forwards its data lines.
-func watchSecurity(ctx context.Context, n *node, b *client.Client, out chan<- string) {
+// watchSecurity reads the security page's stream: it closes watching at the stream's first
+// event, which says the server is watching the account, and sends every later event to out.
+func watchSecurity(ctx context.Context, n *node, b *client.Client, watching chan<- struct{}, out chan<- string) {
 	req, _ := newGet(ctx, n.url+"/v1/security/events")
 	resp, err := b.HTTP.Do(req)
 	if err != nil {
@@ -351,7 +359,14 @@ func watchSecurity(ctx context.Context, n *node, b *client.Client, out chan<- st
 		k, err := resp.Body.Read(buf)
 		if k > 0 {
 			for _, line := range strings.Split(string(buf[:k]), "\n") {
-				if strings.HasPrefix(line, "data:") && !strings.Contains(line, "watching") {
+				switch {
+				case !strings.HasPrefix(line, "data:"):
+				case strings.Contains(line, "watching"):
+					if watching != nil {
+						close(watching)
+						watching = nil
+					}
+				default:
 					out <- line
 				}
 			}
