@@ -89,18 +89,25 @@ const pushFlushEvery = 20 * time.Millisecond
 
 // flushLater flushes the buffered lines every pushFlushEvery until ctx ends.
 func (l *lineWriter) flushLater(ctx context.Context) {
-	t := time.NewTicker(pushFlushEvery)
+	every(ctx, pushFlushEvery, func() {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		if l.w.Buffered() > 0 {
+			l.w.Flush()
+		}
+	})
+}
+
+// every calls f every d until ctx ends.
+func every(ctx context.Context, d time.Duration, f func()) {
+	t := time.NewTicker(d)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			l.mu.Lock()
-			if l.w.Buffered() > 0 {
-				l.w.Flush()
-			}
-			l.mu.Unlock()
+			f()
 		}
 	}
 }
@@ -344,14 +351,7 @@ func (a *acker) add(ws *websocket.Conn, challenge uuid.UUID) {
 }
 
 func (a *acker) run(ctx context.Context) {
-	t := time.NewTicker(ackEvery)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
+	every(ctx, ackEvery, func() {
 		a.mu.Lock()
 		todo := a.pending
 		a.pending = nil
@@ -362,7 +362,7 @@ func (a *acker) run(ctx context.Context) {
 			p.ws.Write(wctx, websocket.MessageText, b)
 			cancel()
 		}
-	}
+	})
 }
 
 // readDevice reads one socket until it ends, reporting each challenge with its latency, and
