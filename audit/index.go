@@ -106,13 +106,8 @@ func (x *Index) load(ctx context.Context, log Log) error {
 
 // indexedTypes are the events that tie a stream to an account: the account's own first
 // event, the claim of its email, a device linked to it, an enrollment and a challenge of it.
-var indexedTypes = map[string]bool{
-	domain.AccountRegistered{}.EventType(): true,
-	domain.EmailClaimed{}.EventType():      true,
-	domain.DeviceLinked{}.EventType():      true,
-	domain.EnrollmentStarted{}.EventType(): true,
-	domain.ChallengeIssued{}.EventType():   true,
-}
+var indexedTypes = domain.TypeSet(domain.AccountRegistered{}, domain.EmailClaimed{}, domain.DeviceLinked{},
+	domain.EnrollmentStarted{}, domain.ChallengeIssued{})
 
 // addPage writes the account streams a page of the log names, and the page's end, in one
 // transaction.

@@ -498,14 +498,8 @@ func (v *verifier) verifySignature(cp checkpoint.Signed, stream string, version 
 
 // answerTypes are the events answer reads: device keys, challenges, and the devices' signed
 // answers.
-var answerTypes = map[string]bool{
-	domain.DeviceRegistered{}.EventType():  true,
-	domain.ChallengeIssued{}.EventType():   true,
-	domain.ChallengeApproved{}.EventType(): true,
-	domain.ChallengeDenied{}.EventType():   true,
-	domain.FraudReported{}.EventType():     true,
-	domain.NumberMismatched{}.EventType():  true,
-}
+var answerTypes = domain.TypeSet(domain.DeviceRegistered{}, domain.ChallengeIssued{}, domain.ChallengeApproved{},
+	domain.ChallengeDenied{}, domain.FraudReported{}, domain.NumberMismatched{})
 
 // answer keeps device keys and challenge facts, and checks each answer's signature with the
 // key the device registered, over the digest the challenge recorded.

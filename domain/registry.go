@@ -109,6 +109,16 @@ func (r *Registry) Versions() map[string]int {
 	return out
 }
 
+// TypeSet returns the set of the type strings of events (zero values will do), for a consumer
+// that picks some types out of the log by their strings before decoding anything.
+func TypeSet(events ...Event) map[string]bool {
+	set := make(map[string]bool, len(events))
+	for _, e := range events {
+		set[e.EventType()] = true
+	}
+	return set
+}
+
 // TypesOf returns, sorted, the registered type strings whose Go type implements I (an
 // interface such as FinalEvent): a consumer that reacts to a kind of event picks its types out
 // of the log without decoding the rest.

@@ -22,7 +22,6 @@ import (
 // Stream holds the server's signed checkpoints, one event each.
 const Stream = "audit-checkpoints"
 
-
 // AnchorFile is the name of the file, in the data directory, where the server keeps a copy of
 // its latest checkpoint outside the event store: cutting the tail of the log, checkpoints
 // included, is then caught against it.

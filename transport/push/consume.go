@@ -15,13 +15,8 @@ import (
 // a challenge, and the account's news. The hub decodes only these; the rest of the log (most of
 // it: sign-ins, enrollments, the audit trail) is skipped by its type string.
 var handledTypes = func() map[string]bool {
-	m := map[string]bool{}
-	for _, e := range []domain.Event{
-		domain.ChallengeIssued{}, domain.DeviceUnlinked{}, domain.DeviceLinked{}, domain.PushMuted{},
-		domain.PushResumed{}, domain.SessionStarted{}, domain.SignedOut{}, domain.SessionsEnded{},
-	} {
-		m[e.EventType()] = true
-	}
+	m := domain.TypeSet(domain.ChallengeIssued{}, domain.DeviceUnlinked{}, domain.DeviceLinked{}, domain.PushMuted{},
+		domain.PushResumed{}, domain.SessionStarted{}, domain.SignedOut{}, domain.SessionsEnded{})
 	for _, t := range domain.TypesOf[domain.FinalEvent](domain.Events) {
 		m[t] = true
 	}
