@@ -67,7 +67,6 @@ func (m HistoryMethod) Answer() (domain.Answer, bool) {
 	return domain.Answer{}, false
 }
 
-
 // HistoryEntry is one sign-in or push of an account as its history lists it: a challenge
 // (Kind "challenge") with what the sign-in told the device, how it was answered and its
 // outcome, or a sign-in with the password alone (Kind "sign_in").
