@@ -368,12 +368,17 @@ func TestLingerGathersLiveEventsIntoOneMessage(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer store.Close()
-			sub := bridge.NewSubscriber(store, store, bridge.Config{Batch: 16, Linger: tc.linger})
+			caught := make(chan struct{})
+			sub := bridge.NewSubscriber(store, store, bridge.Config{Batch: 16, Linger: tc.linger,
+				OnCaughtUp: func(string) { close(caught) }})
 			defer sub.Close()
 			msgs, err := sub.Subscribe(ctx, "linger")
 			if err != nil {
 				t.Fatal(err)
 			}
+			// An event appended while the subscription still reads the history comes with it,
+			// and the end of the history closes that batch: append only once it is live.
+			<-caught
 			var sizes []int
 			got := 0
 			for i := range 3 {
