@@ -305,3 +305,20 @@ func (tx *memTx) Rollback() error {
 	tx.s.write.Unlock()
 	return nil
 }
+
+var _ CommittedRows = (*MemoryStore)(nil)
+
+// GetCommitted returns the committed value and until of a row, or ErrNotFound.
+func (s *MemoryStore) GetCommitted(_ context.Context, table string, key []byte) ([]byte, int64, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	t, err := s.table(table)
+	if err != nil {
+		return nil, 0, err
+	}
+	r, ok := t[string(key)]
+	if !ok {
+		return nil, 0, ErrNotFound
+	}
+	return slices.Clone(r.val), r.until, nil
+}

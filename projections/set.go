@@ -561,25 +561,53 @@ func (s *Set) Rebuild(ctx context.Context, log LogReader) (RebuildStats, error) 
 	if err != nil {
 		return RebuildStats{}, fmt.Errorf("read models: fresh tables: %w", err)
 	}
+	// Over a store that reads its committed rows apart (the SQL tables), a group is written
+	// and committed by another goroutine while the next one is folded (pipeStore).
+	var target Store = fresh
+	var pipe *pipeStore
+	if rows, ok := fresh.(CommittedRows); ok {
+		if pipe, err = newPipe(ctx, rows); err != nil {
+			fresh.Discard(context.WithoutCancel(ctx))
+			return RebuildStats{}, fmt.Errorf("read models: fresh tables: %w", err)
+		}
+		target = pipe
+	}
+	stop := func() error {
+		if pipe == nil {
+			return nil
+		}
+		err := pipe.close()
+		pipe = nil
+		return err
+	}
 	pend := newPendingState()
 	st := RebuildStats{}
 	apply := func(page []decodedEvent) error {
-		return s.applyModels(ctx, fresh, pend, s.All(), s.Challenges, page, false)
+		return s.applyModels(ctx, target, pend, s.All(), s.Challenges, page, false)
 	}
 	for {
-		if err := s.fold(ctx, log, &st, RebuildGroup, apply); err != nil {
+		err := s.fold(ctx, log, &st, RebuildGroup, apply)
+		if err == nil && pipe != nil {
+			err = pipe.wait() // every group committed before the tables are promoted
+		}
+		if err != nil {
+			stop()
 			fresh.Discard(context.WithoutCancel(ctx))
 			return st, err
 		}
-		err := fresh.Promote(ctx)
+		err = fresh.Promote(ctx)
 		if errors.Is(err, ErrBehind) {
 			continue
 		}
 		if err != nil {
+			stop()
 			fresh.Discard(context.WithoutCancel(ctx))
 			return st, fmt.Errorf("read models: replace the tables: %w", err)
 		}
 		break
+	}
+	if err := stop(); err != nil {
+		return st, err
 	}
 	if err := s.load(ctx); err != nil {
 		return st, err

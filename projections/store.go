@@ -76,6 +76,20 @@ type Tx interface {
 	Rollback() error
 }
 
+// Row is a row of a table, for RowsWriter.
+type Row struct {
+	Key   []byte
+	Ix    string
+	Until int64
+	Val   []byte
+}
+
+// RowsWriter is a Tx that writes several rows of a table at once (fewer statements): the same
+// as a Put of each, in order. The keys are distinct.
+type RowsWriter interface {
+	PutRows(ctx context.Context, table string, rows []Row) error
+}
+
 // FailedEvent is an event a read model could not decode or apply.
 type FailedEvent struct {
 	Projection    string

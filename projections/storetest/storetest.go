@@ -117,9 +117,61 @@ func testRows(t *testing.T, s projections.Store) {
 	if n, _ := s.Count(ctx, "signouts"); n != 0 {
 		t.Fatalf("Clear left %d rows", n)
 	}
+	testPutRows(t, s)
 	if _, err := s.Get(ctx, "no_such_table", []byte{1}); err == nil || errors.Is(err, projections.ErrNotFound) {
 		t.Fatalf("a read of an unknown table: %v, want an error other than ErrNotFound", err)
 	}
+}
+
+// testPutRows checks a store's PutRows, if its transactions have it: as many rows as several
+// statements take, one of them replacing a row, read back with their ix and until.
+func testPutRows(t *testing.T, s projections.Store) {
+	ctx := context.Background()
+	tx := begin(t, s)
+	rw, ok := tx.(projections.RowsWriter)
+	if !ok {
+		must(t, tx.Rollback())
+		return
+	}
+	must(t, tx.Put(ctx, "sessions", []byte{0, 5}, "old", 0, []byte("old")))
+	var rows []projections.Row
+	for i := range 150 {
+		r := projections.Row{Key: []byte{0, byte(i)}, Val: []byte(fmt.Sprintf("row %d", i))}
+		if i%3 == 0 {
+			r.Ix = fmt.Sprintf("ix%d", i)
+		}
+		if i%2 == 0 {
+			r.Until = int64(1000 + i)
+		}
+		rows = append(rows, r)
+	}
+	must(t, rw.PutRows(ctx, "sessions", rows))
+	must(t, tx.Commit())
+	if n, err := s.Count(ctx, "sessions"); err != nil || n != 150 {
+		t.Fatalf("PutRows of 150 rows (one replacing a row): %d rows, %v", n, err)
+	}
+	if v, err := s.Get(ctx, "sessions", []byte{0, 149}); err != nil || string(v) != "row 149" {
+		t.Fatalf("the last row of PutRows: %q, %v", v, err)
+	}
+	if v, err := s.Get(ctx, "sessions", []byte{0, 5}); err != nil || string(v) != "row 5" {
+		t.Fatalf("a row replaced by PutRows: %q, %v", v, err)
+	}
+	if v, err := s.Lookup(ctx, "sessions", "ix99"); err != nil || string(v) != "row 99" {
+		t.Fatalf("a row of PutRows by its ix: %q, %v", v, err)
+	}
+	if _, err := s.Lookup(ctx, "sessions", "old"); !errors.Is(err, projections.ErrNotFound) {
+		t.Fatalf("the replaced row's old ix after PutRows: %v, want ErrNotFound", err)
+	}
+	tx = begin(t, s)
+	must(t, tx.Sweep(ctx, "sessions", 1100))
+	must(t, tx.Commit())
+	// even rows below 100 had an until under 1100; odd rows none
+	if n, _ := s.Count(ctx, "sessions"); n != 100 {
+		t.Fatalf("a sweep after PutRows left %d rows, want 100", n)
+	}
+	tx = begin(t, s)
+	must(t, tx.Clear(ctx, "sessions"))
+	must(t, tx.Commit())
 }
 
 func testCheckpoints(t *testing.T, s projections.Store) {
@@ -186,8 +238,23 @@ func testFresh(t *testing.T, s projections.Store) {
 		}
 		ftx := begin(t, fresh)
 		must(t, ftx.Put(ctx, "devices", []byte{2}, "new", 0, []byte{byte('a' + round)}))
+		must(t, ftx.Put(ctx, "challenges", []byte{4}, "", 77, []byte("swept after 77")))
 		must(t, ftx.SetCheckpoint(ctx, "devices", 5))
+		if rows, ok := fresh.(projections.CommittedRows); ok {
+			// A rebuild's pipeline reads the committed rows with their until, beside a write.
+			if _, _, err := rows.GetCommitted(ctx, "challenges", []byte{4}); !errors.Is(err, projections.ErrNotFound) {
+				t.Fatalf("round %d: GetCommitted of a row not committed yet: %v, want ErrNotFound", round, err)
+			}
+		}
 		must(t, ftx.Commit())
+		if rows, ok := fresh.(projections.CommittedRows); ok {
+			if v, until, err := rows.GetCommitted(ctx, "challenges", []byte{4}); err != nil || string(v) != "swept after 77" || until != 77 {
+				t.Fatalf("round %d: GetCommitted = %q, until %d, %v; want the row, until 77", round, v, until, err)
+			}
+			if v, until, err := rows.GetCommitted(ctx, "devices", []byte{2}); err != nil || !bytes.Equal(v, []byte{byte('a' + round)}) || until != 0 {
+				t.Fatalf("round %d: GetCommitted of a row with no until = %q, until %d, %v", round, v, until, err)
+			}
+		}
 		if v, err := s.Get(ctx, "devices", []byte{1}); round == 0 && (err != nil || string(v) != "old") {
 			t.Fatalf("the live tables during a rebuild: %q, %v", v, err)
 		}

@@ -126,6 +126,7 @@ func (s *Store) Discard(ctx context.Context) error {
 	if s.live == nil {
 		return errors.New("read models: only a fresh store can be discarded")
 	}
+	s.closeCommitted()
 	for _, t := range allTables() {
 		if _, err := s.w.ExecContext(ctx, "DROP TABLE IF EXISTS "+s.t(t)); err != nil {
 			return fmt.Errorf("read models: drop %s: %w", s.t(t), err)
@@ -140,6 +141,7 @@ func (s *Store) Promote(ctx context.Context) error {
 	if s.live == nil {
 		return errors.New("read models: only a fresh store can be promoted")
 	}
+	s.closeCommitted()
 	live := s.live
 	txi, err := live.Begin(ctx) // the writers' lock: no live batch commits meanwhile
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/assent-dev/assent/eventstore"
@@ -31,11 +32,18 @@ type Store struct {
 	// reuses a statement on a connection where it is prepared. Read-only after open; nil on a
 	// fresh store, whose transactions prepare their own.
 	prepared map[string]*sql.Stmt
+
+	// committed are a fresh store's reads of committed rows (GetCommitted) by table, prepared
+	// on the reader pool when first used and closed by Promote and Discard.
+	committedMu sync.Mutex
+	committed   map[string]*sql.Stmt
 }
 
 var (
-	_ projections.Store      = (*Store)(nil)
-	_ projections.FreshStore = (*Store)(nil)
+	_ projections.Store         = (*Store)(nil)
+	_ projections.FreshStore    = (*Store)(nil)
+	_ projections.CommittedRows = (*Store)(nil)
+	_ projections.RowsWriter    = (*storeTx)(nil)
 )
 
 // dialect is what differs between SQLite and PostgreSQL.
@@ -156,6 +164,48 @@ func (s *Store) Get(ctx context.Context, table string, key []byte) ([]byte, erro
 		return nil, err
 	}
 	return getRow(ctx, s.r, s.q("SELECT v FROM "+s.t(table)+" WHERE k = ?"), key)
+}
+
+// GetCommitted returns the committed value and until of a row, or projections.ErrNotFound,
+// read on the reader pool: a rebuild reads the fresh tables so while its writer commits.
+func (s *Store) GetCommitted(ctx context.Context, table string, key []byte) ([]byte, int64, error) {
+	if err := s.known(table); err != nil {
+		return nil, 0, err
+	}
+	s.committedMu.Lock()
+	st, ok := s.committed[table]
+	if !ok {
+		var err error
+		if st, err = s.r.PrepareContext(ctx, s.q("SELECT v, until FROM "+s.t(table)+" WHERE k = ?")); err != nil {
+			s.committedMu.Unlock()
+			return nil, 0, fmt.Errorf("read models: %w", err)
+		}
+		if s.committed == nil {
+			s.committed = map[string]*sql.Stmt{}
+		}
+		s.committed[table] = st
+	}
+	s.committedMu.Unlock()
+	var v []byte
+	var until sql.NullInt64
+	err := st.QueryRowContext(ctx, key).Scan(&v, &until)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, 0, projections.ErrNotFound
+	}
+	if err != nil {
+		return nil, 0, fmt.Errorf("read models: %w", err)
+	}
+	return v, until.Int64, nil
+}
+
+// closeCommitted closes the statements of GetCommitted.
+func (s *Store) closeCommitted() {
+	s.committedMu.Lock()
+	defer s.committedMu.Unlock()
+	for _, st := range s.committed {
+		st.Close()
+	}
+	s.committed = nil
 }
 
 type queryer interface {
@@ -414,6 +464,34 @@ func (t *storeTx) Put(ctx context.Context, table string, key []byte, ix string, 
 		return err
 	}
 	return t.exec(ctx, t.s.putQuery(table), key, nullable(ix), nullable(until), val)
+}
+
+// putRowsAtOnce is the most rows PutRows writes in one statement.
+const putRowsAtOnce = 64
+
+func (s *Store) putRowsQuery(table string, n int) string {
+	return "INSERT INTO " + s.t(table) + " (k, ix, until, v) VALUES (?, ?, ?, ?)" + strings.Repeat(", (?, ?, ?, ?)", n-1) +
+		" ON CONFLICT (k) DO UPDATE SET ix = excluded.ix, until = excluded.until, v = excluded.v"
+}
+
+// PutRows writes the rows in statements of up to putRowsAtOnce rows; see projections.RowsWriter.
+func (t *storeTx) PutRows(ctx context.Context, table string, rows []projections.Row) error {
+	if err := t.s.known(table); err != nil {
+		return err
+	}
+	args := make([]any, 0, 4*min(len(rows), putRowsAtOnce))
+	for len(rows) > 0 {
+		n := min(len(rows), putRowsAtOnce)
+		args = args[:0]
+		for _, r := range rows[:n] {
+			args = append(args, r.Key, nullable(r.Ix), nullable(r.Until), r.Val)
+		}
+		if err := t.exec(ctx, t.s.putRowsQuery(table, n), args...); err != nil {
+			return err
+		}
+		rows = rows[n:]
+	}
+	return nil
 }
 
 func (t *storeTx) Delete(ctx context.Context, table string, key []byte) error {
