@@ -58,17 +58,7 @@ func TestRebuildInGroupsEqualsTheFoldEventByEvent(t *testing.T) {
 	if n := len(events); st.Events != n || rebuilt.Position() != eventstore.Position(n) || n <= 2*projections.PageSize {
 		t.Fatalf("rebuilt %d events to position %d, want %d (more than two pages)", st.Events, rebuilt.Position(), n)
 	}
-	for _, table := range projections.Tables {
-		want, got := rows(t, oneByOne.Store(), table), rows(t, store, table)
-		if len(want) != len(got) {
-			t.Fatalf("%s: %d rows rebuilt, %d folded one by one", table, len(got), len(want))
-		}
-		for i := range want {
-			if !bytes.Equal(want[i][0], got[i][0]) || !bytes.Equal(want[i][1], got[i][1]) {
-				t.Fatalf("%s: row %d rebuilt %x = %s, folded one by one %x = %s", table, i, got[i][0], got[i][1], want[i][0], want[i][1])
-			}
-		}
-	}
+	sameRows(t, oneByOne.Store(), store, "folded one by one")
 	if n := len(rows(t, store, "challenges")); n == 0 {
 		t.Fatal("the log made no challenge rows: the test compares nothing")
 	}
@@ -85,6 +75,23 @@ func rows(t *testing.T, s projections.Store, table string) [][2][]byte {
 		t.Fatal(err)
 	}
 	return out
+}
+
+// sameRows fails the test unless every table of rebuilt holds, row for row, what want holds
+// (folded as how says).
+func sameRows(t *testing.T, want, rebuilt projections.Store, how string) {
+	t.Helper()
+	for _, table := range projections.Tables {
+		w, got := rows(t, want, table), rows(t, rebuilt, table)
+		if len(w) != len(got) {
+			t.Fatalf("%s: %d rows rebuilt, %d %s", table, len(got), len(w), how)
+		}
+		for i := range w {
+			if !bytes.Equal(w[i][0], got[i][0]) || !bytes.Equal(w[i][1], got[i][1]) {
+				t.Fatalf("%s: row %d rebuilt %x = %s, %s %x = %s", table, i, got[i][0], got[i][1], how, w[i][0], w[i][1])
+			}
+		}
+	}
 }
 
 // sliceLog is a log held in memory, its positions 1, 2, 3...
@@ -149,17 +156,7 @@ func testRebuildOverSeveralGroups(t *testing.T, store *tables.Store) {
 	if n := len(events); st.Events != n || rebuilt.Position() != eventstore.Position(n) || n <= 3*projections.RebuildGroup {
 		t.Fatalf("rebuilt %d events to position %d, want %d (more than three groups)", st.Events, rebuilt.Position(), n)
 	}
-	for _, table := range projections.Tables {
-		want, got := rows(t, paged.Store(), table), rows(t, store, table)
-		if len(want) != len(got) {
-			t.Fatalf("%s: %d rows rebuilt, %d folded page by page", table, len(got), len(want))
-		}
-		for i := range want {
-			if !bytes.Equal(want[i][0], got[i][0]) || !bytes.Equal(want[i][1], got[i][1]) {
-				t.Fatalf("%s: row %d rebuilt %x = %s, folded page by page %x = %s", table, i, got[i][0], got[i][1], want[i][0], want[i][1])
-			}
-		}
-	}
+	sameRows(t, paged.Store(), store, "folded page by page")
 	// The sweeps deleted most challenges: a minute's worth of sign-ins is left.
 	if n, all := len(rows(t, store, "challenges")), len(events)/6; n == 0 || n > all/4 {
 		t.Fatalf("%d challenge rows left of about %d sign-ins: the sweeps did not run as this test needs", n, all)
