@@ -187,7 +187,10 @@ func (r *readModels) Ready(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("the read models cannot read the log: %w", err)
 	}
-	if !r.caughtUp.Load() || n > readyLag {
+	if !r.caughtUp.Load() {
+		return fmt.Errorf("catching up with the log: behind it by %s events", lagText(n, readyLag+1))
+	}
+	if n > readyLag {
 		return fmt.Errorf("behind the log by %s events", lagText(n, readyLag+1))
 	}
 	return nil

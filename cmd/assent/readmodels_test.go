@@ -253,13 +253,14 @@ func TestPoisonEventSkippedAndReported(t *testing.T) {
 	}
 }
 
-// TestReadyzSaysHowFarBehind checks the read models' readiness: behind the log by the lag in
-// events until caught up, and not ready once the router has stopped.
+// TestReadyzSaysHowFarBehind checks the read models' readiness: catching up, with the lag in
+// events, until the catch-up is done; then behind the log when the lag passes the bound; and
+// not ready once the router has stopped.
 func TestReadyzSaysHowFarBehind(t *testing.T) {
 	t.Parallel()
 	behind := 7
 	r := &readModels{set: projections.NewSet(), lag: func(_ context.Context, _ eventstore.Position, limit int) (int, error) { return min(behind, limit), nil }}
-	if err := r.Ready(context.Background()); err == nil || err.Error() != "behind the log by 7 events" {
+	if err := r.Ready(context.Background()); err == nil || err.Error() != "catching up with the log: behind it by 7 events" {
 		t.Fatalf("before the catch-up: %v", err)
 	}
 	r.caughtUp.Store(true)

@@ -23,8 +23,9 @@ import (
 // and still deliver.
 func TestIdleConnectionsCloseAndLongResponsesOutliveTheWriteTimeout(t *testing.T) {
 	t.Parallel()
-	// Long enough for a password check (argon2id) under the race detector on a loaded machine.
-	const write = 3 * time.Second
+	// Long enough for a password check (argon2id) under the race detector on a loaded machine:
+	// a sign-in whose check outlasts it loses its answer (the client reads EOF).
+	const write = 8 * time.Second
 	dir := t.TempDir()
 	token, err := auditors.Add(filepath.Join(dir, auditors.File), "alice", time.Now())
 	if err != nil {
@@ -33,9 +34,10 @@ func TestIdleConnectionsCloseAndLongResponsesOutliveTheWriteTimeout(t *testing.T
 	n := startNodeWith(t, func(c *config.Config) { c.DataDir = dir }, startOptions{timeouts: &httpTimeouts{
 		ReadHeader: 5 * time.Second, Read: 5 * time.Second, Write: write, Idle: 300 * time.Millisecond,
 	}})
-	// The test's clients drop a kept-alive connection before the server's short idle timeout
-	// does, so that no request is sent on a connection the server is closing.
-	n.rec.base = &http.Transport{IdleConnTimeout: 100 * time.Millisecond}
+	// The test's clients open a connection per request, so that no request is sent on a
+	// kept-alive connection the server is closing for its short idle timeout.
+	n.rec.base = &http.Transport{DisableKeepAlives: true}
+	plain := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
 
 	// An idle keep-alive connection is closed.
 	conn, err := net.Dial("tcp", n.srv.Addr())
@@ -70,7 +72,7 @@ func TestIdleConnectionsCloseAndLongResponsesOutliveTheWriteTimeout(t *testing.T
 	// The audit tail is opened now and has nothing to send until the sign-in below.
 	treq, _ := http.NewRequestWithContext(ctx, http.MethodGet, n.url+"/v1/audit/tail?after=0", nil)
 	treq.Header.Set("Authorization", "Bearer "+token)
-	tresp, err := http.DefaultClient.Do(treq)
+	tresp, err := plain.Do(treq)
 	if err != nil || tresp.StatusCode != http.StatusOK {
 		t.Fatalf("tail: %v %v", tresp, err)
 	}
@@ -82,10 +84,10 @@ func TestIdleConnectionsCloseAndLongResponsesOutliveTheWriteTimeout(t *testing.T
 	_, si := signIn(t, n, "slow@example.com")
 	r := recv(t, p.requests, "challenge")
 
-	// A long-poll that holds the request twice the write timeout answers "pending".
-	preq, _ := http.NewRequestWithContext(ctx, http.MethodGet, n.url+"/v1/logins/"+si.Challenge.ID.String()+"?wait="+(2*write).String(), nil)
+	// A long-poll that holds the request longer than the write timeout answers "pending".
+	preq, _ := http.NewRequestWithContext(ctx, http.MethodGet, n.url+"/v1/logins/"+si.Challenge.ID.String()+"?wait="+(write+2*time.Second).String(), nil)
 	preq.Header.Set("X-Login-Token", si.LoginToken)
-	presp, err := http.DefaultClient.Do(preq)
+	presp, err := plain.Do(preq)
 	if err != nil {
 		t.Fatalf("a long-poll longer than the write timeout: %v", err)
 	}
