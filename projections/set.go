@@ -572,16 +572,16 @@ func (s *Set) Rebuild(ctx context.Context, log LogReader) (RebuildStats, error) 
 		}
 		target = pipe
 	}
-	stop := func() error {
-		if pipe == nil {
-			return nil
-		}
-		err := pipe.close()
-		pipe = nil
-		return err
-	}
 	pend := newPendingState()
 	st := RebuildStats{}
+	// fail stops the writer, if any, before it drops the fresh tables the writer writes to.
+	fail := func(err error) (RebuildStats, error) {
+		if pipe != nil {
+			pipe.close()
+		}
+		fresh.Discard(context.WithoutCancel(ctx))
+		return st, err
+	}
 	apply := func(page []decodedEvent) error {
 		return s.applyModels(ctx, target, pend, s.All(), s.Challenges, page, false)
 	}
@@ -591,23 +591,19 @@ func (s *Set) Rebuild(ctx context.Context, log LogReader) (RebuildStats, error) 
 			err = pipe.wait() // every group committed before the tables are promoted
 		}
 		if err != nil {
-			stop()
-			fresh.Discard(context.WithoutCancel(ctx))
-			return st, err
+			return fail(err)
 		}
 		err = fresh.Promote(ctx)
 		if errors.Is(err, ErrBehind) {
 			continue
 		}
 		if err != nil {
-			stop()
-			fresh.Discard(context.WithoutCancel(ctx))
-			return st, fmt.Errorf("read models: replace the tables: %w", err)
+			return fail(fmt.Errorf("read models: replace the tables: %w", err))
 		}
 		break
 	}
-	if err := stop(); err != nil {
-		return st, err
+	if pipe != nil {
+		pipe.close() // nothing is in flight: wait returned before the promotion
 	}
 	if err := s.load(ctx); err != nil {
 		return st, err
