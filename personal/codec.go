@@ -12,6 +12,7 @@ import (
 
 	"github.com/assent-dev/assent/domain"
 	"github.com/assent-dev/assent/eventstore"
+	"github.com/assent-dev/assent/secrets"
 )
 
 // The JSON members sealing adds to an event.
@@ -214,43 +215,87 @@ func (c *Codec) open(ctx context.Context, ev *eventstore.RecordedEvent, known ma
 	if !destroyed && !isSealed {
 		return ev.Data, nil // written in the clear before sealing existed
 	}
+	if !destroyed && kr != nil {
+		out, err := openSealed(top, personal, kr, sealAD(ev.Type, ev.ID))
+		if err != nil {
+			return nil, fmt.Errorf("open %s at %d: %w", ev.Type, ev.Position, err)
+		}
+		return out, nil
+	}
+	// The owner's key is gone: the personal fields are dropped and the event says so.
 	m, err := decodeObject(ev.Data)
 	if err != nil {
 		return nil, fmt.Errorf("open %s at %d: %w", ev.Type, ev.Position, err)
 	}
-	sealedText, _ := m[SealedField].(string)
-	switch {
-	case destroyed || (isSealed && kr == nil):
-		for _, f := range personal {
-			take(m, f.Path)
-		}
-		delete(m, SealedField)
-		m[ErasedField] = true
-	default:
-		sealed, err := base64.StdEncoding.DecodeString(sealedText)
-		if err != nil {
-			return nil, fmt.Errorf("open %s at %d: %s is not base64", ev.Type, ev.Position, SealedField)
-		}
-		plain, err := kr.Open(sealed, sealAD(ev.Type, ev.ID))
-		if err != nil {
-			return nil, fmt.Errorf("open %s at %d: %w", ev.Type, ev.Position, err)
-		}
-		var fields map[string]json.RawMessage
-		if err := json.Unmarshal(plain, &fields); err != nil {
-			return nil, fmt.Errorf("open %s at %d: %w", ev.Type, ev.Position, err)
-		}
-		delete(m, SealedField)
-		for _, f := range personal {
-			if v, ok := fields[f.Name()]; ok {
-				put(m, f.Path, v)
-			}
-		}
+	for _, f := range personal {
+		take(m, f.Path)
 	}
+	delete(m, SealedField)
+	m[ErasedField] = true
 	out, err := json.Marshal(m)
 	if err != nil {
 		return nil, fmt.Errorf("open %s at %d: %w", ev.Type, ev.Position, err)
 	}
 	return out, nil
+}
+
+// openSealed opens the sealed member of an event's members (top, undecoded) and puts each
+// personal field back at its path. The other members are kept as they were stored, undecoded:
+// only the objects on a nested field's path are decoded, one level at a time. (Decoding the
+// whole event into Go values and encoding it again was most of an Open's cost.)
+func openSealed(top map[string]gojson.RawMessage, personal []domain.Field, kr *secrets.Keyring, ad []byte) ([]byte, error) {
+	var sealedText string
+	if err := gojson.Unmarshal(top[SealedField], &sealedText); err != nil {
+		return nil, fmt.Errorf("%s is not a string", SealedField)
+	}
+	sealed, err := base64.StdEncoding.DecodeString(sealedText)
+	if err != nil {
+		return nil, fmt.Errorf("%s is not base64", SealedField)
+	}
+	plain, err := kr.Open(sealed, ad)
+	if err != nil {
+		return nil, err
+	}
+	var fields map[string]gojson.RawMessage
+	if err := gojson.Unmarshal(plain, &fields); err != nil {
+		return nil, err
+	}
+	delete(top, SealedField)
+	for _, f := range personal {
+		if v, ok := fields[f.Name()]; ok {
+			if err := putRaw(top, f.Path, v); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return gojson.Marshal(top)
+}
+
+// putRaw sets the undecoded value at path in an object's undecoded members, making the objects
+// on the way (a member on the way that is not an object is replaced, as put does).
+func putRaw(m map[string]gojson.RawMessage, path []string, v gojson.RawMessage) error {
+	if len(path) == 1 {
+		m[path[0]] = v
+		return nil
+	}
+	var sub map[string]gojson.RawMessage
+	if raw := m[path[0]]; len(raw) > 0 && raw[0] == '{' {
+		if err := gojson.Unmarshal(raw, &sub); err != nil {
+			return err
+		}
+	}
+	if sub == nil {
+		sub = map[string]gojson.RawMessage{}
+	}
+	if err := putRaw(sub, path[1:], v); err != nil {
+		return err
+	}
+	b, err := gojson.Marshal(sub)
+	if err != nil {
+		return err
+	}
+	m[path[0]] = b
+	return nil
 }
 
 // MarkErased returns opened data (Open's) for display: an erased event's personal fields
