@@ -15,12 +15,21 @@ import (
 )
 
 // caughtUp waits until every projection has applied what this service appended, so that a
-// caller reads its own writes.
+// caller reads its own writes, and on a store that is the only writer of its log, everything
+// the log holds.
 func (s *Service) caughtUp(ctx context.Context) error {
 	if s.views == nil {
 		return ErrNoProjections
 	}
-	return s.views.WaitFor(ctx, s.Written())
+	at := s.Written()
+	if s.heads != nil {
+		// The only writer's head, which moves before anyone is told of a commit: a caller may
+		// have heard of an event from a subscription before the append that wrote it returned
+		// here (the push hub tells a login page that its challenge was approved, and the page
+		// asks for the session at once).
+		at = max(at, s.heads.Head())
+	}
+	return s.views.WaitFor(ctx, at)
 }
 
 // Account returns the security page's view of an account, or domain.ErrAccountNotFound.

@@ -94,6 +94,8 @@ func (h *headsStore) KnownHead(stream string) (uint64, uuid.UUID, bool) {
 	return h.heads.KnownHead(stream)
 }
 
+func (h *headsStore) Head() eventstore.Position { return h.heads.Head() }
+
 // countReadsWithHeads is countReads with a store that passes on the known heads.
 func (f *fixture) countReadsWithHeads() *countingStore {
 	f.t.Helper()

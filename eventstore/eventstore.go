@@ -169,6 +169,10 @@ type KnownHeads interface {
 	// the store knows them without a read. ok false says nothing: read the stream. A head is
 	// known from the moment the append that wrote it is acknowledged, at the latest.
 	KnownHead(stream string) (version uint64, id uuid.UUID, ok bool)
+	// Head returns the position of the last event of the log, from memory. It moves before
+	// any subscription is woken or any append acknowledged: whoever has heard of an event, from
+	// a subscription or from its append, finds it at or below the head.
+	Head() Position
 }
 
 // SparsePositions is implemented by a store whose global positions leave gaps that are not

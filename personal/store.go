@@ -208,6 +208,9 @@ func (p headsPart) KnownHead(stream string) (uint64, uuid.UUID, bool) {
 }
 
 // Head passes the inner store's head on: sealing changes no position.
+func (p headsPart) Head() eventstore.Position { return p.heads.Head() }
+
+// Head passes the inner store's head on: sealing changes no position.
 func (p readerPart) Head(ctx context.Context) (eventstore.Position, error) {
 	return p.reader.Head(ctx)
 }
