@@ -114,9 +114,14 @@ func (h *Hub) ServeDevice(w http.ResponseWriter, r *http.Request, log *slog.Logg
 		return
 	}
 
-	c := &deviceConn{hub: h, ws: ws, device: device, peer: peer, cancel: cancel, accounts: accounts}
-	c.enqueue(ready)
+	// The socket is in the hub before the device can read ready, so that the hub counts its
+	// sockets in the order their devices saw them ready (the oldest is the one replaced); ready
+	// is queued first, with its writer marked running, so that no frame the hub queues meanwhile
+	// goes before it.
+	c := &deviceConn{hub: h, ws: ws, device: device, peer: peer, cancel: cancel, accounts: accounts,
+		queue: [][]byte{ready}, writing: true}
 	old, stopped := h.add(c)
+	go c.writeLoop()
 	for _, o := range old {
 		o.closeAfterQueue(wire.CloseReplaced)
 	}
