@@ -160,7 +160,7 @@ limits are not what is measured.`,
 	f.BoolVar(&o.Storm, "storm", false, "after the sign-ins, drop every socket, sign in while they are away, and reconnect them all (the reconnect storm)")
 	f.IntVar(&o.StormSignIns, "storm-sign-ins", o.StormSignIns, "sign-ins while the sockets are away, each pending for its account's devices")
 	f.Float64Var(&o.StormRate, "storm-rate", o.StormRate, "sockets reconnected per second in the storm")
-	cmd.AddCommand(loadDevicesCommand(), loadStartupCommand())
+	cmd.AddCommand(loadDevicesCommand(), loadStartupCommand(), loadDiskCommand())
 	return cmd
 }
 
