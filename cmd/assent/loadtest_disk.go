@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -116,12 +115,14 @@ func diskPace(ctx context.Context, dir string, pace time.Duration, n int) (diskT
 	if err := os.Mkdir(dir, 0o700); err != nil {
 		return t, fmt.Errorf("loadtest disk: %w", err)
 	}
-	var mu sync.Mutex
-	var commits []sqlite.CommitStats
+	// Each append is one commit here; the writer reports it after it has answered the append.
+	// OnCommit must not block: the channel holds every commit of the run.
+	commits := make(chan sqlite.CommitStats, diskWarmup+n)
 	store, err := sqlite.Open(ctx, filepath.Join(dir, "events.db"), sqlite.Options{OnCommit: func(cs sqlite.CommitStats) {
-		mu.Lock()
-		commits = append(commits, cs)
-		mu.Unlock()
+		select {
+		case commits <- cs:
+		default:
+		}
 	}})
 	if err != nil {
 		return t, fmt.Errorf("loadtest disk: open a scratch store: %w", err)
@@ -133,9 +134,6 @@ func diskPace(ctx context.Context, dir string, pace time.Duration, n int) (diskT
 		if i > 0 && !sleepCtx(ctx, pace) {
 			return t, ctx.Err()
 		}
-		mu.Lock()
-		before := len(commits)
-		mu.Unlock()
 		began := time.Now()
 		_, err := store.Append(ctx, fmt.Sprintf("disk-probe-%d", i), eventstore.NoStream(),
 			eventstore.EventData{Type: "disk.probed", SchemaVersion: 1, Data: data})
@@ -143,19 +141,11 @@ func diskPace(ctx context.Context, dir string, pace time.Duration, n int) (diskT
 		if err != nil {
 			return t, fmt.Errorf("loadtest disk: append: %w", err)
 		}
+		cs := <-commits
 		if i < diskWarmup {
 			continue
 		}
 		t.append = append(t.append, took)
-		mu.Lock()
-		// The writer calls OnCommit after it has answered the append: wait for it.
-		for len(commits) == before {
-			mu.Unlock()
-			time.Sleep(10 * time.Microsecond)
-			mu.Lock()
-		}
-		cs := commits[len(commits)-1]
-		mu.Unlock()
 		t.took = append(t.took, cs.Took)
 		t.commit = append(t.commit, cs.Sync)
 	}
